@@ -1,0 +1,19 @@
+//! zonefeed: ingest, track and query the zone files of ICANN's CZDS.
+//!
+//! ```text
+//!  file / stdin ──► decompress ──► split into line-aligned chunks      (reader thread)
+//!                                   │ chunk + guessed start state
+//!                                   ▼
+//!                       parse chunks in parallel (rayon)              (zone::parser)
+//!                                   │ records as sort entries
+//!                                   ▼
+//!            in order: check each chunk's start state, re-parse if wrong  (ingest::commit)
+//!                                   │
+//!                                   ▼
+//!     sort runs (spilled past the memory cap) ─► merge ─► dedup, RRset TTL, domain hash
+//!                                   │ batches over a bounded channel
+//!                                   ▼
+//!                      the single SQLite writer thread                (store::writer)
+//! ```
+
+pub mod zone;

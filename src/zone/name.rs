@@ -1,0 +1,336 @@
+//! Domain names: presentation form in, wire form, and our canonical text out.
+//!
+//! Canonical text (what every table stores): absolute, lower-case (ASCII only, RFC 4343),
+//! without the trailing dot, the root written `.`. Octets that would be ambiguous in a master
+//! file are escaped: `.` `\` `"` `(` `)` `;` `@` `$` as `\X`, anything outside `!`..`~` as
+//! `\DDD` (RFC 1035 §5.1). The same name written two ways always gives the same text.
+
+use std::fmt;
+
+/// RFC 1035 §2.3.4: a label holds at most 63 octets, a name at most 255 in wire form.
+pub const MAX_LABEL: usize = 63;
+pub const MAX_NAME: usize = 255;
+
+/// Why a name token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    Empty,
+    EmptyLabel,
+    LabelTooLong(usize),
+    NameTooLong(usize),
+    BadEscape,
+    NoOrigin,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::Empty => write!(f, "empty name"),
+            NameError::EmptyLabel => write!(f, "empty label in name"),
+            NameError::LabelTooLong(n) => write!(f, "label of {n} octets is longer than 63"),
+            NameError::NameTooLong(n) => write!(f, "name of {n} octets is longer than 255"),
+            NameError::BadEscape => write!(f, "bad escape in name"),
+            NameError::NoOrigin => {
+                write!(f, "relative name but no $ORIGIN is known (give --tld or an $ORIGIN line)")
+            }
+        }
+    }
+}
+
+/// A zone origin: its wire form and canonical text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    wire: Vec<u8>,
+    text: String,
+}
+
+impl Origin {
+    /// The root origin `.`.
+    pub fn root() -> Origin {
+        Origin { wire: vec![0], text: ".".into() }
+    }
+
+    /// An origin from presentation text; relative text is taken as absolute.
+    pub fn parse(text: &str) -> Result<Origin, NameError> {
+        let t = text.trim();
+        let t = if t.ends_with('.') { t.to_string() } else { format!("{t}.") };
+        let mut wire = Vec::new();
+        parse_wire(t.as_bytes(), None, &mut wire)?;
+        Ok(Origin::from_wire(wire))
+    }
+
+    pub fn from_wire(wire: Vec<u8>) -> Origin {
+        let mut text = String::new();
+        wire_to_text(&wire, &mut text);
+        Origin { wire, text }
+    }
+
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
+    /// Canonical text: `com`, `in-addr.arpa`, `.` for the root.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.wire.len() == 1
+    }
+}
+
+/// Parses a name token (raw presentation bytes, escapes not yet applied) into wire form,
+/// appended to `out`. `@` is the origin; a name without a final unescaped `.` is relative.
+pub fn parse_wire(tok: &[u8], origin: Option<&Origin>, out: &mut Vec<u8>) -> Result<(), NameError> {
+    if tok.is_empty() {
+        return Err(NameError::Empty);
+    }
+    let start = out.len();
+    if tok == b"@" {
+        let o = origin.ok_or(NameError::NoOrigin)?;
+        out.extend_from_slice(&o.wire);
+        return Ok(());
+    }
+    if tok == b"." {
+        out.push(0);
+        return Ok(());
+    }
+    let mut len_at = out.len();
+    out.push(0);
+    let mut label_len = 0usize;
+    let mut absolute = false;
+    let mut i = 0;
+    while i < tok.len() {
+        let b = tok[i];
+        i += 1;
+        let byte = match b {
+            b'.' => {
+                if label_len == 0 {
+                    return Err(NameError::EmptyLabel);
+                }
+                out[len_at] = label_len as u8;
+                if i == tok.len() {
+                    absolute = true;
+                    break;
+                }
+                len_at = out.len();
+                out.push(0);
+                label_len = 0;
+                continue;
+            }
+            b'\\' => {
+                let (v, used) = unescape(&tok[i..]).ok_or(NameError::BadEscape)?;
+                i += used;
+                v
+            }
+            _ => b,
+        };
+        label_len += 1;
+        if label_len > MAX_LABEL {
+            return Err(NameError::LabelTooLong(label_len + count_label_rest(&tok[i..])));
+        }
+        out.push(byte);
+    }
+    if absolute {
+        out.push(0);
+    } else {
+        out[len_at] = label_len as u8;
+        let o = origin.ok_or(NameError::NoOrigin)?;
+        out.extend_from_slice(&o.wire);
+    }
+    let n = out.len() - start;
+    if n > MAX_NAME {
+        return Err(NameError::NameTooLong(n));
+    }
+    Ok(())
+}
+
+/// How many more octets the label that overflowed would have had, for the error message.
+fn count_label_rest(rest: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < rest.len() && rest[i] != b'.' {
+        if rest[i] == b'\\' {
+            i += unescape(&rest[i + 1..]).map_or(1, |(_, used)| used + 1);
+        } else {
+            i += 1;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// True when a name token needs the origin: `@`, or no final unescaped `.`.
+pub fn is_relative(tok: &[u8]) -> bool {
+    if tok == b"@" {
+        return true;
+    }
+    if tok.last() != Some(&b'.') {
+        return true;
+    }
+    // `a\.` is relative: an odd number of backslashes escapes the final dot.
+    let n = tok[..tok.len() - 1].iter().rev().take_while(|&&b| b == b'\\').count();
+    n % 2 == 1
+}
+
+/// One escape after its backslash: `\DDD` (0-255) or `\X`. Returns the octet and the bytes used.
+pub fn unescape(rest: &[u8]) -> Option<(u8, usize)> {
+    let first = *rest.first()?;
+    if first.is_ascii_digit() {
+        if rest.len() < 3 || !rest[1].is_ascii_digit() || !rest[2].is_ascii_digit() {
+            return None;
+        }
+        let v = u32::from(first - b'0') * 100 + u32::from(rest[1] - b'0') * 10 + u32::from(rest[2] - b'0');
+        u8::try_from(v).ok().map(|v| (v, 3))
+    } else {
+        Some((first, 1))
+    }
+}
+
+/// Appends the canonical text of a wire-form name (see the module docs).
+pub fn wire_to_text(wire: &[u8], out: &mut String) {
+    let mut i = 0;
+    let mut first = true;
+    while i < wire.len() {
+        let n = wire[i] as usize;
+        if n == 0 {
+            break;
+        }
+        if !first {
+            out.push('.');
+        }
+        first = false;
+        let end = (i + 1 + n).min(wire.len());
+        for &b in &wire[i + 1..end] {
+            push_label_octet(b, out);
+        }
+        i = end;
+    }
+    if first {
+        out.push('.');
+    }
+}
+
+fn push_label_octet(b: u8, out: &mut String) {
+    match b {
+        b'A'..=b'Z' => out.push((b + 32) as char),
+        b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
+            out.push('\\');
+            out.push(b as char);
+        }
+        0x21..=0x7e => out.push(b as char),
+        _ => push_ddd(b, out),
+    }
+}
+
+/// `\DDD`, three decimal digits.
+pub fn push_ddd(b: u8, out: &mut String) {
+    out.push('\\');
+    out.push((b'0' + b / 100) as char);
+    out.push((b'0' + b / 10 % 10) as char);
+    out.push((b'0' + b % 10) as char);
+}
+
+/// Reads one wire-form name at the start of `data`; returns its length in octets.
+pub fn wire_len(data: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let n = *data.get(i)? as usize;
+        if n > MAX_LABEL {
+            return None;
+        }
+        i += 1 + n;
+        if n == 0 {
+            return (i <= MAX_NAME).then_some(i);
+        }
+        if i > data.len() {
+            return None;
+        }
+    }
+}
+
+/// The name of the delegation an owner sits at or under: the owner cut to one label more than
+/// the origin. `None` for the origin itself; `Err` when the owner is not inside the zone.
+/// Both arguments are wire form; the result is a suffix of `owner`.
+pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a [u8]>, ()> {
+    let o = origin.wire();
+    if owner.len() < o.len() || !owner[owner.len() - o.len()..].eq_ignore_ascii_case(o) {
+        return Err(());
+    }
+    // Walk labels from the front; the suffix that is one label longer than the origin wins.
+    let mut starts = Vec::with_capacity(8);
+    let mut i = 0;
+    while i < owner.len() - o.len() {
+        starts.push(i);
+        i += 1 + owner[i] as usize;
+    }
+    if i != owner.len() - o.len() {
+        return Err(()); // the match was not on a label boundary
+    }
+    Ok(starts.last().map(|&s| &owner[s..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(tok: &str, origin: &str) -> Result<String, NameError> {
+        let o = Origin::parse(origin).unwrap();
+        let mut w = Vec::new();
+        parse_wire(tok.as_bytes(), Some(&o), &mut w)?;
+        let mut s = String::new();
+        wire_to_text(&w, &mut s);
+        Ok(s)
+    }
+
+    #[test]
+    fn canonical_text() {
+        assert_eq!(text("Example.COM.", "com").unwrap(), "example.com");
+        assert_eq!(text("ns1.Example", "com").unwrap(), "ns1.example.com");
+        assert_eq!(text("@", "com").unwrap(), "com");
+        assert_eq!(text(".", "com").unwrap(), ".");
+        assert_eq!(text("com", ".").unwrap(), "com");
+        assert_eq!(text("a\\.b.c.", ".").unwrap(), "a\\.b.c");
+        assert_eq!(text("\\065b.", ".").unwrap(), "ab");
+        assert_eq!(text("a\\000b.", ".").unwrap(), "a\\000b");
+        assert_eq!(text("\\@x.", ".").unwrap(), "\\@x");
+        assert_eq!(text("*.com.", ".").unwrap(), "*.com");
+    }
+
+    #[test]
+    fn limits() {
+        let l63 = "a".repeat(63);
+        assert!(text(&format!("{l63}.com."), ".").is_ok());
+        assert_eq!(text(&format!("{l63}a.com."), "."), Err(NameError::LabelTooLong(64)));
+        let long = ["abcdefghi"; 26].join(".") + ".";
+        assert!(matches!(text(&long, "."), Err(NameError::NameTooLong(261))));
+        let ok = ["abcdefghi"; 25].join(".") + ".";
+        assert!(text(&ok, ".").is_ok());
+        assert_eq!(text("a..b.", "."), Err(NameError::EmptyLabel));
+        assert_eq!(text("a\\25", "."), Err(NameError::BadEscape));
+        assert_eq!(text("a\\256", "."), Err(NameError::BadEscape));
+    }
+
+    #[test]
+    fn delegation() {
+        let com = Origin::parse("com").unwrap();
+        let mut w = Vec::new();
+        parse_wire(b"ns1.example.com.", None, &mut w).unwrap();
+        let d = delegation_of(&w, &com).unwrap().unwrap();
+        let mut s = String::new();
+        wire_to_text(d, &mut s);
+        assert_eq!(s, "example.com");
+        assert_eq!(delegation_of(com.wire(), &com), Ok(None));
+        let mut other = Vec::new();
+        parse_wire(b"example.net.", None, &mut other).unwrap();
+        assert!(delegation_of(&other, &com).is_err());
+        let mut tricky = Vec::new();
+        parse_wire(b"xcom.", None, &mut tricky).unwrap();
+        assert!(delegation_of(&tricky, &com).is_err());
+        let root = Origin::root();
+        let d = delegation_of(&w, &root).unwrap().unwrap();
+        s.clear();
+        wire_to_text(d, &mut s);
+        assert_eq!(s, "com");
+    }
+}

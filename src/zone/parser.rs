@@ -1,0 +1,400 @@
+//! The master-file parser: entries in, records with resolved owner, TTL and canonical RDATA out.
+//!
+//! A chunk is parsed alone, from a [`State`]: the `$ORIGIN`, `$TTL`, last explicit TTL, SOA
+//! MINIMUM, previous owner and class in force where it starts. A chunk is handed the state the
+//! previous chunk ended in when that is known, and a guess otherwise; [`ChunkOut::used`] says
+//! which parts of the start state the chunk actually read before setting them itself, so the
+//! caller can check the guess against the true state and parse again when it was wrong. That
+//! keeps the result independent of where chunk boundaries fall.
+
+use super::lexer::{Lexed, Lexer, Token};
+use super::name::{self, Origin};
+use super::rdata::{self, Scratch, Tok};
+use super::types;
+
+/// The parse state a chunk starts in and ends in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub origin: Option<Origin>,
+    pub default_ttl: Option<u32>,
+    pub last_ttl: Option<u32>,
+    pub soa_minimum: Option<u32>,
+    /// Wire form of the last owner, for entries that leave it out.
+    pub prev_owner: Option<Vec<u8>>,
+    pub class: Option<u16>,
+}
+
+/// Bits of [`State`] a chunk read from its start state.
+pub mod used {
+    pub const ORIGIN: u8 = 1;
+    pub const DEFAULT_TTL: u8 = 2;
+    pub const LAST_TTL: u8 = 4;
+    pub const SOA_MINIMUM: u8 = 8;
+    pub const PREV_OWNER: u8 = 16;
+    pub const CLASS: u8 = 32;
+}
+
+impl State {
+    /// True when `other` agrees with `self` on every part named in `mask`.
+    pub fn agrees(&self, other: &State, mask: u8) -> bool {
+        (mask & used::ORIGIN == 0 || self.origin == other.origin)
+            && (mask & used::DEFAULT_TTL == 0 || self.default_ttl == other.default_ttl)
+            && (mask & used::LAST_TTL == 0 || self.last_ttl == other.last_ttl)
+            && (mask & used::SOA_MINIMUM == 0 || self.soa_minimum == other.soa_minimum)
+            && (mask & used::PREV_OWNER == 0 || self.prev_owner == other.prev_owner)
+            && (mask & used::CLASS == 0 || self.class == other.class)
+    }
+}
+
+/// A parsed record, borrowed from the parser's buffers.
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// Owner in wire form (case as written; text output lower-cases it).
+    pub owner: &'a [u8],
+    pub ttl: u32,
+    pub rtype: u16,
+    /// Canonical RDATA text.
+    pub rdata: &'a str,
+    /// Line (relative to the chunk's first line as given to the parser).
+    pub line: u64,
+}
+
+/// Where parsed records go.
+pub trait Sink {
+    fn record(&mut self, r: &Record<'_>);
+}
+
+/// A record that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: u64,
+    pub msg: String,
+}
+
+/// What parsing a chunk produced besides its records.
+#[derive(Debug, Default)]
+pub struct ChunkOut {
+    pub end: State,
+    pub used: u8,
+    pub errors: Vec<ParseError>,
+    pub records: u64,
+    /// Byte offset where an entry starts that the chunk's end cut off (open parenthesis or
+    /// quote), and its line: the caller prepends these bytes to the next chunk.
+    pub incomplete: Option<(usize, u64)>,
+    /// `$INCLUDE` lines seen, in order, as (line, file, origin); the caller decides.
+    pub lines: u64,
+}
+
+/// Options that change how entries are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Stop keeping error details after this many (they are still counted).
+    pub max_error_details: usize,
+}
+
+/// Tracks which parts of the start state a chunk has replaced, and which it read first.
+struct Tracked {
+    state: State,
+    set: u8,
+    used: u8,
+}
+
+impl Tracked {
+    fn read(&mut self, bit: u8) {
+        if self.set & bit == 0 {
+            self.used |= bit;
+        }
+    }
+    fn write(&mut self, bit: u8) {
+        self.set |= bit;
+    }
+}
+
+/// Parses one chunk of zone text, starting on line `first_line` in state `start`.
+pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Sink) -> ChunkOut {
+    let mut p = Parser { st: Tracked { state: start, set: 0, used: 0 }, scratch: Scratch::default(), rdata: String::new(), owner: Vec::new() };
+    let mut rtoks = Vec::with_capacity(16);
+    let mut out = ChunkOut::default();
+    let mut lx = Lexer::new(data, first_line);
+    let mut toks = Vec::with_capacity(16);
+    loop {
+        match lx.next_entry(&mut toks) {
+            Lexed::Eof => break,
+            Lexed::Incomplete { start, line } => {
+                out.incomplete = Some((start, line));
+                break;
+            }
+            Lexed::Error { line, msg } => out.errors.push(ParseError { line, msg: msg.to_string() }),
+            Lexed::Entry(e) => match p.entry(data, &toks, &mut rtoks, e.blank_owner, e.line, sink) {
+                Ok(true) => out.records += 1,
+                Ok(false) => {}
+                Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
+            },
+        }
+    }
+    out.lines = lx.line() - first_line;
+    out.end = p.st.state;
+    out.used = p.st.used;
+    out
+}
+
+struct Parser {
+    st: Tracked,
+    scratch: Scratch,
+    rdata: String,
+    owner: Vec<u8>,
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Parser {
+    fn origin(&mut self) -> Option<&Origin> {
+        self.st.read(used::ORIGIN);
+        self.st.state.origin.as_ref()
+    }
+
+    /// One entry: a directive (Ok(false)) or a record handed to the sink (Ok(true)).
+    fn entry<'a>(&mut self, data: &'a [u8], toks: &[Token], rtoks: &mut Vec<Tok<'a>>, blank_owner: bool, line: u64, sink: &mut dyn Sink) -> Result<bool, String> {
+        let text = |t: &Token| &data[t.start..t.end];
+        let first = text(&toks[0]);
+        if !blank_owner && !toks[0].quoted && first.first() == Some(&b'$') {
+            self.directive(first, &toks[1..], data)?;
+            return Ok(false);
+        }
+        let mut i = 0;
+        // Owner: the first token, or the previous owner when the line began with a blank.
+        self.owner.clear();
+        if blank_owner {
+            self.st.read(used::PREV_OWNER);
+            let prev = self.st.state.prev_owner.as_ref().ok_or("no owner: the first record leaves it out")?;
+            self.owner.extend_from_slice(prev);
+        } else {
+            let mut w = std::mem::take(&mut self.owner);
+            let r = name::parse_wire(first, self.origin_for(first), &mut w);
+            self.owner = w;
+            r.map_err(|e| format!("owner `{}`: {e}", lossy(first)))?;
+            i = 1;
+            self.st.state.prev_owner = Some(self.owner.clone());
+            self.st.write(used::PREV_OWNER);
+        }
+        // [TTL] [class] type, TTL and class in either order (RFC 1035 §5.1).
+        let mut ttl = None;
+        let mut class = None;
+        let rtype = loop {
+            let t = toks.get(i).ok_or("missing type")?;
+            let tt = text(t);
+            i += 1;
+            if ttl.is_none() && tt.first().is_some_and(u8::is_ascii_digit) {
+                ttl = Some(rdata::parse_ttl(tt).ok_or_else(|| format!("bad TTL `{}`", lossy(tt)))?);
+                continue;
+            }
+            if class.is_none() {
+                if let Some(c) = types::parse_class(tt) {
+                    class = Some(c);
+                    continue;
+                }
+            }
+            break types::parse_type(tt).ok_or_else(|| format!("unknown type `{}`", lossy(tt)))?;
+        };
+        if let Some(c) = class {
+            self.st.read(used::CLASS);
+            match self.st.state.class {
+                Some(z) if z != c => {
+                    return Err(format!("class {} differs from the zone's class {}", types::class_name(c), types::class_name(z)))
+                }
+                _ => {
+                    self.st.state.class = Some(c);
+                    self.st.write(used::CLASS);
+                }
+            }
+        }
+        // RDATA.
+        rtoks.clear();
+        rtoks.extend(toks[i..].iter().map(|t| Tok { text: &data[t.start..t.end], quoted: t.quoted }));
+        self.rdata.clear();
+        let origin = self.st.state.origin.as_ref();
+        let r = rdata::canonical(rtype, rtoks, origin, &mut self.scratch, &mut self.rdata);
+        if self.scratch.used_origin {
+            self.st.read(used::ORIGIN);
+        }
+        let mut rname = String::new();
+        r.map_err(|e| {
+            types::push_type(rtype, &mut rname);
+            format!("{rname}: {e}")
+        })?;
+        if rtype == types::SOA {
+            if let Some(min) = self.rdata.rsplit(' ').next().and_then(|m| m.parse::<u32>().ok()) {
+                self.st.state.soa_minimum = Some(min);
+                self.st.write(used::SOA_MINIMUM);
+            }
+        }
+        let ttl = match ttl {
+            Some(t) => {
+                self.st.state.last_ttl = Some(t);
+                self.st.write(used::LAST_TTL);
+                t
+            }
+            None => self.default_ttl(),
+        };
+        sink.record(&Record { owner: &self.owner, ttl, rtype, rdata: &self.rdata, line });
+        Ok(true)
+    }
+
+    /// The origin for a name token, reading it from the state only when the name needs it.
+    fn origin_for(&mut self, tok: &[u8]) -> Option<&Origin> {
+        if name::is_relative(tok) {
+            self.origin()
+        } else {
+            None
+        }
+    }
+
+    /// RFC 1035 §5.1 and RFC 2308 §4: `$TTL`, then the last explicit TTL, then the SOA
+    /// MINIMUM, then 3600.
+    fn default_ttl(&mut self) -> u32 {
+        self.st.read(used::DEFAULT_TTL);
+        if let Some(t) = self.st.state.default_ttl {
+            return t;
+        }
+        self.st.read(used::LAST_TTL);
+        if let Some(t) = self.st.state.last_ttl {
+            return t;
+        }
+        self.st.read(used::SOA_MINIMUM);
+        self.st.state.soa_minimum.unwrap_or(3600)
+    }
+
+    fn directive(&mut self, d: &[u8], args: &[Token], data: &[u8]) -> Result<(), String> {
+        let arg = |i: usize| args.get(i).map(|t| &data[t.start..t.end]);
+        if d.eq_ignore_ascii_case(b"$ORIGIN") {
+            let a = arg(0).ok_or("$ORIGIN needs a name")?;
+            let mut w = Vec::new();
+            let o = self.origin_for(a).cloned();
+            name::parse_wire(a, o.as_ref(), &mut w).map_err(|e| format!("$ORIGIN `{}`: {e}", lossy(a)))?;
+            if args.len() > 1 {
+                return Err("$ORIGIN takes one name".into());
+            }
+            self.st.state.origin = Some(Origin::from_wire(w));
+            self.st.write(used::ORIGIN);
+            Ok(())
+        } else if d.eq_ignore_ascii_case(b"$TTL") {
+            let a = arg(0).ok_or("$TTL needs a value")?;
+            let t = rdata::parse_ttl(a).ok_or_else(|| format!("bad $TTL `{}`", lossy(a)))?;
+            if args.len() > 1 {
+                return Err("$TTL takes one value".into());
+            }
+            self.st.state.default_ttl = Some(t);
+            self.st.write(used::DEFAULT_TTL);
+            Ok(())
+        } else if d.eq_ignore_ascii_case(b"$INCLUDE") {
+            Err("$INCLUDE is not followed: zonefeed imports one self-contained file (inline the included file)".into())
+        } else if d.eq_ignore_ascii_case(b"$GENERATE") {
+            Err("$GENERATE is not supported: expand it first (named-compilezone -o - writes the expanded zone)".into())
+        } else {
+            Err(format!("unknown directive `{}`", lossy(d)))
+        }
+    }
+}
+
+/// A sink that keeps records as owned values (tests, fuzzing, small tools).
+#[derive(Debug, Default)]
+pub struct VecSink(pub Vec<OwnedRecord>);
+
+/// An owned record in canonical text form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OwnedRecord {
+    pub owner: String,
+    pub ttl: u32,
+    pub rtype: String,
+    pub rdata: String,
+}
+
+impl Sink for VecSink {
+    fn record(&mut self, r: &Record<'_>) {
+        let mut owner = String::new();
+        name::wire_to_text(r.owner, &mut owner);
+        let mut rtype = String::new();
+        types::push_type(r.rtype, &mut rtype);
+        self.0.push(OwnedRecord { owner, ttl: r.ttl, rtype, rdata: r.rdata.to_string() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(z: &str, origin: Option<&str>) -> (Vec<OwnedRecord>, ChunkOut) {
+        let st = State { origin: origin.map(|o| Origin::parse(o).unwrap()), ..State::default() };
+        let mut sink = VecSink::default();
+        let out = parse_chunk(z.as_bytes(), 1, st, &mut sink);
+        (sink.0, out)
+    }
+
+    fn line(r: &OwnedRecord) -> String {
+        format!("{} {} {} {}", r.owner, r.ttl, r.rtype, r.rdata)
+    }
+
+    #[test]
+    fn master_file_syntax() {
+        let z = "$ORIGIN Example.\n$TTL 1h\n@ IN 900 SOA ns hostmaster ( 1 ; serial\n 2 3 4 5 )\n\tNS ns\nns 60 IN A 192.0.2.1\n\tIN AAAA ::1\nsub CLASS1 TXT \"x y\" z\n";
+        let (recs, out) = parse(z, None);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let got: Vec<String> = recs.iter().map(line).collect();
+        assert_eq!(
+            got,
+            vec![
+                "example 900 SOA ns.example hostmaster.example 1 2 3 4 5",
+                "example 3600 NS ns.example",
+                "ns.example 60 A 192.0.2.1",
+                "ns.example 3600 AAAA ::1",
+                "sub.example 3600 TXT \"x y\" \"z\"",
+            ]
+        );
+        // It set origin, $TTL and owner before reading them; only the zone class came from outside.
+        assert_eq!(out.used, used::CLASS);
+    }
+
+    #[test]
+    fn ttl_fallbacks() {
+        // No $TTL: the last explicit TTL, and before any, the SOA MINIMUM.
+        let z = "@ SOA a. b. 1 2 3 4 77\na NS b.\nc 5 NS d.\ne NS f.\n";
+        let (recs, _) = parse(z, Some("t"));
+        let ttls: Vec<u32> = recs.iter().map(|r| r.ttl).collect();
+        assert_eq!(ttls, vec![77, 77, 5, 5]);
+        let (recs, _) = parse("a NS b.\n", Some("t"));
+        assert_eq!(recs[0].ttl, 3600);
+    }
+
+    #[test]
+    fn errors_carry_lines_and_skip() {
+        let z = "a 1 IN A 1.2.3.4\nb 1 IN A 300.1.1.1\nc 1 IN BOGUS x\nd 1 CH A 1.2.3.4\ne 1 IN A 1.2.3.5\n";
+        let (recs, out) = parse(z, Some("t"));
+        assert_eq!(recs.len(), 2);
+        let lines: Vec<u64> = out.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 3, 4]);
+        assert!(out.errors[2].msg.contains("class CH"), "{}", out.errors[2].msg);
+    }
+
+    #[test]
+    fn start_state_dependencies() {
+        let (_, out) = parse("a NS b\n", Some("t"));
+        assert_eq!(out.used & used::ORIGIN, used::ORIGIN);
+        let (_, out) = parse("a. 1 NS b.\n", None);
+        assert_eq!(out.used, 0);
+        let (_, out) = parse(" 1 NS b.\n", None);
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.used & used::PREV_OWNER, used::PREV_OWNER);
+        let (_, out) = parse("a. NS b.\n", None);
+        assert_eq!(out.used & (used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM), used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM);
+    }
+
+    #[test]
+    fn directives_refused_clearly() {
+        let (_, out) = parse("$INCLUDE other.zone\n$GENERATE 1-2 a$ A 1.2.3.$\n$FOO\n", Some("t"));
+        assert_eq!(out.errors.len(), 3);
+        assert!(out.errors[0].msg.contains("$INCLUDE"));
+        assert!(out.errors[1].msg.contains("$GENERATE"));
+    }
+}
