@@ -17,3 +17,8 @@
 //! ```
 
 pub mod zone;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod progress;
+pub mod store;

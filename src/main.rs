@@ -1,1 +1,126 @@
-fn main(){}
+//! The `zonefeed` binary: flags in, a command run, an exit code out.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use zonefeed::cli::{Cli, Command, ImportArgs};
+use zonefeed::config::Settings;
+use zonefeed::ingest::{self, source::Input, ImportError};
+use zonefeed::progress::{Mode, Progress};
+use zonefeed::store::{self, StoreError};
+
+// mimalloc: the parse workers and the sorter allocate from several threads at once, where
+// glibc's allocator contends; mimalloc keeps per-thread heaps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit codes: part of the interface, written in the README.
+mod code {
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const BUSY: u8 = 5;
+    pub const PARTIAL: u8 = 6;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::resolve(&cli.global) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    match cli.command {
+        Command::Import(args) => import(&settings, &args),
+    }
+}
+
+fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let mut conn = match store::open_rw(&s.db, s.wait) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let spill_dir = s.db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf());
+    let opts = ingest::Options {
+        tld: args.tld.clone(),
+        no_records: args.no_records,
+        max_errors: args.max_errors,
+        memory: args.memory,
+        chunk: args.chunk_size.unwrap_or(ingest::source::CHUNK).max(1),
+        spill_dir,
+        show_errors: 20,
+    };
+    let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));
+    let (mut ok, mut failed, mut busy) = (0, 0, false);
+    for f in &args.files {
+        match ingest::import(&mut conn, &Input::from_arg(f), &opts, &progress) {
+            Ok(sum) => {
+                ok += 1;
+                if s.json {
+                    println!("{}", serde_json::to_string(&sum).unwrap_or_default());
+                } else if !s.quiet {
+                    if sum.unchanged {
+                        println!("{}: unchanged (same SHA-256 as version {}), nothing imported", sum.tld, sum.version);
+                    } else {
+                        println!(
+                            "{}: version {}, serial {}, {} records, {} domains ({} new, {} changed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
+                            sum.tld,
+                            sum.version,
+                            sum.serial.map_or("-".into(), |s| s.to_string()),
+                            sum.records,
+                            sum.domains,
+                            sum.new_domains,
+                            sum.changed_domains,
+                            sum.errors,
+                            sum.bytes as f64 / 1e6,
+                            sum.seconds,
+                            sum.bytes as f64 / 1e6 / sum.seconds.max(1e-6)
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                busy |= e.is_busy();
+                report(&e);
+                if s.json {
+                    let v = serde_json::json!({"file": f, "error": e.to_string()});
+                    println!("{v}");
+                }
+            }
+        }
+    }
+    match (ok, failed) {
+        (_, 0) => ExitCode::SUCCESS,
+        (0, _) if busy => ExitCode::from(code::BUSY),
+        (0, _) => ExitCode::from(code::FAILED),
+        _ => ExitCode::from(code::PARTIAL),
+    }
+}
+
+fn report(e: &ImportError) {
+    eprintln!("error: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        // thiserror messages above already include their source's text; print only new causes.
+        let msg = s.to_string();
+        if !e.to_string().contains(&msg) {
+            eprintln!("Caused by: {msg}");
+        }
+        src = s.source();
+    }
+}
+
+fn store_failure(e: &StoreError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(if e.is_busy() { code::BUSY } else { code::FAILED })
+}

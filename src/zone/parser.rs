@@ -81,8 +81,10 @@ pub struct ChunkOut {
     /// Byte offset where an entry starts that the chunk's end cut off (open parenthesis or
     /// quote), and its line: the caller prepends these bytes to the next chunk.
     pub incomplete: Option<(usize, u64)>,
-    /// `$INCLUDE` lines seen, in order, as (line, file, origin); the caller decides.
+    /// Newlines the lexer passed.
     pub lines: u64,
+    /// The first `$ORIGIN` the chunk set (to tell which zone a file holds).
+    pub first_origin: Option<Origin>,
 }
 
 /// Options that change how entries are read.
@@ -112,7 +114,7 @@ impl Tracked {
 
 /// Parses one chunk of zone text, starting on line `first_line` in state `start`.
 pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Sink) -> ChunkOut {
-    let mut p = Parser { st: Tracked { state: start, set: 0, used: 0 }, scratch: Scratch::default(), rdata: String::new(), owner: Vec::new() };
+    let mut p = Parser { st: Tracked { state: start, set: 0, used: 0 }, scratch: Scratch::default(), rdata: String::new(), owner: Vec::new(), first_origin: None };
     let mut rtoks = Vec::with_capacity(16);
     let mut out = ChunkOut::default();
     let mut lx = Lexer::new(data, first_line);
@@ -133,6 +135,7 @@ pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Si
         }
     }
     out.lines = lx.line() - first_line;
+    out.first_origin = p.first_origin;
     out.end = p.st.state;
     out.used = p.st.used;
     out
@@ -143,6 +146,7 @@ struct Parser {
     scratch: Scratch,
     rdata: String,
     owner: Vec<u8>,
+    first_origin: Option<Origin>,
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -276,7 +280,11 @@ impl Parser {
             if args.len() > 1 {
                 return Err("$ORIGIN takes one name".into());
             }
-            self.st.state.origin = Some(Origin::from_wire(w));
+            let o = Origin::from_wire(w);
+            if self.first_origin.is_none() {
+                self.first_origin = Some(o.clone());
+            }
+            self.st.state.origin = Some(o);
             self.st.write(used::ORIGIN);
             Ok(())
         } else if d.eq_ignore_ascii_case(b"$TTL") {

@@ -1,0 +1,94 @@
+//! Command-line flags and help text (clap derive). No logic lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// zonefeed: ingest, track and query ICANN CZDS zone files.
+#[derive(Debug, Parser)]
+#[command(name = "zonefeed", version, about, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok, 1 failed or not found, 2 usage or config error, 3 authentication failed,\n\
+4 rate limited, 5 database busy, 6 partly done (some zones failed).\n\n\
+Example:\n  zonefeed --db zones.db import com.zone.gz")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// SQLite database [default: zonefeed.db, or `database.path` from the config]
+    #[arg(long, global = true, env = "ZONEFEED_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Config file (JSON, a superset of ICANN's czds client config.json)
+    #[arg(long, global = true, env = "ZONEFEED_CONFIG", value_name = "PATH", default_value = "config.json")]
+    pub config: PathBuf,
+    /// Machine-readable output on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress and no summary on stderr/stdout (errors still go to stderr)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Seconds to wait for another zonefeed writing the same database before exiting 5
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Import(ImportArgs),
+}
+
+/// Import zone files (plain or gzip, CZDS form or any RFC 1035 master file) into SQLite.
+///
+/// Each FILE becomes a new version of its zone; the previous version stays current until the
+/// new one is complete. A file identical (SHA-256) to the current version is skipped.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed import com.zone.gz\n  zonefeed --db zones.db import --no-records net.txt.gz org.zone.gz\n  \
+zcat root.zone.gz | zonefeed import --tld . -\n  zonefeed --json import --max-errors 100 xyz.zone")]
+pub struct ImportArgs {
+    /// Zone files; `-` reads stdin
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// The zone's origin (`com`, `.`, `in-addr.arpa`) [default: the SOA owner, else the first
+    /// $ORIGIN, else the CZDS file name]
+    #[arg(long, value_name = "TLD")]
+    pub tld: Option<String>,
+    /// Keep only zones and domains, not every record: far faster and smaller
+    #[arg(long)]
+    pub no_records: bool,
+    /// Accept up to N malformed records (skipped and counted); more fails the import
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_errors: u64,
+    /// Memory for sorting before spilling to disk, e.g. 512M, 2G
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub memory: usize,
+    /// Parser threads [default: all cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Chunk size in bytes (for tests; the default suits real zones)
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub chunk_size: Option<usize>,
+}
+
+/// `512M`, `2G`, `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: usize = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size unit in `{s}` (use K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: usize = num.trim().parse().map_err(|_| format!("`{s}` is not a size like 512M or 2G"))?;
+    n.checked_mul(mult).filter(|&v| v >= 1 << 20).ok_or_else(|| format!("`{s}` must be at least 1M"))
+}

@@ -1,0 +1,152 @@
+//! Grouping the sorted record stream: RRsets get their lowest TTL (RFC 2181 §5.2), records
+//! under a delegation form a domain with a state hash, and rows go to the writer in batches.
+//!
+//! A domain is a name directly under the origin that owns NS records. Its state hash covers
+//! its records and everything below it (glue), sorted, with TTLs, except RRSIG, NSEC and
+//! NSEC3: re-signing a zone must not make every signed domain look changed.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use crossbeam_channel::Sender;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::sort::Merged;
+use crate::store::writer::{split_key, DomainRow, Msg, RecordBatch};
+use crate::zone::name::Origin;
+
+const BATCH: usize = 16_384;
+
+/// What the grouping saw.
+#[derive(Debug, Default)]
+pub struct Grouped {
+    pub records: u64,
+    pub serial: Option<u32>,
+    pub types: BTreeMap<String, u64>,
+}
+
+struct Group {
+    domain: Vec<u8>,
+    keys: Vec<u8>,
+    rows: Vec<(u32, u32, u32)>,
+}
+
+/// Drains the merged stream into the writer.
+pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>) -> io::Result<Grouped> {
+    let mut g = Grouped::default();
+    let mut types: ahash::AHashMap<Vec<u8>, u64> = Default::default();
+    let mut group = Group { domain: Vec::new(), keys: Vec::new(), rows: Vec::new() };
+    let mut batch = RecordBatch::default();
+    let mut domains = Vec::new();
+    let apex = zone.text().as_bytes();
+    let closed = || io::Error::other("the database writer stopped");
+    while let Some((key, ttl)) = merged.next_rec()? {
+        let dlen = key.iter().position(|&b| b == 0).unwrap_or(key.len());
+        if key[..dlen] != group.domain[..] {
+            flush(&mut group, apex, no_records, &mut batch, &mut domains, &mut g, &mut types);
+            group.domain.clear();
+            group.domain.extend_from_slice(&key[..dlen]);
+        }
+        group.rows.push((group.keys.len() as u32, key.len() as u32, ttl));
+        group.keys.extend_from_slice(key);
+        if batch.len() >= BATCH {
+            tx.send(Msg::Records(std::mem::take(&mut batch))).map_err(|_| closed())?;
+        }
+        if domains.len() >= BATCH {
+            tx.send(Msg::Domains(std::mem::take(&mut domains))).map_err(|_| closed())?;
+        }
+    }
+    flush(&mut group, apex, no_records, &mut batch, &mut domains, &mut g, &mut types);
+    if !batch.is_empty() {
+        tx.send(Msg::Records(batch)).map_err(|_| closed())?;
+    }
+    if !domains.is_empty() {
+        tx.send(Msg::Domains(domains)).map_err(|_| closed())?;
+    }
+    g.types = types.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
+    Ok(g)
+}
+
+fn flush(
+    group: &mut Group,
+    apex: &[u8],
+    no_records: bool,
+    batch: &mut RecordBatch,
+    domains: &mut Vec<DomainRow>,
+    g: &mut Grouped,
+    types: &mut ahash::AHashMap<Vec<u8>, u64>,
+) {
+    if group.rows.is_empty() {
+        return;
+    }
+    let key = |r: &(u32, u32, u32)| &group.keys[r.0 as usize..(r.0 + r.1) as usize];
+    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL.
+    let mut i = 0;
+    while i < group.rows.len() {
+        let set = rrset_prefix(key(&group.rows[i]));
+        let mut j = i + 1;
+        while j < group.rows.len() && rrset_prefix(key(&group.rows[j])) == set {
+            j += 1;
+        }
+        let min = group.rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
+        for r in &mut group.rows[i..j] {
+            r.2 = min;
+        }
+        i = j;
+    }
+    let is_apex = group.domain == apex;
+    let mut delegation = false;
+    let mut hasher = Xxh3::new();
+    for r in &group.rows {
+        let k = key(r);
+        let Some([domain, owner, rtype, rdata]) = split_key(k) else { continue };
+        g.records += 1;
+        match types.get_mut(rtype.as_bytes()) {
+            Some(n) => *n += 1,
+            None => {
+                types.insert(rtype.as_bytes().to_vec(), 1);
+            }
+        }
+        if is_apex && rtype == "SOA" && g.serial.is_none() {
+            g.serial = rdata.split(' ').nth(2).and_then(|s| s.parse().ok());
+        }
+        if !is_apex && owner == domain && rtype == "NS" {
+            delegation = true;
+        }
+        if !matches!(rtype, "RRSIG" | "NSEC" | "NSEC3") {
+            hasher.update(owner.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(rtype.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(rdata.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(crate::zone::types::itoa_u32(r.2).as_str().as_bytes());
+            hasher.update(b"\n");
+        }
+        if !no_records {
+            batch.push(k, r.2);
+        }
+    }
+    if delegation {
+        domains.push(DomainRow {
+            name: String::from_utf8_lossy(&group.domain).into_owned(),
+            hash: hasher.digest128().to_be_bytes(),
+        });
+    }
+    group.keys.clear();
+    group.rows.clear();
+}
+
+/// `domain \0 owner \0 TYPE` of a key.
+fn rrset_prefix(key: &[u8]) -> &[u8] {
+    let mut zeros = 0;
+    for (i, &b) in key.iter().enumerate() {
+        if b == 0 {
+            zeros += 1;
+            if zeros == 3 {
+                return &key[..i];
+            }
+        }
+    }
+    key
+}

@@ -1,0 +1,366 @@
+//! The import pipeline: a zone file in, one new current version of its TLD in SQLite out.
+//!
+//! Threads (all scoped, all joined; the first error wins and stops the rest):
+//! the reader decompresses and cuts chunks ([`source`]); the rayon pool parses them, each from
+//! the latest known parse state ([`crate::zone::parser`]); this thread takes results in file
+//! order, checks each chunk's start state and parses again where the guess was wrong
+//! ([`commit`]), and collects sort runs ([`sort`]); at the end the merged records are grouped
+//! into RRsets and domains ([`group`]) and sent to the single writer ([`crate::store::writer`]).
+//!
+//! Nothing becomes visible until the whole file has parsed within `--max-errors` and every
+//! row is written: then one short transaction makes the new version current.
+
+pub mod commit;
+pub mod group;
+pub mod sort;
+pub mod source;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::bounded;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use crate::progress::Progress;
+use crate::store::{self, writer};
+use crate::zone::name::Origin;
+use crate::zone::parser::{self, State};
+use source::{ChunkBytes, Counters, Input};
+
+/// How one import runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub tld: Option<String>,
+    pub no_records: bool,
+    pub max_errors: u64,
+    /// Memory budget for sorting, bytes.
+    pub memory: usize,
+    /// Chunk size, bytes (tests force tiny chunks).
+    pub chunk: usize,
+    /// Directory for sort spills (next to the database by default).
+    pub spill_dir: PathBuf,
+    /// Error details printed before only counting.
+    pub show_errors: usize,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub file: String,
+    pub tld: String,
+    pub version: i64,
+    pub serial: Option<u32>,
+    pub records: u64,
+    pub domains: u64,
+    pub errors: u64,
+    /// Bytes of zone text (uncompressed).
+    pub bytes: u64,
+    pub seconds: f64,
+    /// True when the file equals the current version and nothing was written.
+    pub unchanged: bool,
+    pub new_domains: u64,
+    pub changed_domains: u64,
+    /// Unique records per type.
+    pub types: std::collections::BTreeMap<String, u64>,
+}
+
+/// Why an import failed. The previous version of the TLD is untouched in every case.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {source}")]
+    Open { file: String, source: std::io::Error },
+    #[error("{file}: {msg}")]
+    Read { file: String, msg: String },
+    #[error("{file}: {count} malformed record(s), more than --max-errors {max} allows; the previous version is kept")]
+    TooManyErrors { file: String, count: u64, max: u64 },
+    #[error("{file}: cannot tell which zone this is (no --tld, no SOA, no $ORIGIN, and not a CZDS file name like com.zone.gz)")]
+    NoZone { file: String },
+    #[error("{file}: --tld `{tld}`: {msg}")]
+    BadTld { file: String, tld: String, msg: String },
+    #[error("{file}: holds no records")]
+    Empty { file: String },
+    #[error("{file}: sort spill: {source}")]
+    Spill { file: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{file}: writing the database: {source}")]
+    Write { file: String, source: rusqlite::Error },
+}
+
+impl ImportError {
+    pub fn is_busy(&self) -> bool {
+        match self {
+            ImportError::Store(e) => e.is_busy(),
+            ImportError::Write { source, .. } => {
+                matches!(source.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A chunk on its way to a parse worker.
+pub(crate) struct RawChunk {
+    pub seq: u64,
+    pub bytes: ChunkBytes,
+}
+
+/// Imports one zone file as a new version of its TLD.
+pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &Progress) -> Result<Summary, ImportError> {
+    let file = input.display();
+    let started = Instant::now();
+    let werr = |source| ImportError::Write { file: file.clone(), source };
+    store::clean_leftovers(conn).map_err(werr)?;
+
+    let counters = Arc::new(Counters::default());
+    let digest: source::DigestSlot = Default::default();
+    // A file's digest up front: an unchanged file is then skipped before any parsing.
+    let file_digest = match input.path() {
+        Some(p) if p.is_file() => Some(source::sha256_file(p).map_err(|e| ImportError::Open { file: file.clone(), source: e })?),
+        _ => None,
+    };
+    let opened = source::open(input, &counters, &digest).map_err(|e| ImportError::Open { file: file.clone(), source: e })?;
+    let size = opened.size;
+    let gzip = opened.gzip;
+
+    let initial_origin = match &opts.tld {
+        Some(t) => Some(Origin::parse(t).map_err(|e| ImportError::BadTld { file: file.clone(), tld: t.clone(), msg: e.to_string() })?),
+        None => input.path().and_then(source::zone_from_file_name).and_then(|z| Origin::parse(&z).ok()),
+    };
+    let initial = State { origin: initial_origin.clone(), ..State::default() };
+
+    let threads = rayon::current_num_threads().max(1);
+    let (raw_tx, raw_rx) = bounded::<RawChunk>(2 * threads);
+    let cancel = AtomicBool::new(false);
+    progress.start(&file, size, counters.clone());
+
+    let result = std::thread::scope(|s| -> Result<Summary, ImportError> {
+        // Reader: decompress and cut.
+        let reader = s.spawn(|| {
+            let mut seq = 0;
+            let r = source::split(opened, opts.chunk, &counters, |bytes| {
+                if cancel.load(Ordering::Relaxed) {
+                    return false;
+                }
+                let ok = raw_tx.send(RawChunk { seq, bytes }).is_ok();
+                seq += 1;
+                ok
+            });
+            drop(raw_tx);
+            r
+        });
+        let stop_reader = |e: ImportError| {
+            cancel.store(true, Ordering::Relaxed);
+            e
+        };
+
+        // The first chunk tells which zone this is.
+        let Some(first) = raw_rx.recv().ok() else {
+            let r = reader.join().unwrap_or_else(|_| Err("reader thread panicked".into()));
+            return Err(match r {
+                Err(msg) => ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) },
+                Ok(()) => ImportError::Empty { file: file.clone() },
+            });
+        };
+        let zone = match initial_origin.clone() {
+            Some(o) if opts.tld.is_some() => o,
+            fallback => probe_zone(&first.bytes, &initial).or(fallback).ok_or_else(|| stop_reader(ImportError::NoZone { file: file.clone() }))?,
+        };
+        let tld = zone.text().to_string();
+        let previous = store::current_version(conn, &tld).map_err(werr)?;
+        if let (Some((_, Some(prev_sha), _)), Some(d)) = (&previous, &file_digest) {
+            if *prev_sha == hex(d) {
+                cancel.store(true, Ordering::Relaxed);
+                drop(raw_rx);
+                let _ = reader.join();
+                return Ok(Summary::unchanged(file.clone(), tld, previous.map_or(0, |p| p.0), started));
+            }
+        }
+        let now = store::now_utc();
+        conn.execute(
+            "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records) VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6)",
+            params![tld, file, size.map(|s| s as i64), file_digest.as_ref().map(hex), now, !opts.no_records],
+        )
+        .map_err(werr)?;
+        let version = conn.last_insert_rowid();
+
+        let zone = Arc::new(zone);
+        let latest = Arc::new(Mutex::new(initial.clone()));
+        let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
+        let (w_tx, w_rx) = bounded::<writer::Msg>(4);
+
+        // The writer, spawned before anything can send to it.
+        let job = writer::Job { zone: version, tld: tld.clone(), previous: previous.as_ref().map(|p| p.0), now: now.clone() };
+        // The writer takes the connection until it is joined: only one thread ever uses it.
+        let writer_conn: &mut Connection = &mut *conn;
+        let writer_thread = s.spawn(move || writer::run(writer_conn, &job, w_rx));
+
+        // Parsers: the first chunk again, then the rest as they come.
+        let parse_zone = zone.clone();
+        let parse_latest = latest.clone();
+        let parsers = s.spawn(move || {
+            std::iter::once(first).chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
+                let guess = parse_latest.lock().map(|g| g.clone()).unwrap_or_default();
+                let parsed = commit::parse(raw, guess, &parse_zone);
+                let _ = tx.send(parsed);
+            });
+        });
+
+        // In order: check, re-parse where needed, sort.
+        let mut sorter = sort::Sorter::new(opts.memory, opts.spill_dir.clone());
+        let committed = commit::commit_all(res_rx, initial, &zone, &latest, &mut sorter, opts, &file, &counters);
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                cancel.store(true, Ordering::Relaxed);
+                drop(w_tx);
+                let _ = parsers.join();
+                let _ = reader.join();
+                let _ = writer_thread.join();
+                return Err(e);
+            }
+        };
+        let _ = parsers.join();
+        match reader.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => {
+                drop(w_tx);
+                let _ = writer_thread.join();
+                return Err(ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) });
+            }
+            Err(_) => return Err(ImportError::Read { file: file.clone(), msg: "reader thread panicked".into() }),
+        }
+        if committed.errors > opts.max_errors {
+            drop(w_tx);
+            let _ = writer_thread.join();
+            return Err(ImportError::TooManyErrors { file: file.clone(), count: committed.errors, max: opts.max_errors });
+        }
+
+        // Merge, group, write.
+        progress.phase("writing");
+        let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        let grouped = group::run(merged, &zone, opts.no_records, &w_tx);
+        drop(w_tx);
+        let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;
+        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        let wstats = wstats.map_err(werr)?;
+        Ok(Summary {
+            file: file.clone(),
+            tld: tld.clone(),
+            version,
+            serial: g.serial,
+            records: g.records,
+            domains: wstats.domains,
+            errors: committed.errors,
+            bytes: counters.text.load(Ordering::Relaxed),
+            seconds: 0.0,
+            unchanged: false,
+            new_domains: wstats.new_domains,
+            changed_domains: wstats.changed_domains,
+            types: g.types,
+        })
+    });
+    progress.finish();
+
+    match result {
+        Ok(mut sum) if !sum.unchanged => {
+            // stdin: the digest is known only now.
+            let sha = file_digest.or_else(|| digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
+            make_current(conn, &mut sum, sha, opts.no_records).map_err(werr)?;
+            sum.seconds = started.elapsed().as_secs_f64();
+            Ok(sum)
+        }
+        Ok(mut sum) => {
+            sum.seconds = started.elapsed().as_secs_f64();
+            Ok(sum)
+        }
+        Err(e) => {
+            // Drop the half-written version now; the next run would do it otherwise.
+            let _ = store::clean_leftovers(conn);
+            Err(e)
+        }
+    }
+}
+
+/// Switches the TLD to the new version in one short transaction, then drops the old rows.
+fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, no_records: bool) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let old: Vec<i64> = {
+        let mut st = tx.prepare("SELECT id FROM zones WHERE tld = ?1 AND state = 'current'")?;
+        let v = st.query_map(params![sum.tld], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
+    tx.execute(
+        "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8)
+         WHERE id = ?1",
+        params![sum.version, store::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
+    )?;
+    tx.commit()?;
+    for id in old {
+        store::delete_version_rows(conn, id)?;
+    }
+    if no_records {
+        // --no-records keeps no records of this TLD at all, not even older versions'.
+        conn.execute("DELETE FROM records WHERE tld = ?1", params![sum.tld])?;
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    Ok(())
+}
+
+/// The zone a file holds, from its first chunk: the SOA owner, else the first `$ORIGIN`.
+fn probe_zone(first: &[u8], initial: &State) -> Option<Origin> {
+    struct Soa(Option<Vec<u8>>);
+    impl parser::Sink for Soa {
+        fn record(&mut self, r: &parser::Record<'_>) {
+            if self.0.is_none() && r.rtype == crate::zone::types::SOA {
+                self.0 = Some(r.owner.to_ascii_lowercase());
+            }
+        }
+    }
+    let mut sink = Soa(None);
+    let out = parser::parse_chunk(first, 1, initial.clone(), &mut sink);
+    sink.0.map(Origin::from_wire).or(out.first_origin)
+}
+
+fn gzip_hint(msg: String, gzip: bool) -> String {
+    if gzip && !msg.contains("gzip") {
+        format!("gzip: {msg}")
+    } else {
+        msg
+    }
+}
+
+pub fn hex(d: &[u8; 32]) -> String {
+    data_encoding::HEXLOWER.encode(d)
+}
+
+impl Summary {
+    fn unchanged(file: String, tld: String, version: i64, started: Instant) -> Summary {
+        Summary {
+            file,
+            tld,
+            version,
+            serial: None,
+            records: 0,
+            domains: 0,
+            errors: 0,
+            bytes: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            unchanged: true,
+            new_domains: 0,
+            changed_domains: 0,
+            types: Default::default(),
+        }
+    }
+}
+
+/// Default memory budget for sorting: 2 GiB.
+pub const DEFAULT_MEMORY: usize = 2 << 30;
+
+/// How long a second writer waits for the lock.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);

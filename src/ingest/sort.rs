@@ -1,0 +1,372 @@
+//! Sorting records by (domain, owner, type, RDATA) within a memory cap.
+//!
+//! Records arrive in file order as sort keys (`domain \0 owner \0 TYPE \0 rdata`, canonical
+//! text, which never holds a NUL) with a TTL. They collect in a run; a full run is sorted on
+//! the rayon pool, stripped of exact duplicates and spilled to a temporary file. The final run
+//! stays in memory and is merged with the spilled ones. Byte order of the keys is the order of
+//! SQLite's BINARY collation over the tuple, so the writer appends in primary-key order.
+
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use rayon::slice::ParallelSliceMut;
+
+/// One record in a run: the first 8 key bytes (most comparisons end there), where the key is
+/// in the run's arena, and the TTL.
+#[derive(Clone, Copy)]
+struct Entry {
+    prefix: u64,
+    off: u64,
+    len: u32,
+    ttl: u32,
+}
+
+const ENTRY_BYTES: usize = std::mem::size_of::<Entry>();
+
+fn prefix_of(key: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = key.len().min(8);
+    p[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(p)
+}
+
+/// A batch of keys and TTLs built by one parse worker.
+#[derive(Default)]
+pub struct Part {
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl Part {
+    /// Starts a key; append its bytes to the returned vector, then call [`Part::finish`].
+    pub fn key_buf(&mut self) -> &mut Vec<u8> {
+        &mut self.arena
+    }
+
+    /// Ends the key that began at arena length `start`.
+    pub fn finish(&mut self, start: usize, ttl: u32) {
+        let key = &self.arena[start..];
+        self.entries.push(Entry { prefix: prefix_of(key), off: start as u64, len: key.len() as u32, ttl });
+    }
+
+    pub fn arena_len(&self) -> usize {
+        self.arena.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn bytes(&self) -> usize {
+        self.arena.len() + self.entries.len() * ENTRY_BYTES
+    }
+}
+
+/// Collects parts into runs under a memory cap, spilling full runs to `spill_dir`.
+pub struct Sorter {
+    run: Part,
+    run_cap: usize,
+    spill_dir: PathBuf,
+    spilled: Vec<File>,
+}
+
+impl Sorter {
+    /// `memory` is the budget for records in memory; a run holds a third of it so sorting,
+    /// chunks in flight and the writer's batches fit beside it.
+    pub fn new(memory: usize, spill_dir: PathBuf) -> Sorter {
+        Sorter { run: Part::default(), run_cap: (memory / 3).max(1 << 20), spill_dir, spilled: Vec::new() }
+    }
+
+    pub fn push(&mut self, part: Part) -> io::Result<()> {
+        let base = self.run.arena.len() as u64;
+        self.run.arena.extend_from_slice(&part.arena);
+        self.run.entries.extend(part.entries.iter().map(|e| Entry { off: e.off + base, ..*e }));
+        if self.run.bytes() >= self.run_cap {
+            let run = std::mem::take(&mut self.run);
+            self.spill(run)?;
+        }
+        Ok(())
+    }
+
+    /// How many runs went to disk.
+    pub fn spilled_runs(&self) -> usize {
+        self.spilled.len()
+    }
+
+    fn spill(&mut self, mut run: Part) -> io::Result<()> {
+        sort_part(&mut run);
+        let f = tempfile::tempfile_in(&self.spill_dir)?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut it = Dedup::new(MemRun { part: run, i: 0 });
+        while let Some((key, ttl)) = it.next_rec()? {
+            w.write_all(&(key.len() as u32).to_le_bytes())?;
+            w.write_all(key)?;
+            w.write_all(&ttl.to_le_bytes())?;
+        }
+        let mut f = w.into_inner().map_err(|e| e.into_error())?;
+        io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
+        self.spilled.push(f);
+        Ok(())
+    }
+
+    /// Sorts what is left and returns every record once, in key order, duplicates removed
+    /// (a duplicate keeps the lowest TTL).
+    pub fn finish(mut self) -> io::Result<Merged> {
+        let mut last = std::mem::take(&mut self.run);
+        sort_part(&mut last);
+        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(MemRun { part: last, i: 0 })];
+        for f in self.spilled {
+            sources.push(Box::new(FileRun { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), ttl: 0 }));
+        }
+        let merge = Merge::new(sources)?;
+        Ok(Merged { inner: Dedup::new(merge) })
+    }
+}
+
+fn sort_part(p: &mut Part) {
+    let arena = &p.arena;
+    let key = |e: &Entry| &arena[e.off as usize..e.off as usize + e.len as usize];
+    p.entries.par_sort_unstable_by(|a, b| match a.prefix.cmp(&b.prefix) {
+        Ordering::Equal => key(a).cmp(key(b)),
+        o => o,
+    });
+}
+
+/// A sorted source of (key, ttl).
+trait Source: Send {
+    /// Advances; false at the end.
+    fn advance(&mut self) -> io::Result<bool>;
+    fn key(&self) -> &[u8];
+    fn ttl(&self) -> u32;
+}
+
+struct MemRun {
+    part: Part,
+    i: usize,
+}
+
+impl Source for MemRun {
+    /// `i` is one past the current entry: 0 before the first advance.
+    fn advance(&mut self) -> io::Result<bool> {
+        if self.i < self.part.entries.len() {
+            self.i += 1;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+    fn key(&self) -> &[u8] {
+        let e = &self.part.entries[self.i - 1];
+        &self.part.arena[e.off as usize..e.off as usize + e.len as usize]
+    }
+    fn ttl(&self) -> u32 {
+        self.part.entries[self.i - 1].ttl
+    }
+}
+
+struct FileRun {
+    r: BufReader<File>,
+    key: Vec<u8>,
+    ttl: u32,
+}
+
+impl Source for FileRun {
+    fn advance(&mut self) -> io::Result<bool> {
+        let mut len = [0u8; 4];
+        match self.r.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        self.key.resize(u32::from_le_bytes(len) as usize, 0);
+        self.r.read_exact(&mut self.key)?;
+        let mut ttl = [0u8; 4];
+        self.r.read_exact(&mut ttl)?;
+        self.ttl = u32::from_le_bytes(ttl);
+        Ok(true)
+    }
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+    fn ttl(&self) -> u32 {
+        self.ttl
+    }
+}
+
+/// k-way merge over sorted sources: a binary heap of source indices, smallest key on top.
+struct Merge {
+    sources: Vec<Box<dyn Source>>,
+    heap: Vec<usize>,
+    started: bool,
+}
+
+impl Merge {
+    fn new(mut sources: Vec<Box<dyn Source>>) -> io::Result<Merge> {
+        let mut heap = Vec::new();
+        for (i, s) in sources.iter_mut().enumerate() {
+            if s.advance()? {
+                heap.push(i);
+            }
+        }
+        let mut m = Merge { sources, heap, started: false };
+        for i in (0..m.heap.len() / 2).rev() {
+            m.sift_down(i);
+        }
+        Ok(m)
+    }
+
+    fn less(&self, a: usize, b: usize) -> bool {
+        self.sources[self.heap[a]].key() < self.sources[self.heap[b]].key()
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        loop {
+            let l = 2 * i + 1;
+            if l >= self.heap.len() {
+                return;
+            }
+            let r = l + 1;
+            let c = if r < self.heap.len() && self.less(r, l) { r } else { l };
+            if self.less(c, i) {
+                self.heap.swap(c, i);
+                i = c;
+            } else {
+                return;
+            }
+        }
+    }
+}
+
+impl Source for Merge {
+    fn advance(&mut self) -> io::Result<bool> {
+        if self.started {
+            let top = self.heap[0];
+            if self.sources[top].advance()? {
+                self.sift_down(0);
+            } else {
+                let last = self.heap.len() - 1;
+                self.heap.swap(0, last);
+                self.heap.pop();
+                self.sift_down(0);
+            }
+        }
+        self.started = true;
+        Ok(!self.heap.is_empty())
+    }
+    fn key(&self) -> &[u8] {
+        self.sources[self.heap[0]].key()
+    }
+    fn ttl(&self) -> u32 {
+        self.sources[self.heap[0]].ttl()
+    }
+}
+
+/// Drops repeated keys, keeping the lowest TTL of each.
+struct Dedup<S> {
+    src: S,
+    key: Vec<u8>,
+    ttl: u32,
+    pending: bool,
+    done: bool,
+}
+
+impl<S: Source> Dedup<S> {
+    fn new(src: S) -> Dedup<S> {
+        Dedup { src, key: Vec::new(), ttl: 0, pending: false, done: false }
+    }
+
+    fn next_rec(&mut self) -> io::Result<Option<(&[u8], u32)>> {
+        if !self.pending && (self.done || !self.src.advance()?) {
+            self.done = true;
+            return Ok(None);
+        }
+        // The source is at the first record of a group of equal keys.
+        self.key.clear();
+        self.key.extend_from_slice(self.src.key());
+        self.ttl = self.src.ttl();
+        self.pending = false;
+        loop {
+            if !self.src.advance()? {
+                self.done = true;
+                break;
+            }
+            if self.src.key() == self.key.as_slice() {
+                self.ttl = self.ttl.min(self.src.ttl());
+            } else {
+                self.pending = true; // the source already holds the next group's first record
+                break;
+            }
+        }
+        Ok(Some((&self.key, self.ttl)))
+    }
+}
+
+/// The merged, deduplicated record stream.
+pub struct Merged {
+    inner: Dedup<Merge>,
+}
+
+impl Merged {
+    /// The next (key, ttl), or None at the end.
+    pub fn next_rec(&mut self) -> io::Result<Option<(&[u8], u32)>> {
+        self.inner.next_rec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(keys: &[(&str, u32)]) -> Part {
+        let mut p = Part::default();
+        for (k, t) in keys {
+            let start = p.arena_len();
+            p.key_buf().extend_from_slice(k.as_bytes());
+            p.finish(start, *t);
+        }
+        p
+    }
+
+    fn drain(mut m: Merged) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        while let Some((k, t)) = m.next_rec().unwrap() {
+            out.push((String::from_utf8(k.to_vec()).unwrap(), t));
+        }
+        out
+    }
+
+    #[test]
+    fn sorts_dedups_and_spills_alike() {
+        let keys: Vec<(String, u32)> = (0..5000u32).map(|i| (format!("k{:05}", (i * 7919) % 3000), 100 + i % 7)).collect();
+        let refs: Vec<(&str, u32)> = keys.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+        let mut want: std::collections::BTreeMap<String, u32> = Default::default();
+        for (k, t) in &keys {
+            let e = want.entry(k.clone()).or_insert(*t);
+            *e = (*e).min(*t);
+        }
+        let want: Vec<(String, u32)> = want.into_iter().collect();
+        let dir = tempfile::tempdir().unwrap();
+        // All in memory.
+        let mut s = Sorter::new(1 << 30, dir.path().into());
+        s.push(part(&refs)).unwrap();
+        assert_eq!(s.spilled_runs(), 0);
+        assert_eq!(drain(s.finish().unwrap()), want);
+        // Tiny runs: many spills, same answer.
+        let mut s = Sorter::new(3 << 20, dir.path().into());
+        s.run_cap = 4096;
+        for c in refs.chunks(100) {
+            s.push(part(c)).unwrap();
+        }
+        assert!(s.spilled_runs() > 10);
+        assert_eq!(drain(s.finish().unwrap()), want);
+        // Nothing at all.
+        let s = Sorter::new(1 << 20, dir.path().into());
+        assert!(drain(s.finish().unwrap()).is_empty());
+    }
+}

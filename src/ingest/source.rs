@@ -1,0 +1,323 @@
+//! Input: a file or stdin, plain or gzip, cut into line-aligned chunks.
+//!
+//! gzip is recognised by its magic bytes (RFC 1952 §2.3.1), never by the name, and read with
+//! `MultiGzDecoder` so a multi-member file is read whole; a truncated or corrupt stream is an
+//! error. Plain files are memory-mapped and chunked in place; streams are read into buffers.
+//!
+//! Chunks end after a `\n` and, where the next few lines allow, before a line that names its
+//! owner, so a chunk rarely depends on the previous chunk's last owner. The parse state a chunk
+//! starts in is not the splitter's business: see [`crate::zone::parser`].
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::{Deref, Range};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use flate2::read::MultiGzDecoder;
+use memchr::{memchr, memrchr};
+use memmap2::Mmap;
+use sha2::{Digest, Sha256};
+
+use crate::zone::lexer::MAX_ENTRY;
+
+/// Target chunk size: large enough to amortise hand-offs, small enough to keep both cores fed.
+pub const CHUNK: usize = 4 << 20; // 4 MiB
+
+/// How far past the target a chunk may grow to end before a line that names its owner.
+const OWNER_SEARCH: usize = 64 << 10; // 64 KiB
+
+/// The bytes of one chunk.
+pub enum ChunkBytes {
+    Owned(Vec<u8>),
+    Mapped(Arc<Mmap>, Range<usize>),
+}
+
+impl Deref for ChunkBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkBytes::Owned(v) => v,
+            ChunkBytes::Mapped(m, r) => &m[r.clone()],
+        }
+    }
+}
+
+/// Where the zone comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn from_arg(a: &str) -> Input {
+        if a == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(a))
+        }
+    }
+
+    /// The name errors and the `zones.source` column use.
+    pub fn display(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".into(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Input::Stdin => None,
+            Input::File(p) => Some(p),
+        }
+    }
+}
+
+/// Counters the progress display and the summary read.
+#[derive(Default)]
+pub struct Counters {
+    /// Bytes of the input as stored (compressed for gzip).
+    pub raw: AtomicU64,
+    /// Bytes of zone text.
+    pub text: AtomicU64,
+    pub records: AtomicU64,
+}
+
+/// An opened input, ready to be split.
+pub struct Opened {
+    kind: Kind,
+    /// Size of the input as stored, when known (files).
+    pub size: Option<u64>,
+    pub gzip: bool,
+}
+
+enum Kind {
+    Mapped(Arc<Mmap>),
+    Stream(Box<dyn Read + Send>),
+}
+
+/// A reader that counts and hashes what passes through it.
+struct Tee<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    counters: Arc<Counters>,
+    out: Arc<std::sync::Mutex<Option<[u8; 32]>>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.counters.raw.fetch_add(n as u64, Ordering::Relaxed);
+        if n == 0 {
+            if let (Some(h), Ok(mut slot)) = (self.hasher.take(), self.out.lock()) {
+                *slot = Some(h.finalize().into());
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The SHA-256 of the input as stored, known once the input has been read to its end.
+pub type DigestSlot = Arc<std::sync::Mutex<Option<[u8; 32]>>>;
+
+/// Opens an input. The digest of a stream fills `digest` when the stream reaches its end;
+/// for a mapped file it is computed by [`sha256_file`] instead.
+pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io::Result<Opened> {
+    let (mut reader, size): (Box<dyn Read + Send>, Option<u64>) = match input {
+        Input::Stdin => (Box::new(io::stdin()), None),
+        Input::File(p) => {
+            let f = File::open(p)?;
+            let meta = f.metadata()?;
+            if meta.is_dir() {
+                return Err(io::Error::other("is a directory"));
+            }
+            let size = meta.is_file().then_some(meta.len());
+            let mut magic = [0u8; 2];
+            let n = read_full(&mut &f, &mut magic)?;
+            let gzip = n == 2 && magic == [0x1f, 0x8b];
+            if !gzip && meta.is_file() && meta.len() > 0 {
+                // SAFETY: the map is read-only; a file truncated under us makes reads fault,
+                // which is the documented risk of mapping and the price of zero-copy chunks.
+                let map = unsafe { Mmap::map(&f)? };
+                counters.raw.fetch_add(map.len() as u64, Ordering::Relaxed);
+                return Ok(Opened { kind: Kind::Mapped(Arc::new(map)), size, gzip: false });
+            }
+            let f = File::open(p)?;
+            (Box::new(f), size)
+        }
+    };
+    let mut head = [0u8; 2];
+    let n = read_full(&mut reader, &mut head)?;
+    let gzip = n == 2 && head == [0x1f, 0x8b];
+    let chained = io::Cursor::new(head[..n].to_vec()).chain(reader);
+    let tee = Tee { inner: chained, hasher: Some(Sha256::new()), counters: counters.clone(), out: digest.clone() };
+    let stream: Box<dyn Read + Send> = if gzip {
+        Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, tee)))
+    } else {
+        Box::new(tee)
+    };
+    Ok(Opened { kind: Kind::Stream(stream), size, gzip })
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// SHA-256 of a file as stored.
+pub fn sha256_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// Where a chunk ends: after the first `\n` at or past `target`, moved on to the start of a
+/// line that names its owner when one is near.
+fn boundary(data: &[u8], target: usize) -> Option<usize> {
+    let nl = memchr(b'\n', data.get(target..)?)? + target;
+    let mut end = nl + 1;
+    let limit = (nl + OWNER_SEARCH).min(data.len());
+    while end < limit && matches!(data[end], b' ' | b'\t') {
+        match memchr(b'\n', &data[end..limit]) {
+            Some(i) => end += i + 1,
+            None => return Some(nl + 1),
+        }
+    }
+    if end >= limit {
+        Some(nl + 1)
+    } else {
+        Some(end)
+    }
+}
+
+/// Cuts the input into chunks and hands each to `emit`; returns when the input is done or
+/// `emit` returns false. Errors carry what went wrong (I/O, gzip, a line without end).
+pub fn split(opened: Opened, chunk: usize, counters: &Counters, mut emit: impl FnMut(ChunkBytes) -> bool) -> Result<(), String> {
+    match opened.kind {
+        Kind::Mapped(map) => {
+            let mut pos = 0;
+            while pos < map.len() {
+                let end = boundary(&map[pos..], chunk).map_or(map.len(), |b| pos + b);
+                counters.text.fetch_add((end - pos) as u64, Ordering::Relaxed);
+                if !emit(ChunkBytes::Mapped(map.clone(), pos..end)) {
+                    return Ok(());
+                }
+                pos = end;
+            }
+            Ok(())
+        }
+        Kind::Stream(mut r) => {
+            let mut buf: Vec<u8> = Vec::with_capacity(chunk + OWNER_SEARCH + (1 << 20));
+            let mut eof = false;
+            let mut want = chunk + OWNER_SEARCH;
+            loop {
+                while !eof && buf.len() < want {
+                    eof = fill(&mut r, &mut buf)?;
+                }
+                if buf.is_empty() {
+                    return Ok(());
+                }
+                let end = match boundary(&buf, chunk) {
+                    Some(b) => b,
+                    None if eof => buf.len(),
+                    None => match memrchr(b'\n', &buf) {
+                        Some(i) => i + 1,
+                        None if buf.len() > MAX_ENTRY + chunk => {
+                            return Err(format!("a line longer than {} KiB", MAX_ENTRY >> 10));
+                        }
+                        None => {
+                            want = buf.len() + (1 << 20); // one long line: read on
+                            continue;
+                        }
+                    },
+                };
+                want = chunk + OWNER_SEARCH;
+                let mut next = Vec::with_capacity(chunk + OWNER_SEARCH + (1 << 20));
+                next.extend_from_slice(&buf[end..]);
+                buf.truncate(end);
+                counters.text.fetch_add(end as u64, Ordering::Relaxed);
+                if !emit(ChunkBytes::Owned(std::mem::replace(&mut buf, next))) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Reads up to 1 MiB more into `buf`; true at the end of the input.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>) -> Result<bool, String> {
+    let old = buf.len();
+    buf.resize(old + (1 << 20), 0);
+    loop {
+        match r.read(&mut buf[old..]) {
+            Ok(n) => {
+                buf.truncate(old + n);
+                return Ok(n == 0);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(old);
+                return Err(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "truncated gzip stream (the file ends before the gzip trailer)".to_string()
+                } else {
+                    format!("read failed: {e}")
+                });
+            }
+        }
+    }
+}
+
+/// The zone a CZDS file name names: `com.txt.gz`, `com.zone`, `com.zone.gz`, `com.txt`.
+pub fn zone_from_file_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    for suffix in [".zone.gz", ".txt.gz", ".zone", ".txt"] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+                return Some(stem.to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_prefer_owner_lines() {
+        let d = b"a NS x\n  NS y\n  NS z\nb NS w\n";
+        assert_eq!(boundary(d, 0), Some(21));
+        assert_eq!(boundary(d, 22), Some(d.len()));
+        assert_eq!(boundary(b"abc", 0), None);
+    }
+
+    #[test]
+    fn czds_file_names() {
+        assert_eq!(zone_from_file_name(Path::new("/x/com.txt.gz")).as_deref(), Some("com"));
+        assert_eq!(zone_from_file_name(Path::new("xn--p1ai.zone")).as_deref(), Some("xn--p1ai"));
+        assert_eq!(zone_from_file_name(Path::new("COM.zone.gz")).as_deref(), Some("com"));
+        assert_eq!(zone_from_file_name(Path::new("db.local")), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! Progress on stderr: a bar on a terminal, a log line every `log.interval_seconds` otherwise
+//! (cron), nothing with `--quiet`.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ingest::source::Counters;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    Quiet,
+    Bar,
+    Log(Duration),
+}
+
+impl Mode {
+    /// A bar when stderr is a terminal, log lines otherwise, nothing when quiet.
+    pub fn detect(quiet: bool, interval: Duration) -> Mode {
+        if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Log(interval)
+        }
+    }
+}
+
+struct Running {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+pub struct Progress {
+    mode: Mode,
+    running: Mutex<Option<Running>>,
+    phase: Arc<Mutex<&'static str>>,
+}
+
+impl Progress {
+    pub fn new(mode: Mode) -> Progress {
+        Progress { mode, running: Mutex::new(None), phase: Arc::new(Mutex::new("reading")) }
+    }
+
+    /// Starts reporting on one file of `size` stored bytes (when known).
+    pub fn start(&self, file: &str, size: Option<u64>, counters: Arc<Counters>) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mode, file, phase, stop2) = (self.mode, file.to_string(), self.phase.clone(), stop.clone());
+        if let Ok(mut p) = self.phase.lock() {
+            *p = "reading";
+        }
+        let handle = match mode {
+            Mode::Quiet => return,
+            Mode::Bar => std::thread::spawn(move || {
+                let bar = match size {
+                    Some(n) => ProgressBar::new(n),
+                    None => ProgressBar::new_spinner(),
+                };
+                let style = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_prefix(file);
+                let start = Instant::now();
+                while !stop2.load(Ordering::Relaxed) {
+                    bar.set_position(counters.raw.load(Ordering::Relaxed));
+                    let recs = counters.records.load(Ordering::Relaxed);
+                    let rate = recs as f64 / start.elapsed().as_secs_f64().max(1e-3);
+                    let ph = phase.lock().map(|p| *p).unwrap_or("");
+                    bar.set_message(format!("{ph}: {recs} records, {:.0}k rec/s", rate / 1e3));
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+                bar.finish_and_clear();
+            }),
+            Mode::Log(every) => std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut next = every;
+                while !stop2.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if start.elapsed() < next {
+                        continue;
+                    }
+                    next += every;
+                    let raw = counters.raw.load(Ordering::Relaxed);
+                    let text = counters.text.load(Ordering::Relaxed);
+                    let recs = counters.records.load(Ordering::Relaxed);
+                    let secs = start.elapsed().as_secs_f64();
+                    let pct = size.filter(|&s| s > 0).map(|s| format!(" ({:.0}%)", raw as f64 * 100.0 / s as f64)).unwrap_or_default();
+                    let ph = phase.lock().map(|p| *p).unwrap_or("");
+                    eprintln!(
+                        "zonefeed: {file}: {ph}: {:.1} MB read{pct}, {recs} records, {:.0} MB/s of zone text, {:.0}s",
+                        raw as f64 / 1e6,
+                        text as f64 / 1e6 / secs.max(1e-3),
+                        secs
+                    );
+                }
+            }),
+        };
+        if let Ok(mut r) = self.running.lock() {
+            *r = Some(Running { stop, handle });
+        }
+    }
+
+    /// Names the step now running (reading, writing).
+    pub fn phase(&self, name: &'static str) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = name;
+        }
+    }
+
+    pub fn finish(&self) {
+        let r = self.running.lock().ok().and_then(|mut r| r.take());
+        if let Some(r) = r {
+            r.stop.store(true, Ordering::Relaxed);
+            let _ = r.handle.join();
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! SQLite: schema, the process lock, and the single writer thread.
+//!
+//! Only this module owns a `rusqlite::Connection`. Versions of a TLD's zone are rows of
+//! `zones`; `records` and `domains` rows carry the version (`zone`) they belong to. An import
+//! writes its rows under a new version, makes it current in one short transaction, then
+//! deletes the old version's rows in batches, so readers always see one whole version and the
+//! WAL never has to hold one.
+
+pub mod writer;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS zones (
+    id          INTEGER PRIMARY KEY,
+    tld         TEXT NOT NULL,
+    serial      INTEGER,
+    source      TEXT NOT NULL,
+    size        INTEGER,
+    sha256      TEXT,
+    imported_at TEXT NOT NULL,
+    finished_at TEXT,
+    state       TEXT NOT NULL CHECK (state IN ('importing', 'current', 'replaced', 'failed')),
+    records     INTEGER,
+    domains     INTEGER,
+    errors      INTEGER,
+    bytes       INTEGER,
+    with_records INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
+CREATE TABLE IF NOT EXISTS records (
+    zone   INTEGER NOT NULL,
+    tld    TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    owner  TEXT NOT NULL,
+    type   TEXT NOT NULL,
+    ttl    INTEGER NOT NULL,
+    rdata  TEXT NOT NULL,
+    PRIMARY KEY (zone, domain, owner, type, rdata)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domains (
+    zone         INTEGER NOT NULL,
+    tld          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    hash         BLOB NOT NULL,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    PRIMARY KEY (zone, name)
+) WITHOUT ROWID;
+"#;
+
+/// What went wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database `{}` is busy: another zonefeed process is writing it (waited {waited}s)", path.display())]
+    Busy { path: PathBuf, waited: u64 },
+    #[error("database `{}`: {source}", path.display())]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("database `{}` was written by a newer zonefeed (schema {found}, this one knows {SCHEMA_VERSION})", path.display())]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("lock file `{}`: {source}", path.display())]
+    Lock { path: PathBuf, source: std::io::Error },
+}
+
+impl StoreError {
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Busy { .. } => true,
+            StoreError::Sqlite { source, .. } => {
+                matches!(source.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An exclusive writer lock on a database, held by a `<db>.lock` file (released on drop, and
+/// by the kernel when the process dies, so a killed import never leaves a stale lock).
+pub struct WriteLock {
+    _file: File,
+}
+
+impl WriteLock {
+    pub fn acquire(db: &Path, wait: Duration) -> Result<WriteLock, StoreError> {
+        let path = lock_path(db);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| StoreError::Lock { path: path.clone(), source })?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WriteLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= wait {
+                        return Err(StoreError::Busy { path: db.to_path_buf(), waited: wait.as_secs() });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(StoreError::Lock { path, source }),
+            }
+        }
+    }
+}
+
+fn lock_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Opens (creating if needed) the database for writing, with the schema in place.
+pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(busy).map_err(err)?;
+    // A fresh database gets 16 KiB pages: fewer page splits and B-tree levels for bulk inserts.
+    conn.execute_batch("PRAGMA page_size = 16384;").map_err(err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA cache_size = -262144;
+         PRAGMA temp_store = FILE;",
+    )
+    .map_err(err)?;
+    conn.execute_batch(SCHEMA).map_err(err)?;
+    let found: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .optional()
+        .map_err(err)?;
+    match found.and_then(|v| v.parse::<i64>().ok()) {
+        Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
+        Some(_) => {}
+        None => {
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
+                .map_err(err)?;
+        }
+    }
+    Ok(conn)
+}
+
+/// Opens the database read-only (queries; safe beside a running import thanks to WAL).
+pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+    Ok(conn)
+}
+
+/// The current version of a TLD: (id, sha256, size).
+pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<(i64, Option<String>, Option<i64>)>> {
+    conn.query_row("SELECT id, sha256, size FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()
+}
+
+/// Now as RFC 3339 UTC with seconds: `2026-11-23T23:59:59Z`.
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (y, m, d) = crate::zone::rdata::civil_from_days(secs.div_euclid(86400));
+    let r = secs.rem_euclid(86400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
+}
+
+/// Rows deleted per transaction when dropping an old or abandoned version.
+const DELETE_BATCH: i64 = 50_000;
+
+/// Deletes every `records` and `domains` row of version `zone`, in batches.
+pub fn delete_version_rows(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
+    for (table, key) in [("records", "domain"), ("domains", "name")] {
+        loop {
+            // The key of the DELETE_BATCH-th row: everything before it goes in one transaction.
+            let cut: Option<String> = conn
+                .query_row(
+                    &format!("SELECT {key} FROM {table} WHERE zone = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
+                    params![zone, DELETE_BATCH],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match cut {
+                Some(c) => {
+                    let n = conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1 AND {key} < ?2"), params![zone, c])?;
+                    if n == 0 {
+                        // One key holds more rows than a batch: take it whole.
+                        conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1 AND {key} = ?2"), params![zone, c])?;
+                    }
+                }
+                None => {
+                    conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1"), params![zone])?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops what interrupted imports left: rows of versions still `importing` (marked `failed`)
+/// and rows of `replaced` versions whose deletion was cut short.
+pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM zones WHERE state = 'importing'
+         UNION SELECT DISTINCT zone FROM records WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))
+         UNION SELECT DISTINCT zone FROM domains WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))",
+    )?;
+    let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for &id in &ids {
+        delete_version_rows(conn, id)?;
+        conn.execute("UPDATE zones SET state = 'failed' WHERE id = ?1 AND state = 'importing'", params![id])?;
+    }
+    Ok(ids.len())
+}
