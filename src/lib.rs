@@ -16,9 +16,10 @@
 //!                      the single SQLite writer thread                (store::writer)
 //! ```
 
-pub mod zone;
 pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod progress;
 pub mod store;
+pub mod synth;
+pub mod zone;

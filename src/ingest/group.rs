@@ -128,10 +128,7 @@ fn flush(
         }
     }
     if delegation {
-        domains.push(DomainRow {
-            name: String::from_utf8_lossy(&group.domain).into_owned(),
-            hash: hasher.digest128().to_be_bytes(),
-        });
+        domains.push(DomainRow { name: String::from_utf8_lossy(&group.domain).into_owned(), hash: hasher.digest128().to_be_bytes() });
     }
     group.keys.clear();
     group.rows.clear();

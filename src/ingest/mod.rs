@@ -131,7 +131,9 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         Some(t) => Some(Origin::parse(t).map_err(|e| ImportError::BadTld { file: file.clone(), tld: t.clone(), msg: e.to_string() })?),
         None => input.path().and_then(source::zone_from_file_name).and_then(|z| Origin::parse(&z).ok()),
     };
-    let initial = State { origin: initial_origin.clone(), ..State::default() };
+    // As BIND does, a first record that leaves out its owner owns the origin.
+    let initial =
+        State { prev_owner: initial_origin.as_ref().map(|o| o.wire().to_vec()), origin: initial_origin.clone(), ..State::default() };
 
     let threads = rayon::current_num_threads().max(1);
     let (raw_tx, raw_rx) = bounded::<RawChunk>(2 * threads);
@@ -158,26 +160,44 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             e
         };
 
-        // The first chunk tells which zone this is.
-        let Some(first) = raw_rx.recv().ok() else {
+        // The first chunks (up to PROBE bytes) tell which zone this is.
+        let mut head: Vec<RawChunk> = Vec::new();
+        let mut head_bytes: Vec<u8> = Vec::new();
+        let mut probed = None;
+        while let Ok(c) = raw_rx.recv() {
+            head_bytes.extend_from_slice(&c.bytes);
+            head.push(c);
+            if opts.tld.is_some() {
+                break;
+            }
+            probed = probe_zone(&head_bytes, &initial);
+            if probed.is_some() || head_bytes.len() >= PROBE {
+                break;
+            }
+        }
+        drop(head_bytes);
+        if head.is_empty() {
             let r = reader.join().unwrap_or_else(|_| Err("reader thread panicked".into()));
             return Err(match r {
                 Err(msg) => ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) },
                 Ok(()) => ImportError::Empty { file: file.clone() },
             });
-        };
-        let zone = match initial_origin.clone() {
-            Some(o) if opts.tld.is_some() => o,
-            fallback => probe_zone(&first.bytes, &initial).or(fallback).ok_or_else(|| stop_reader(ImportError::NoZone { file: file.clone() }))?,
+        }
+        let zone = match (&opts.tld, probed, initial_origin.clone()) {
+            (Some(_), _, Some(o)) => o,
+            (_, Some(p), _) => p,
+            (_, None, Some(fallback)) => fallback,
+            _ => return Err(stop_reader(ImportError::NoZone { file: file.clone() })),
         };
         let tld = zone.text().to_string();
         let previous = store::current_version(conn, &tld).map_err(werr)?;
-        if let (Some((_, Some(prev_sha), _)), Some(d)) = (&previous, &file_digest) {
-            if *prev_sha == hex(d) {
+        // The same bytes imported the same way: nothing to do.
+        if let (Some(cur), Some(d)) = (&previous, &file_digest) {
+            if cur.sha256.as_deref() == Some(hex(d).as_str()) && cur.with_records != opts.no_records {
                 cancel.store(true, Ordering::Relaxed);
                 drop(raw_rx);
                 let _ = reader.join();
-                return Ok(Summary::unchanged(file.clone(), tld, previous.map_or(0, |p| p.0), started));
+                return Ok(Summary::unchanged(file.clone(), tld, cur.id, started));
             }
         }
         let now = store::now_utc();
@@ -194,16 +214,16 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let (w_tx, w_rx) = bounded::<writer::Msg>(4);
 
         // The writer, spawned before anything can send to it.
-        let job = writer::Job { zone: version, tld: tld.clone(), previous: previous.as_ref().map(|p| p.0), now: now.clone() };
+        let job = writer::Job { zone: version, tld: tld.clone(), previous: previous.as_ref().map(|p| p.id), now: now.clone() };
         // The writer takes the connection until it is joined: only one thread ever uses it.
         let writer_conn: &mut Connection = &mut *conn;
         let writer_thread = s.spawn(move || writer::run(writer_conn, &job, w_rx));
 
-        // Parsers: the first chunk again, then the rest as they come.
+        // Parsers: the probed chunks again, then the rest as they come.
         let parse_zone = zone.clone();
         let parse_latest = latest.clone();
         let parsers = s.spawn(move || {
-            std::iter::once(first).chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
+            head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
                 let guess = parse_latest.lock().map(|g| g.clone()).unwrap_or_default();
                 let parsed = commit::parse(raw, guess, &parse_zone);
                 let _ = tx.send(parsed);
@@ -212,7 +232,17 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
 
         // In order: check, re-parse where needed, sort.
         let mut sorter = sort::Sorter::new(opts.memory, opts.spill_dir.clone());
-        let committed = commit::commit_all(res_rx, initial, &zone, &latest, &mut sorter, opts, &file, &counters);
+        let show = opts.show_errors;
+        let mut shown = 0usize;
+        let mut print = |e: &parser::ParseError| {
+            shown += 1;
+            if shown <= show {
+                eprintln!("{file}:{}: {}", e.line, e.msg);
+            } else if shown == show + 1 {
+                eprintln!("{file}: more errors follow; only counting them now");
+            }
+        };
+        let committed = commit::commit_all(res_rx, initial, &zone, &latest, &mut sorter, opts, &file, &counters, &mut print);
         let committed = match committed {
             Ok(c) => c,
             Err(e) => {
@@ -284,6 +314,44 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Err(e)
         }
     }
+}
+
+/// Runs the pipeline's own split, parse and in-order commit over `data` cut into `chunk`-byte
+/// chunks, every worker guessing the initial state, and returns the sorted, deduplicated sort
+/// keys (`domain \0 owner \0 TYPE \0 rdata`, TTL) or the error lines. No database: this is
+/// what the chunking fuzz target and tests compare across chunk sizes.
+pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(Vec<u8>, u32)>, Vec<String>> {
+    let zone = Origin::parse(zone).map_err(|e| vec![e.to_string()])?;
+    let initial = State { origin: Some(zone.clone()), prev_owner: Some(zone.wire().to_vec()), ..State::default() };
+    let counters = Counters::default();
+    let (tx, rx) = bounded::<commit::Parsed>(1 << 16);
+    let mut seq = 0;
+    let split = source::split(source::from_bytes(data), chunk.max(1), &counters, |bytes| {
+        let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone));
+        seq += 1;
+        true
+    });
+    drop(tx);
+    split.map_err(|e| vec![e])?;
+    let dir = std::env::temp_dir();
+    let mut sorter = sort::Sorter::new(DEFAULT_MEMORY, dir.clone());
+    let opts =
+        Options { tld: None, no_records: false, max_errors: u64::MAX, memory: DEFAULT_MEMORY, chunk, spill_dir: dir, show_errors: 0 };
+    let latest = Mutex::new(initial.clone());
+    let mut errors = Vec::new();
+    commit::commit_all(rx, initial, &zone, &latest, &mut sorter, &opts, "<memory>", &counters, &mut |e| {
+        errors.push(format!("{}: {}", e.line, e.msg))
+    })
+    .map_err(|e| vec![e.to_string()])?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut merged = sorter.finish().map_err(|e| vec![e.to_string()])?;
+    let mut out = Vec::new();
+    while let Some((k, t)) = merged.next_rec().map_err(|e| vec![e.to_string()])? {
+        out.push((k.to_vec(), t));
+    }
+    Ok(out)
 }
 
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
@@ -358,6 +426,9 @@ impl Summary {
         }
     }
 }
+
+/// How much of a file's start is searched for its SOA or first `$ORIGIN`.
+const PROBE: usize = 4 << 20; // 4 MiB
 
 /// Default memory budget for sorting: 2 GiB.
 pub const DEFAULT_MEMORY: usize = 2 << 30;

@@ -157,11 +157,8 @@ pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io:
     let gzip = n == 2 && head == [0x1f, 0x8b];
     let chained = io::Cursor::new(head[..n].to_vec()).chain(reader);
     let tee = Tee { inner: chained, hasher: Some(Sha256::new()), counters: counters.clone(), out: digest.clone() };
-    let stream: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, tee)))
-    } else {
-        Box::new(tee)
-    };
+    let stream: Box<dyn Read + Send> =
+        if gzip { Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, tee))) } else { Box::new(tee) };
     Ok(Opened { kind: Kind::Stream(stream), size, gzip })
 }
 
@@ -176,6 +173,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// An in-memory input (fuzzing, tests), read as a stream.
+pub fn from_bytes(data: Vec<u8>) -> Opened {
+    Opened { kind: Kind::Stream(Box::new(io::Cursor::new(data))), size: None, gzip: false }
 }
 
 /// SHA-256 of a file as stored.

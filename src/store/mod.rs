@@ -139,10 +139,8 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     )
     .map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
-    let found: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
-        .optional()
-        .map_err(err)?;
+    let found: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(err)?;
     match found.and_then(|v| v.parse::<i64>().ok()) {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(_) => {}
@@ -162,10 +160,16 @@ pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// The current version of a TLD: (id, sha256, size).
-pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<(i64, Option<String>, Option<i64>)>> {
-    conn.query_row("SELECT id, sha256, size FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+/// The current version of a TLD.
+pub struct Current {
+    pub id: i64,
+    pub sha256: Option<String>,
+    pub with_records: bool,
+}
+
+pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
+    conn.query_row("SELECT id, sha256, with_records FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
+        Ok(Current { id: r.get(0)?, sha256: r.get(1)?, with_records: r.get(2)? })
     })
     .optional()
 }

@@ -85,10 +85,12 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<
     let mut old: std::collections::VecDeque<Old> = Default::default();
     let mut old_after: Option<String> = Some(String::new());
     conn.execute_batch("BEGIN")?;
-    let mut ins_rec = conn.prepare("INSERT INTO records (zone, tld, domain, owner, type, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-    let mut ins_dom =
-        conn.prepare("INSERT INTO domains (zone, tld, name, hash, first_seen, last_seen, last_changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
-    let mut page = conn.prepare("SELECT name, hash, first_seen, last_changed FROM domains WHERE zone = ?1 AND name > ?2 ORDER BY name LIMIT ?3")?;
+    let mut ins_rec =
+        conn.prepare("INSERT INTO records (zone, tld, domain, owner, type, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+    let mut ins_dom = conn
+        .prepare("INSERT INTO domains (zone, tld, name, hash, first_seen, last_seen, last_changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+    let mut page =
+        conn.prepare("SELECT name, hash, first_seen, last_changed FROM domains WHERE zone = ?1 AND name > ?2 ORDER BY name LIMIT ?3")?;
     for msg in rx {
         match msg {
             Msg::Records(b) => {

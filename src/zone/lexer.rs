@@ -28,9 +28,15 @@ pub enum Lexed {
     /// An entry; its tokens are in the caller's vector.
     Entry(EntryInfo),
     /// The input ended inside an entry that started at this byte offset and line.
-    Incomplete { start: usize, line: u64 },
+    Incomplete {
+        start: usize,
+        line: u64,
+    },
     /// A lexical error; the lexer has skipped to the next line at parenthesis depth 0.
-    Error { line: u64, msg: &'static str },
+    Error {
+        line: u64,
+        msg: &'static str,
+    },
     Eof,
 }
 
@@ -180,11 +186,7 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match lx.next_entry(&mut toks) {
-                Lexed::Entry(e) => out.push((
-                    e.line,
-                    e.blank_owner,
-                    toks.iter().map(|t| s[t.start..t.end].to_string()).collect(),
-                )),
+                Lexed::Entry(e) => out.push((e.line, e.blank_owner, toks.iter().map(|t| s[t.start..t.end].to_string()).collect())),
                 Lexed::Eof => return out,
                 other => panic!("{other:?}"),
             }

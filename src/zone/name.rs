@@ -249,13 +249,17 @@ pub fn wire_len(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// An owner name that is not at or below the zone's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfZone;
+
 /// The name of the delegation an owner sits at or under: the owner cut to one label more than
 /// the origin. `None` for the origin itself; `Err` when the owner is not inside the zone.
 /// Both arguments are wire form; the result is a suffix of `owner`.
-pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a [u8]>, ()> {
+pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a [u8]>, OutOfZone> {
     let o = origin.wire();
     if owner.len() < o.len() || !owner[owner.len() - o.len()..].eq_ignore_ascii_case(o) {
-        return Err(());
+        return Err(OutOfZone);
     }
     // Walk labels from the front; the suffix that is one label longer than the origin wins.
     let mut starts = Vec::with_capacity(8);
@@ -265,7 +269,7 @@ pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a 
         i += 1 + owner[i] as usize;
     }
     if i != owner.len() - o.len() {
-        return Err(()); // the match was not on a label boundary
+        return Err(OutOfZone); // the match was not on a label boundary
     }
     Ok(starts.last().map(|&s| &owner[s..]))
 }

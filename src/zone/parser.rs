@@ -35,6 +35,20 @@ pub mod used {
 }
 
 impl State {
+    /// The state after a chunk that started in `self` and ended in `end`, setting the parts in
+    /// `set`: those come from `end`, the rest were never touched and stay as they were.
+    pub fn after(&self, end: &State, set: u8) -> State {
+        let pick = |bit: u8| set & bit != 0;
+        State {
+            origin: if pick(used::ORIGIN) { end.origin.clone() } else { self.origin.clone() },
+            default_ttl: if pick(used::DEFAULT_TTL) { end.default_ttl } else { self.default_ttl },
+            last_ttl: if pick(used::LAST_TTL) { end.last_ttl } else { self.last_ttl },
+            soa_minimum: if pick(used::SOA_MINIMUM) { end.soa_minimum } else { self.soa_minimum },
+            prev_owner: if pick(used::PREV_OWNER) { end.prev_owner.clone() } else { self.prev_owner.clone() },
+            class: if pick(used::CLASS) { end.class } else { self.class },
+        }
+    }
+
     /// True when `other` agrees with `self` on every part named in `mask`.
     pub fn agrees(&self, other: &State, mask: u8) -> bool {
         (mask & used::ORIGIN == 0 || self.origin == other.origin)
@@ -76,6 +90,8 @@ pub struct ParseError {
 pub struct ChunkOut {
     pub end: State,
     pub used: u8,
+    /// Bits of [`State`] the chunk set itself.
+    pub set: u8,
     pub errors: Vec<ParseError>,
     pub records: u64,
     /// Byte offset where an entry starts that the chunk's end cut off (open parenthesis or
@@ -114,7 +130,13 @@ impl Tracked {
 
 /// Parses one chunk of zone text, starting on line `first_line` in state `start`.
 pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Sink) -> ChunkOut {
-    let mut p = Parser { st: Tracked { state: start, set: 0, used: 0 }, scratch: Scratch::default(), rdata: String::new(), owner: Vec::new(), first_origin: None };
+    let mut p = Parser {
+        st: Tracked { state: start, set: 0, used: 0 },
+        scratch: Scratch::default(),
+        rdata: String::new(),
+        owner: Vec::new(),
+        first_origin: None,
+    };
     let mut rtoks = Vec::with_capacity(16);
     let mut out = ChunkOut::default();
     let mut lx = Lexer::new(data, first_line);
@@ -138,6 +160,7 @@ pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Si
     out.first_origin = p.first_origin;
     out.end = p.st.state;
     out.used = p.st.used;
+    out.set = p.st.set;
     out
 }
 
@@ -160,7 +183,15 @@ impl Parser {
     }
 
     /// One entry: a directive (Ok(false)) or a record handed to the sink (Ok(true)).
-    fn entry<'a>(&mut self, data: &'a [u8], toks: &[Token], rtoks: &mut Vec<Tok<'a>>, blank_owner: bool, line: u64, sink: &mut dyn Sink) -> Result<bool, String> {
+    fn entry<'a>(
+        &mut self,
+        data: &'a [u8],
+        toks: &[Token],
+        rtoks: &mut Vec<Tok<'a>>,
+        blank_owner: bool,
+        line: u64,
+        sink: &mut dyn Sink,
+    ) -> Result<bool, String> {
         let text = |t: &Token| &data[t.start..t.end];
         let first = text(&toks[0]);
         if !blank_owner && !toks[0].quoted && first.first() == Some(&b'$') {
@@ -395,7 +426,10 @@ mod tests {
         assert_eq!(out.errors.len(), 1);
         assert_eq!(out.used & used::PREV_OWNER, used::PREV_OWNER);
         let (_, out) = parse("a. NS b.\n", None);
-        assert_eq!(out.used & (used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM), used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM);
+        assert_eq!(
+            out.used & (used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM),
+            used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM
+        );
     }
 
     #[test]

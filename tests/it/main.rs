@@ -1,1 +1,8 @@
-fn main(){}
+//! Integration tests: the real `zonefeed` binary in a temp dir.
+//!
+//! Tests that need ../shared (zonegen.py, realzones) print `SKIPPED` when it is absent;
+//! CI sets ZONEFEED_REQUIRE_SHARED=1 so that absence fails instead.
+
+mod env;
+mod import;
+mod realzones;

@@ -1,0 +1,125 @@
+//! Fast synthetic TLD zones in CZDS form, for benchmarks (../shared/zonegen.py's czds style,
+//! at millions of domains a second instead of thousands).
+//!
+//! Deterministic for a given (tld, domains, seed): each domain gets 1-6 NS records at shared
+//! provider hosts, ~10% get in-bailiwick name servers with A (and some AAAA) glue, ~7% a DS.
+
+use std::io::{self, Write};
+
+/// SplitMix64: tiny, fast, good enough to pick names and counts.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const SYL: &[u8; 18] = b"bcdfghjklmnprstvwz";
+const VOW: &[u8; 6] = b"aeiouy";
+
+fn label(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let r = (v % 108) as usize;
+        out.push(SYL[r / 6]);
+        out.push(VOW[r % 6]);
+        v /= 108;
+        if v == 0 {
+            break;
+        }
+    }
+}
+
+/// Writes a zone of `domains` delegations under `tld`; returns the number of records.
+pub fn write_zone(w: &mut impl Write, tld: &str, domains: u64, seed: u64) -> io::Result<u64> {
+    let mut rng = Rng(seed ^ 0x5eed);
+    let mut records = 5;
+    writeln!(w, "{tld}.\t900\tin\tsoa\ta.nic-servers.net. hostmaster.nic-servers.net. 2026110100 1800 900 604800 86400")?;
+    for l in ["a", "b", "c", "d"] {
+        writeln!(w, "{tld}.\t172800\tin\tns\t{l}.nic-servers.net.")?;
+    }
+    let providers: Vec<Vec<u8>> = (0..2000u64)
+        .map(|k| {
+            let mut p = Vec::new();
+            label(k * 7919 + 101, &mut p);
+            p.extend_from_slice(b"-dns.net.");
+            p
+        })
+        .collect();
+    let mut line = Vec::with_capacity(256);
+    let mut name = Vec::with_capacity(64);
+    let stride = 2_654_435_761u64;
+    for i in 0..domains {
+        name.clear();
+        // A bijection of i keeps names unique while spreading them over the alphabet.
+        label((i.wrapping_mul(stride) % (domains * 4 + 1000)) + 1, &mut name);
+        if rng.below(100) < 15 {
+            name.extend_from_slice(itoa(rng.below(1000)).as_bytes());
+        }
+        name.push(b'.');
+        name.extend_from_slice(tld.as_bytes());
+        name.push(b'.');
+        let u = rng.below(100);
+        let nns = if u < 70 {
+            2
+        } else if u < 85 {
+            3
+        } else if u < 95 {
+            4
+        } else if u < 98 {
+            1
+        } else {
+            6
+        };
+        let glue = rng.below(10) == 0;
+        for j in 0..nns {
+            line.clear();
+            line.extend_from_slice(&name);
+            line.extend_from_slice(b"\t172800\tin\tns\t");
+            if glue {
+                line.extend_from_slice(format!("ns{}.", j + 1).as_bytes());
+                line.extend_from_slice(&name);
+            } else {
+                let k = ((rng.next() >> 11) as f64 / (1u64 << 53) as f64).powi(3) * providers.len() as f64;
+                line.extend_from_slice(format!("ns{}.", j % 2 + 1).as_bytes());
+                line.extend_from_slice(&providers[(k as usize + j / 2) % providers.len()]);
+            }
+            line.push(b'\n');
+            w.write_all(&line)?;
+            records += 1;
+        }
+        if glue {
+            for j in 0..nns {
+                let a = rng.next();
+                writeln!(
+                    w,
+                    "ns{}.{}\t172800\tin\ta\t{}.{}.{}.{}",
+                    j + 1,
+                    std::str::from_utf8(&name).unwrap_or(""),
+                    a % 223 + 1,
+                    (a >> 8) & 255,
+                    (a >> 16) & 255,
+                    (a >> 24) % 254 + 1
+                )?;
+                records += 1;
+            }
+        }
+        if rng.below(100) < 7 {
+            let d: String = (0..4).map(|_| format!("{:016X}", rng.next())).collect();
+            writeln!(w, "{}\t86400\tin\tds\t{} 13 2 {d}", std::str::from_utf8(&name).unwrap_or(""), rng.below(65535) + 1)?;
+            records += 1;
+        }
+    }
+    Ok(records)
+}
+
+fn itoa(v: u64) -> String {
+    v.to_string()
+}

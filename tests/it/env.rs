@@ -1,0 +1,126 @@
+//! The test environment: a temp dir, the real binary, and ../shared when it is there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use rusqlite::Connection;
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `zonefeed ARGS` in the temp dir, no config, not quiet.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zonefeed"));
+        c.current_dir(self.dir.path()).env_remove("ZONEFEED_DB").env_remove("ZONEFEED_CONFIG").stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run zonefeed")
+    }
+
+    /// Imports into `db` and returns the output, asserting success.
+    pub fn import_ok(&self, db: &str, args: &[&str]) -> Output {
+        let mut a = vec!["--db", db, "--quiet", "--json", "import"];
+        a.extend_from_slice(args);
+        let out = self.run(&a);
+        assert!(out.status.success(), "import {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    pub fn write(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, data).expect("write fixture");
+        p
+    }
+
+    pub fn db(&self, name: &str) -> Connection {
+        Connection::open(self.path(name)).expect("open db")
+    }
+}
+
+/// The summary object `--json` prints (last line of stdout).
+pub fn summary(out: &Output) -> serde_json::Value {
+    let s = String::from_utf8_lossy(&out.stdout);
+    let line = s.lines().last().unwrap_or_else(|| panic!("no JSON on stdout; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(line).expect("summary is JSON")
+}
+
+/// ../shared beside the repository, or None after saying loudly that the test skips.
+/// With ZONEFEED_REQUIRE_SHARED=1 (CI) a missing ../shared fails the test instead.
+pub fn shared(test: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if dir.join("zonegen.py").is_file() && dir.join("realzones").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("ZONEFEED_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
+        panic!("{test}: ../shared (zonegen.py, realzones) is missing and ZONEFEED_REQUIRE_SHARED=1");
+    }
+    eprintln!("SKIPPED {test}: ../shared is not beside the repository (set ZONEFEED_REQUIRE_SHARED=1 to make this a failure)");
+    None
+}
+
+/// Runs `zonegen.py ARGS` and returns its stdout.
+pub fn zonegen(shared: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("python3").arg(shared.join("zonegen.py")).args(args).output().expect("python3 runs zonegen.py");
+    assert!(out.status.success(), "zonegen {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// Every row of the current `records` and `domains`, without ids and timestamps, sorted.
+pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
+    let mut r = conn
+        .prepare("SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.id = r.zone AND z.state = 'current' ORDER BY 1, 2, 3, 4, 6")
+        .expect("records query");
+    let recs: Vec<String> = r
+        .query_map([], |row| {
+            Ok(format!(
+                "{} {} {} {} {} {}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?
+            ))
+        })
+        .expect("records")
+        .collect::<Result<_, _>>()
+        .expect("records rows");
+    let mut d = conn
+        .prepare("SELECT d.tld, d.name, hex(d.hash) FROM domains d JOIN zones z ON z.id = d.zone AND z.state = 'current' ORDER BY 1, 2")
+        .expect("domains query");
+    let doms: Vec<String> = d
+        .query_map([], |row| Ok(format!("{} {} {}", row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
+        .expect("domains")
+        .collect::<Result<_, _>>()
+        .expect("domain rows");
+    (recs, doms)
+}
+
+/// The current domain list of a TLD hashed as zonegen's `domains_sha256` is.
+pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
+    use sha2::Digest;
+    let mut st = conn
+        .prepare("SELECT name FROM domains WHERE zone = (SELECT id FROM zones WHERE tld = ?1 AND state = 'current') ORDER BY name")
+        .expect("query");
+    let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))
+}

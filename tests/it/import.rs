@@ -1,0 +1,401 @@
+//! `zonefeed import`: correctness against ground truth, input forms, errors, atomicity.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::env::{self, gzip, summary, tables, TestEnv};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/com.zone.gz");
+const SAMPLE_TRUTH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/com.truth.json");
+const TRICKY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tricky.zone");
+const TRICKY_EXPECTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tricky.expected");
+
+fn sample_text() -> Vec<u8> {
+    use std::io::Read;
+    let mut s = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(SAMPLE).unwrap()).read_to_end(&mut s).unwrap();
+    s
+}
+
+/// Checks a summary and the database against a zonegen `truth` object.
+fn assert_truth(t: &TestEnv, db: &str, sum: &serde_json::Value, truth: &serde_json::Value) {
+    assert_eq!(sum["records"], truth["records"], "record count");
+    assert_eq!(sum["domains"], truth["domains"], "domain count");
+    let types: serde_json::Map<String, serde_json::Value> =
+        truth["types"].as_object().unwrap().iter().map(|(k, v)| (k.to_uppercase(), v.clone())).collect();
+    assert_eq!(sum["types"], serde_json::Value::Object(types), "per-type counts");
+    let tld = truth["tld"].as_str().unwrap();
+    assert_eq!(env::domains_sha256(&t.db(db), tld), truth["domains_sha256"].as_str().unwrap(), "domains_sha256");
+}
+
+#[test]
+fn bundled_sample_matches_its_truth() {
+    let t = TestEnv::new();
+    let out = t.import_ok("z.db", &[SAMPLE]);
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(SAMPLE_TRUTH).unwrap()).unwrap();
+    let sum = summary(&out);
+    assert_truth(&t, "z.db", &sum, &truth);
+    assert_eq!(sum["tld"], "com");
+    assert_eq!(sum["serial"], 2026110100);
+    assert_eq!(sum["errors"], 0);
+}
+
+#[test]
+fn zonegen_styles_match_truth_and_each_other() {
+    let Some(sh) = env::shared("zonegen_styles_match_truth_and_each_other") else { return };
+    let t = TestEnv::new();
+    for signed in [false, true] {
+        let mut base = vec!["--tld", "com", "--domains", "3000", "--day", "1"];
+        if signed {
+            base.push("--signed");
+        }
+        let mut truth_args = vec!["truth"];
+        truth_args.extend_from_slice(&base);
+        let truth: serde_json::Value = serde_json::from_slice(&env::zonegen(&sh, &truth_args)).unwrap();
+        let mut all = Vec::new();
+        for style in [&["--style", "czds"][..], &["--style", "master"], &["--shuffle"]] {
+            let mut args = vec!["zone"];
+            args.extend_from_slice(&base);
+            args.extend_from_slice(style);
+            let zone = t.write("z.zone", &env::zonegen(&sh, &args));
+            let db = format!("{signed}{}.db", style.join(""));
+            let sum = summary(&t.import_ok(&db, &[zone.to_str().unwrap()]));
+            assert_truth(&t, &db, &sum, &truth);
+            all.push(tables(&t.db(&db)));
+        }
+        assert!(all[0].0.len() as u64 == truth["records"].as_u64().unwrap());
+        assert_eq!(all[0], all[1], "czds and master style store the same rows");
+        assert_eq!(all[0], all[2], "shuffled czds stores the same rows");
+    }
+}
+
+#[test]
+fn tiny_chunks_give_the_same_tables() {
+    let t = TestEnv::new();
+    // The tricky file has parentheses, $ORIGIN switches and owner-less lines to cut through.
+    let base = tables(&{
+        t.import_ok("one.db", &[TRICKY]);
+        t.db("one.db")
+    });
+    for size in ["1", "7", "64", "333"] {
+        let db = format!("c{size}.db");
+        t.import_ok(&db, &["--chunk-size", size, TRICKY]);
+        assert_eq!(tables(&t.db(&db)), base, "chunk size {size}");
+    }
+    // Master style with every boundary position the splitter picks at 4 KiB.
+    if let Some(sh) = env::shared("tiny_chunks_give_the_same_tables (master style)") {
+        let zone = t.write("m.zone", &env::zonegen(&sh, &["zone", "--domains", "2000", "--style", "master", "--signed"]));
+        t.import_ok("m1.db", &[zone.to_str().unwrap()]);
+        t.import_ok("m2.db", &["--chunk-size", "4096", zone.to_str().unwrap()]);
+        t.import_ok("m3.db", &["--chunk-size", "100", "--threads", "1", zone.to_str().unwrap()]);
+        let a = tables(&t.db("m1.db"));
+        assert!(!a.0.is_empty());
+        assert_eq!(a, tables(&t.db("m2.db")));
+        assert_eq!(a, tables(&t.db("m3.db")));
+    }
+}
+
+#[test]
+fn golden_tricky_zone() {
+    let t = TestEnv::new();
+    let sum = summary(&t.import_ok("g.db", &[TRICKY]));
+    assert_eq!(sum["tld"], "example");
+    assert_eq!(sum["serial"], 2026112301);
+    let conn = t.db("g.db");
+    let mut st = conn.prepare("SELECT tld, domain, owner, type, ttl, rdata FROM records ORDER BY domain, owner, type, rdata").unwrap();
+    let got: Vec<String> = st
+        .query_map([], |r| {
+            Ok([r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?.to_string(), r.get(5)?].join("\t"))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: Vec<String> = std::fs::read_to_string(TRICKY_EXPECTED).unwrap().lines().map(String::from).collect();
+    assert_eq!(got, want);
+    let mut st = conn.prepare("SELECT name FROM domains ORDER BY name").unwrap();
+    let names: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(names, ["ds-sub.example", "sub.example", "sub2.example", "weird\\.label.example"]);
+}
+
+#[test]
+fn crlf_no_final_newline_stdin_and_multi_member_gzip() {
+    let t = TestEnv::new();
+    let text = sample_text();
+    t.import_ok("base.db", &[SAMPLE]);
+    let base = tables(&t.db("base.db"));
+
+    let crlf: Vec<u8> = String::from_utf8(text.clone()).unwrap().replace('\n', "\r\n").into_bytes();
+    let p = t.write("crlf.zone", &crlf);
+    t.import_ok("crlf.db", &[p.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("crlf.db")), base, "CRLF");
+
+    let p = t.write("nonl.zone", text.strip_suffix(b"\n").unwrap());
+    t.import_ok("nonl.db", &[p.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("nonl.db")), base, "no final newline");
+
+    // Two gzip members, split in the middle of a line.
+    let cut = text.len() / 2 + 3;
+    let mut multi = gzip(&text[..cut]);
+    multi.extend_from_slice(&gzip(&text[cut..]));
+    let p = t.write("multi.gz", &multi);
+    t.import_ok("multi.db", &[p.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("multi.db")), base, "multi-member gzip");
+
+    for (name, data) in [("plain", text.clone()), ("gz", gzip(&text))] {
+        let db = format!("stdin-{name}.db");
+        let mut child =
+            t.cmd().args(["--db", &db, "-q", "--json", "import", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&data).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(tables(&t.db(&db)), base, "stdin {name}");
+        assert_eq!(summary(&out)["file"], "<stdin>");
+    }
+}
+
+/// The current version of a TLD: (id, records, sha256).
+fn current(t: &TestEnv, db: &str, tld: &str) -> (i64, i64, String) {
+    t.db(db)
+        .query_row("SELECT id, records, sha256 FROM zones WHERE tld = ?1 AND state = 'current'", [tld], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+}
+
+#[test]
+fn truncated_gzip_fails_and_keeps_the_previous_version() {
+    let t = TestEnv::new();
+    t.import_ok("z.db", &[SAMPLE]);
+    let before = (current(&t, "z.db", "com"), tables(&t.db("z.db")));
+    let gz = std::fs::read(SAMPLE).unwrap();
+    for (name, data) in [
+        ("cut.zone.gz", gz[..gz.len() * 2 / 3].to_vec()),
+        ("corrupt.zone.gz", {
+            let mut c = gz.clone();
+            for b in &mut c[200..260] {
+                *b ^= 0x5a;
+            }
+            c
+        }),
+    ] {
+        let p = t.write(name, &data);
+        let out = t.run(&["--db", "z.db", "import", p.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name) && err.contains("gzip"), "{name}: {err}");
+        assert_eq!((current(&t, "z.db", "com"), tables(&t.db("z.db"))), before, "{name}: previous version intact");
+    }
+    let leftovers: i64 = t
+        .db("z.db")
+        .query_row("SELECT count(*) FROM records WHERE zone NOT IN (SELECT id FROM zones WHERE state = 'current')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leftovers, 0, "a failed import leaves no rows behind");
+}
+
+#[test]
+fn malformed_lines_name_file_and_line_and_keep_the_previous_version() {
+    let t = TestEnv::new();
+    t.import_ok("z.db", &[SAMPLE]);
+    let before = current(&t, "z.db", "com");
+    let mut text = String::from_utf8(sample_text()).unwrap();
+    text.push_str("bad1.com.\t172800\tin\tns\n"); // line 2909: no RDATA
+    text.push_str("bad2.com.\t172800\tin\ta\t1.2.3.999\n"); // line 2910
+    let p = t.write("com.zone", text.as_bytes());
+    let out = t.run(&["--db", "z.db", "import", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines = text.lines().count();
+    assert!(err.contains(&format!("com.zone:{}: NS: missing name in RDATA", lines - 1)), "{err}");
+    assert!(err.contains(&format!("com.zone:{}: A: bad IPv4 address `1.2.3.999`", lines)), "{err}");
+    assert!(err.contains("2 malformed record(s)"), "{err}");
+    assert_eq!(current(&t, "z.db", "com"), before);
+
+    // --max-errors accepts them, skipped and counted.
+    let sum = summary(&t.import_ok("z.db", &["--max-errors", "2", p.to_str().unwrap()]));
+    assert_eq!(sum["errors"], 2);
+    assert_eq!(sum["records"], 2907);
+    let (_, recs, _) = current(&t, "z.db", "com");
+    assert_eq!(recs, 2907);
+    let errors: i64 = t.db("z.db").query_row("SELECT errors FROM zones WHERE state = 'current'", [], |r| r.get(0)).unwrap();
+    assert_eq!(errors, 2);
+    let out = t.run(&["--db", "z2.db", "import", "--max-errors", "1", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "one more than allowed fails");
+}
+
+#[test]
+fn limits_are_enforced_with_clear_errors() {
+    let t = TestEnv::new();
+    let l63 = "a".repeat(63);
+    let cases: Vec<(String, &str)> = vec![
+        (format!("{l63}a.t. 1 IN A 192.0.2.1"), "label of 64 octets is longer than 63"),
+        (format!("{}.t. 1 IN NS x.t.", [l63.as_str(); 4].join(".")), "name of 259 octets is longer than 255"),
+        (format!("x.t. 1 IN TXT \"{}\"", "s".repeat(256)), "string of 256 octets is longer than 255"),
+        (
+            format!("x.t. 1 IN TXT {}", vec![format!("\"{}\"", "s".repeat(255)); 257].join(" ")),
+            "RDATA of 65792 octets is longer than 65535",
+        ),
+        (format!("x.t. 1 IN TYPE65280 \\# 65536 {}", "00".repeat(65536)), "RDATA of 65536 octets is longer than 65535"),
+        (format!("x.t. 1 IN TXT \"{}\"", "s".repeat(300 << 10)), "longer than the 256 KiB limit"),
+        ("x.t. 2147483648 IN A 192.0.2.1".to_string(), "bad TTL"),
+        ("x.t. 1 CH A 192.0.2.1".to_string(), "class CH differs from the zone's class IN"),
+        ("x.t. 1 IN BOGUS 1".to_string(), "unknown type `BOGUS`"),
+        ("x.t. 1 IN A ( 192.0.2.1".to_string(), "unclosed parenthesis or quote"),
+        ("x.t. 1 IN TXT \"open".to_string(), "unclosed parenthesis or quote"),
+        ("x.t. 1 IN A 192.0.2.1 )".to_string(), "')' without '('"),
+    ];
+    for (i, (line, want)) in cases.iter().enumerate() {
+        let text = format!("t. 1 IN SOA a.t. b.t. 1 2 3 4 5\n{line}\n");
+        let p = t.write(&format!("c{i}.zone"), text.as_bytes());
+        let out = t.run(&["--db", "l.db", "import", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "case {i} should fail: {err}");
+        assert!(err.contains(&format!("c{i}.zone:2: ")) && err.contains(want), "case {i}: want `{want}`, got: {err}");
+    }
+    // At the limits, all is well.
+    let ok = format!("t. 1 IN SOA a.t. b.t. 1 2 3 4 5\n{l63}.t. 2147483647 IN TXT \"{}\"\n", "s".repeat(255));
+    let p = t.write("ok.zone", ok.as_bytes());
+    t.import_ok("ok.db", &[p.to_str().unwrap()]);
+}
+
+#[test]
+fn same_file_twice_adds_no_version() {
+    let t = TestEnv::new();
+    let first = summary(&t.import_ok("z.db", &[SAMPLE]));
+    let again = summary(&t.import_ok("z.db", &[SAMPLE]));
+    assert_eq!(again["unchanged"], true);
+    assert_eq!(again["version"], first["version"]);
+    let n: i64 = t.db("z.db").query_row("SELECT count(*) FROM zones", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn no_records_keeps_domains_only() {
+    let t = TestEnv::new();
+    t.import_ok("full.db", &[SAMPLE]);
+    t.import_ok("full.db", &["--no-records", TRICKY, SAMPLE]);
+    let n: i64 = t.db("full.db").query_row("SELECT count(*) FROM records WHERE tld = 'com'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "--no-records drops the TLD's older records too");
+    let n: i64 = t.db("full.db").query_row("SELECT count(*) FROM records WHERE tld = 'example'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "--no-records stores no records");
+    let d: i64 = t.db("full.db").query_row("SELECT count(*) FROM domains WHERE tld = 'example'", [], |r| r.get(0)).unwrap();
+    assert_eq!(d, 4);
+}
+
+#[test]
+fn a_second_writer_waits_then_exits_5() {
+    let t = TestEnv::new();
+    t.import_ok("z.db", &[TRICKY]);
+    let lock = std::fs::OpenOptions::new().write(true).open(t.path("z.db.lock")).unwrap();
+    lock.lock().unwrap();
+    let start = std::time::Instant::now();
+    let out = t.run(&["--db", "z.db", "--wait", "1", "import", SAMPLE]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(start.elapsed() >= std::time::Duration::from_millis(900), "it waited");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is busy"));
+    drop(lock);
+    t.import_ok("z.db", &[SAMPLE]);
+}
+
+#[test]
+fn zone_comes_from_flag_soa_origin_or_file_name() {
+    let t = TestEnv::new();
+    let no_soa = "$ORIGIN org.\nexample 1 IN NS ns.example\n";
+    let p = t.write("x.zone", no_soa.as_bytes());
+    assert_eq!(summary(&t.import_ok("a.db", &[p.to_str().unwrap()]))["tld"], "org");
+    let p = t.write("net.txt", b"example.net. 1 IN NS ns.example.net.\n");
+    assert_eq!(summary(&t.import_ok("a.db", &[p.to_str().unwrap()]))["tld"], "net");
+    let p = t.write("mystery.db", b"example.net. 1 IN NS ns.example.net.\n");
+    let out = t.run(&["--db", "a.db", "import", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot tell which zone"));
+    assert_eq!(summary(&t.import_ok("a.db", &["--tld", "net", p.to_str().unwrap()]))["tld"], "net");
+    let root = t.write(
+        "root.zone",
+        b". 1 IN SOA a.root-servers.net. n.s. 1 2 3 4 5\ncom. 1 IN NS a.gtld-servers.net.\na.gtld-servers.net. 1 IN A 192.0.2.1\n",
+    );
+    let sum = summary(&t.import_ok("a.db", &[root.to_str().unwrap()]));
+    assert_eq!(sum["tld"], ".");
+    assert_eq!(sum["domains"], 1, "com is the root zone's delegation; the net glue is out-of-delegation data of the root");
+}
+
+#[test]
+fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
+    let t = TestEnv::new();
+    // Big enough that the debug binary is still writing when it is killed.
+    let mut big = String::from("com. 900 IN SOA a.nic. h.nic. 7 1 1 1 1\n");
+    for i in 0..300_000 {
+        big.push_str(&format!("d{i}x.com.\t172800\tin\tns\tns{}.host{}.net.\n", i % 2, i % 97));
+    }
+    let p = t.write("big.zone", big.as_bytes());
+    t.import_ok("clean.db", &[TRICKY]);
+    t.import_ok("clean.db", &[p.to_str().unwrap()]);
+    let clean = tables(&t.db("clean.db"));
+
+    t.import_ok("k.db", &[TRICKY]);
+    let mut child = t.cmd().args(["--db", "k.db", "-q", "import", p.to_str().unwrap()]).spawn().unwrap();
+    // Wait until the new version has rows on disk, then kill -9.
+    let mut killed_mid_write = false;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let conn = rusqlite::Connection::open_with_flags(t.path("k.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM records WHERE zone IN (SELECT id FROM zones WHERE state = 'importing')", [], |r| r.get(0))
+            .unwrap_or(0);
+        if rows > 0 {
+            child.kill().unwrap();
+            killed_mid_write = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(killed_mid_write, "the import finished before it could be killed mid-write; make the zone bigger");
+    // Readers see the old version whole meanwhile.
+    let (_, recs, _) = current(&t, "k.db", "example");
+    assert_eq!(recs, 20);
+    t.import_ok("k.db", &[p.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("k.db")), clean);
+    let stray: i64 = t
+        .db("k.db")
+        .query_row("SELECT count(*) FROM records WHERE zone NOT IN (SELECT id FROM zones WHERE state = 'current')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stray, 0);
+}
+
+#[test]
+fn cli_conventions() {
+    let t = TestEnv::new();
+    let out = t.run(&["import", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Examples:") && help.contains("zonefeed import com.zone.gz"), "{help}");
+    let out = t.run(&["--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+    assert_eq!(t.run(&["import"]).status.code(), Some(2), "missing FILE is a usage error");
+    assert_eq!(t.run(&["import", "--max-errors", "x", "f"]).status.code(), Some(2));
+    assert_eq!(t.run(&["--db", "z.db", "import", "does-not-exist.zone"]).status.code(), Some(1));
+    // Config with wrong types: exit 2, naming the key.
+    t.write("bad.json", br#"{"log.interval_seconds": "often"}"#);
+    let out = t.run(&["--config", "bad.json", "import", SAMPLE]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`log.interval_seconds` must be a positive number, found a string"));
+    // A config holding a password readable by others is refused, and the password not shown.
+    let p = t.write("pw.json", br#"{"icann.account.password": "hunter2-secret"}"#);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = t.run(&["--config", "pw.json", "import", SAMPLE]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600") && !err.contains("hunter2"), "{err}");
+    // Several files, one bad: partly done.
+    let out = t.run(&["--db", "p.db", "-q", "import", SAMPLE, "does-not-exist.zone"]);
+    assert_eq!(out.status.code(), Some(6));
+    // Cron: no terminal, so progress comes as log lines, and --quiet silences them.
+    t.write("cfg.json", br#"{"log.interval_seconds": 0.05, "database.path": "cfg.db"}"#);
+    let out = t.run(&["--config", "cfg.json", "import", "--chunk-size", "4096", "--threads", "1", TRICKY]);
+    assert!(out.status.success());
+    assert!(t.path("cfg.db").exists(), "database.path from the config is used");
+}
