@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::sort::Merged;
-use crate::store::writer::{split_key, DomainRow, Msg, RecordBatch};
+use crate::store::writer::{DomainRow, Msg, RecordBatch};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -34,7 +34,8 @@ struct Group {
 /// Drains the merged stream into the writer.
 pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>) -> io::Result<Grouped> {
     let mut g = Grouped::default();
-    let mut types: ahash::AHashMap<Vec<u8>, u64> = Default::default();
+    // A zone holds a handful of types: a short list beats hashing the type on every record.
+    let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
     let mut group = Group { domain: Vec::new(), keys: Vec::new(), rows: Vec::new() };
     let mut batch = RecordBatch::default();
     let mut domains = Vec::new();
@@ -74,7 +75,7 @@ fn flush(
     batch: &mut RecordBatch,
     domains: &mut Vec<DomainRow>,
     g: &mut Grouped,
-    types: &mut ahash::AHashMap<Vec<u8>, u64>,
+    types: &mut Vec<(Vec<u8>, u64)>,
 ) {
     if group.rows.is_empty() {
         return;
@@ -95,33 +96,29 @@ fn flush(
         i = j;
     }
     let is_apex = group.domain == apex;
+    let dlen = group.domain.len();
     let mut delegation = false;
     let mut hasher = Xxh3::new();
     for r in &group.rows {
         let k = key(r);
-        let Some([domain, owner, rtype, rdata]) = split_key(k) else { continue };
+        // k = domain \0 owner \0 TYPE \0 rdata; `rest` starts at the owner.
+        let rest = &k[(dlen + 1).min(k.len())..];
+        let Some((owner, tail)) = split0(rest) else { continue };
+        let Some((rtype, rdata)) = split0(tail) else { continue };
         g.records += 1;
-        match types.get_mut(rtype.as_bytes()) {
-            Some(n) => *n += 1,
-            None => {
-                types.insert(rtype.as_bytes().to_vec(), 1);
-            }
+        match types.iter_mut().find(|(t, _)| t.as_slice() == rtype) {
+            Some((_, n)) => *n += 1,
+            None => types.push((rtype.to_vec(), 1)),
         }
-        if is_apex && rtype == "SOA" && g.serial.is_none() {
-            g.serial = rdata.split(' ').nth(2).and_then(|s| s.parse().ok());
+        if is_apex && rtype == b"SOA" && g.serial.is_none() {
+            g.serial = std::str::from_utf8(rdata).ok().and_then(|s| s.split(' ').nth(2)).and_then(|s| s.parse().ok());
         }
-        if !is_apex && owner == domain && rtype == "NS" {
+        if !is_apex && owner == group.domain.as_slice() && rtype == b"NS" {
             delegation = true;
         }
-        if !matches!(rtype, "RRSIG" | "NSEC" | "NSEC3") {
-            hasher.update(owner.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(rtype.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(rdata.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(crate::zone::types::itoa_u32(r.2).as_str().as_bytes());
-            hasher.update(b"\n");
+        if !matches!(rtype, b"RRSIG" | b"NSEC" | b"NSEC3") {
+            hasher.update(rest);
+            hasher.update(&r.2.to_be_bytes());
         }
         if !no_records {
             batch.push(k, r.2);
@@ -132,6 +129,12 @@ fn flush(
     }
     group.keys.clear();
     group.rows.clear();
+}
+
+/// Splits at the first NUL.
+fn split0(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = memchr::memchr(0, b)?;
+    Some((&b[..i], &b[i + 1..]))
 }
 
 /// `domain \0 owner \0 TYPE` of a key.

@@ -271,11 +271,15 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         }
 
         // Merge, group, write.
+        trace(started, "parsed and sorted into runs");
         progress.phase("writing");
         let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        trace(started, "last run sorted");
         let grouped = group::run(merged, &zone, opts.no_records, &w_tx);
+        trace(started, "grouped");
         drop(w_tx);
         let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;
+        trace(started, "written");
         let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
         let wstats = wstats.map_err(werr)?;
         Ok(Summary {
@@ -301,6 +305,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             // stdin: the digest is known only now.
             let sha = file_digest.or_else(|| digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
             make_current(conn, &mut sum, sha, opts.no_records).map_err(werr)?;
+            trace(started, "current");
             sum.seconds = started.elapsed().as_secs_f64();
             Ok(sum)
         }
@@ -352,6 +357,13 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
         out.push((k.to_vec(), t));
     }
     Ok(out)
+}
+
+/// Phase timings on stderr when ZONEFEED_TRACE is set (for profiling, not an interface).
+fn trace(started: Instant, what: &str) {
+    if std::env::var_os("ZONEFEED_TRACE").is_some() {
+        eprintln!("trace: {:7.3}s {what}", started.elapsed().as_secs_f64());
+    }
 }
 
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.

@@ -262,16 +262,16 @@ pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a 
         return Err(OutOfZone);
     }
     // Walk labels from the front; the suffix that is one label longer than the origin wins.
-    let mut starts = Vec::with_capacity(8);
-    let mut i = 0;
-    while i < owner.len() - o.len() {
-        starts.push(i);
+    let end = owner.len() - o.len();
+    let (mut i, mut last) = (0, None);
+    while i < end {
+        last = Some(i);
         i += 1 + owner[i] as usize;
     }
-    if i != owner.len() - o.len() {
+    if i != end {
         return Err(OutOfZone); // the match was not on a label boundary
     }
-    Ok(starts.last().map(|&s| &owner[s..]))
+    Ok(last.map(|s| &owner[s..]))
 }
 
 #[cfg(test)]

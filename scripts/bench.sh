@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Import throughput against `gzip -dc` on the same file, in one run.
+#
+#   scripts/bench.sh                      # 1M domains
+#   BENCH_DOMAINS=10000000 scripts/bench.sh
+#
+# Generates a synthetic CZDS-style .com zone with our fast generator (cached under
+# target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
+# import (full records), each into a fresh database. Prints wall time, MB/s of uncompressed
+# zone text, records/s, peak RSS, and the ratio to gzip -dc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${BENCH_DOMAINS:-1000000}"
+DIR="target/bench"
+mkdir -p "$DIR"
+cargo build --release --quiet --bin zonefeed --example zonegen
+BIN="$PWD/target/release/zonefeed"
+GZ="$DIR/com-$N.zone.gz"
+if [ ! -s "$GZ" ]; then
+    target/release/examples/zonegen "$N" com 1 | gzip -1 > "$GZ.tmp" && mv "$GZ.tmp" "$GZ"
+fi
+python3 - "$GZ" "$BIN" "$DIR" "$N" <<'PY'
+import json, os, resource, subprocess, sys, time
+gz, binary, d, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+text = int(subprocess.run(f"gzip -dc {gz} | wc -c", shell=True, capture_output=True, text=True, check=True).stdout)
+
+def run(cmd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    p = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"{cmd} failed: {p.stderr}")
+    # ru_maxrss of children is the largest so far: each run is measured in a fresh python
+    # child below, so this is that command's own peak.
+    return secs, p.stdout
+
+def measured(cmd):
+    # One python child per command so RUSAGE_CHILDREN's peak is that command's alone.
+    code = ("import resource,subprocess,sys,time;t=time.perf_counter();"
+            "r=subprocess.run(sys.argv[1],shell=True,stdout=subprocess.PIPE,stderr=subprocess.PIPE);"
+            "s=time.perf_counter()-t;"
+            "print(r.returncode,s,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+            "sys.stderr.write(r.stderr.decode()[-2000:]);sys.stdout.write('\\n'+r.stdout.decode())")
+    p = subprocess.run([sys.executable, "-c", code, cmd], capture_output=True, text=True)
+    head, _, out = p.stdout.partition("\n")
+    rc, secs, rss = head.split()
+    if rc != "0":
+        sys.exit(f"{cmd} failed: {p.stderr}")
+    return float(secs), int(rss) * 1024, out
+
+rows = []
+secs, rss, _ = measured(f"gzip -dc {gz} > /dev/null")
+base = secs
+rows.append(("gzip -dc > /dev/null", secs, rss, None))
+records = None
+for label, flags in (("zonefeed import --no-records", "--no-records"), ("zonefeed import", "")):
+    db = os.path.join(d, "bench.db")
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        try:
+            os.remove(db + suffix)
+        except FileNotFoundError:
+            pass
+    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz}")
+    s = json.loads(out.strip().splitlines()[-1])
+    records = s["records"]
+    rows.append((label, secs, rss, s))
+print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores")
+print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10}")
+for label, secs, rss, s in rows:
+    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {rss/2**20:7.0f}Mi {secs/base:10.2f}")
+PY
+rm -f "$DIR"/bench.db*
