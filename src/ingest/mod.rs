@@ -66,6 +66,8 @@ pub struct Summary {
     pub changed_domains: u64,
     /// Unique records per type.
     pub types: std::collections::BTreeMap<String, u64>,
+    /// Sorted runs that went to disk because the records outgrew `--memory`.
+    pub spilled_runs: usize,
 }
 
 /// Why an import failed. The previous version of the TLD is untouched in every case.
@@ -273,6 +275,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         // Merge, group, write.
         trace(started, "parsed and sorted into runs");
         progress.phase("writing");
+        let spilled_runs = sorter.spilled_runs();
         let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
         trace(started, "last run sorted");
         let grouped = group::run(merged, &zone, opts.no_records, &w_tx);
@@ -296,6 +299,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             new_domains: wstats.new_domains,
             changed_domains: wstats.changed_domains,
             types: g.types,
+            spilled_runs,
         })
     });
     progress.finish();
@@ -435,6 +439,7 @@ impl Summary {
             new_domains: 0,
             changed_domains: 0,
             types: Default::default(),
+            spilled_runs: 0,
         }
     }
 }

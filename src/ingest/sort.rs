@@ -69,18 +69,23 @@ impl Part {
 }
 
 /// Collects parts into runs under a memory cap, spilling full runs to `spill_dir`.
+///
+/// Runs are sorted on a rayon pool of the sorter's own: the global pool's workers may all be
+/// parse tasks blocked on a full channel that only the sorter's caller drains, and a sort
+/// queued behind them would wait forever.
 pub struct Sorter {
     run: Part,
     run_cap: usize,
     spill_dir: PathBuf,
     spilled: Vec<File>,
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl Sorter {
     /// `memory` is the budget for records in memory; a run holds a third of it so sorting,
     /// chunks in flight and the writer's batches fit beside it.
     pub fn new(memory: usize, spill_dir: PathBuf) -> Sorter {
-        Sorter { run: Part::default(), run_cap: (memory / 3).max(1 << 20), spill_dir, spilled: Vec::new() }
+        Sorter { run: Part::default(), run_cap: (memory / 3).max(1 << 20), spill_dir, spilled: Vec::new(), pool: None }
     }
 
     pub fn push(&mut self, part: Part) -> io::Result<()> {
@@ -100,7 +105,13 @@ impl Sorter {
     }
 
     fn spill(&mut self, mut run: Part) -> io::Result<()> {
-        sort_part(&mut run);
+        if self.pool.is_none() {
+            self.pool = Some(rayon::ThreadPoolBuilder::new().build().map_err(io::Error::other)?);
+        }
+        match &self.pool {
+            Some(pool) => pool.install(|| sort_part(&mut run)),
+            None => sort_part(&mut run),
+        }
         let f = tempfile::tempfile_in(&self.spill_dir)?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         let mut it = Dedup::new(MemRun { part: run, i: 0 });
@@ -117,6 +128,7 @@ impl Sorter {
 
     /// Sorts what is left and returns every record once, in key order, duplicates removed
     /// (a duplicate keeps the lowest TTL).
+    /// Call it once parsing is over: the last run is sorted on the global pool, idle by then.
     pub fn finish(mut self) -> io::Result<Merged> {
         let mut last = std::mem::take(&mut self.run);
         sort_part(&mut last);

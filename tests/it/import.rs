@@ -399,3 +399,22 @@ fn cli_conventions() {
     assert!(out.status.success());
     assert!(t.path("cfg.db").exists(), "database.path from the config is used");
 }
+
+#[test]
+fn memory_cap_spills_sorted_runs_with_the_same_result() {
+    let t = TestEnv::new();
+    let mut zone = Vec::new();
+    zonefeed::synth::write_zone(&mut zone, "com", 40_000, 7).unwrap();
+    let p = t.write("com.zone", &zone);
+    // ~5 MB of sort keys against a 1 MiB budget: several runs go to disk and are merged.
+    let small = summary(&t.import_ok("small.db", &["--memory", "1M", "--chunk-size", "65536", p.to_str().unwrap()]));
+    let big = summary(&t.import_ok("big.db", &[p.to_str().unwrap()]));
+    assert!(small["spilled_runs"].as_u64().unwrap() >= 3, "{small}");
+    assert_eq!(big["spilled_runs"], 0);
+    assert_eq!(small["records"], big["records"]);
+    assert!(big["records"].as_u64().unwrap() > 90_000);
+    assert_eq!(tables(&t.db("small.db")), tables(&t.db("big.db")));
+    let stray =
+        std::fs::read_dir(t.dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp")).count();
+    assert_eq!(stray, 0, "spill files are removed");
+}
