@@ -66,6 +66,10 @@ pub struct ImportArgs {
     /// Memory for sorting before spilling to disk, e.g. 512M, 2G
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     pub memory: usize,
+    /// Follow `$INCLUDE` (files inside the zone file's directory, 8 levels deep at most); the
+    /// file is then parsed in one piece
+    #[arg(long)]
+    pub allow_include: bool,
     /// Parser threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -58,11 +58,26 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
         chunk: args.chunk_size.unwrap_or(ingest::source::CHUNK).max(1),
         spill_dir,
         show_errors: 20,
+        parser: Default::default(),
     };
     let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));
     let (mut ok, mut failed, mut busy) = (0, 0, false);
     for f in &args.files {
-        match ingest::import(&mut conn, &Input::from_arg(f), &opts, &progress) {
+        let input = Input::from_arg(f);
+        let mut opts = opts.clone();
+        if args.allow_include {
+            // Confined to the zone file's own directory (the working directory for stdin).
+            let dir = input.path().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            match dir.canonicalize() {
+                Ok(dir) => opts.parser.include = Some(zonefeed::zone::parser::Include { dir, depth: 0 }),
+                Err(e) => {
+                    eprintln!("error: {f}: {e}");
+                    failed += 1;
+                    continue;
+                }
+            }
+        }
+        match ingest::import(&mut conn, &input, &opts, &progress) {
             Ok(sum) => {
                 ok += 1;
                 if s.json {

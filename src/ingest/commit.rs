@@ -117,9 +117,9 @@ fn text_suffix(text: &str, skip: usize) -> &str {
 }
 
 /// Parses one chunk from a guessed start state (on a worker).
-pub(crate) fn parse(raw: RawChunk, guess: State, zone: &Origin) -> Parsed {
+pub(crate) fn parse(raw: RawChunk, guess: State, zone: &Origin, popts: &parser::Options) -> Parsed {
     let mut sink = KeySink::new(zone);
-    let out = parser::parse_chunk(&raw.bytes, 1, guess.clone(), &mut sink);
+    let out = parser::parse_chunk_with(&raw.bytes, 1, guess.clone(), &mut sink, popts);
     let newlines = memchr_iter(b'\n', &raw.bytes).count() as u64;
     Parsed { seq: raw.seq, bytes: raw.bytes, guess, out, part: sink.part, newlines, sink_errors: sink.errors }
 }
@@ -165,7 +165,7 @@ pub(crate) fn commit_all(
                 let (mut bytes, first) = carry.take().map_or((Vec::new(), chunk_line), |(b, l)| (b, l));
                 bytes.extend_from_slice(&p.bytes);
                 let mut sink = KeySink::new(zone);
-                let out = parser::parse_chunk(&bytes, first, state.clone(), &mut sink);
+                let out = parser::parse_chunk_with(&bytes, first, state.clone(), &mut sink, &opts.parser);
                 if let Some((start, l)) = out.incomplete {
                     carry = Some((bytes[start..].to_vec(), l));
                 }

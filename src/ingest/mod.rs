@@ -45,6 +45,8 @@ pub struct Options {
     pub spill_dir: PathBuf,
     /// Error details printed before only counting.
     pub show_errors: usize,
+    /// Parser options; with `$INCLUDE` allowed the file is parsed as one chunk, in order.
+    pub parser: parser::Options,
 }
 
 /// What an import did.
@@ -146,7 +148,9 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         // Reader: decompress and cut.
         let reader = s.spawn(|| {
             let mut seq = 0;
-            let r = source::split(opened, opts.chunk, &counters, |bytes| {
+            // An included file can change any state: with $INCLUDE allowed, one chunk.
+            let chunk = if opts.parser.include.is_some() { 1 << 40 } else { opts.chunk };
+            let r = source::split(opened, chunk, &counters, |bytes| {
                 if cancel.load(Ordering::Relaxed) {
                     return false;
                 }
@@ -227,7 +231,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let parsers = s.spawn(move || {
             head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
                 let guess = parse_latest.lock().map(|g| g.clone()).unwrap_or_default();
-                let parsed = commit::parse(raw, guess, &parse_zone);
+                let parsed = commit::parse(raw, guess, &parse_zone, &opts.parser);
                 let _ = tx.send(parsed);
             });
         });
@@ -336,7 +340,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     let (tx, rx) = bounded::<commit::Parsed>(1 << 16);
     let mut seq = 0;
     let split = source::split(source::from_bytes(data), chunk.max(1), &counters, |bytes| {
-        let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone));
+        let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone, &parser::Options::default()));
         seq += 1;
         true
     });
@@ -344,8 +348,16 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     split.map_err(|e| vec![e])?;
     let dir = std::env::temp_dir();
     let mut sorter = sort::Sorter::new(DEFAULT_MEMORY, dir.clone());
-    let opts =
-        Options { tld: None, no_records: false, max_errors: u64::MAX, memory: DEFAULT_MEMORY, chunk, spill_dir: dir, show_errors: 0 };
+    let opts = Options {
+        tld: None,
+        no_records: false,
+        max_errors: u64::MAX,
+        memory: DEFAULT_MEMORY,
+        chunk,
+        spill_dir: dir,
+        show_errors: 0,
+        parser: parser::Options::default(),
+    };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
     commit::commit_all(rx, initial, &zone, &latest, &mut sorter, &opts, "<memory>", &counters, &mut |e| {

@@ -104,11 +104,22 @@ pub struct ChunkOut {
 }
 
 /// Options that change how entries are read.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Stop keeping error details after this many (they are still counted).
-    pub max_error_details: usize,
+    /// `$INCLUDE` is followed only when this is set (`--allow-include`).
+    pub include: Option<Include>,
 }
+
+/// Where `$INCLUDE` may read: files inside `dir` (after resolving symlinks), `depth` levels
+/// deep at most.
+#[derive(Debug, Clone)]
+pub struct Include {
+    pub dir: std::path::PathBuf,
+    pub depth: u8,
+}
+
+/// How deep `$INCLUDE` may nest.
+pub const MAX_INCLUDE_DEPTH: u8 = 8;
 
 /// Tracks which parts of the start state a chunk has replaced, and which it read first.
 struct Tracked {
@@ -130,6 +141,11 @@ impl Tracked {
 
 /// Parses one chunk of zone text, starting on line `first_line` in state `start`.
 pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Sink) -> ChunkOut {
+    parse_chunk_with(data, first_line, start, sink, &Options::default())
+}
+
+/// [`parse_chunk`] with options (`$INCLUDE`).
+pub fn parse_chunk_with(data: &[u8], first_line: u64, start: State, sink: &mut dyn Sink, opts: &Options) -> ChunkOut {
     let mut p = Parser {
         st: Tracked { state: start, set: 0, used: 0 },
         scratch: Scratch::default(),
@@ -149,11 +165,21 @@ pub fn parse_chunk(data: &[u8], first_line: u64, start: State, sink: &mut dyn Si
                 break;
             }
             Lexed::Error { line, msg } => out.errors.push(ParseError { line, msg: msg.to_string() }),
-            Lexed::Entry(e) => match p.entry(data, &toks, &mut rtoks, e.blank_owner, e.line, sink) {
-                Ok(true) => out.records += 1,
-                Ok(false) => {}
-                Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
-            },
+            Lexed::Entry(e) => {
+                let first = &data[toks[0].start..toks[0].end];
+                if !e.blank_owner && !toks[0].quoted && first.eq_ignore_ascii_case(b"$INCLUDE") {
+                    match p.include(data, &toks[1..], sink, opts) {
+                        Ok(n) => out.records += n,
+                        Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
+                    }
+                    continue;
+                }
+                match p.entry(data, &toks, &mut rtoks, e.blank_owner, e.line, sink) {
+                    Ok(true) => out.records += 1,
+                    Ok(false) => {}
+                    Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
+                }
+            }
         }
     }
     out.lines = lx.line() - first_line;
@@ -177,6 +203,58 @@ fn lossy(b: &[u8]) -> String {
 }
 
 impl Parser {
+    /// `$INCLUDE file [origin]` (RFC 1035 §5.1): the file's records in a copy of the current
+    /// state, the origin set for that file alone; the includer's state is untouched after.
+    /// Errors inside it are reported at the `$INCLUDE` line, naming the file and its line.
+    fn include(&mut self, data: &[u8], args: &[Token], sink: &mut dyn Sink, opts: &Options) -> Result<u64, String> {
+        let Some(inc) = &opts.include else {
+            return Err("$INCLUDE is not followed unless --allow-include is given".into());
+        };
+        if inc.depth >= MAX_INCLUDE_DEPTH {
+            return Err(format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep"));
+        }
+        let file = args.first().ok_or("$INCLUDE needs a file name")?;
+        let raw = rdata::unescape_string(&data[file.start..file.end])?;
+        let name = String::from_utf8(raw).map_err(|_| "$INCLUDE file name is not UTF-8".to_string())?;
+        let rel = std::path::Path::new(&name);
+        if rel.is_absolute() {
+            return Err(format!("$INCLUDE `{name}`: absolute paths are refused; name a file inside the zone file's directory"));
+        }
+        let path = inc.dir.join(rel).canonicalize().map_err(|e| format!("$INCLUDE `{name}`: {e}"))?;
+        if !path.starts_with(&inc.dir) {
+            return Err(format!("$INCLUDE `{name}` is outside the zone file's directory"));
+        }
+        if !path.is_file() {
+            return Err(format!("$INCLUDE `{name}` is not a file"));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("$INCLUDE `{name}`: {e}"))?;
+        let mut state = self.st.state.clone();
+        self.st.read(used::ORIGIN);
+        if let Some(o) = args.get(1) {
+            let tok = &data[o.start..o.end];
+            let mut w = Vec::new();
+            name::parse_wire(tok, self.origin_for(tok), &mut w).map_err(|e| format!("$INCLUDE origin `{}`: {e}", lossy(tok)))?;
+            state.origin = Some(Origin::from_wire(w));
+        }
+        if args.len() > 2 {
+            return Err("$INCLUDE takes a file and an optional origin".into());
+        }
+        let deeper = Options { include: Some(Include { dir: inc.dir.clone(), depth: inc.depth + 1 }) };
+        let out = parse_chunk_with(&bytes, 1, state, sink, &deeper);
+        if let Some((_, line)) = out.incomplete {
+            return Err(format!("$INCLUDE `{name}`:{line}: unclosed parenthesis or quote at the end of the file"));
+        }
+        if let Some(e) = out.errors.first() {
+            return Err(format!(
+                "$INCLUDE `{name}`:{}: {}{}",
+                e.line,
+                e.msg,
+                if out.errors.len() > 1 { format!(" (and {} more)", out.errors.len() - 1) } else { String::new() }
+            ));
+        }
+        Ok(out.records)
+    }
+
     fn origin(&mut self) -> Option<&Origin> {
         self.st.read(used::ORIGIN);
         self.st.state.origin.as_ref()
@@ -327,8 +405,6 @@ impl Parser {
             self.st.state.default_ttl = Some(t);
             self.st.write(used::DEFAULT_TTL);
             Ok(())
-        } else if d.eq_ignore_ascii_case(b"$INCLUDE") {
-            Err("$INCLUDE is not followed: zonefeed imports one self-contained file (inline the included file)".into())
         } else if d.eq_ignore_ascii_case(b"$GENERATE") {
             Err("$GENERATE is not supported: expand it first (named-compilezone -o - writes the expanded zone)".into())
         } else {
@@ -363,6 +439,31 @@ impl Sink for VecSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_follows_confines_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("inc.db"), "www A 192.0.2.7\n").unwrap();
+        std::fs::write(root.join("loop.db"), "$INCLUDE loop.db\n").unwrap();
+        let opts = Options { include: Some(Include { dir: root.clone(), depth: 0 }) };
+        let run = |z: &str| {
+            let st = State { origin: Some(Origin::parse("t").unwrap()), ..State::default() };
+            let mut sink = VecSink::default();
+            let out = parse_chunk_with(z.as_bytes(), 1, st, &mut sink, &opts);
+            (sink.0, out)
+        };
+        let (recs, out) = run("$INCLUDE inc.db sub\nx A 192.0.2.1\n");
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let got: Vec<String> = recs.iter().map(|r| r.owner.clone()).collect();
+        assert_eq!(got, ["www.sub.t", "x.t"], "the origin applies to the included file only");
+        let (_, out) = run("$INCLUDE ../escape.db\n$INCLUDE /etc/hostname\n$INCLUDE loop.db\n$INCLUDE .\n");
+        let msgs: Vec<&str> = out.errors.iter().map(|e| e.msg.as_str()).collect();
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
+        assert!(msgs[1].contains("absolute paths are refused"), "{msgs:?}");
+        assert!(msgs[2].contains("nested more than 8 deep"), "{msgs:?}");
+        assert!(msgs[3].contains("not a file"), "{msgs:?}");
+    }
 
     fn parse(z: &str, origin: Option<&str>) -> (Vec<OwnedRecord>, ChunkOut) {
         let st = State { origin: origin.map(|o| Origin::parse(o).unwrap()), ..State::default() };
@@ -436,7 +537,7 @@ mod tests {
     fn directives_refused_clearly() {
         let (_, out) = parse("$INCLUDE other.zone\n$GENERATE 1-2 a$ A 1.2.3.$\n$FOO\n", Some("t"));
         assert_eq!(out.errors.len(), 3);
-        assert!(out.errors[0].msg.contains("$INCLUDE"));
+        assert!(out.errors[0].msg.contains("--allow-include"));
         assert!(out.errors[1].msg.contains("$GENERATE"));
     }
 }

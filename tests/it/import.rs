@@ -418,3 +418,34 @@ fn memory_cap_spills_sorted_runs_with_the_same_result() {
         std::fs::read_dir(t.dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp")).count();
     assert_eq!(stray, 0, "spill files are removed");
 }
+
+#[test]
+fn include_only_with_allow_include_and_inside_the_zone_dir() {
+    let t = TestEnv::new();
+    std::fs::create_dir(t.path("sub")).unwrap();
+    t.write("sub/hosts.zone", b"ns1 A 192.0.2.1\nns2 A 192.0.2.2\n");
+    t.write("secret.txt", b"x. 1 IN A 192.0.2.9\n");
+    let main = "$ORIGIN example.\n@ 60 IN SOA ns1 h 1 2 3 4 5\n@ NS ns1\n$INCLUDE \"hosts.zone\"\nafter A 192.0.2.3\n";
+    let p = t.write("sub/main.zone", main.as_bytes());
+    let out = t.run(&["--db", "i.db", "import", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("main.zone:4: $INCLUDE is not followed unless --allow-include is given"));
+    let sum = summary(&t.import_ok("i.db", &["--allow-include", p.to_str().unwrap()]));
+    assert_eq!(sum["records"], 5);
+    let hosts: i64 =
+        t.db("i.db").query_row("SELECT count(*) FROM records WHERE owner IN ('ns1.example', 'ns2.example')", [], |r| r.get(0)).unwrap();
+    assert_eq!(hosts, 2);
+    // Nothing outside the zone file's directory, even through a symlink.
+    std::os::unix::fs::symlink(t.path("secret.txt"), t.path("sub/link.zone")).unwrap();
+    for (inc, want) in [
+        ("../secret.txt", "outside the zone file's directory"),
+        ("link.zone", "outside the zone file's directory"),
+        ("/etc/passwd", "absolute paths are refused"),
+    ] {
+        let p = t.write("sub/evil.zone", format!("@ 60 IN SOA ns1.example. h.example. 1 2 3 4 5\n$INCLUDE {inc}\n").as_bytes());
+        let out = t.run(&["--db", "e.db", "import", "--tld", "example", "--allow-include", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{inc}");
+        assert!(err.contains("evil.zone:2:") && err.contains(want), "{inc}: {err}");
+    }
+}

@@ -47,7 +47,8 @@ const ACCEPTED_BAD: &[(&str, &str)] = &[
     ("bad-dns-sd-reverse", "DNS-SD reverse-browsing names: a naming convention, not syntax"),
 ];
 
-/// Fixtures we refuse by design: `$GENERATE` and `$INCLUDE` (documented in the README).
+/// Fixtures we refuse by design: `$GENERATE`, and `$INCLUDE` without --allow-include
+/// (documented in the README).
 const REFUSED_BY_DESIGN: &[(&str, &str)] = &[
     ("generate-overflow.db", "$GENERATE"),
     ("good-generate-modifier.db", "$GENERATE"),
@@ -90,6 +91,13 @@ fn bind_checkzone_fixtures() {
             assert!(out.status.success(), "{name} should import: {err}");
             accepted += 1;
         }
+    }
+    // With --allow-include, BIND's include fixtures name files outside this directory or a
+    // directory: still refused, with a reason.
+    for (name, want) in [("bad-include-directory.db", "is not a file"), ("warn.inherited.owner.db", "No such file")] {
+        let out = t.run(&["--db", "b.db", "-q", "import", "--tld", "example", "--allow-include", dir.join(name).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want), "{name}: {}", String::from_utf8_lossy(&out.stderr));
     }
     eprintln!("bind fixtures: {rejected} bad refused, {accepted_bad} bad accepted (semantic), {accepted} good accepted");
     assert!(rejected >= 10 && accepted >= 30, "the fixture directory is populated");
