@@ -72,7 +72,12 @@ impl Progress {
                     let recs = counters.records.load(Ordering::Relaxed);
                     let rate = recs as f64 / start.elapsed().as_secs_f64().max(1e-3);
                     let ph = phase.lock().map(|p| *p).unwrap_or("");
-                    bar.set_message(format!("{ph}: {recs} records, {:.0}k rec/s", rate / 1e3));
+                    if ph == "writing" {
+                        let done = counters.written.load(Ordering::Relaxed);
+                        bar.set_message(format!("writing: {done} of {recs} records"));
+                    } else {
+                        bar.set_message(format!("{ph}: {recs} records, {:.0}k rec/s", rate / 1e3));
+                    }
                     std::thread::sleep(Duration::from_millis(150));
                 }
                 bar.finish_and_clear();
@@ -92,12 +97,16 @@ impl Progress {
                     let secs = start.elapsed().as_secs_f64();
                     let pct = size.filter(|&s| s > 0).map(|s| format!(" ({:.0}%)", raw as f64 * 100.0 / s as f64)).unwrap_or_default();
                     let ph = phase.lock().map(|p| *p).unwrap_or("");
-                    eprintln!(
-                        "zonefeed: {file}: {ph}: {:.1} MB read{pct}, {recs} records, {:.0} MB/s of zone text, {:.0}s",
-                        raw as f64 / 1e6,
-                        text as f64 / 1e6 / secs.max(1e-3),
-                        secs
-                    );
+                    if ph == "writing" {
+                        let done = counters.written.load(Ordering::Relaxed);
+                        eprintln!("zonefeed: {file}: writing: {done} of {recs} records, {secs:.0}s");
+                    } else {
+                        eprintln!(
+                            "zonefeed: {file}: {ph}: {:.1} MB read{pct}, {recs} records, {:.0} MB/s of zone text, {secs:.0}s",
+                            raw as f64 / 1e6,
+                            text as f64 / 1e6 / secs.max(1e-3),
+                        );
+                    }
                 }
             }),
         };

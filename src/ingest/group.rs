@@ -11,7 +11,10 @@ use std::io;
 use crossbeam_channel::Sender;
 use xxhash_rust::xxh3::Xxh3;
 
+use std::sync::atomic::Ordering;
+
 use super::sort::Merged;
+use super::source::Counters;
 use crate::store::writer::{DomainRow, Msg, RecordBatch};
 use crate::zone::name::Origin;
 
@@ -32,7 +35,7 @@ struct Group {
 }
 
 /// Drains the merged stream into the writer.
-pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>) -> io::Result<Grouped> {
+pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>, counters: &Counters) -> io::Result<Grouped> {
     let mut g = Grouped::default();
     // A zone holds a handful of types: a short list beats hashing the type on every record.
     let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -50,6 +53,9 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>
         }
         group.rows.push((group.keys.len() as u32, key.len() as u32, ttl));
         group.keys.extend_from_slice(key);
+        if batch.len() >= BATCH || domains.len() >= BATCH {
+            counters.written.store(g.records, Ordering::Relaxed);
+        }
         if batch.len() >= BATCH {
             tx.send(Msg::Records(std::mem::take(&mut batch))).map_err(|_| closed())?;
         }

@@ -282,7 +282,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let spilled_runs = sorter.spilled_runs();
         let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
         trace(started, "last run sorted");
-        let grouped = group::run(merged, &zone, opts.no_records, &w_tx);
+        let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters);
         trace(started, "grouped");
         drop(w_tx);
         let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;

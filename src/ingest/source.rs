@@ -84,6 +84,8 @@ pub struct Counters {
     /// Bytes of zone text.
     pub text: AtomicU64,
     pub records: AtomicU64,
+    /// Records handed to the writer (the write phase's progress).
+    pub written: AtomicU64,
 }
 
 /// An opened input, ready to be split.
