@@ -137,7 +137,14 @@ pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scra
             if tok.quoted {
                 push_quoted(&unescape_string(tok.text)?, out);
             } else {
-                out.push_str(&String::from_utf8_lossy(tok.text));
+                // Raw octets outside printable ASCII become \DDD: the text must never hold a
+                // NUL or a blank (the fuzzer found a NUL splitting a sort key).
+                for &b in tok.text {
+                    match b {
+                        0x21..=0x7e => out.push(b as char),
+                        _ => name::push_ddd(b, out),
+                    }
+                }
             }
         }
         return Ok(0);
@@ -842,17 +849,25 @@ fn decode_svc(mut w: &[u8], out: &mut String) -> Result<(), &'static str> {
             }
             1 => {
                 out.push('=');
-                let mut items = Vec::new();
+                // Items joined by `,`, a comma inside an item escaped (RFC 9460 App. A.1), as
+                // octets: push_quoted escapes what is not printable ASCII.
+                let mut joined = Vec::new();
                 let mut p = 0;
                 while p < v.len() {
                     let n = v[p] as usize;
                     let item = v.get(p + 1..p + 1 + n).ok_or("bad alpn")?;
-                    items.push(
-                        item.iter().map(|&b| if b == b',' { "\\,".to_string() } else { (b as char).to_string() }).collect::<String>(),
-                    );
+                    if p > 0 {
+                        joined.push(b',');
+                    }
+                    for &b in item {
+                        if b == b',' {
+                            joined.push(b'\\');
+                        }
+                        joined.push(b);
+                    }
                     p += 1 + n;
                 }
-                push_quoted(items.join(",").as_bytes(), out);
+                push_quoted(&joined, out);
             }
             _ => {
                 out.push('=');
@@ -926,6 +941,17 @@ mod tests {
         assert_eq!(canon("TYPE65280", "\\# 2 abcd").unwrap(), "\\# 2 ABCD");
         assert_eq!(canon("TYPE65280", "\\# 0").unwrap(), "\\# 0");
         assert_eq!(canon("ZONEMD", "2021 1 1 ab").unwrap(), "2021 1 1 AB");
+    }
+
+    #[test]
+    fn raw_octets_in_undecoded_types_are_escaped_not_copied() {
+        // Found by the parse fuzzer: a NUL in a token of a type kept as text.
+        let t = types::parse_type(b"LOC").unwrap();
+        let toks = [Tok { text: b"a\x00b\xff", quoted: false }, Tok { text: b"x y", quoted: true }];
+        let mut out = String::new();
+        canonical(t, &toks, None, &mut Scratch::default(), &mut out).unwrap();
+        assert_eq!(out, "a\\000b\\255 \"x y\"");
+        assert_eq!(canon("HTTPS", "1 . alpn=h\\255x").unwrap(), "1 . alpn=\"h\\255x\"");
     }
 
     #[test]
