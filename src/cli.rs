@@ -40,6 +40,32 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Import(ImportArgs),
+    Changes(ChangesArgs),
+}
+
+/// Domains added, removed and modified between imported versions (the newly-registered feed).
+///
+/// Without --since or --version: every recorded change, oldest version first, by name then
+/// kind within a version. The first import of a zone is its baseline and records none.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed changes --tld com --kind added --since 2026-11-23\n  \
+zonefeed changes --version 42 --format tsv > com.diff\n  zonefeed changes --format jsonl | jq .domain")]
+pub struct ChangesArgs {
+    /// Only this zone
+    #[arg(long, value_name = "TLD")]
+    pub tld: Option<String>,
+    /// Only this kind
+    #[arg(long, value_parser = ["added", "removed", "modified"])]
+    pub kind: Option<String>,
+    /// Changes recorded at or after this UTC date or time (2026-11-23 or 2026-11-23T06:00:00Z)
+    #[arg(long, value_name = "DATE", conflicts_with = "version")]
+    pub since: Option<String>,
+    /// Changes recorded by this version (a zones.id)
+    #[arg(long, value_name = "ID")]
+    pub version: Option<i64>,
+    /// Output format; tsv is `kind<TAB>domain`
+    #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
+    pub format: String,
 }
 
 /// Import zone files (plain or gzip, CZDS form or any RFC 1035 master file) into SQLite.
@@ -70,6 +96,14 @@ pub struct ImportArgs {
     /// file is then parsed in one piece
     #[arg(long)]
     pub allow_include: bool,
+    /// Import even a version with an older SOA serial, or one that removes more than
+    /// --max-removed of the zone's domains
+    #[arg(long)]
+    pub force: bool,
+    /// The share of a zone's domains a new version may remove before it is refused as a
+    /// short or broken file
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub max_removed: f64,
     /// Parser threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -16,6 +16,7 @@
 //!                      the single SQLite writer thread                (store::writer)
 //! ```
 
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod ingest;

@@ -1,10 +1,12 @@
 //! The `zonefeed` binary: flags in, a command run, an exit code out.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use zonefeed::cli::{Cli, Command, ImportArgs};
+use zonefeed::changes;
+use zonefeed::cli::{ChangesArgs, Cli, Command, ImportArgs};
 use zonefeed::config::Settings;
 use zonefeed::ingest::{self, source::Input, ImportError};
 use zonefeed::progress::{Mode, Progress};
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Import(args) => import(&settings, &args),
+        Command::Changes(args) => list_changes(&settings, &args),
     }
 }
 
@@ -59,6 +62,8 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
         spill_dir,
         show_errors: 20,
         parser: Default::default(),
+        force: args.force,
+        max_removed: args.max_removed,
     };
     let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));
     let (mut ok, mut failed, mut busy) = (0, 0, false);
@@ -87,7 +92,7 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
                         println!("{}: unchanged (same SHA-256 as version {}), nothing imported", sum.tld, sum.version);
                     } else {
                         println!(
-                            "{}: version {}, serial {}, {} records, {} domains ({} new, {} changed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
+                            "{}: version {}, serial {}, {} records, {} domains ({} new, {} changed, {} removed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
                             sum.tld,
                             sum.version,
                             sum.serial.map_or("-".into(), |s| s.to_string()),
@@ -95,6 +100,7 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
                             sum.domains,
                             sum.new_domains,
                             sum.changed_domains,
+                            sum.removed_domains,
                             sum.errors,
                             sum.bytes as f64 / 1e6,
                             sum.seconds,
@@ -119,6 +125,49 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
         (0, _) if busy => ExitCode::from(code::BUSY),
         (0, _) => ExitCode::from(code::FAILED),
         _ => ExitCode::from(code::PARTIAL),
+    }
+}
+
+fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
+    let since = match args.since.as_deref().map(|d| (d, changes::parse_since(d))) {
+        Some((d, None)) => {
+            eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
+            return ExitCode::from(code::USAGE);
+        }
+        Some((_, since)) => since,
+        None => None,
+    };
+    if !s.db.exists() {
+        eprintln!("error: no database at `{}` (import a zone first, or give --db)", s.db.display());
+        return ExitCode::from(code::FAILED);
+    }
+    let conn = match store::open_ro(&s.db) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version };
+    let events = match changes::list(&conn, &filter) {
+        Ok(ev) => ev,
+        Err(e) => {
+            eprintln!("error: `{}`: {e}", s.db.display());
+            return ExitCode::from(code::FAILED);
+        }
+    };
+    let format = if s.json { "json" } else { args.format.as_str() };
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        "tsv" => events.iter().try_for_each(|e| writeln!(out, "{}\t{}", e.kind, e.domain)),
+        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&events).unwrap_or_default()),
+        "jsonl" => events.iter().try_for_each(|e| writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())),
+        _ => events.iter().try_for_each(|e| writeln!(out, "{}  {}  v{}  {:<8}  {}", e.at, e.tld, e.zone_version, e.kind, e.domain)),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing output: {e}");
+            ExitCode::from(code::FAILED)
+        }
     }
 }
 

@@ -47,6 +47,10 @@ pub struct Options {
     pub show_errors: usize,
     /// Parser options; with `$INCLUDE` allowed the file is parsed as one chunk, in order.
     pub parser: parser::Options,
+    /// Import even an older serial or a version that removes more than `max_removed`.
+    pub force: bool,
+    /// The share of a zone's domains (percent) a new version may remove without `force`.
+    pub max_removed: f64,
 }
 
 /// What an import did.
@@ -66,6 +70,7 @@ pub struct Summary {
     pub unchanged: bool,
     pub new_domains: u64,
     pub changed_domains: u64,
+    pub removed_domains: u64,
     /// Unique records per type.
     pub types: std::collections::BTreeMap<String, u64>,
     /// Sorted runs that went to disk because the records outgrew `--memory`.
@@ -91,6 +96,10 @@ pub enum ImportError {
     Spill { file: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("{file}: serial {serial} is older than the current version's {current} (RFC 1982); --force imports it anyway")]
+    OlderSerial { file: String, serial: u32, current: u32 },
+    #[error("{file}: would remove {removed} of {of} domains ({pct:.1}%, more than --max-removed {max}%): a short or broken file? --force imports it anyway")]
+    TooManyRemoved { file: String, removed: u64, of: u64, pct: f64, max: f64 },
     #[error("{file}: writing the database: {source}")]
     Write { file: String, source: rusqlite::Error },
 }
@@ -289,6 +298,24 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         trace(started, "written");
         let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
         let wstats = wstats.map_err(werr)?;
+        if let (Some(cur), false) = (&previous, opts.force) {
+            if let (Some(serial), Some(current)) = (g.serial, cur.serial) {
+                if serial_older(serial, current) {
+                    return Err(ImportError::OlderSerial { file: file.clone(), serial, current });
+                }
+            }
+            let of = cur.domains.max(1);
+            let pct = wstats.removed_domains as f64 * 100.0 / of as f64;
+            if pct > opts.max_removed {
+                return Err(ImportError::TooManyRemoved {
+                    file: file.clone(),
+                    removed: wstats.removed_domains,
+                    of,
+                    pct,
+                    max: opts.max_removed,
+                });
+            }
+        }
         Ok(Summary {
             file: file.clone(),
             tld: tld.clone(),
@@ -302,6 +329,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             unchanged: false,
             new_domains: wstats.new_domains,
             changed_domains: wstats.changed_domains,
+            removed_domains: wstats.removed_domains,
             types: g.types,
             spilled_runs,
         })
@@ -337,7 +365,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     let zone = Origin::parse(zone).map_err(|e| vec![e.to_string()])?;
     let initial = State { origin: Some(zone.clone()), prev_owner: Some(zone.wire().to_vec()), ..State::default() };
     let counters = Counters::default();
-    let (tx, rx) = bounded::<commit::Parsed>(1 << 16);
+    let (tx, rx) = crossbeam_channel::unbounded::<commit::Parsed>();
     let mut seq = 0;
     let split = source::split(source::from_bytes(data), chunk.max(1), &counters, |bytes| {
         let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone, &parser::Options::default()));
@@ -347,7 +375,8 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     drop(tx);
     split.map_err(|e| vec![e])?;
     let dir = std::env::temp_dir();
-    let mut sorter = sort::Sorter::new(DEFAULT_MEMORY, dir.clone());
+    // Inputs here are small (fuzz cases, tests): a small budget keeps each call cheap.
+    let mut sorter = sort::Sorter::new(64 << 20, dir.clone());
     let opts = Options {
         tld: None,
         no_records: false,
@@ -357,6 +386,8 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
         spill_dir: dir,
         show_errors: 0,
         parser: parser::Options::default(),
+        force: false,
+        max_removed: 5.0,
     };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
@@ -398,7 +429,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, n
     )?;
     tx.commit()?;
     for id in old {
-        store::delete_version_rows(conn, id)?;
+        store::delete_version_rows(conn, id, false)?;
     }
     if no_records {
         // --no-records keeps no records of this TLD at all, not even older versions'.
@@ -450,10 +481,16 @@ impl Summary {
             unchanged: true,
             new_domains: 0,
             changed_domains: 0,
+            removed_domains: 0,
             types: Default::default(),
             spilled_runs: 0,
         }
     }
+}
+
+/// RFC 1982 §3.2: `a` is older than `b` when `b` is ahead of it by less than 2^31.
+pub fn serial_older(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < (1 << 31)
 }
 
 /// How much of a file's start is searched for its SOA or first `$ORIGIN`.

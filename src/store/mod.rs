@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -57,8 +57,19 @@ CREATE TABLE IF NOT EXISTS domains (
     first_seen   TEXT NOT NULL,
     last_seen    TEXT NOT NULL,
     last_changed TEXT NOT NULL,
+    removed_at   TEXT,
     PRIMARY KEY (zone, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id        INTEGER PRIMARY KEY,
+    zone      INTEGER NOT NULL,
+    prev_zone INTEGER NOT NULL,
+    tld       TEXT NOT NULL,
+    domain    TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified')),
+    at        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
 "#;
 
 /// What went wrong with the database.
@@ -143,6 +154,11 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(err)?;
     match found.and_then(|v| v.parse::<i64>().ok()) {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
+        Some(1) => {
+            // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
+            conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT; UPDATE meta SET value = '2' WHERE key = 'schema_version';")
+                .map_err(err)?;
+        }
         Some(_) => {}
         None => {
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
@@ -165,12 +181,17 @@ pub struct Current {
     pub id: i64,
     pub sha256: Option<String>,
     pub with_records: bool,
+    pub serial: Option<u32>,
+    /// Domains the version holds (removed ones not counted).
+    pub domains: u64,
 }
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
-    conn.query_row("SELECT id, sha256, with_records FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
-        Ok(Current { id: r.get(0)?, sha256: r.get(1)?, with_records: r.get(2)? })
-    })
+    conn.query_row(
+        "SELECT id, sha256, with_records, serial, coalesce(domains, 0) FROM zones WHERE tld = ?1 AND state = 'current'",
+        params![tld],
+        |r| Ok(Current { id: r.get(0)?, sha256: r.get(1)?, with_records: r.get(2)?, serial: r.get(3)?, domains: r.get(4)? }),
+    )
     .optional()
 }
 
@@ -185,9 +206,16 @@ pub fn now_utc() -> String {
 /// Rows deleted per transaction when dropping an old or abandoned version.
 const DELETE_BATCH: i64 = 50_000;
 
-/// Deletes every `records` and `domains` row of version `zone`, in batches.
-pub fn delete_version_rows(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
-    for (table, key) in [("records", "domain"), ("domains", "name")] {
+/// Deletes every `records` and `domains` row of version `zone`, in batches, and its `events`
+/// when `events` is true (a version that never became current; a replaced version's events
+/// are the history and stay).
+pub fn delete_version_rows(conn: &Connection, zone: i64, events: bool) -> rusqlite::Result<()> {
+    let tables: &[(&str, &str)] = if events {
+        &[("records", "domain"), ("domains", "name"), ("events", "domain")]
+    } else {
+        &[("records", "domain"), ("domains", "name")]
+    };
+    for &(table, key) in tables {
         loop {
             // The key of the DELETE_BATCH-th row: everything before it goes in one transaction.
             let cut: Option<String> = conn
@@ -220,12 +248,15 @@ pub fn delete_version_rows(conn: &Connection, zone: i64) -> rusqlite::Result<()>
 pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare(
         "SELECT id FROM zones WHERE state = 'importing'
+         UNION SELECT DISTINCT zone FROM events WHERE zone IN (SELECT id FROM zones WHERE state = 'failed')
          UNION SELECT DISTINCT zone FROM records WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))
          UNION SELECT DISTINCT zone FROM domains WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))",
     )?;
     let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     for &id in &ids {
-        delete_version_rows(conn, id)?;
+        let never_current: bool =
+            conn.query_row("SELECT state IN ('importing', 'failed') FROM zones WHERE id = ?1", params![id], |r| r.get(0)).unwrap_or(true);
+        delete_version_rows(conn, id, never_current)?;
         conn.execute("UPDATE zones SET state = 'failed' WHERE id = ?1 AND state = 'importing'", params![id])?;
     }
     Ok(ids.len())

@@ -66,9 +66,11 @@ pub struct Job {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
     pub records: u64,
+    /// Domains the new version holds (not counting removed ones carried forward).
     pub domains: u64,
     pub new_domains: u64,
     pub changed_domains: u64,
+    pub removed_domains: u64,
 }
 
 /// Splits a sort key into its four fields.
@@ -81,29 +83,15 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
     Some(f)
 }
 
-struct Old {
-    name: String,
-    hash: Vec<u8>,
-    first_seen: String,
-    last_changed: String,
-}
-
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
 pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<Stats> {
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
-    let mut old: std::collections::VecDeque<Old> = Default::default();
-    let mut old_after: Option<String> = Some(String::new());
     conn.execute_batch("BEGIN")?;
     const REC: &[&str] = &["zone", "tld", "domain", "owner", "type", "ttl", "rdata"];
-    const DOM: &[&str] = &["zone", "tld", "name", "hash", "first_seen", "last_seen", "last_changed"];
     let mut ins_rec = conn.prepare(&multi_insert("records", REC, ROWS_PER_INSERT))?;
     let mut ins_rec1 = conn.prepare(&multi_insert("records", REC, 1))?;
-    let mut ins_dom = conn.prepare(&multi_insert("domains", DOM, ROWS_PER_INSERT))?;
-    let mut ins_dom1 = conn.prepare(&multi_insert("domains", DOM, 1))?;
-    let mut pending: Vec<PendingDomain> = Vec::with_capacity(ROWS_PER_INSERT);
-    let mut page =
-        conn.prepare("SELECT name, hash, first_seen, last_changed FROM domains WHERE zone = ?1 AND name > ?2 ORDER BY name LIMIT ?3")?;
+    let mut merge = DomainMerge::new(conn, job)?;
     for msg in rx {
         match msg {
             Msg::Records(b) => {
@@ -123,54 +111,8 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<
             }
             Msg::Domains(ds) => {
                 for d in &ds {
-                    // Advance the previous version's cursor to this name.
-                    let mut prev: Option<Old> = None;
-                    loop {
-                        if old.is_empty() {
-                            if let (Some(after), Some(pz)) = (old_after.take(), job.previous) {
-                                let rows = page.query_map(params![pz, after, PAGE], |r| {
-                                    Ok(Old { name: r.get(0)?, hash: r.get(1)?, first_seen: r.get(2)?, last_changed: r.get(3)? })
-                                })?;
-                                for row in rows {
-                                    old.push_back(row?);
-                                }
-                                if old.len() as i64 == PAGE {
-                                    old_after = old.back().map(|o| o.name.clone());
-                                }
-                            }
-                        }
-                        match old.front() {
-                            Some(o) if o.name.as_str() < d.name.as_str() => {
-                                old.pop_front();
-                            }
-                            Some(o) if o.name == d.name => {
-                                prev = old.pop_front();
-                                break;
-                            }
-                            _ => break,
-                        }
-                    }
-                    let (first_seen, last_changed) = match &prev {
-                        Some(o) if o.hash == d.hash => (o.first_seen.as_str(), o.last_changed.as_str()),
-                        Some(o) => {
-                            stats.changed_domains += 1;
-                            (o.first_seen.as_str(), job.now.as_str())
-                        }
-                        None => {
-                            stats.new_domains += 1;
-                            (job.now.as_str(), job.now.as_str())
-                        }
-                    };
-                    pending.push((d.name.clone(), d.hash, first_seen.to_string(), last_changed.to_string()));
-                    if pending.len() == ROWS_PER_INSERT {
-                        for (i, row) in pending.iter().enumerate() {
-                            bind_domain(&mut ins_dom, i * DOM.len(), job, row)?;
-                        }
-                        ins_dom.raw_execute()?;
-                        pending.clear();
-                    }
+                    merge.domain(d, &mut stats)?;
                 }
-                stats.domains += ds.len() as u64;
                 in_tx += ds.len();
             }
         }
@@ -179,12 +121,162 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<
             in_tx = 0;
         }
     }
-    for row in &pending {
-        bind_domain(&mut ins_dom1, 0, job, row)?;
-        ins_dom1.raw_execute()?;
-    }
+    merge.finish(&mut stats)?;
+    drop(merge);
     conn.execute_batch("COMMIT")?;
     Ok(stats)
+}
+
+/// A domain row of the previous version.
+struct Old {
+    name: String,
+    hash: Vec<u8>,
+    first_seen: String,
+    last_seen: String,
+    last_changed: String,
+    removed_at: Option<String>,
+}
+
+/// A domain row to write: (name, hash, first_seen, last_seen, last_changed, removed_at).
+type PendingDomain = (String, Vec<u8>, String, String, String, Option<String>);
+
+const DOM: &[&str] = &["zone", "tld", "name", "hash", "first_seen", "last_seen", "last_changed", "removed_at"];
+
+/// Merge-joins the new version's domains (in name order) with the previous version's (read a
+/// page at a time), writing the new version's rows and the change events between the two.
+/// Removed domains are carried forward with `removed_at` set; the first version of a zone is
+/// its baseline and records no events.
+struct DomainMerge<'c> {
+    job: &'c Job,
+    old: std::collections::VecDeque<Old>,
+    old_after: Option<String>,
+    page: rusqlite::Statement<'c>,
+    ins: rusqlite::Statement<'c>,
+    ins1: rusqlite::Statement<'c>,
+    event: rusqlite::Statement<'c>,
+    pending: Vec<PendingDomain>,
+}
+
+impl<'c> DomainMerge<'c> {
+    fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<DomainMerge<'c>> {
+        Ok(DomainMerge {
+            job,
+            old: Default::default(),
+            old_after: job.previous.map(|_| String::new()),
+            page: conn.prepare(
+                "SELECT name, hash, first_seen, last_seen, last_changed, removed_at FROM domains
+                 WHERE zone = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+            )?,
+            ins: conn.prepare(&multi_insert("domains", DOM, ROWS_PER_INSERT))?,
+            ins1: conn.prepare(&multi_insert("domains", DOM, 1))?,
+            event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            pending: Vec::with_capacity(ROWS_PER_INSERT),
+        })
+    }
+
+    /// The next previous-version row, in name order.
+    fn peek_old(&mut self) -> rusqlite::Result<Option<&Old>> {
+        if self.old.is_empty() {
+            if let (Some(after), Some(pz)) = (self.old_after.take(), self.job.previous) {
+                let rows = self.page.query_map(params![pz, after, PAGE], |r| {
+                    Ok(Old {
+                        name: r.get(0)?,
+                        hash: r.get(1)?,
+                        first_seen: r.get(2)?,
+                        last_seen: r.get(3)?,
+                        last_changed: r.get(4)?,
+                        removed_at: r.get(5)?,
+                    })
+                })?;
+                for row in rows {
+                    self.old.push_back(row?);
+                }
+                if self.old.len() as i64 == PAGE {
+                    self.old_after = self.old.back().map(|o| o.name.clone());
+                }
+            }
+        }
+        Ok(self.old.front())
+    }
+
+    fn domain(&mut self, d: &DomainRow, stats: &mut Stats) -> rusqlite::Result<()> {
+        // Previous-version names before this one are gone from the new version.
+        while self.peek_old()?.is_some_and(|o| o.name.as_str() < d.name.as_str()) {
+            if let Some(o) = self.old.pop_front() {
+                self.gone(o, stats)?;
+            }
+        }
+        let prev = if self.peek_old()?.is_some_and(|o| o.name == d.name) { self.old.pop_front() } else { None };
+        let now = self.job.now.clone();
+        let (first_seen, last_changed) = match prev {
+            Some(o) if o.removed_at.is_none() && o.hash == d.hash => (o.first_seen, o.last_changed),
+            Some(o) if o.removed_at.is_none() => {
+                stats.changed_domains += 1;
+                self.record_event(&d.name, "modified")?;
+                (o.first_seen, now.clone())
+            }
+            Some(o) => {
+                // It comes back: added again, first seen long ago.
+                stats.new_domains += 1;
+                self.record_event(&d.name, "added")?;
+                (o.first_seen, now.clone())
+            }
+            None => {
+                stats.new_domains += 1;
+                if self.job.previous.is_some() {
+                    self.record_event(&d.name, "added")?;
+                }
+                (now.clone(), now.clone())
+            }
+        };
+        stats.domains += 1;
+        self.push((d.name.clone(), d.hash.to_vec(), first_seen, now, last_changed, None))
+    }
+
+    /// A previous-version domain the new version does not hold.
+    fn gone(&mut self, o: Old, stats: &mut Stats) -> rusqlite::Result<()> {
+        let removed_at = match o.removed_at {
+            Some(r) => r,
+            None => {
+                stats.removed_domains += 1;
+                self.record_event(&o.name, "removed")?;
+                self.job.now.clone()
+            }
+        };
+        self.push((o.name, o.hash, o.first_seen, o.last_seen, o.last_changed, Some(removed_at)))
+    }
+
+    fn record_event(&mut self, domain: &str, kind: &str) -> rusqlite::Result<()> {
+        let j = self.job;
+        self.event.execute(params![j.zone, j.previous, j.tld, domain, kind, j.now])?;
+        Ok(())
+    }
+
+    fn push(&mut self, row: PendingDomain) -> rusqlite::Result<()> {
+        self.pending.push(row);
+        if self.pending.len() == ROWS_PER_INSERT {
+            for (i, row) in self.pending.iter().enumerate() {
+                bind_domain(&mut self.ins, i * DOM.len(), self.job, row)?;
+            }
+            self.ins.raw_execute()?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Previous-version names after the last new one are gone too; then the last rows.
+    fn finish(&mut self, stats: &mut Stats) -> rusqlite::Result<()> {
+        while self.peek_old()?.is_some() {
+            if let Some(o) = self.old.pop_front() {
+                self.gone(o, stats)?;
+            }
+        }
+        for row in std::mem::take(&mut self.pending) {
+            bind_domain(&mut self.ins1, 0, self.job, &row)?;
+            self.ins1.raw_execute()?;
+        }
+        Ok(())
+    }
 }
 
 fn bind_record(st: &mut rusqlite::Statement<'_>, base: usize, job: &Job, key: &[u8], ttl: u32) -> rusqlite::Result<()> {
@@ -198,15 +290,13 @@ fn bind_record(st: &mut rusqlite::Statement<'_>, base: usize, job: &Job, key: &[
     st.raw_bind_parameter(base + 7, rdata)
 }
 
-/// (name, hash, first_seen, last_changed) of a domain row.
-type PendingDomain = (String, [u8; 16], String, String);
-
 fn bind_domain(st: &mut rusqlite::Statement<'_>, base: usize, job: &Job, d: &PendingDomain) -> rusqlite::Result<()> {
     st.raw_bind_parameter(base + 1, job.zone)?;
     st.raw_bind_parameter(base + 2, job.tld.as_str())?;
     st.raw_bind_parameter(base + 3, d.0.as_str())?;
     st.raw_bind_parameter(base + 4, &d.1[..])?;
     st.raw_bind_parameter(base + 5, d.2.as_str())?;
-    st.raw_bind_parameter(base + 6, job.now.as_str())?;
-    st.raw_bind_parameter(base + 7, d.3.as_str())
+    st.raw_bind_parameter(base + 6, d.3.as_str())?;
+    st.raw_bind_parameter(base + 7, d.4.as_str())?;
+    st.raw_bind_parameter(base + 8, d.5.as_deref())
 }

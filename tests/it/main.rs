@@ -3,6 +3,7 @@
 //! Tests that need ../shared (zonegen.py, realzones) print `SKIPPED` when it is absent;
 //! CI sets ZONEFEED_REQUIRE_SHARED=1 so that absence fails instead.
 
+mod changes;
 mod env;
 mod import;
 mod realzones;

@@ -1,0 +1,100 @@
+//! Change events: what each imported version added, removed and modified, for `zonefeed
+//! changes` (and, next, the webhook outbox).
+//!
+//! Events are written by the store's writer in the same transactions as the version's rows, so
+//! only versions that became current (state `current` or `replaced`) have events to show; a
+//! failed or interrupted import's events are dropped with its rows.
+
+use rusqlite::{params_from_iter, Connection};
+use serde::Serialize;
+
+/// One change of one domain between two versions of its zone.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub domain: String,
+    pub tld: String,
+    /// The version that recorded it (`zones.id`).
+    pub zone_version: i64,
+    /// The version it was compared with.
+    pub previous_version: i64,
+    /// When that version was imported (UTC, RFC 3339).
+    pub at: String,
+}
+
+/// Which events to list.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub tld: Option<String>,
+    pub kind: Option<String>,
+    /// RFC 3339 UTC lower bound on `at`.
+    pub since: Option<String>,
+    pub version: Option<i64>,
+}
+
+/// `2026-11-23` or `2026-11-23T06:00:00Z` as the RFC 3339 text events are stamped with.
+pub fn parse_since(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let date_ok = b.len() >= 10 && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    if !date_ok {
+        return None;
+    }
+    match b.len() {
+        10 => Some(format!("{s}T00:00:00Z")),
+        20 if b[10] == b'T' && b[19] == b'Z' => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// Events matching `f`, oldest version first, by domain then kind within a version.
+pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
+    let mut sql = String::from(
+        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at FROM events e JOIN zones z ON z.id = e.zone
+         WHERE z.state IN ('current', 'replaced')",
+    );
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(t) = &f.tld {
+        sql.push_str(" AND e.tld = ?");
+        args.push(t.clone().into());
+    }
+    if let Some(k) = &f.kind {
+        sql.push_str(" AND e.kind = ?");
+        args.push(k.clone().into());
+    }
+    if let Some(s) = &f.since {
+        sql.push_str(" AND e.at >= ?");
+        args.push(s.clone().into());
+    }
+    if let Some(v) = f.version {
+        sql.push_str(" AND e.zone = ?");
+        args.push(v.into());
+    }
+    sql.push_str(" ORDER BY e.zone, e.domain, e.kind");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params_from_iter(args), |r| {
+        Ok(Event {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            domain: r.get(2)?,
+            tld: r.get(3)?,
+            zone_version: r.get(4)?,
+            previous_version: r.get(5)?,
+            at: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_forms() {
+        assert_eq!(parse_since("2026-11-23").as_deref(), Some("2026-11-23T00:00:00Z"));
+        assert_eq!(parse_since("2026-11-23T06:00:00Z").as_deref(), Some("2026-11-23T06:00:00Z"));
+        assert_eq!(parse_since("yesterday"), None);
+        assert_eq!(parse_since("2026-11-23 06:00"), None);
+    }
+}
