@@ -16,24 +16,17 @@ mkdir -p "$DIR"
 cargo build --release --quiet --bin zonefeed --example zonegen
 BIN="$PWD/target/release/zonefeed"
 GZ="$DIR/com-$N.zone.gz"
-if [ ! -s "$GZ" ]; then
-    target/release/examples/zonegen "$N" com 1 | gzip -1 > "$GZ.tmp" && mv "$GZ.tmp" "$GZ"
-fi
-python3 - "$GZ" "$BIN" "$DIR" "$N" <<'PY'
+GZ1="$DIR/com-$N-day1.zone.gz"
+for day in 0 1; do
+    f="$GZ"; [ "$day" = 1 ] && f="$GZ1"
+    if [ ! -s "$f" ]; then
+        target/release/examples/zonegen "$N" com 1 "$day" | gzip -1 > "$f.tmp" && mv "$f.tmp" "$f"
+    fi
+done
+python3 - "$GZ" "$BIN" "$DIR" "$N" "$GZ1" <<'PY'
 import json, os, resource, subprocess, sys, time
-gz, binary, d, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+gz, binary, d, n, gz1 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 text = int(subprocess.run(f"gzip -dc {gz} | wc -c", shell=True, capture_output=True, text=True, check=True).stdout)
-
-def run(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    p = subprocess.run(cmd, shell=True, capture_output=True, text=True)
-    secs = time.perf_counter() - t
-    if p.returncode != 0:
-        sys.exit(f"{cmd} failed: {p.stderr}")
-    # ru_maxrss of children is the largest so far: each run is measured in a fresh python
-    # child below, so this is that command's own peak.
-    return secs, p.stdout
 
 def measured(cmd):
     # One python child per command so RUSAGE_CHILDREN's peak is that command's alone.
@@ -54,17 +47,26 @@ secs, rss, _ = measured(f"gzip -dc {gz} > /dev/null")
 base = secs
 rows.append(("gzip -dc > /dev/null", secs, rss, None))
 records = None
-for label, flags in (("zonefeed import --no-records", "--no-records"), ("zonefeed import", "")):
+def fresh_db():
     db = os.path.join(d, "bench.db")
     for suffix in ("", "-wal", "-shm", ".lock"):
         try:
             os.remove(db + suffix)
         except FileNotFoundError:
             pass
+    return db
+
+for label, flags in (("zonefeed import --no-records", "--no-records"), ("zonefeed import", "")):
+    db = fresh_db()
     secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz}")
     s = json.loads(out.strip().splitlines()[-1])
     records = s["records"]
     rows.append((label, secs, rss, s))
+    # The next day over this one: the daily case.
+    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz1}")
+    s = json.loads(out.strip().splitlines()[-1])
+    changed = s["new_domains"] + s["changed_domains"] + s["removed_domains"]
+    rows.append((f"  next day over it ({changed} changes)", secs, rss, s))
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores")
 print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10}")
 for label, secs, rss, s in rows:

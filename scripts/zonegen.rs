@@ -1,6 +1,6 @@
 //! Fast synthetic zone generator for benchmarks (see `zonefeed::synth`).
 //!
-//!     cargo run --release --example zonegen -- [DOMAINS] [TLD] [SEED] | gzip > com.zone.gz
+//!     cargo run --release --example zonegen -- [DOMAINS] [TLD] [SEED] [DAY] | gzip > com.zone.gz
 
 use std::io::{BufWriter, Write};
 
@@ -11,7 +11,8 @@ fn main() -> std::io::Result<()> {
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let stdout = std::io::stdout();
     let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-    let n = zonefeed::synth::write_zone(&mut w, tld, domains, seed)?;
+    let day = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let n = zonefeed::synth::write_zone_day(&mut w, tld, domains, seed, day)?;
     w.flush()?;
     eprintln!("zonegen: {domains} domains, {n} records");
     Ok(())

@@ -376,7 +376,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     split.map_err(|e| vec![e])?;
     let dir = std::env::temp_dir();
     // Inputs here are small (fuzz cases, tests): a small budget keeps each call cheap.
-    let mut sorter = sort::Sorter::new(64 << 20, dir.clone());
+    let mut sorter = sort::Sorter::new(4 << 20, dir.clone());
     let opts = Options {
         tld: None,
         no_records: false,
