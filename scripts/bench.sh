@@ -15,7 +15,7 @@ DIR="target/bench"
 mkdir -p "$DIR"
 cargo build --release --quiet --bin zonefeed --example zonegen
 BIN="$PWD/target/release/zonefeed"
-GZ="$DIR/com-$N.zone.gz"
+GZ="$DIR/com-$N-day0.zone.gz"
 GZ1="$DIR/com-$N-day1.zone.gz"
 for day in 0 1; do
     f="$GZ"; [ "$day" = 1 ] && f="$GZ1"
