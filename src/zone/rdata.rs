@@ -114,9 +114,9 @@ pub struct Scratch {
     pub used_origin: bool,
 }
 
-/// Writes the canonical RDATA of a record of type `t` from its tokens into `out`.
-/// Returns the wire length (for the 65535 limit, checked here).
-pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scratch, out: &mut String) -> Result<usize, String> {
+/// Writes the canonical RDATA of a record of type `t` from its tokens into `out`, checking
+/// the 65535-octet limit on its wire form.
+pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scratch, out: &mut String) -> Result<(), String> {
     s.wire.clear();
     s.used_origin = false;
     let generic = toks.first().is_some_and(|t| !t.quoted && t.text == b"\\#");
@@ -147,7 +147,7 @@ pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scra
                 }
             }
         }
-        return Ok(0);
+        return Ok(());
     } else {
         return Err("RDATA of an unknown type must be written in RFC 3597 form (\\# length hex)".into());
     }
@@ -164,7 +164,7 @@ pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scra
         Some(l) => decode(l, &s.wire, out).map_err(|e| format!("RDATA does not fit its type: {e}"))?,
         None => push_generic(&s.wire, out),
     }
-    Ok(s.wire.len())
+    Ok(())
 }
 
 fn read_generic(toks: &[Tok<'_>], wire: &mut Vec<u8>) -> Result<(), String> {
@@ -362,8 +362,7 @@ fn decode(layout: &[F], w: &[u8], out: &mut String) -> Result<(), &'static str> 
     for (k, f) in layout.iter().enumerate() {
         let mark = out.len();
         match f {
-            U8 => out.push_str(itoa_u32(take(&mut p, 1)?[0].into()).as_str()),
-            Alg => out.push_str(itoa_u32(take(&mut p, 1)?[0].into()).as_str()),
+            U8 | Alg => out.push_str(itoa_u32(take(&mut p, 1)?[0].into()).as_str()),
             U16 => out.push_str(itoa_u32(be16(take(&mut p, 2)?).into()).as_str()),
             U32 | Period => out.push_str(itoa_u32(be32(take(&mut p, 4)?)).as_str()),
             Name => {
