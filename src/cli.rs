@@ -40,7 +40,42 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Import(ImportArgs),
+    Download(DownloadArgs),
     Changes(ChangesArgs),
+}
+
+/// Download zone files from CZDS: unchanged ones are skipped, cut transfers resumed.
+///
+/// Credentials: --username / --password-file, else CZDS_USERNAME / CZDS_PASSWORD, else the
+/// config file (ICANN's `icann.account.username` / `icann.account.password`). The login token
+/// is cached (mode 0600) in the working directory and reused until shortly before it expires.
+/// Files are written as DIR/<tld>.zone.gz and recorded in the database's `downloads` table.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed download com net org\n  \
+zonefeed --json download --exclude com --dir /srv/zones --parallel 8\n  \
+CZDS_USERNAME=me@example.com zonefeed download --password-file ~/.czds-password xyz")]
+pub struct DownloadArgs {
+    /// Zones to download [default: `tlds` from the config, else every zone the account may download]
+    #[arg(value_name = "TLD")]
+    pub tlds: Vec<String>,
+    /// Zones to leave out (repeat, or separate with commas)
+    #[arg(long, value_name = "TLD", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Where zone files go [default: `working.directory`/zonefiles, else ./zonefiles]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Downloads at once [default: `download.parallel`, else 4]
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Download even zones whose local file is complete and current
+    #[arg(long)]
+    pub force: bool,
+    /// CZDS account (an e-mail address)
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// A file holding the password (mode 0600); there is no password flag, argv is public
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
 }
 
 /// Domains added, removed and modified between imported versions (the newly-registered feed).

@@ -23,8 +23,8 @@ pub enum ConfigError {
     NotObject { path: PathBuf },
     #[error("config `{}`: `{key}` must be {want}, found {found}", path.display())]
     Type { path: PathBuf, key: String, want: &'static str, found: String },
-    #[error("config `{}` holds a password but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
-    Exposed { path: PathBuf, mode: u32 },
+    #[error("{what} `{}` holds a password but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
+    Exposed { what: &'static str, path: PathBuf, mode: u32 },
 }
 
 /// The config file's keys, as read.
@@ -46,7 +46,7 @@ impl Config {
         let Value::Object(map) = v else { return Err(ConfigError::NotObject { path: path.into() }) };
         let cfg = Config { path: path.into(), map };
         if cfg.map.contains_key("icann.account.password") {
-            check_private(path)?;
+            check_private("config", path)?;
         }
         Ok(cfg)
     }
@@ -71,6 +71,36 @@ impl Config {
         }
     }
 
+    /// A list of strings (`tlds`); a single string is taken as a one-element list.
+    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    v => Err(self.type_err(key, "a list of strings", v)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.type_err(key, "a list of strings", v)),
+        }
+    }
+
+    pub fn positive_integer(&self, key: &str) -> Result<Option<u64>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|i| i > 0) => Ok(n.as_u64()),
+            Some(v) => Err(self.type_err(key, "a positive whole number", v)),
+        }
+    }
+
+    /// The file the keys came from (empty when there was none).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn positive_number(&self, key: &str) -> Result<Option<f64>, ConfigError> {
         match self.map.get(key) {
             None => Ok(None),
@@ -80,18 +110,19 @@ impl Config {
     }
 }
 
+/// Refuses a file holding a secret (`what`: "config", "password file") that others can read.
 #[cfg(unix)]
-fn check_private(path: &Path) -> Result<(), ConfigError> {
+pub fn check_private(what: &'static str, path: &Path) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.into(), source })?.permissions().mode();
     if mode & 0o077 != 0 {
-        return Err(ConfigError::Exposed { path: path.into(), mode: mode & 0o777 });
+        return Err(ConfigError::Exposed { what, path: path.into(), mode: mode & 0o777 });
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(_: &Path) -> Result<(), ConfigError> {
+pub fn check_private(_: &'static str, _: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
@@ -103,6 +134,8 @@ pub struct Settings {
     pub json: bool,
     pub quiet: bool,
     pub wait: Duration,
+    /// The config file, for the keys of single commands.
+    pub config: Config,
 }
 
 impl Settings {
@@ -114,6 +147,105 @@ impl Settings {
             None => cfg.string("database.path")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("zonefeed.db")),
         };
         let secs = cfg.positive_number("log.interval_seconds")?.unwrap_or(5.0);
-        Ok(Settings { db, log_interval: Duration::from_secs_f64(secs), json: g.json, quiet: g.quiet, wait: Duration::from_secs(g.wait) })
+        Ok(Settings {
+            db,
+            log_interval: Duration::from_secs_f64(secs),
+            json: g.json,
+            quiet: g.quiet,
+            wait: Duration::from_secs(g.wait),
+            config: cfg,
+        })
     }
+}
+
+/// What the CZDS commands need, resolved: flags, then environment, then the config file,
+/// then the production defaults.
+#[derive(Debug)]
+pub struct CzdsSettings {
+    pub endpoints: crate::czds::Endpoints,
+    pub credentials: crate::czds::Credentials,
+    /// ICANN's `working.directory`: the token cache lives here, zones go to `zonefiles/`.
+    pub work_dir: PathBuf,
+    pub http: crate::czds::HttpOptions,
+}
+
+/// A missing or unreadable credential: exit code 2 like any config problem.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("no CZDS {what}: give {flag}, set {env}, or put `{key}` in the config file")]
+    Missing { what: &'static str, flag: &'static str, env: &'static str, key: &'static str },
+    #[error("password file `{}`: {source}", path.display())]
+    PasswordFile { path: PathBuf, source: std::io::Error },
+    #[error("password file `{}` is empty", path.display())]
+    EmptyPassword { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl CzdsSettings {
+    pub fn resolve(cfg: &Config, username: Option<&str>, password_file: Option<&Path>) -> Result<CzdsSettings, CredentialError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let username = match username.map(str::to_string).or_else(|| env("CZDS_USERNAME")) {
+            Some(u) => u,
+            None => cfg.string("icann.account.username")?.ok_or(CredentialError::Missing {
+                what: "username",
+                flag: "--username",
+                env: "CZDS_USERNAME",
+                key: "icann.account.username",
+            })?,
+        };
+        let password = match password_file {
+            Some(path) => {
+                check_private("password file", path)?;
+                let text = std::fs::read_to_string(path).map_err(|source| CredentialError::PasswordFile { path: path.into(), source })?;
+                let pw = text.trim_end_matches(['\r', '\n']).to_string();
+                if pw.is_empty() {
+                    return Err(CredentialError::EmptyPassword { path: path.into() });
+                }
+                pw
+            }
+            None => match env("CZDS_PASSWORD") {
+                Some(p) => p,
+                None => cfg.string("icann.account.password")?.ok_or(CredentialError::Missing {
+                    what: "password",
+                    flag: "--password-file",
+                    env: "CZDS_PASSWORD",
+                    key: "icann.account.password",
+                })?,
+            },
+        };
+        let auth_base = env("CZDS_AUTH_URL").or(cfg.string("authentication.base.url")?).unwrap_or_else(|| crate::czds::AUTH_BASE.into());
+        let base_url = env("CZDS_BASE_URL").or(cfg.string("czds.base.url")?).unwrap_or_else(|| crate::czds::BASE_URL.into());
+        let work_dir = cfg.string("working.directory")?.map_or_else(|| PathBuf::from("."), PathBuf::from);
+        let mut http = crate::czds::HttpOptions::default();
+        if let Some(s) = cfg.positive_number("download.connect_timeout_seconds")? {
+            http.connect_timeout = Duration::from_secs_f64(s);
+        }
+        if let Some(s) = cfg.positive_number("download.low_speed_time")? {
+            http.read_timeout = Duration::from_secs_f64(s);
+        }
+        Ok(CzdsSettings {
+            endpoints: crate::czds::Endpoints { auth_base, base_url },
+            credentials: crate::czds::Credentials { username, password: crate::czds::Secret::new(password) },
+            work_dir,
+            http,
+        })
+    }
+
+    /// The token cache file.
+    pub fn token_cache(&self) -> PathBuf {
+        self.work_dir.join(".zonefeed-token.json")
+    }
+}
+
+/// `download.*` keys: retries and the stall guard.
+pub fn download_options(cfg: &Config, dir: PathBuf, force: bool) -> Result<crate::czds::download::Options, ConfigError> {
+    Ok(crate::czds::download::Options {
+        dir,
+        force,
+        retries: cfg.positive_integer("download.retries")?.unwrap_or(5) as u32,
+        retry_delay: Duration::from_secs_f64(cfg.positive_number("download.retry_delay_seconds")?.unwrap_or(2.0)),
+        low_speed_limit: cfg.positive_integer("download.low_speed_limit")?.unwrap_or(1024),
+        low_speed_time: Duration::from_secs_f64(cfg.positive_number("download.low_speed_time")?.unwrap_or(60.0)),
+    })
 }

@@ -19,7 +19,9 @@
 pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod czds;
 pub mod ingest;
+pub mod lock;
 pub mod progress;
 pub mod store;
 pub mod synth;

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use zonefeed::changes;
-use zonefeed::cli::{ChangesArgs, Cli, Command, ImportArgs};
-use zonefeed::config::Settings;
+use zonefeed::cli::{ChangesArgs, Cli, Command, DownloadArgs, ImportArgs};
+use zonefeed::config::{self, CzdsSettings, Settings};
+use zonefeed::czds::{self, download};
 use zonefeed::ingest::{self, source::Input, ImportError};
-use zonefeed::progress::{Mode, Progress};
+use zonefeed::progress::{Mode, Progress, Transfers};
 use zonefeed::store::{self, StoreError};
 
 // mimalloc: the parse workers and the sorter allocate from several threads at once, where
@@ -36,7 +37,109 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Import(args) => import(&settings, &args),
+        Command::Download(args) => download(&settings, &args),
         Command::Changes(args) => list_changes(&settings, &args),
+    }
+}
+
+fn download(s: &Settings, args: &DownloadArgs) -> ExitCode {
+    let czds_cfg = match CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
+    let (opts, parallel, wanted) = match (
+        config::download_options(&s.config, dir.clone(), args.force),
+        s.config.positive_integer("download.parallel"),
+        s.config.string_list("tlds"),
+    ) {
+        (Ok(o), Ok(p), Ok(t)) => {
+            (o, args.parallel.or(p.map(|p| p as usize)).unwrap_or(4).max(1), if args.tlds.is_empty() { t } else { Some(args.tlds.clone()) })
+        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: `{}`: {e}", dir.display());
+        return ExitCode::from(code::FAILED);
+    }
+    // One downloader per directory: a second run waits, then exits 5.
+    let lock_path = dir.join(".zonefeed-download.lock");
+    let _lock = match zonefeed::lock::exclusive(&lock_path, s.wait) {
+        Ok(l) => l,
+        Err(zonefeed::lock::LockError::Busy) => {
+            eprintln!("error: `{}` is busy: another zonefeed is downloading there (waited {}s)", dir.display(), s.wait.as_secs());
+            return ExitCode::from(code::BUSY);
+        }
+        Err(zonefeed::lock::LockError::Io(e)) => {
+            eprintln!("error: lock file `{}`: {e}", lock_path.display());
+            return ExitCode::from(code::FAILED);
+        }
+    };
+    let conn = match store::open_rw(&s.db, s.wait) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let client = czds::Client::new(
+        czds_cfg.endpoints.clone(),
+        czds_cfg.credentials.clone(),
+        czds::TokenCache::new(czds_cfg.token_cache()),
+        &czds_cfg.http,
+    );
+    let links = match client.links() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let plan = download::plan(&links, wanted.as_deref(), &args.exclude);
+    let progress = Transfers::new(Mode::detect(s.quiet, s.log_interval), plan.jobs.len() as u64);
+    let (mut ok, mut failed, mut fatal) = (0usize, 0usize, None);
+    let mut report = |r: download::ZoneResult| {
+        match r.status {
+            "failed" => {
+                failed += 1;
+                fatal = fatal.or(r.fatal);
+                eprintln!("error: {}: {}", r.tld, r.reason.as_deref().unwrap_or("failed"));
+            }
+            status => {
+                ok += 1;
+                if status == "downloaded" {
+                    if let Err(e) = download::record(&conn, &r) {
+                        eprintln!("warning: {}: downloaded, but recording it in `{}` failed: {e}", r.tld, s.db.display());
+                    }
+                }
+                if !s.json && !s.quiet {
+                    let what = if status == "skipped" { "unchanged, skipped" } else { "downloaded" };
+                    println!(
+                        "{}: {what}, {:.1} MB, {}",
+                        r.tld,
+                        r.bytes as f64 / 1e6,
+                        r.file.as_deref().map_or(String::new(), |f| f.display().to_string())
+                    );
+                }
+            }
+        }
+        if s.json {
+            println!("{}", serde_json::to_string(&r).unwrap_or_default());
+        }
+    };
+    for r in plan.refused {
+        report(r);
+    }
+    download::fetch_all(&client, &plan.jobs, &opts, parallel, &progress, &mut report);
+    progress.finish();
+    match (fatal, ok, failed) {
+        (Some(c), _, _) => ExitCode::from(c),
+        (None, _, 0) => ExitCode::SUCCESS,
+        (None, 0, _) => ExitCode::from(code::FAILED),
+        _ => ExitCode::from(code::PARTIAL),
     }
 }
 

@@ -130,3 +130,137 @@ impl Progress {
         }
     }
 }
+
+/// Progress of parallel downloads: a bar per transfer and a total on a terminal, a summary
+/// line every interval otherwise.
+pub struct Transfers {
+    multi: Option<indicatif::MultiProgress>,
+    total: Option<ProgressBar>,
+    state: Arc<TransferState>,
+    ticker: Option<Running>,
+}
+
+#[derive(Default)]
+struct TransferState {
+    zones: u64,
+    done: std::sync::atomic::AtomicU64,
+    active: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+/// One zone's transfer; finishing (or dropping) it clears its bar.
+pub struct TransferBar {
+    bar: Option<ProgressBar>,
+    state: Arc<TransferState>,
+}
+
+impl Transfers {
+    pub fn new(mode: Mode, zones: u64) -> Transfers {
+        let state = Arc::new(TransferState { zones, ..Default::default() });
+        match mode {
+            Mode::Quiet => Transfers { multi: None, total: None, state, ticker: None },
+            Mode::Bar => {
+                let multi = indicatif::MultiProgress::new();
+                let total = multi.add(ProgressBar::new(zones));
+                let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} zones {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+                total.set_style(style);
+                total.set_prefix("download");
+                Transfers { multi: Some(multi), total: Some(total), state, ticker: None }
+            }
+            Mode::Log(every) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let (st, stop2) = (state.clone(), stop.clone());
+                let handle = std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let mut next = every;
+                    while !stop2.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                        if start.elapsed() < next {
+                            continue;
+                        }
+                        next += every;
+                        let bytes = st.bytes.load(Ordering::Relaxed) as f64;
+                        let secs = start.elapsed().as_secs_f64();
+                        eprintln!(
+                            "zonefeed: download: {} of {} zones done, {} active, {:.1} MB received ({:.1} MB/s), {secs:.0}s",
+                            st.done.load(Ordering::Relaxed),
+                            st.zones,
+                            st.active.load(Ordering::Relaxed),
+                            bytes / 1e6,
+                            bytes / 1e6 / secs.max(1e-3)
+                        );
+                    }
+                });
+                Transfers { multi: None, total: None, state, ticker: Some(Running { stop, handle }) }
+            }
+        }
+    }
+
+    /// Starts showing the transfer of `name`.
+    pub fn begin(&self, name: &str) -> TransferBar {
+        self.state.active.fetch_add(1, Ordering::Relaxed);
+        let bar = self.multi.as_ref().map(|m| {
+            let bar = m.add(ProgressBar::new(0));
+            let style = ProgressStyle::with_template("  {prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(name.to_string());
+            bar
+        });
+        TransferBar { bar, state: self.state.clone() }
+    }
+
+    /// Counts a zone finished (downloaded, skipped or failed).
+    pub fn zone_done(&self, note: &str) {
+        self.state.done.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = &self.total {
+            t.inc(1);
+            t.set_message(note.to_string());
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(t) = &self.total {
+            t.finish_and_clear();
+        }
+        if let Some(r) = self.ticker {
+            r.stop.store(true, Ordering::Relaxed);
+            let _ = r.handle.join();
+        }
+    }
+}
+
+impl TransferBar {
+    /// The size of the whole file and the bytes already on disk (a resumed transfer).
+    pub fn reset(&self, total: Option<u64>, have: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(total.unwrap_or(0));
+            b.set_position(have);
+        }
+    }
+
+    pub fn inc(&self, n: u64) {
+        self.state.bytes.fetch_add(n, Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+
+    pub fn message(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
+        }
+    }
+}
+
+impl Drop for TransferBar {
+    fn drop(&mut self) {
+        self.state.active.fetch_sub(1, Ordering::Relaxed);
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -8,14 +8,16 @@
 
 pub mod writer;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::lock::LockError;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -70,6 +72,17 @@ CREATE TABLE IF NOT EXISTS events (
     at        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+CREATE TABLE IF NOT EXISTS downloads (
+    id            INTEGER PRIMARY KEY,
+    tld           TEXT NOT NULL,
+    url           TEXT NOT NULL,
+    file          TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    last_modified TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    downloaded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS downloads_tld ON downloads (tld, id);
 "#;
 
 /// What went wrong with the database.
@@ -106,24 +119,10 @@ pub struct WriteLock {
 impl WriteLock {
     pub fn acquire(db: &Path, wait: Duration) -> Result<WriteLock, StoreError> {
         let path = lock_path(db);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StoreError::Lock { path: path.clone(), source })?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(WriteLock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if start.elapsed() >= wait {
-                        return Err(StoreError::Busy { path: db.to_path_buf(), waited: wait.as_secs() });
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(std::fs::TryLockError::Error(source)) => return Err(StoreError::Lock { path, source }),
-            }
+        match crate::lock::exclusive(&path, wait) {
+            Ok(file) => Ok(WriteLock { _file: file }),
+            Err(LockError::Busy) => Err(StoreError::Busy { path: db.to_path_buf(), waited: wait.as_secs() }),
+            Err(LockError::Io(source)) => Err(StoreError::Lock { path, source }),
         }
     }
 }
@@ -154,12 +153,15 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(err)?;
     match found.and_then(|v| v.parse::<i64>().ok()) {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
-        Some(1) => {
+        Some(SCHEMA_VERSION) => {}
+        Some(v) => {
             // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
-            conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT; UPDATE meta SET value = '2' WHERE key = 'schema_version';")
-                .map_err(err)?;
+            // Schema 3: `downloads` (created above like every table).
+            if v < 2 {
+                conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
+            }
+            conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
-        Some(_) => {}
         None => {
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
                 .map_err(err)?;
@@ -197,7 +199,16 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
 
 /// Now as RFC 3339 UTC with seconds: `2026-11-23T23:59:59Z`.
 pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    utc(unix_now())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64
+}
+
+/// `secs` since the epoch as `2026-11-24T06:00:00Z`.
+pub fn utc(secs: i64) -> String {
     let (y, m, d) = crate::zone::rdata::civil_from_days(secs.div_euclid(86400));
     let r = secs.rem_euclid(86400);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
