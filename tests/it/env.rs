@@ -22,6 +22,9 @@ impl TestEnv {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_zonefeed"));
         c.current_dir(self.dir.path()).env_remove("ZONEFEED_DB").env_remove("ZONEFEED_CONFIG").stdin(Stdio::null());
+        for k in ["CZDS_USERNAME", "CZDS_PASSWORD", "CZDS_AUTH_URL", "CZDS_BASE_URL"] {
+            c.env_remove(k);
+        }
         c
     }
 

@@ -4,6 +4,8 @@
 //! CI sets ZONEFEED_REQUIRE_SHARED=1 so that absence fails instead.
 
 mod changes;
+mod czds_server;
+mod download;
 mod env;
 mod import;
 mod realzones;

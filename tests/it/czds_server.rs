@@ -1,0 +1,340 @@
+//! A CZDS server for the tests: ICANN's REST API (spec 1.0.8) on 127.0.0.1, with switches
+//! for the failures real links and servers produce.
+//!
+//! Plain HTTP/1.1 over std's TcpListener, one thread per connection, `Connection: close` on
+//! every answer: small enough to read whole, exact about every byte it sends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const USER: &str = "tester@example.com";
+pub const PASSWORD: &str = "correct-horse-battery-staple-77";
+
+#[derive(Clone)]
+pub struct Zone {
+    pub data: Vec<u8>,
+    pub last_modified: String,
+    /// 403 (not authorised) or 409 (terms) instead of the file.
+    pub status: Option<u16>,
+}
+
+/// Faults, each applied to the next `n` GETs of zone files that they match.
+#[derive(Default)]
+pub struct Faults {
+    /// Close the connection after this many body bytes (headers announce the full length).
+    pub cut_after: Option<(u64, u32)>,
+    /// Answer 200 with the whole file whatever Range says.
+    pub ignore_range: bool,
+    /// After the next cut GET, replace the zone with these bytes and a new Last-Modified.
+    pub change_after_cut: Option<Vec<u8>>,
+    /// Send this many bytes at once, then a byte every interval (for `n` GETs).
+    pub drip: Option<(u64, Duration, u32)>,
+    /// The Content-Disposition file name to send.
+    pub disposition: Option<String>,
+    /// Refuse every bearer token (a server that lost its sessions for good).
+    pub reject_tokens: bool,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub zones: BTreeMap<String, Zone>,
+    /// Links listed besides the zones' own (hostile names).
+    pub extra_links: Vec<String>,
+    pub tokens: HashMap<String, u64>,
+    /// Lifetime of issued tokens, seconds.
+    pub token_ttl: u64,
+    /// Successful and refused logins, in order (all attempts count for the rate limit).
+    pub login_times: Vec<Instant>,
+    pub logins_ok: u32,
+    pub login_attempts: u32,
+    pub rate_window: Duration,
+    pub heads: Vec<String>,
+    /// (zone, Range header, If-Range header) of every GET of a zone file.
+    pub gets: Vec<(String, Option<String>, Option<String>)>,
+    pub faults: Faults,
+    /// Every request line and header block, to look for leaked secrets.
+    pub requests: Vec<String>,
+}
+
+pub struct Czds {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl Czds {
+    pub fn start() -> Czds {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(Mutex::new(State { token_ttl: 24 * 3600, rate_window: Duration::from_secs(300), ..Default::default() }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &st, addr);
+                });
+            }
+        });
+        Czds { addr, state }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add_zone(&self, tld: &str, data: Vec<u8>) {
+        self.state()
+            .zones
+            .insert(tld.into(), Zone { data, last_modified: http_date(SystemTime::now() - Duration::from_secs(3600)), status: None });
+    }
+}
+
+pub fn http_date(t: SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+struct Request {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Request { method, path, headers, body })
+}
+
+fn respond(mut s: &TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\nConnection: close\r\n", reason(status));
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    s.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        409 => "Conflict",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn b64url(data: &[u8]) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(data)
+}
+
+fn serve(stream: TcpStream, st: &Mutex<State>, addr: SocketAddr) -> std::io::Result<()> {
+    let Some(req) = read_request(&stream) else { return Ok(()) };
+    let lock = || st.lock().unwrap_or_else(|p| p.into_inner());
+    {
+        let mut s = lock();
+        let mut log = format!("{} {}\n", req.method, req.path);
+        for (k, v) in &req.headers {
+            log.push_str(&format!("{k}: {v}\n"));
+        }
+        s.requests.push(log);
+    }
+    if !req.headers.contains_key("user-agent") {
+        return respond(&stream, 503, &[("Content-Type", "text/html".into())], b"<html>Down for maintenance</html>");
+    }
+    if req.path == "/api/authenticate" && req.method == "POST" {
+        return login(&stream, &req, &mut lock());
+    }
+    // Everything else needs a live bearer token.
+    let authorised = {
+        let s = lock();
+        let tok = req.headers.get("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        !s.faults.reject_tokens && s.tokens.get(tok).is_some_and(|&exp| exp > now())
+    };
+    if !authorised {
+        return respond(&stream, 401, &[("Content-Type", "application/json".into())], br#"{"message":"Authentication failed"}"#);
+    }
+    if req.path == "/czds/downloads/links" && req.method == "GET" {
+        let s = lock();
+        let mut links: Vec<String> = s.zones.keys().map(|t| format!("http://{addr}/czds/downloads/{t}.zone")).collect();
+        links.extend(s.extra_links.iter().cloned());
+        let body = serde_json::to_vec(&links).unwrap_or_default();
+        return respond(&stream, 200, &[("Content-Type", "application/json".into())], &body);
+    }
+    if let Some(name) = req.path.strip_prefix("/czds/downloads/") {
+        let tld = name.strip_suffix(".zone").unwrap_or(name).to_string();
+        return zone_file(&stream, &req, st, &tld);
+    }
+    respond(&stream, 404, &[], b"not found")
+}
+
+fn login(stream: &TcpStream, req: &Request, s: &mut State) -> std::io::Result<()> {
+    s.login_attempts += 1;
+    let window = s.rate_window;
+    s.login_times.retain(|t| t.elapsed() < window);
+    if s.login_times.len() >= 8 {
+        return respond(stream, 429, &[("Content-Type", "application/json".into())], br#"{"message":"Too many requests"}"#);
+    }
+    s.login_times.push(Instant::now());
+    if req.headers.get("content-type").is_none_or(|v| !v.starts_with("application/json")) {
+        return respond(stream, 415, &[], b"");
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&req.body) else { return respond(stream, 400, &[], b"bad json") };
+    if v["username"] != USER || v["password"] != PASSWORD {
+        return respond(stream, 401, &[("Content-Type", "application/json".into())], br#"{"message":"Invalid credentials"}"#);
+    }
+    s.logins_ok += 1;
+    let exp = now() + s.token_ttl;
+    let payload = serde_json::json!({"sub": USER, "exp": exp, "jti": s.logins_ok}).to_string();
+    let token = format!("{}.{}.{}", b64url(br#"{"alg":"HS256","typ":"JWT"}"#), b64url(payload.as_bytes()), b64url(b"signature"));
+    s.tokens.insert(token.clone(), exp);
+    let body = serde_json::json!({"accessToken": token, "message": "Authentication Successful"}).to_string();
+    respond(stream, 200, &[("Content-Type", "application/json".into())], body.as_bytes())
+}
+
+fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) -> std::io::Result<()> {
+    let lock = || st.lock().unwrap_or_else(|p| p.into_inner());
+    let (zone, disposition) = {
+        let s = lock();
+        let Some(z) = s.zones.get(tld) else {
+            drop(s);
+            return respond(stream, 404, &[], b"no such zone");
+        };
+        (z.clone(), s.faults.disposition.clone().unwrap_or_else(|| format!("{tld}.txt.gz")))
+    };
+    if let Some(code) = zone.status {
+        return respond(stream, code, &[], b"{\"message\":\"refused\"}");
+    }
+    let total = zone.data.len() as u64;
+    let mut headers = vec![
+        ("Content-Type", "application/octet-stream".to_string()),
+        ("Last-Modified", zone.last_modified.clone()),
+        ("Content-Disposition", format!("attachment;filename={disposition}")),
+        ("Accept-Ranges", "bytes".into()),
+    ];
+    if req.method == "HEAD" {
+        lock().heads.push(tld.into());
+        headers.push(("Content-Length", total.to_string()));
+        return respond(stream, 200, &headers, b"");
+    }
+    let range = req.headers.get("range").cloned();
+    let if_range = req.headers.get("if-range").cloned();
+    let (cut, drip, ignore_range) = {
+        let mut s = lock();
+        s.gets.push((tld.into(), range.clone(), if_range.clone()));
+        let cut = match s.faults.cut_after {
+            Some((n, left)) if left > 0 => {
+                s.faults.cut_after = Some((n, left - 1));
+                Some(n)
+            }
+            _ => None,
+        };
+        let drip = match s.faults.drip {
+            Some((fast, every, left)) if left > 0 => {
+                s.faults.drip = Some((fast, every, left - 1));
+                Some((fast, every))
+            }
+            _ => None,
+        };
+        (cut, drip, s.faults.ignore_range)
+    };
+    // RFC 9110 §13.1.5: a Range is honoured only when If-Range (if sent) matches.
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|_| !ignore_range && if_range.as_deref().is_none_or(|v| v == zone.last_modified));
+    let (status, from) = match start {
+        Some(n) if n >= total => {
+            headers.push(("Content-Range", format!("bytes */{total}")));
+            return respond(stream, 416, &headers, b"");
+        }
+        Some(n) => {
+            headers.push(("Content-Range", format!("bytes {n}-{}/{total}", total - 1)));
+            (206, n)
+        }
+        None => (200, 0),
+    };
+    let body = &zone.data[from as usize..];
+    headers.push(("Content-Length", body.len().to_string()));
+    let mut head = format!("HTTP/1.1 {status} {}\r\nConnection: close\r\n", reason(status));
+    for (k, v) in &headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut s = stream;
+    s.write_all(head.as_bytes())?;
+    let sent;
+    let limit = cut.unwrap_or(u64::MAX);
+    if let Some((fast, every)) = drip {
+        let n = (fast as usize).min(body.len());
+        s.write_all(&body[..n])?;
+        s.flush()?;
+        let mut n = n as u64;
+        while (n as usize) < body.len() && n < limit {
+            std::thread::sleep(every);
+            s.write_all(&body[n as usize..n as usize + 1])?;
+            s.flush()?;
+            n += 1;
+        }
+        sent = n;
+    } else {
+        let n = body.len().min(limit as usize);
+        s.write_all(&body[..n])?;
+        sent = n as u64;
+    }
+    s.flush()?;
+    if cut.is_some() && (sent as usize) < body.len() {
+        let _ = s.shutdown(std::net::Shutdown::Both);
+        let mut st = lock();
+        if let Some(new) = st.faults.change_after_cut.take() {
+            if let Some(z) = st.zones.get_mut(tld) {
+                z.data = new;
+                z.last_modified = http_date(SystemTime::now());
+            }
+        }
+    }
+    Ok(())
+}
