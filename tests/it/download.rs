@@ -31,9 +31,14 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        Setup::with(serde_json::json!({}))
+    }
+
+    /// A setup whose config has `extra` keys on top of the usual ones.
+    fn with(extra: serde_json::Value) -> Setup {
         let env = TestEnv::new();
         let czds = Czds::start();
-        let cfg = serde_json::json!({
+        let mut cfg = serde_json::json!({
             "icann.account.username": USER,
             "icann.account.password": PASSWORD,
             "authentication.base.url": czds.base(),
@@ -43,6 +48,9 @@ impl Setup {
             "download.low_speed_time": 1,
             "download.low_speed_limit": 4096,
         });
+        if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
         let path = env.write("config.json", cfg.to_string().as_bytes());
         set_mode(&path, 0o600);
         Setup { env, czds }
@@ -393,4 +401,39 @@ fn missing_credentials_are_a_usage_error() {
     let out = env.cmd().args(["download"]).env_remove("CZDS_USERNAME").env_remove("CZDS_PASSWORD").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("CZDS_USERNAME"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_long_download_logs_progress_lines_when_stderr_is_not_a_terminal() {
+    let t = Setup::with(serde_json::json!({"log.interval_seconds": 0.3, "download.low_speed_limit": 1}));
+    let text: String = (0..120).map(|i| format!("d{i}x{}.slow.\t3600\tin\tns\tns.h{}.net.\n", i * 7919 % 1000, i % 7)).collect();
+    let data = gzip(text.as_bytes());
+    let len = data.len();
+    t.czds.add_zone("slow", data.clone());
+    // About a millisecond a byte: a few seconds in all, slow but never stalled.
+    t.czds.state().faults.drip = Some((0, Duration::from_millis(1), 1));
+    let out = t.env.run(&["--wait", "1", "download", "slow"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(t.file("slow"), data);
+    let lines = stderr(&out).lines().filter(|l| l.starts_with("zonefeed: download: ") && l.contains("zones done")).count();
+    assert!(lines >= 2, "expected progress lines for a {len}-byte drip:\n{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("slow: downloaded"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn a_complete_part_is_finished_from_a_416_answer() {
+    let t = Setup::new();
+    let data = zone_gz("biz", 20, 41);
+    t.czds.add_zone("biz", data.clone());
+    let (lm, link) = (t.czds.state().zones["biz"].last_modified.clone(), format!("{}/czds/downloads/biz.zone", t.czds.base()));
+    // A run killed after the last byte but before the rename.
+    std::fs::create_dir_all(t.zones_dir()).unwrap();
+    std::fs::write(t.zones_dir().join("biz.zone.gz.part"), &data).unwrap();
+    let note = serde_json::json!({"url": link, "last_modified": lm, "length": data.len()});
+    std::fs::write(t.zones_dir().join("biz.zone.gz.part.json"), note.to_string()).unwrap();
+    let out = t.run(&["biz"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(t.file("biz"), data);
+    let s = t.czds.state();
+    assert_eq!(s.gets, [("biz".to_string(), Some(format!("bytes={}-", data.len())), Some(lm))], "one ranged GET, answered 416");
 }
