@@ -42,6 +42,52 @@ pub enum Command {
     Import(ImportArgs),
     Download(DownloadArgs),
     Changes(ChangesArgs),
+    Webhooks(WebhooksArgs),
+    Prune(PruneArgs),
+}
+
+/// Deliver change events to the webhook endpoints of the config's `webhooks` list.
+///
+/// Imports queue events in a durable outbox; `deliver` sends them in signed batches
+/// (Standard Webhooks) until each endpoint has them, retrying with backoff. What a run cannot
+/// deliver waits for the next run.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed webhooks deliver\n  zonefeed --json webhooks status\n  \
+zonefeed webhooks test https://hooks.example.com/zonefeed\n\n\
+Config:\n  \"webhooks\": [{\"url\": \"https://hooks.example.com/zonefeed\", \"events\": [\"added\"], \"tlds\": [\"com\"],\n  \
+\"batch_size\": 500, \"secret\": \"whsec_...\", \"headers\": {\"X-Team\": \"brand\"}}]")]
+pub struct WebhooksArgs {
+    #[command(subcommand)]
+    pub command: WebhooksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Per endpoint: events waiting, batches delivered, the last error, whether disabled
+    Status,
+    /// Send what is waiting, oldest first
+    Deliver,
+    /// Send one signed sample batch (no events) to an endpoint, or to every endpoint
+    Test {
+        /// One endpoint's URL, as in the config
+        url: Option<String>,
+    },
+    /// Re-enable an endpoint that answered 410 Gone
+    Enable {
+        /// The endpoint's URL, as in the config
+        url: String,
+    },
+}
+
+/// Drop history older than N days: events, delivered webhook batches, replaced versions.
+///
+/// Never the current version of a zone, and never an event still waiting for a webhook.
+#[derive(Debug, Args)]
+#[command(after_help = "Example (daily, from cron):\n  zonefeed prune --keep-days 90")]
+pub struct PruneArgs {
+    /// Days of history to keep
+    #[arg(long, value_name = "N")]
+    pub keep_days: u32,
 }
 
 /// Download zone files from CZDS: unchanged ones are skipped, cut transfers resumed.

@@ -23,7 +23,9 @@ pub enum ConfigError {
     NotObject { path: PathBuf },
     #[error("config `{}`: `{key}` must be {want}, found {found}", path.display())]
     Type { path: PathBuf, key: String, want: &'static str, found: String },
-    #[error("{what} `{}` holds a password but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
+    #[error("config `{}`: `{key}`: {msg}", path.display())]
+    Invalid { path: PathBuf, key: String, msg: String },
+    #[error("{what} `{}` holds a password or secret but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
     Exposed { what: &'static str, path: PathBuf, mode: u32 },
 }
 
@@ -45,7 +47,8 @@ impl Config {
         let v: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Json { path: path.into(), source })?;
         let Value::Object(map) = v else { return Err(ConfigError::NotObject { path: path.into() }) };
         let cfg = Config { path: path.into(), map };
-        if cfg.map.contains_key("icann.account.password") {
+        let webhook_secret = cfg.map.get("webhooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|w| w.get("secret").is_some()));
+        if cfg.map.contains_key("icann.account.password") || webhook_secret {
             check_private("config", path)?;
         }
         Ok(cfg)
@@ -94,6 +97,16 @@ impl Config {
             Some(Value::Number(n)) if n.as_u64().is_some_and(|i| i > 0) => Ok(n.as_u64()),
             Some(v) => Err(self.type_err(key, "a positive whole number", v)),
         }
+    }
+
+    /// A key's raw value, for structured keys (`webhooks`) that a module parses itself.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
+    /// An error about `key` that the caller worded.
+    pub fn invalid(&self, key: &str, msg: String) -> ConfigError {
+        ConfigError::Invalid { path: self.path.clone(), key: key.into(), msg }
     }
 
     /// The file the keys came from (empty when there was none).

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use zonefeed::changes;
-use zonefeed::cli::{ChangesArgs, Cli, Command, DownloadArgs, ImportArgs};
+use zonefeed::changes::{self, webhooks};
+use zonefeed::cli::{ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, WebhooksArgs, WebhooksCommand};
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::{self, download};
 use zonefeed::ingest::{self, source::Input, ImportError};
@@ -39,6 +39,157 @@ fn main() -> ExitCode {
         Command::Import(args) => import(&settings, &args),
         Command::Download(args) => download(&settings, &args),
         Command::Changes(args) => list_changes(&settings, &args),
+        Command::Webhooks(args) => webhooks_cmd(&settings, &args),
+        Command::Prune(args) => prune(&settings, &args),
+    }
+}
+
+fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
+    let (endpoints, opts) = match (webhooks::endpoints(&s.config), webhooks::DeliveryOptions::from_config(&s.config)) {
+        (Ok(e), Ok(o)) => (e, o),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    if endpoints.is_empty() {
+        eprintln!("error: no webhook endpoints: add a `webhooks` list to the config file (see `zonefeed webhooks --help`)");
+        return ExitCode::from(code::USAGE);
+    }
+    if let WebhooksCommand::Test { url } = &args.command {
+        return webhooks_test(s, &endpoints, &opts, url.as_deref());
+    }
+    // One deliverer at a time per database: two would send the same batch twice.
+    let lock_path = std::path::PathBuf::from(format!("{}.webhooks.lock", s.db.display()));
+    let _lock = match zonefeed::lock::exclusive(&lock_path, s.wait) {
+        Ok(l) => l,
+        Err(zonefeed::lock::LockError::Busy) => {
+            eprintln!("error: webhooks of `{}` are busy: another zonefeed is delivering (waited {}s)", s.db.display(), s.wait.as_secs());
+            return ExitCode::from(code::BUSY);
+        }
+        Err(zonefeed::lock::LockError::Io(e)) => {
+            eprintln!("error: lock file `{}`: {e}", lock_path.display());
+            return ExitCode::from(code::FAILED);
+        }
+    };
+    let conn = match store::open_rw(&s.db, s.wait) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let sql_failure = |e: rusqlite::Error| {
+        eprintln!("error: `{}`: {e}", s.db.display());
+        ExitCode::from(code::FAILED)
+    };
+    match &args.command {
+        WebhooksCommand::Status => match webhooks::status(&conn, &endpoints) {
+            Ok(rows) => {
+                for r in rows {
+                    if s.json {
+                        println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                    } else {
+                        println!(
+                            "{}: {} events waiting ({} open batches), {} events delivered in {} batches{}{}{}",
+                            r.endpoint,
+                            r.pending_events,
+                            r.open_batches,
+                            r.delivered_events,
+                            r.delivered_batches,
+                            r.last_error.map_or(String::new(), |e| format!(", last error: {e}")),
+                            r.next_attempt.map_or(String::new(), |t| format!(", next attempt {t}")),
+                            r.disabled.map_or(String::new(), |d| format!(", DISABLED ({d}; `zonefeed webhooks enable URL`)")),
+                        );
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => sql_failure(e),
+        },
+        WebhooksCommand::Deliver => match webhooks::deliver(&conn, &endpoints, &opts) {
+            Ok(done) => {
+                let mut failed = 0;
+                for d in &done {
+                    failed += usize::from(d.pending > 0 || d.disabled);
+                    if s.json {
+                        println!("{}", serde_json::to_string(d).unwrap_or_default());
+                    } else if !s.quiet {
+                        println!("{}: {} events delivered in {} batches, {} waiting", d.endpoint, d.events, d.batches, d.pending);
+                    }
+                    if d.pending > 0 || d.disabled {
+                        eprintln!("error: {}: {}", d.endpoint, d.error.as_deref().unwrap_or("not everything was delivered"));
+                    }
+                }
+                match failed {
+                    0 => ExitCode::SUCCESS,
+                    n if n == done.len() => ExitCode::from(code::FAILED),
+                    _ => ExitCode::from(code::PARTIAL),
+                }
+            }
+            Err(e) => sql_failure(e),
+        },
+        WebhooksCommand::Enable { url } => match webhooks::enable(&conn, url) {
+            Ok(true) => {
+                println!("{url}: enabled");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("error: `{url}` is not disabled");
+                ExitCode::from(code::FAILED)
+            }
+            Err(e) => sql_failure(e),
+        },
+        WebhooksCommand::Test { url } => webhooks_test(s, &endpoints, &opts, url.as_deref()),
+    }
+}
+
+fn webhooks_test(s: &Settings, endpoints: &[webhooks::Endpoint], opts: &webhooks::DeliveryOptions, url: Option<&str>) -> ExitCode {
+    let chosen: Vec<_> = endpoints.iter().filter(|e| url.is_none_or(|u| u == e.url)).collect();
+    if chosen.is_empty() {
+        eprintln!("error: `{}` is not in the config's `webhooks` list", url.unwrap_or(""));
+        return ExitCode::from(code::USAGE);
+    }
+    let mut failed = 0;
+    for e in chosen {
+        let (ok, what) = match webhooks::test(e, opts) {
+            Ok(st) if (200..300).contains(&st) => (true, format!("HTTP {st}")),
+            Ok(st) => (false, format!("HTTP {st}")),
+            Err(why) => (false, why),
+        };
+        failed += usize::from(!ok);
+        if s.json {
+            println!("{}", serde_json::json!({"endpoint": e.url, "ok": ok, "result": what}));
+        } else {
+            println!("{}: {}", e.url, if ok { format!("ok ({what})") } else { format!("failed: {what}") });
+        }
+    }
+    ExitCode::from(if failed == 0 { 0 } else { code::FAILED })
+}
+
+fn prune(s: &Settings, args: &PruneArgs) -> ExitCode {
+    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let conn = match store::open_rw(&s.db, s.wait) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let cutoff = store::utc(store::unix_now() - i64::from(args.keep_days) * 86400);
+    match store::prune(&conn, &cutoff) {
+        Ok(p) => {
+            if s.json {
+                println!("{}", serde_json::to_string(&p).unwrap_or_default());
+            } else if !s.quiet {
+                println!(
+                    "pruned before {cutoff}: {} events, {} outbox rows, {} webhook batches, {} old versions, {} download records",
+                    p.events, p.outbox, p.batches, p.versions, p.downloads
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: `{}`: {e}", s.db.display());
+            ExitCode::from(code::FAILED)
+        }
     }
 }
 
@@ -147,6 +298,13 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
     if let Some(n) = args.threads {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
     }
+    let webhooks = match webhooks::endpoints(&s.config) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
     let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
         Ok(l) => l,
         Err(e) => return store_failure(&e),
@@ -167,6 +325,7 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
         parser: Default::default(),
         force: args.force,
         max_removed: args.max_removed,
+        webhooks,
     };
     let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));
     let (mut ok, mut failed, mut busy) = (0, 0, false);

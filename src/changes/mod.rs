@@ -1,9 +1,11 @@
 //! Change events: what each imported version added, removed and modified, for `zonefeed
-//! changes` (and, next, the webhook outbox).
+//! changes` and the webhook outbox ([`webhooks`]).
 //!
 //! Events are written by the store's writer in the same transactions as the version's rows, so
 //! only versions that became current (state `current` or `replaced`) have events to show; a
 //! failed or interrupted import's events are dropped with its rows.
+
+pub mod webhooks;
 
 use rusqlite::{params_from_iter, Connection};
 use serde::Serialize;
@@ -72,18 +74,21 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     }
     sql.push_str(" ORDER BY e.zone, e.domain, e.kind");
     let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map(params_from_iter(args), |r| {
-        Ok(Event {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            domain: r.get(2)?,
-            tld: r.get(3)?,
-            zone_version: r.get(4)?,
-            previous_version: r.get(5)?,
-            at: r.get(6)?,
-        })
-    })?;
+    let rows = st.query_map(params_from_iter(args), event_row)?;
     rows.collect()
+}
+
+/// An event from `SELECT id, kind, domain, tld, zone, prev_zone, at`.
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        domain: r.get(2)?,
+        tld: r.get(3)?,
+        zone_version: r.get(4)?,
+        previous_version: r.get(5)?,
+        at: r.get(6)?,
+    })
 }
 
 #[cfg(test)]

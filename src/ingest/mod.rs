@@ -51,6 +51,8 @@ pub struct Options {
     pub force: bool,
     /// The share of a zone's domains (percent) a new version may remove without `force`.
     pub max_removed: f64,
+    /// Webhook endpoints whose outbox gets this version's events, in the switch transaction.
+    pub webhooks: Vec<crate::changes::webhooks::Endpoint>,
 }
 
 /// What an import did.
@@ -71,6 +73,8 @@ pub struct Summary {
     pub new_domains: u64,
     pub changed_domains: u64,
     pub removed_domains: u64,
+    /// Webhook outbox rows queued for this version's events.
+    pub queued: u64,
     /// Unique records per type.
     pub types: std::collections::BTreeMap<String, u64>,
     /// Sorted runs that went to disk because the records outgrew `--memory`.
@@ -330,6 +334,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             new_domains: wstats.new_domains,
             changed_domains: wstats.changed_domains,
             removed_domains: wstats.removed_domains,
+            queued: 0,
             types: g.types,
             spilled_runs,
         })
@@ -340,7 +345,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         Ok(mut sum) if !sum.unchanged => {
             // stdin: the digest is known only now.
             let sha = file_digest.or_else(|| digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
-            make_current(conn, &mut sum, sha, opts.no_records).map_err(werr)?;
+            make_current(conn, &mut sum, sha, opts).map_err(werr)?;
             trace(started, "current");
             sum.seconds = started.elapsed().as_secs_f64();
             Ok(sum)
@@ -388,6 +393,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
         parser: parser::Options::default(),
         force: false,
         max_removed: 5.0,
+        webhooks: Vec::new(),
     };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
@@ -414,7 +420,7 @@ fn trace(started: Instant, what: &str) {
 }
 
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
-fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, no_records: bool) -> rusqlite::Result<()> {
+fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let old: Vec<i64> = {
         let mut st = tx.prepare("SELECT id FROM zones WHERE tld = ?1 AND state = 'current'")?;
@@ -427,11 +433,14 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, n
          WHERE id = ?1",
         params![sum.version, store::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
     )?;
+    // The outbox commits with the version: no event is lost, none announced for a version
+    // that never became current.
+    sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
     for id in old {
         store::delete_version_rows(conn, id, false)?;
     }
-    if no_records {
+    if opts.no_records {
         // --no-records keeps no records of this TLD at all, not even older versions'.
         conn.execute("DELETE FROM records WHERE tld = ?1", params![sum.tld])?;
     }
@@ -482,6 +491,7 @@ impl Summary {
             new_domains: 0,
             changed_domains: 0,
             removed_domains: 0,
+            queued: 0,
             types: Default::default(),
             spilled_runs: 0,
         }

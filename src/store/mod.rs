@@ -17,7 +17,7 @@ use crate::lock::LockError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -83,6 +83,34 @@ CREATE TABLE IF NOT EXISTS downloads (
     downloaded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS downloads_tld ON downloads (tld, id);
+CREATE TABLE IF NOT EXISTS outbox (
+    id           INTEGER PRIMARY KEY,
+    endpoint     TEXT NOT NULL,
+    tld          TEXT NOT NULL,
+    event        INTEGER NOT NULL,
+    batch        TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (endpoint, batch, id) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch);
+CREATE TABLE IF NOT EXISTS webhook_batches (
+    id           TEXT PRIMARY KEY,
+    endpoint     TEXT NOT NULL,
+    tld          TEXT NOT NULL,
+    events       INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL DEFAULT 0,
+    last_status  INTEGER,
+    last_error   TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_batches_pending ON webhook_batches (endpoint, delivered_at);
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    endpoint    TEXT PRIMARY KEY,
+    disabled_at TEXT,
+    reason      TEXT
+);
 "#;
 
 /// What went wrong with the database.
@@ -156,7 +184,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
         Some(SCHEMA_VERSION) => {}
         Some(v) => {
             // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
-            // Schema 3: `downloads` (created above like every table).
+            // Schema 3: `downloads`; schema 4: the webhook outbox (created above like every table).
             if v < 2 {
                 conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
             }
@@ -271,4 +299,50 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
         conn.execute("UPDATE zones SET state = 'failed' WHERE id = ?1 AND state = 'importing'", params![id])?;
     }
     Ok(ids.len())
+}
+
+/// What `prune` dropped.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Pruned {
+    pub events: u64,
+    pub outbox: u64,
+    pub batches: u64,
+    pub versions: u64,
+    pub downloads: u64,
+}
+
+/// Drops history recorded before `cutoff` (RFC 3339 UTC): events no webhook still waits for,
+/// delivered outbox rows and batches, replaced or failed versions no kept event refers to,
+/// and download records other than each zone's latest. Current versions are never touched.
+pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
+    let tx = conn.unchecked_transaction()?;
+    let mut p = Pruned {
+        outbox: tx.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1", params![cutoff])? as u64,
+        batches: tx.execute("DELETE FROM webhook_batches WHERE delivered_at IS NOT NULL AND delivered_at < ?1", params![cutoff])? as u64,
+        ..Default::default()
+    };
+    p.events = tx
+        .execute("DELETE FROM events WHERE at < ?1 AND id NOT IN (SELECT event FROM outbox WHERE delivered_at IS NULL)", params![cutoff])?
+        as u64;
+    let old: Vec<i64> = {
+        let mut st = tx.prepare(
+            "SELECT id FROM zones WHERE state IN ('replaced', 'failed') AND coalesce(finished_at, imported_at) < ?1
+               AND id NOT IN (SELECT zone FROM events) AND id NOT IN (SELECT prev_zone FROM events)",
+        )?;
+        let v = st.query_map(params![cutoff], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for id in &old {
+        // Rows of replaced versions are gone already unless a deletion was cut short.
+        tx.execute("DELETE FROM records WHERE zone = ?1", params![id])?;
+        tx.execute("DELETE FROM domains WHERE zone = ?1", params![id])?;
+        tx.execute("DELETE FROM zones WHERE id = ?1", params![id])?;
+    }
+    p.versions = old.len() as u64;
+    p.downloads = tx.execute(
+        "DELETE FROM downloads WHERE downloaded_at < ?1 AND id NOT IN (SELECT max(id) FROM downloads GROUP BY tld)",
+        params![cutoff],
+    )? as u64;
+    tx.commit()?;
+    Ok(p)
 }

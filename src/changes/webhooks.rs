@@ -1,0 +1,517 @@
+//! Webhooks: the durable outbox and its delivery.
+//!
+//! An import that becomes current writes, in the same transaction that makes it current, one
+//! `outbox` row per event and subscribed endpoint; so a crash can neither lose an event nor
+//! announce one of a version that never committed. Delivery takes the oldest undelivered rows
+//! of an endpoint, fixes them into a batch with a stable id (`webhook_batches`), and sends that
+//! same batch until the endpoint takes it: at-least-once, and a receiver dedups by batch or
+//! event id. Requests are signed as Standard Webhooks specifies (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), redirects are not
+//! followed, 410 disables the endpoint, and other failures back off exponentially with jitter,
+//! honouring `Retry-After`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, ConfigError};
+use crate::czds::Secret;
+use crate::store::{now_utc, unix_now};
+
+const KINDS: [&str; 3] = ["added", "removed", "modified"];
+
+/// One endpoint of the config's `webhooks` list.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    /// Event kinds it wants (all by default).
+    pub events: Vec<String>,
+    /// Zones it wants (all when empty).
+    pub tlds: Vec<String>,
+    pub batch_size: usize,
+    pub secret: Option<Secret>,
+    pub headers: BTreeMap<String, String>,
+    /// Allows a loopback, private or link-local address (tests, internal receivers).
+    pub allow_private: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    url: String,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    tlds: Vec<String>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    allow_private: bool,
+}
+
+/// The `webhooks` key: a list of endpoints; wrong shapes are config errors naming the entry.
+pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
+    let Some(v) = cfg.value("webhooks") else { return Ok(Vec::new()) };
+    let list = v.as_array().ok_or_else(|| cfg.invalid("webhooks", "must be a list of endpoint objects".into()))?;
+    let mut out = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let key = format!("webhooks[{i}]");
+        let raw: RawEndpoint = serde_json::from_value(item.clone()).map_err(|e| cfg.invalid(&key, e.to_string()))?;
+        if !(raw.url.starts_with("https://") || raw.url.starts_with("http://")) || raw.url.parse::<ureq::http::Uri>().is_err() {
+            return Err(cfg.invalid(&key, format!("url `{}` is not an http(s) URL", raw.url)));
+        }
+        let events = raw.events.unwrap_or_else(|| KINDS.map(String::from).to_vec());
+        if let Some(bad) = events.iter().find(|k| !KINDS.contains(&k.as_str())) {
+            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use added, removed, modified)")));
+        }
+        let batch_size = raw.batch_size.unwrap_or(100);
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(cfg.invalid(&key, "batch_size must be between 1 and 10000".into()));
+        }
+        let tlds = raw.tlds.iter().map(|t| t.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        out.push(Endpoint {
+            url: raw.url,
+            events,
+            tlds,
+            batch_size,
+            secret: raw.secret.map(Secret::new),
+            headers: raw.headers,
+            allow_private: raw.allow_private,
+        });
+    }
+    Ok(out)
+}
+
+/// Queues the events of `version` (zone `tld`) for every endpoint that wants them. Runs inside
+/// the transaction that makes the version current.
+pub fn enqueue(tx: &Transaction<'_>, version: i64, tld: &str, endpoints: &[Endpoint]) -> rusqlite::Result<u64> {
+    let mut n = 0;
+    for e in endpoints.iter().filter(|e| e.tlds.is_empty() || e.tlds.iter().any(|t| t == tld)) {
+        let kinds = e.events.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+        // `kinds` holds only the three checked words, never input text.
+        let sql = format!(
+            "INSERT INTO outbox (endpoint, tld, event) SELECT ?1, tld, id FROM events WHERE zone = ?2 AND kind IN ({kinds}) ORDER BY id"
+        );
+        n += tx.execute(&sql, params![e.url, version])? as u64;
+    }
+    Ok(n)
+}
+
+/// How delivery retries within one run.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// Failed attempts per endpoint before this run leaves its batch for the next one.
+    pub retries: u32,
+    /// The first pause; doubled per attempt, with jitter, at most `max_delay`.
+    pub retry_delay: Duration,
+    pub max_delay: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            retries: 5,
+            retry_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl DeliveryOptions {
+    pub fn from_config(cfg: &Config) -> Result<DeliveryOptions, ConfigError> {
+        let mut o = DeliveryOptions::default();
+        if let Some(n) = cfg.positive_integer("webhooks.retries")? {
+            o.retries = n as u32;
+        }
+        if let Some(s) = cfg.positive_number("webhooks.retry_delay_seconds")? {
+            o.retry_delay = Duration::from_secs_f64(s);
+        }
+        if let Some(s) = cfg.positive_number("webhooks.timeout_seconds")? {
+            o.timeout = Duration::from_secs_f64(s);
+        }
+        Ok(o)
+    }
+}
+
+/// What one endpoint's delivery did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Delivered {
+    pub endpoint: String,
+    pub batches: u64,
+    pub events: u64,
+    pub failures: u64,
+    /// Events still waiting after this run.
+    pub pending: u64,
+    pub disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A batch fixed in the outbox.
+struct Batch {
+    id: String,
+    tld: String,
+    created_at: String,
+    attempts: u32,
+    next_attempt: i64,
+}
+
+/// Delivers what is pending for every endpoint, oldest first.
+pub fn deliver(conn: &Connection, endpoints: &[Endpoint], opts: &DeliveryOptions) -> rusqlite::Result<Vec<Delivered>> {
+    let agent = agent(opts.timeout);
+    let mut out = Vec::new();
+    for e in endpoints {
+        let mut d = Delivered { endpoint: e.url.clone(), ..Default::default() };
+        deliver_one(conn, &agent, e, opts, &mut d)?;
+        d.pending = pending_events(conn, &e.url)?;
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("zonefeed-webhooks/", env!("CARGO_PKG_VERSION")))
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent()
+}
+
+fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &DeliveryOptions, d: &mut Delivered) -> rusqlite::Result<()> {
+    if let Some(reason) = disabled(conn, &e.url)? {
+        d.disabled = true;
+        d.error = Some(format!("disabled: {reason}"));
+        return Ok(());
+    }
+    if let Err(why) = check_address(e) {
+        d.error = Some(why);
+        return Ok(());
+    }
+    let mut failures_this_run = 0u32;
+    loop {
+        let Some(batch) = next_batch(conn, e)? else { return Ok(()) };
+        let wait = batch.next_attempt - unix_now();
+        if wait > 0 {
+            if wait as u64 > opts.max_delay.as_secs() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_secs(wait as u64));
+        }
+        let (body, count) = batch_body(conn, &batch)?;
+        match post(agent, e, &batch.id, &body) {
+            Ok(200..=299) => {
+                let now = now_utc();
+                conn.execute(
+                    "UPDATE webhook_batches SET delivered_at = ?2, attempts = attempts + 1, last_status = 200 WHERE id = ?1",
+                    params![batch.id, now],
+                )?;
+                conn.execute("UPDATE outbox SET delivered_at = ?2 WHERE batch = ?1", params![batch.id, now])?;
+                d.batches += 1;
+                d.events += count;
+            }
+            Ok(410) => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO webhook_endpoints (endpoint, disabled_at, reason) VALUES (?1, ?2, 'HTTP 410 Gone')",
+                    params![e.url, now_utc()],
+                )?;
+                d.disabled = true;
+                d.error = Some("HTTP 410 Gone: endpoint disabled".into());
+                return Ok(());
+            }
+            result => {
+                let (status, why, retry_after) = match result {
+                    Ok(s) => (Some(s), format!("HTTP {s}"), None),
+                    Err(Failure { why, retry_after, status }) => (status, why, retry_after),
+                };
+                let attempts = batch.attempts + 1;
+                let pause = retry_after.unwrap_or_else(|| backoff(opts, attempts)).min(opts.max_delay);
+                conn.execute(
+                    "UPDATE webhook_batches SET attempts = ?2, next_attempt = ?3, last_status = ?4, last_error = ?5 WHERE id = ?1",
+                    params![batch.id, attempts, unix_now() + pause.as_secs_f64().ceil() as i64, status, why],
+                )?;
+                d.failures += 1;
+                d.error = Some(why);
+                failures_this_run += 1;
+                if failures_this_run > opts.retries {
+                    return Ok(());
+                }
+                std::thread::sleep(pause);
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter between half and all of `delay * 2^(n-1)`.
+fn backoff(opts: &DeliveryOptions, attempts: u32) -> Duration {
+    let base = opts.retry_delay.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(opts.max_delay);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = 0.5 + (nanos % 1000) as f64 / 2000.0;
+    base.mul_f64(jitter)
+}
+
+struct Failure {
+    why: String,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+}
+
+/// One signed POST; the status, or why there was none.
+fn post(agent: &ureq::Agent, e: &Endpoint, id: &str, body: &str) -> Result<u16, Failure> {
+    let ts = unix_now().to_string();
+    let mut req = agent.post(&e.url).header("Content-Type", "application/json").header("webhook-id", id).header("webhook-timestamp", &ts);
+    if let Some(secret) = &e.secret {
+        req = req.header("webhook-signature", sign(secret, id, &ts, body));
+    }
+    for (k, v) in &e.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    match req.send(body) {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            if status == 429 || status >= 500 {
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(Failure { why: format!("HTTP {status}"), status: Some(status), retry_after });
+            }
+            if (300..400).contains(&status) {
+                return Err(Failure { why: format!("HTTP {status}: redirects are not followed"), status: Some(status), retry_after: None });
+            }
+            Ok(status)
+        }
+        Err(err) => Err(Failure { why: err.to_string(), status: None, retry_after: None }),
+    }
+}
+
+/// Standard Webhooks: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")); a
+/// `whsec_` secret is base64 of the key, any other secret is the key's bytes.
+pub fn sign(secret: &Secret, id: &str, timestamp: &str, body: &str) -> String {
+    let s = secret.expose();
+    let key =
+        s.strip_prefix("whsec_").and_then(|b| data_encoding::BASE64.decode(b.as_bytes()).ok()).unwrap_or_else(|| s.as_bytes().to_vec());
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("v1,{}", data_encoding::BASE64.encode(&mac.finalize().into_bytes()))
+}
+
+/// Refuses loopback, private, link-local and unspecified addresses (after DNS resolution)
+/// unless the endpoint allows them.
+fn check_address(e: &Endpoint) -> Result<(), String> {
+    if e.allow_private {
+        return Ok(());
+    }
+    let uri: ureq::http::Uri = e.url.parse().map_err(|_| format!("`{}` is not a URL", e.url))?;
+    let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+    let addrs: Vec<_> = (host, port).to_socket_addrs().map_err(|err| format!("cannot resolve `{host}`: {err}"))?.collect();
+    match addrs.iter().find(|a| private(a.ip())) {
+        Some(a) => {
+            Err(format!("refused: `{host}` resolves to {} (loopback, private or link-local); set allow_private: true to allow it", a.ip()))
+        }
+        None => Ok(()),
+    }
+}
+
+fn private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // RFC 6598 shared space
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || v6.to_ipv4_mapped().is_some_and(|v4| private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+fn disabled(conn: &Connection, url: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT reason FROM webhook_endpoints WHERE endpoint = ?1 AND disabled_at IS NOT NULL", params![url], |r| r.get(0))
+        .optional()
+}
+
+fn pending_events(conn: &Connection, url: &str) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT count(*) FROM outbox WHERE endpoint = ?1 AND delivered_at IS NULL", params![url], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
+/// The endpoint's oldest undelivered batch, forming one from the oldest unbatched rows when
+/// none is open. A formed batch never changes: retries send the same id and events.
+fn next_batch(conn: &Connection, e: &Endpoint) -> rusqlite::Result<Option<Batch>> {
+    let open = |conn: &Connection| {
+        conn.query_row(
+            "SELECT id, tld, created_at, attempts, next_attempt FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NULL ORDER BY created_at, id LIMIT 1",
+            params![e.url],
+            |r| Ok(Batch { id: r.get(0)?, tld: r.get(1)?, created_at: r.get(2)?, attempts: r.get(3)?, next_attempt: r.get(4)? }),
+        )
+        .optional()
+    };
+    if let Some(b) = open(conn)? {
+        return Ok(Some(b));
+    }
+    let tx = conn.unchecked_transaction()?;
+    let first: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, tld FROM outbox WHERE endpoint = ?1 AND batch IS NULL AND delivered_at IS NULL ORDER BY id LIMIT 1",
+            params![e.url],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((first, tld)) = first else { return Ok(None) };
+    let id = format!("msg_{}_{first}", endpoint_key(&e.url));
+    let n = tx.execute(
+        "UPDATE outbox SET batch = ?1 WHERE id IN (SELECT id FROM outbox WHERE endpoint = ?2 AND tld = ?3 AND batch IS NULL AND delivered_at IS NULL ORDER BY id LIMIT ?4)",
+        params![id, e.url, tld, e.batch_size as i64],
+    )?;
+    tx.execute(
+        "INSERT INTO webhook_batches (id, endpoint, tld, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, e.url, tld, n as i64, now_utc()],
+    )?;
+    tx.commit()?;
+    open(conn)
+}
+
+/// A short stable name for an endpoint URL, part of batch ids.
+fn endpoint_key(url: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(url.as_bytes())[..6])
+}
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    id: &'a str,
+    timestamp: &'a str,
+    tld: &'a str,
+    events: Vec<super::Event>,
+}
+
+/// The batch as JSON: `{id, timestamp, tld, events: [{id, kind, domain, tld, zone_version, ...}]}`.
+fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
+    let mut st = conn.prepare(
+        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
+    )?;
+    let events = st.query_map(params![b.id], super::event_row)?.collect::<Result<Vec<_>, _>>()?;
+    let n = events.len() as u64;
+    let body = serde_json::to_string(&Payload { id: &b.id, timestamp: &b.created_at, tld: &b.tld, events }).unwrap_or_default();
+    Ok((body, n))
+}
+
+/// One endpoint's state, for `webhooks status`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub endpoint: String,
+    pub pending_events: u64,
+    pub open_batches: u64,
+    pub delivered_batches: u64,
+    pub delivered_events: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+pub fn status(conn: &Connection, endpoints: &[Endpoint]) -> rusqlite::Result<Vec<Status>> {
+    endpoints
+        .iter()
+        .map(|e| {
+            let count = |sql: &str| conn.query_row(sql, params![e.url], |r| r.get::<_, i64>(0)).map(|n| n as u64);
+            let (last_error, next): (Option<String>, Option<i64>) = conn
+                .query_row(
+                    "SELECT last_error, next_attempt FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NULL ORDER BY created_at, id LIMIT 1",
+                    params![e.url],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .unwrap_or((None, None));
+            Ok(Status {
+                endpoint: e.url.clone(),
+                pending_events: pending_events(conn, &e.url)?,
+                open_batches: count("SELECT count(*) FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NULL")?,
+                delivered_batches: count("SELECT count(*) FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NOT NULL")?,
+                delivered_events: count("SELECT coalesce(sum(events), 0) FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NOT NULL")?,
+                last_error,
+                next_attempt: next.filter(|&n| n > unix_now()).map(crate::store::utc),
+                disabled: disabled(conn, &e.url)?,
+            })
+        })
+        .collect()
+}
+
+/// Sends one signed sample batch (no events from the database) and returns the status.
+pub fn test(e: &Endpoint, opts: &DeliveryOptions) -> Result<u16, String> {
+    check_address(e)?;
+    let id = format!("msg_test_{}", unix_now());
+    let now = now_utc();
+    let body = serde_json::to_string(&Payload { id: &id, timestamp: &now, tld: "test", events: Vec::new() }).unwrap_or_default();
+    post(&agent(opts.timeout), e, &id, &body).map_err(|f| f.why)
+}
+
+/// Re-enables an endpoint that answered 410.
+pub fn enable(conn: &Connection, url: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM webhook_endpoints WHERE endpoint = ?1", params![url])? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_standard_webhooks_example() {
+        // The example in the Standard Webhooks specification.
+        let secret = Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+        let body = r#"{"test": 2432232314}"#;
+        assert_eq!(sign(&secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["192.0.43.8", "8.8.8.8", "2001:500:88:200::8", "100.128.0.1"] {
+            assert!(!private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}
