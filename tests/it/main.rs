@@ -7,5 +7,8 @@ mod changes;
 mod czds_server;
 mod download;
 mod env;
+mod http;
 mod import;
 mod realzones;
+mod receiver;
+mod webhooks;
