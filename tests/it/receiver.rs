@@ -21,10 +21,13 @@ pub struct Delivery {
     pub custom_header: Option<String>,
 }
 
+/// An answer: status, extra headers, delay before answering.
+pub type Answer = (u16, Vec<(&'static str, String)>, Duration);
+
 #[derive(Default)]
 pub struct State {
-    /// Answers for the next requests: status, extra headers, delay before answering.
-    pub script: VecDeque<(u16, Vec<(&'static str, String)>, Duration)>,
+    /// Answers for the next requests; 200 at once when empty.
+    pub script: VecDeque<Answer>,
     pub received: Vec<Delivery>,
 }
 
