@@ -41,9 +41,44 @@ pub struct Global {
 pub enum Command {
     Import(ImportArgs),
     Download(DownloadArgs),
+    Sync(SyncArgs),
     Changes(ChangesArgs),
     Webhooks(WebhooksArgs),
     Prune(PruneArgs),
+}
+
+/// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
+///
+/// Takes the download flags and the import flags below. A zone that fails (download or
+/// import) does not stop the others; the exit code and `--json` say what happened per zone.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed sync                       # every zone of the account\n  \
+zonefeed --json sync com net org\n  \
+15 6 * * *  cd /srv/zonefeed && zonefeed --quiet sync   # cron, daily at 06:15 UTC")]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub download: DownloadArgs,
+    /// Keep only zones and domains, not every record
+    #[arg(long)]
+    pub no_records: bool,
+    /// Accept up to N malformed records per zone
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_errors: u64,
+    /// Memory for sorting before spilling to disk
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub memory: usize,
+    /// The share of a zone's domains a new version may remove before it is refused
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub max_removed: f64,
+    /// Import even a version with an older serial or too many removals
+    #[arg(long)]
+    pub force_import: bool,
+    /// Do not deliver webhooks after importing (events stay queued)
+    #[arg(long)]
+    pub no_webhooks: bool,
+    /// Chunk size in bytes (for tests)
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub chunk_size: Option<usize>,
 }
 
 /// Deliver change events to the webhook endpoints of the config's `webhooks` list.

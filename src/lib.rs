@@ -24,5 +24,6 @@ pub mod ingest;
 pub mod lock;
 pub mod progress;
 pub mod store;
+pub mod sync;
 pub mod synth;
 pub mod zone;

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use zonefeed::changes::{self, webhooks};
-use zonefeed::cli::{ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, WebhooksArgs, WebhooksCommand};
+use zonefeed::cli::{ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, SyncArgs, WebhooksArgs, WebhooksCommand};
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::{self, download};
 use zonefeed::ingest::{self, source::Input, ImportError};
 use zonefeed::progress::{Mode, Progress, Transfers};
 use zonefeed::store::{self, StoreError};
+use zonefeed::sync;
 
 // mimalloc: the parse workers and the sorter allocate from several threads at once, where
 // glibc's allocator contends; mimalloc keeps per-thread heaps.
@@ -38,9 +39,110 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Import(args) => import(&settings, &args),
         Command::Download(args) => download(&settings, &args),
+        Command::Sync(args) => sync(&settings, &args),
         Command::Changes(args) => list_changes(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
         Command::Prune(args) => prune(&settings, &args),
+    }
+}
+
+fn sync(s: &Settings, args: &SyncArgs) -> ExitCode {
+    let (endpoints, delivery) = match (webhooks::endpoints(&s.config), webhooks::DeliveryOptions::from_config(&s.config)) {
+        (Ok(e), Ok(o)) => (e, o),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    // The same lock as import: overlapping cron runs wait, then exit 5.
+    let _db_lock = match store::WriteLock::acquire(&s.db, s.wait) {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let CzdsRun { client, plan, opts, parallel, mut conn, _dir_lock } = match czds_run(s, &args.download) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let import = ingest::Options {
+        tld: None,
+        no_records: args.no_records,
+        max_errors: args.max_errors,
+        memory: args.memory,
+        chunk: args.chunk_size.unwrap_or(ingest::source::CHUNK).max(1),
+        spill_dir: spill_dir(&s.db),
+        show_errors: 20,
+        parser: Default::default(),
+        force: args.force_import,
+        max_removed: args.max_removed,
+        webhooks: endpoints.clone(),
+    };
+    let mode = Mode::detect(s.quiet, s.log_interval);
+    let transfers = Transfers::new(mode, plan.jobs.len() as u64);
+    // Bars belong to the transfers; an import shows its progress as log lines only under cron.
+    let progress = Progress::new(if matches!(mode, Mode::Bar) { Mode::Quiet } else { mode });
+    let (mut ok, mut failed, mut fatal) = (0usize, 0usize, None);
+    let mut report = |z: sync::ZoneSync| {
+        fatal = fatal.or(z.download.fatal);
+        if z.status == "ok" {
+            ok += 1;
+        } else {
+            failed += 1;
+            eprintln!("error: {}: {}", z.tld, z.error.as_deref().unwrap_or("failed"));
+        }
+        if s.json {
+            println!("{}", serde_json::to_string(&z).unwrap_or_default());
+        } else if !s.quiet && z.status == "ok" {
+            let got = match z.download.status {
+                "skipped" => "unchanged file".to_string(),
+                _ => format!("downloaded {:.1} MB", z.download.bytes as f64 / 1e6),
+            };
+            let imported = match &z.import {
+                Some(i) if i.unchanged => "already imported".to_string(),
+                Some(i) => format!(
+                    "version {}: {} new, {} changed, {} removed{}",
+                    i.version,
+                    i.new_domains,
+                    i.changed_domains,
+                    i.removed_domains,
+                    if z.overlapped { " (imported while downloading)" } else { "" }
+                ),
+                None => String::new(),
+            };
+            println!("{}: {got}, {imported}", z.tld);
+        }
+    };
+    for r in plan.refused {
+        report(sync::ZoneSync {
+            tld: r.tld.clone(),
+            status: "failed",
+            error: r.reason.clone(),
+            download: r,
+            import: None,
+            overlapped: false,
+        });
+    }
+    let cx = sync::Context { client: &client, download: &opts, import: &import, transfers: &transfers, progress: &progress };
+    sync::run(&cx, &plan.jobs, parallel, &mut conn, &mut report);
+    transfers.finish();
+    let mut webhooks_failed = 0;
+    if !args.no_webhooks && !endpoints.is_empty() {
+        let _lock = match webhooks_lock(s) {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
+        match webhooks::deliver(&conn, &endpoints, &delivery) {
+            Ok(done) => webhooks_failed = report_deliveries(s, &done),
+            Err(e) => {
+                eprintln!("error: webhooks: `{}`: {e}", s.db.display());
+                webhooks_failed = 1;
+            }
+        }
+    }
+    match (fatal, ok, failed + webhooks_failed) {
+        (Some(c), _, _) => ExitCode::from(c),
+        (None, _, 0) => ExitCode::SUCCESS,
+        (None, 0, _) => ExitCode::from(code::FAILED),
+        _ => ExitCode::from(code::PARTIAL),
     }
 }
 
@@ -60,17 +162,9 @@ fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
         return webhooks_test(s, &endpoints, &opts, url.as_deref());
     }
     // One deliverer at a time per database: two would send the same batch twice.
-    let lock_path = std::path::PathBuf::from(format!("{}.webhooks.lock", s.db.display()));
-    let _lock = match zonefeed::lock::exclusive(&lock_path, s.wait) {
+    let _lock = match webhooks_lock(s) {
         Ok(l) => l,
-        Err(zonefeed::lock::LockError::Busy) => {
-            eprintln!("error: webhooks of `{}` are busy: another zonefeed is delivering (waited {}s)", s.db.display(), s.wait.as_secs());
-            return ExitCode::from(code::BUSY);
-        }
-        Err(zonefeed::lock::LockError::Io(e)) => {
-            eprintln!("error: lock file `{}`: {e}", lock_path.display());
-            return ExitCode::from(code::FAILED);
-        }
+        Err(code) => return code,
     };
     let conn = match store::open_rw(&s.db, s.wait) {
         Ok(c) => c,
@@ -106,18 +200,7 @@ fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
         },
         WebhooksCommand::Deliver => match webhooks::deliver(&conn, &endpoints, &opts) {
             Ok(done) => {
-                let mut failed = 0;
-                for d in &done {
-                    failed += usize::from(d.pending > 0 || d.disabled);
-                    if s.json {
-                        println!("{}", serde_json::to_string(d).unwrap_or_default());
-                    } else if !s.quiet {
-                        println!("{}: {} events delivered in {} batches, {} waiting", d.endpoint, d.events, d.batches, d.pending);
-                    }
-                    if d.pending > 0 || d.disabled {
-                        eprintln!("error: {}: {}", d.endpoint, d.error.as_deref().unwrap_or("not everything was delivered"));
-                    }
-                }
+                let failed = report_deliveries(s, &done);
                 match failed {
                     0 => ExitCode::SUCCESS,
                     n if n == done.len() => ExitCode::from(code::FAILED),
@@ -139,6 +222,28 @@ fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
         },
         WebhooksCommand::Test { url } => webhooks_test(s, &endpoints, &opts, url.as_deref()),
     }
+}
+
+/// Prints what a delivery did; returns how many endpoints still wait for events.
+fn report_deliveries(s: &Settings, done: &[webhooks::Delivered]) -> usize {
+    let mut failed = 0;
+    for d in done {
+        failed += usize::from(d.pending > 0 || d.disabled);
+        if s.json {
+            println!("{}", serde_json::to_string(d).unwrap_or_default());
+        } else if !s.quiet {
+            println!("{}: {} events delivered in {} batches, {} waiting", d.endpoint, d.events, d.batches, d.pending);
+        }
+        if d.pending > 0 || d.disabled {
+            eprintln!("error: {}: {}", d.endpoint, d.error.as_deref().unwrap_or("not everything was delivered"));
+        }
+    }
+    failed
+}
+
+fn webhooks_lock(s: &Settings) -> Result<std::fs::File, ExitCode> {
+    let path = std::path::PathBuf::from(format!("{}.webhooks.lock", s.db.display()));
+    exclusive_lock(&path, &format!("webhooks of `{}` are busy: another zonefeed is delivering", s.db.display()), s.wait)
 }
 
 fn webhooks_test(s: &Settings, endpoints: &[webhooks::Endpoint], opts: &webhooks::DeliveryOptions, url: Option<&str>) -> ExitCode {
@@ -193,63 +298,70 @@ fn prune(s: &Settings, args: &PruneArgs) -> ExitCode {
     }
 }
 
-fn download(s: &Settings, args: &DownloadArgs) -> ExitCode {
-    let czds_cfg = match CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
+/// What `download` and `sync` share: settings resolved, the directory locked, the zone list
+/// fetched and filtered.
+struct CzdsRun {
+    client: czds::Client,
+    plan: download::Plan,
+    opts: download::Options,
+    parallel: usize,
+    conn: rusqlite::Connection,
+    _dir_lock: std::fs::File,
+}
+
+fn czds_run(s: &Settings, args: &DownloadArgs) -> Result<CzdsRun, ExitCode> {
+    let usage = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::from(code::USAGE)
     };
+    let czds_cfg = CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()).map_err(|e| usage(&e))?;
     let dir = args.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
-    let (opts, parallel, wanted) = match (
-        config::download_options(&s.config, dir.clone(), args.force),
-        s.config.positive_integer("download.parallel"),
-        s.config.string_list("tlds"),
-    ) {
-        (Ok(o), Ok(p), Ok(t)) => {
-            (o, args.parallel.or(p.map(|p| p as usize)).unwrap_or(4).max(1), if args.tlds.is_empty() { t } else { Some(args.tlds.clone()) })
-        }
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
-    };
+    let opts = config::download_options(&s.config, dir.clone(), args.force).map_err(|e| usage(&e))?;
+    let parallel = s.config.positive_integer("download.parallel").map_err(|e| usage(&e))?;
+    let parallel = args.parallel.or(parallel.map(|p| p as usize)).unwrap_or(4).max(1);
+    let wanted = if args.tlds.is_empty() { s.config.string_list("tlds").map_err(|e| usage(&e))? } else { Some(args.tlds.clone()) };
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("error: `{}`: {e}", dir.display());
-        return ExitCode::from(code::FAILED);
+        return Err(ExitCode::from(code::FAILED));
     }
     // One downloader per directory: a second run waits, then exits 5.
-    let lock_path = dir.join(".zonefeed-download.lock");
-    let _lock = match zonefeed::lock::exclusive(&lock_path, s.wait) {
-        Ok(l) => l,
-        Err(zonefeed::lock::LockError::Busy) => {
-            eprintln!("error: `{}` is busy: another zonefeed is downloading there (waited {}s)", dir.display(), s.wait.as_secs());
-            return ExitCode::from(code::BUSY);
-        }
-        Err(zonefeed::lock::LockError::Io(e)) => {
-            eprintln!("error: lock file `{}`: {e}", lock_path.display());
-            return ExitCode::from(code::FAILED);
-        }
-    };
-    let conn = match store::open_rw(&s.db, s.wait) {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
-    };
+    let what = format!("`{}` is busy: another zonefeed is downloading there", dir.display());
+    let _dir_lock = exclusive_lock(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
+    let conn = store::open_rw(&s.db, s.wait).map_err(|e| store_failure(&e))?;
     let client = czds::Client::new(
         czds_cfg.endpoints.clone(),
         czds_cfg.credentials.clone(),
         czds::TokenCache::new(czds_cfg.token_cache()),
         &czds_cfg.http,
     );
-    let links = match client.links() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(e.exit_code());
-        }
-    };
+    let links = client.links().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(e.exit_code())
+    })?;
     let plan = download::plan(&links, wanted.as_deref(), &args.exclude);
+    Ok(CzdsRun { client, plan, opts, parallel, conn, _dir_lock })
+}
+
+/// A lock file held for the whole command; exit 5 when another process keeps it past `wait`.
+fn exclusive_lock(path: &std::path::Path, busy: &str, wait: std::time::Duration) -> Result<std::fs::File, ExitCode> {
+    match zonefeed::lock::exclusive(path, wait) {
+        Ok(l) => Ok(l),
+        Err(zonefeed::lock::LockError::Busy) => {
+            eprintln!("error: {busy} (waited {}s)", wait.as_secs());
+            Err(ExitCode::from(code::BUSY))
+        }
+        Err(zonefeed::lock::LockError::Io(e)) => {
+            eprintln!("error: lock file `{}`: {e}", path.display());
+            Err(ExitCode::from(code::FAILED))
+        }
+    }
+}
+
+fn download(s: &Settings, args: &DownloadArgs) -> ExitCode {
+    let CzdsRun { client, plan, opts, parallel, conn, _dir_lock } = match czds_run(s, args) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let progress = Transfers::new(Mode::detect(s.quiet, s.log_interval), plan.jobs.len() as u64);
     let (mut ok, mut failed, mut fatal) = (0usize, 0usize, None);
     let mut report = |r: download::ZoneResult| {
@@ -313,7 +425,7 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return store_failure(&e),
     };
-    let spill_dir = s.db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf());
+    let spill_dir = spill_dir(&s.db);
     let opts = ingest::Options {
         tld: args.tld.clone(),
         no_records: args.no_records,
@@ -431,6 +543,11 @@ fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
             ExitCode::from(code::FAILED)
         }
     }
+}
+
+/// Sort runs spill next to the database.
+fn spill_dir(db: &std::path::Path) -> std::path::PathBuf {
+    db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf())
 }
 
 fn report(e: &ImportError) {

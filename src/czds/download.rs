@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::feed::Feed;
 use super::{header, Client, CzdsError};
 use crate::progress::TransferBar;
 
@@ -118,16 +119,29 @@ struct PartNote {
     length: Option<u64>,
 }
 
+/// Where the bytes of `fin` are written until it is complete.
+pub fn part_path(fin: &Path) -> PathBuf {
+    with_suffix(fin, ".part")
+}
+
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
 }
 
-/// Downloads (or skips) one zone.
-pub fn fetch(client: &Client, link: &str, tld: &str, opts: &Options, bar: &TransferBar) -> ZoneResult {
+/// Downloads (or skips) one zone; `feed`, when given, follows the transfer for a reader
+/// that imports it as it arrives.
+pub fn fetch(client: &Client, link: &str, tld: &str, opts: &Options, bar: &TransferBar, feed: Option<&Feed>) -> ZoneResult {
     let mut res = ZoneResult::failed(tld, link, String::new());
-    match fetch_inner(client, link, tld, opts, bar, &mut res) {
+    let outcome = fetch_inner(client, link, tld, opts, bar, feed, &mut res);
+    if let Some(f) = feed {
+        match &outcome {
+            Ok(()) => f.complete(),
+            Err(e) => f.fail(e.to_string()),
+        }
+    }
+    match outcome {
         Ok(()) => res.reason = None,
         Err(e) => {
             if let ZoneError::Czds(c) = &e {
@@ -141,7 +155,15 @@ pub fn fetch(client: &Client, link: &str, tld: &str, opts: &Options, bar: &Trans
     res
 }
 
-fn fetch_inner(client: &Client, link: &str, tld: &str, opts: &Options, bar: &TransferBar, res: &mut ZoneResult) -> Result<(), ZoneError> {
+fn fetch_inner(
+    client: &Client,
+    link: &str,
+    tld: &str,
+    opts: &Options,
+    bar: &TransferBar,
+    feed: Option<&Feed>,
+    res: &mut ZoneResult,
+) -> Result<(), ZoneError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ZoneError::Io { path, source }
@@ -161,14 +183,14 @@ fn fetch_inner(client: &Client, link: &str, tld: &str, opts: &Options, bar: &Tra
         }
     }
 
-    let part = with_suffix(&fin, ".part");
+    let part = part_path(&fin);
     let note_path = with_suffix(&fin, ".part.json");
     // Resume only bytes that came from this URL and the version the HEAD just saw.
     let note: Option<PartNote> = std::fs::read(&note_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let mut validator = note.filter(|n| n.url == link && Some(&n.last_modified) == modified.as_ref()).map(|n| n.last_modified);
     let mut attempt = 0u32;
     loop {
-        let outcome = transfer(client, link, &part, &note_path, &mut validator, opts, bar);
+        let outcome = transfer(client, link, &part, &note_path, &mut validator, opts, bar, feed);
         let err = match outcome {
             Ok(total) => match verify(&part, total) {
                 Ok(sha) => {
@@ -285,7 +307,7 @@ pub fn fetch_all(
                 while !stop.load(Ordering::Relaxed) {
                     let Some((tld, link)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     let bar = progress.begin(tld);
-                    let r = fetch(client, link, tld, opts, &bar);
+                    let r = fetch(client, link, tld, opts, &bar, None);
                     drop(bar);
                     if r.fatal.is_some() {
                         stop.store(true, Ordering::Relaxed);
@@ -344,6 +366,7 @@ fn check_status(client: &Client, link: &str, resp: &mut ureq::http::Response<ure
 
 /// One GET, appending to `part` from its current length when `validator` allows a resume.
 /// Returns the full length the server announced.
+#[allow(clippy::too_many_arguments)]
 fn transfer(
     client: &Client,
     link: &str,
@@ -352,6 +375,7 @@ fn transfer(
     validator: &mut Option<String>,
     opts: &Options,
     bar: &TransferBar,
+    feed: Option<&Feed>,
 ) -> Result<Option<u64>, Step> {
     let io = |source: std::io::Error| Step::Fatal(ZoneError::Io { path: part.to_path_buf(), source });
     let mut have = match validator {
@@ -414,6 +438,9 @@ fn transfer(
         f.set_len(have).map_err(io)?;
         f
     };
+    if let Some(f) = feed {
+        f.writing(have == 0);
+    }
     bar.reset(total, have);
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut body = Watch::new(resp.into_body().into_reader(), opts.low_speed_limit, opts.low_speed_time);
@@ -424,6 +451,10 @@ fn transfer(
             Ok(0) => break Ok(()),
             Ok(n) => {
                 out.write_all(&buf[..n]).map_err(io)?;
+                if feed.is_some() {
+                    // A reader follows the file: let it see the bytes now.
+                    out.flush().map_err(io)?;
+                }
                 got += n as u64;
                 bar.inc(n as u64);
             }

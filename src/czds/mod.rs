@@ -6,6 +6,7 @@
 //! [`Secret`], whose `Debug` and `Display` print `***`.
 
 pub mod download;
+pub mod feed;
 mod token;
 
 use std::path::PathBuf;

@@ -49,6 +49,24 @@ impl Deref for ChunkBytes {
 pub enum Input {
     Stdin,
     File(PathBuf),
+    /// A reader handed over once (`sync` feeds a download as it arrives), under a name.
+    Reader(String, SharedReader),
+}
+
+/// A reader that `open` takes out of its slot (an `Input` is borrowed, and cloned for tests).
+#[derive(Clone)]
+pub struct SharedReader(Arc<std::sync::Mutex<Option<Box<dyn Read + Send>>>>);
+
+impl SharedReader {
+    pub fn new(r: Box<dyn Read + Send>) -> SharedReader {
+        SharedReader(Arc::new(std::sync::Mutex::new(Some(r))))
+    }
+}
+
+impl std::fmt::Debug for SharedReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedReader")
+    }
 }
 
 impl Input {
@@ -65,12 +83,13 @@ impl Input {
         match self {
             Input::Stdin => "<stdin>".into(),
             Input::File(p) => p.display().to_string(),
+            Input::Reader(name, _) => name.clone(),
         }
     }
 
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Input::Stdin => None,
+            Input::Stdin | Input::Reader(..) => None,
             Input::File(p) => Some(p),
         }
     }
@@ -133,6 +152,10 @@ pub type DigestSlot = Arc<std::sync::Mutex<Option<[u8; 32]>>>;
 pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io::Result<Opened> {
     let (mut reader, size): (Box<dyn Read + Send>, Option<u64>) = match input {
         Input::Stdin => (Box::new(io::stdin()), None),
+        Input::Reader(_, slot) => match slot.0.lock().ok().and_then(|mut r| r.take()) {
+            Some(r) => (r, None),
+            None => return Err(io::Error::other("the input reader was already used")),
+        },
         Input::File(p) => {
             let f = File::open(p)?;
             let meta = f.metadata()?;

@@ -38,7 +38,12 @@ pub struct Faults {
     pub disposition: Option<String>,
     /// Refuse every bearer token (a server that lost its sessions for good).
     pub reject_tokens: bool,
+    /// Hold back the last N bytes of a whole-file GET until the check passes (20 s at most).
+    pub hold_tail: Option<(u64, HoldCheck)>,
 }
+
+/// A condition the server waits for before sending the held bytes.
+pub type HoldCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 #[derive(Default)]
 pub struct State {
@@ -57,6 +62,8 @@ pub struct State {
     /// (zone, Range header, If-Range header) of every GET of a zone file.
     pub gets: Vec<(String, Option<String>, Option<String>)>,
     pub faults: Faults,
+    /// Whether the hold_tail check passed before the last bytes were sent.
+    pub hold_passed: Option<bool>,
     /// Every request line and header block, to look for leaked secrets.
     pub requests: Vec<String>,
 }
@@ -201,7 +208,7 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
     }
     let range = req.headers.get("range").cloned();
     let if_range = req.headers.get("if-range").cloned();
-    let (cut, drip, ignore_range) = {
+    let (cut, drip, ignore_range, hold) = {
         let mut s = lock();
         s.gets.push((tld.into(), range.clone(), if_range.clone()));
         let cut = match s.faults.cut_after {
@@ -218,7 +225,7 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
             }
             _ => None,
         };
-        (cut, drip, s.faults.ignore_range)
+        (cut, drip, s.faults.ignore_range, s.faults.hold_tail.clone())
     };
     // RFC 9110 §13.1.5: a Range is honoured only when If-Range (if sent) matches.
     let start = range
@@ -261,6 +268,19 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
             n += 1;
         }
         sent = n;
+    } else if let (Some((tail, check)), true) = (hold, from == 0) {
+        let split = body.len().saturating_sub(tail as usize);
+        s.write_all(&body[..split])?;
+        s.flush()?;
+        let start = Instant::now();
+        let mut passed = check();
+        while !passed && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+            passed = check();
+        }
+        lock().hold_passed = Some(passed);
+        s.write_all(&body[split..])?;
+        sent = body.len() as u64;
     } else {
         let n = body.len().min(limit as usize);
         s.write_all(&body[..n])?;

@@ -11,4 +11,5 @@ mod http;
 mod import;
 mod realzones;
 mod receiver;
+mod sync;
 mod webhooks;
