@@ -44,6 +44,7 @@ pub enum Command {
     Sync(SyncArgs),
     Changes(ChangesArgs),
     Webhooks(WebhooksArgs),
+    Service(ServiceArgs),
     Prune(PruneArgs),
 }
 
@@ -79,6 +80,37 @@ pub struct SyncArgs {
     /// Chunk size in bytes (for tests)
     #[arg(long, hide = true, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
+}
+
+/// Run `sync` once a day per zone inside a download window, in the background.
+///
+/// CZDS publishes between 00:00 and 06:00 UTC; the service works inside
+/// `service.download_start_time`-`service.download_end_time` (default 00:15-05:45, in
+/// `service.timezone`: UTC or an offset like +02:00). A zone's day is done once a file whose
+/// Last-Modified falls on that UTC day is imported; until then it is checked again every 30
+/// minutes inside the window. The pid file and log live in the working directory.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  zonefeed service start\n  zonefeed service status\n  zonefeed service run-once   # now, whatever the window\n  \
+zonefeed service stop\n  ExecStart=/usr/local/bin/zonefeed service run   # under systemd, in the foreground"
+)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Start the service in the background
+    Start,
+    /// Stop the background service (it is safe to stop at any point)
+    Stop,
+    /// Whether it runs, its last runs, the next one
+    Status,
+    /// One sync of every zone not done today, now, whatever the window
+    RunOnce,
+    /// Run the service in the foreground (what `start` launches; for systemd)
+    Run,
 }
 
 /// Deliver change events to the webhook endpoints of the config's `webhooks` list.

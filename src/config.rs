@@ -91,6 +91,14 @@ impl Config {
         }
     }
 
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.type_err(key, "true or false", v)),
+        }
+    }
+
     pub fn positive_integer(&self, key: &str) -> Result<Option<u64>, ConfigError> {
         match self.map.get(key) {
             None => Ok(None),

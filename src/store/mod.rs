@@ -17,7 +17,7 @@ use crate::lock::LockError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -106,6 +106,17 @@ CREATE TABLE IF NOT EXISTS webhook_batches (
     delivered_at TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_batches_pending ON webhook_batches (endpoint, delivered_at);
+CREATE TABLE IF NOT EXISTS service_runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    zones       INTEGER,
+    ok          INTEGER,
+    failed      INTEGER,
+    pending     INTEGER,
+    result      TEXT NOT NULL,
+    next_run    TEXT
+);
 CREATE TABLE IF NOT EXISTS webhook_endpoints (
     endpoint    TEXT PRIMARY KEY,
     disabled_at TEXT,
@@ -184,7 +195,8 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
         Some(SCHEMA_VERSION) => {}
         Some(v) => {
             // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
-            // Schema 3: `downloads`; schema 4: the webhook outbox (created above like every table).
+            // Schema 3: `downloads`; schema 4: the webhook outbox; schema 5:
+            // service_runs (created above like every table).
             if v < 2 {
                 conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
             }

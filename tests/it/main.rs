@@ -11,5 +11,6 @@ mod http;
 mod import;
 mod realzones;
 mod receiver;
+mod service;
 mod sync;
 mod webhooks;

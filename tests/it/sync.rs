@@ -15,18 +15,23 @@ fn zone_day(tld: &str, day: u64) -> Vec<u8> {
     gzip(&text)
 }
 
-struct Setup {
-    env: TestEnv,
-    czds: Czds,
-    hook: Receiver,
+pub struct Setup {
+    pub env: TestEnv,
+    pub czds: Czds,
+    pub hook: Receiver,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub fn new() -> Setup {
+        Setup::with(serde_json::json!({}))
+    }
+
+    /// A setup whose config has `extra` keys on top of the usual ones.
+    pub fn with(extra: serde_json::Value) -> Setup {
         let env = TestEnv::new();
         let czds = Czds::start();
         let hook = Receiver::start();
-        let cfg = serde_json::json!({
+        let mut cfg = serde_json::json!({
             "icann.account.username": USER,
             "icann.account.password": PASSWORD,
             "authentication.base.url": czds.base(),
@@ -36,6 +41,9 @@ impl Setup {
             "webhooks": [{"url": hook.url(), "secret": SECRET, "allow_private": true, "batch_size": 50}],
             "webhooks.retry_delay_seconds": 0.05,
         });
+        if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
         let path = env.write("config.json", cfg.to_string().as_bytes());
         #[cfg(unix)]
         {
@@ -45,7 +53,12 @@ impl Setup {
         Setup { env, czds, hook }
     }
 
-    fn publish(&self, tld: &str, day: u64) {
+    pub fn publish(&self, tld: &str, day: u64) {
+        self.publish_at(tld, day, SystemTime::now() - Duration::from_secs(86_400 * (10 - day)));
+    }
+
+    /// Publishes day `day` of `tld` with this Last-Modified.
+    pub fn publish_at(&self, tld: &str, day: u64, modified: SystemTime) {
         let data = zone_day(tld, day);
         let mut s = self.czds.state();
         let z = s.zones.entry(tld.into()).or_insert_with(|| crate::czds_server::Zone {
@@ -54,7 +67,7 @@ impl Setup {
             status: None,
         });
         z.data = data;
-        z.last_modified = http_date(SystemTime::now() - Duration::from_secs(86_400 * (10 - day)));
+        z.last_modified = http_date(modified);
     }
 
     fn sync(&self, args: &[&str]) -> std::process::Output {

@@ -1,0 +1,276 @@
+//! The service: `sync` once a day per zone inside a download window, as ICANN's reference
+//! client offers.
+//!
+//! CZDS publishes zones between 00:00 and 06:00 UTC, so the service works inside a window
+//! (default 00:15-05:45). A zone's day is done only once a file whose `Last-Modified` falls on
+//! that UTC day has been imported; until then the zone is checked again (HEAD first, so an
+//! unchanged file costs one request) every 30 minutes inside the window. The decisions are pure
+//! functions of the time ([`next_wake`], [`day_done`]), tested with an injected clock.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::config::{Config, ConfigError};
+use crate::store::utc;
+
+/// Checks of a zone whose file of the day is not there yet.
+pub const RECHECK: i64 = 30 * 60;
+
+/// The daily download window, in minutes after local midnight, and the zone's UTC offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+    /// Seconds east of UTC (`service.timezone`: `UTC` or `+02:00`).
+    pub offset: i64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window { start: 15, end: 5 * 60 + 45, offset: 0 }
+    }
+}
+
+impl Window {
+    pub fn from_config(cfg: &Config) -> Result<Window, ConfigError> {
+        let mut w = Window::default();
+        if let Some(s) = cfg.string("service.download_start_time")? {
+            w.start =
+                parse_hhmm(&s).ok_or_else(|| cfg.invalid("service.download_start_time", format!("`{s}` is not a time like 00:15")))?;
+        }
+        if let Some(s) = cfg.string("service.download_end_time")? {
+            w.end = parse_hhmm(&s).ok_or_else(|| cfg.invalid("service.download_end_time", format!("`{s}` is not a time like 05:45")))?;
+        }
+        if let Some(s) = cfg.string("service.timezone")? {
+            w.offset = parse_offset(&s).ok_or_else(|| {
+                cfg.invalid("service.timezone", format!("`{s}` is not UTC or an offset like +02:00 (zone names are not supported)"))
+            })?;
+        }
+        if w.start == w.end {
+            return Err(cfg.invalid("service.download_end_time", "the window is empty (start equals end)".into()));
+        }
+        Ok(w)
+    }
+
+    /// Whether `now` (Unix seconds) is inside the window. A window may cross midnight.
+    pub fn contains(&self, now: i64) -> bool {
+        let m = minute_of_day(now, self.offset);
+        if self.start < self.end {
+            (self.start..self.end).contains(&m)
+        } else {
+            m >= self.start || m < self.end
+        }
+    }
+
+    /// The next time at or after `now` when the window opens.
+    pub fn next_open(&self, now: i64) -> i64 {
+        let local = now + self.offset;
+        let midnight = local.div_euclid(86400) * 86400;
+        let today = midnight + self.start * 60;
+        let at = if today >= local { today } else { today + 86400 };
+        at - self.offset
+    }
+
+    /// When the window that contains `now` closes.
+    pub fn close_after(&self, now: i64) -> i64 {
+        let local = now + self.offset;
+        let midnight = local.div_euclid(86400) * 86400;
+        let mut at = midnight + self.end * 60;
+        if at <= local {
+            at += 86400;
+        }
+        at - self.offset
+    }
+}
+
+fn minute_of_day(t: i64, offset: i64) -> i64 {
+    (t + offset).rem_euclid(86400) / 60
+}
+
+fn parse_hhmm(s: &str) -> Option<i64> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
+}
+
+fn parse_offset(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" || s.eq_ignore_ascii_case("etc/utc") {
+        return Some(0);
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    parse_hhmm(&s[1..]).filter(|&m| m <= 14 * 60).map(|m| sign * m * 60)
+}
+
+/// What the service does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Run a sync of the pending zones now.
+    Now,
+    /// Sleep until this Unix time, then decide again.
+    At(i64),
+}
+
+/// The decision: `pending` zones still lack today's file; `last_check` is when they were last
+/// checked (None: not yet today).
+pub fn next_wake(now: i64, w: &Window, pending: bool, last_check: Option<i64>) -> Wake {
+    if !w.contains(now) {
+        return Wake::At(w.next_open(now));
+    }
+    if !pending {
+        // Everything done: the next window (a new day), not this one again.
+        return Wake::At(w.next_open(w.close_after(now)));
+    }
+    match last_check {
+        Some(t) if now < t + RECHECK => Wake::At((t + RECHECK).min(w.close_after(now))),
+        _ => Wake::Now,
+    }
+}
+
+/// The UTC day (`2026-11-24`) a time falls on.
+pub fn utc_day(t: i64) -> String {
+    utc(t)[..10].to_string()
+}
+
+/// Whether `tld`'s day `day` is done: the current version was imported from a download whose
+/// `Last-Modified` falls on that UTC day.
+pub fn day_done(conn: &Connection, tld: &str, day: &str) -> rusqlite::Result<bool> {
+    let lm: Option<String> = conn
+        .query_row(
+            "SELECT d.last_modified FROM downloads d JOIN zones z ON z.tld = d.tld AND z.state = 'current' AND z.sha256 = d.sha256
+              WHERE d.tld = ?1 ORDER BY d.id DESC LIMIT 1",
+            params![tld],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(lm.and_then(|lm| httpdate::parse_http_date(&lm).ok()).is_some_and(|t| {
+        let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        utc_day(secs) == day
+    }))
+}
+
+/// One service run, as `service status` shows it.
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub zones: i64,
+    pub ok: i64,
+    pub failed: i64,
+    /// Zones still waiting for today's file after this run.
+    pub pending: i64,
+    pub result: String,
+    pub next_run: Option<String>,
+}
+
+pub fn record_start(conn: &Connection, now: i64) -> rusqlite::Result<i64> {
+    conn.execute("INSERT INTO service_runs (started_at, result) VALUES (?1, 'running')", params![utc(now)])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn record_end(conn: &Connection, id: i64, r: &Run) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE service_runs SET finished_at = ?2, zones = ?3, ok = ?4, failed = ?5, pending = ?6, result = ?7, next_run = ?8 WHERE id = ?1",
+        params![id, r.finished_at, r.zones, r.ok, r.failed, r.pending, r.result, r.next_run],
+    )?;
+    Ok(())
+}
+
+/// The last `n` runs, newest first.
+pub fn runs(conn: &Connection, n: usize) -> rusqlite::Result<Vec<Run>> {
+    let mut st = conn.prepare(
+        "SELECT id, started_at, finished_at, coalesce(zones, 0), coalesce(ok, 0), coalesce(failed, 0), coalesce(pending, 0), result, next_run
+           FROM service_runs ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map(params![n as i64], |r| {
+        Ok(Run {
+            id: r.get(0)?,
+            started_at: r.get(1)?,
+            finished_at: r.get(2)?,
+            zones: r.get(3)?,
+            ok: r.get(4)?,
+            failed: r.get(5)?,
+            pending: r.get(6)?,
+            result: r.get(7)?,
+            next_run: r.get(8)?,
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-24 at hh:mm UTC.
+    fn at(h: i64, m: i64) -> i64 {
+        crate::zone::rdata::days_from_civil(2026, 11, 24) * 86400 + h * 3600 + m * 60
+    }
+
+    #[test]
+    fn window_bounds_and_offsets() {
+        let w = Window::default();
+        assert!(!w.contains(at(0, 14)) && w.contains(at(0, 15)) && w.contains(at(5, 44)) && !w.contains(at(5, 45)));
+        assert_eq!(w.next_open(at(0, 0)), at(0, 15));
+        assert_eq!(w.next_open(at(0, 15)), at(0, 15));
+        assert_eq!(w.next_open(at(6, 0)), at(24, 15));
+        assert_eq!(w.close_after(at(1, 0)), at(5, 45));
+        // A window in UTC+02:00 opens at 22:15 UTC the day before.
+        let east = Window { offset: 7200, ..w };
+        assert!(east.contains(at(22, 20) - 86400) && !east.contains(at(1, 0)));
+        assert_eq!(east.next_open(at(12, 0)), at(22, 15));
+        // A window across midnight.
+        let night = Window { start: 23 * 60, end: 60, offset: 0 };
+        assert!(night.contains(at(23, 30)) && night.contains(at(0, 30)) && !night.contains(at(1, 0)));
+        assert_eq!(parse_offset("+02:00"), Some(7200));
+        assert_eq!(parse_offset("-05:30"), Some(-19800));
+        assert_eq!(parse_offset("Europe/Berlin"), None);
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn decisions_through_a_day() {
+        let w = Window::default();
+        // Before the window: sleep until it opens.
+        assert_eq!(next_wake(at(0, 1), &w, true, None), Wake::At(at(0, 15)));
+        // In the window with zones pending, not checked yet: now.
+        assert_eq!(next_wake(at(0, 15), &w, true, None), Wake::Now);
+        // Checked at 00:15 and a file is still yesterday's: again at 00:45, not before.
+        assert_eq!(next_wake(at(0, 20), &w, true, Some(at(0, 15))), Wake::At(at(0, 45)));
+        assert_eq!(next_wake(at(0, 45), &w, true, Some(at(0, 15))), Wake::Now);
+        // The last recheck is cut at the window's end.
+        assert_eq!(next_wake(at(5, 30), &w, true, Some(at(5, 25))), Wake::At(at(5, 45)));
+        // Past the window with a zone never done: the next window, not a late run.
+        assert_eq!(next_wake(at(5, 45), &w, true, Some(at(5, 25))), Wake::At(at(24, 15)));
+        // All done at 01:00: tomorrow's window.
+        assert_eq!(next_wake(at(1, 0), &w, false, Some(at(1, 0))), Wake::At(at(24, 15)));
+    }
+
+    #[test]
+    fn a_day_is_done_only_with_a_file_of_that_day_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_rw(&dir.path().join("s.db"), std::time::Duration::from_secs(1)).unwrap();
+        let day = "2026-11-24";
+        assert!(!day_done(&conn, "com", day).unwrap());
+        conn.execute_batch(
+            "INSERT INTO zones (tld, source, sha256, imported_at, state) VALUES ('com', 'com.zone.gz', 'aa', '2026-11-24T01:00:00Z', 'current');
+             INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
+               VALUES ('com', 'u', 'f', 1, 'Mon, 23 Nov 2026 23:50:00 GMT', 'aa', '2026-11-24T01:00:00Z');",
+        )
+        .unwrap();
+        assert!(!day_done(&conn, "com", day).unwrap(), "yesterday's file does not finish today");
+        conn.execute_batch(
+            "INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
+               VALUES ('com', 'u', 'f', 1, 'Tue, 24 Nov 2026 00:40:00 GMT', 'bb', '2026-11-24T01:30:00Z');",
+        )
+        .unwrap();
+        assert!(!day_done(&conn, "com", day).unwrap(), "downloaded but not imported is not done");
+        conn.execute("UPDATE zones SET sha256 = 'bb'", []).unwrap();
+        assert!(day_done(&conn, "com", day).unwrap());
+    }
+}
