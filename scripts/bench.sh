@@ -8,12 +8,16 @@
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
 # import (full records), each into a fresh database. Prints wall time, MB/s of uncompressed
 # zone text, records/s, peak RSS, and the ratio to gzip -dc.
+#
+# Then `sync` against a local CZDS throttled to BENCH_RATE bytes/s (default 2 MB/s, as CZDS
+# gives): download alone, then sync (download + import overlapped, with and without records),
+# each from scratch, with the ratio of sync to download alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${BENCH_DOMAINS:-1000000}"
 DIR="target/bench"
 mkdir -p "$DIR"
-cargo build --release --quiet --bin zonefeed --example zonegen
+cargo build --release --quiet --bin zonefeed --example zonegen --example czds_mock
 BIN="$PWD/target/release/zonefeed"
 GZ="$DIR/com-$N-day0.zone.gz"
 GZ1="$DIR/com-$N-day1.zone.gz"
@@ -73,3 +77,46 @@ for label, secs, rss, s in rows:
     print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {rss/2**20:7.0f}Mi {secs/base:10.2f}")
 PY
 rm -f "$DIR"/bench.db*
+
+# --- sync against a throttled local CZDS -------------------------------------------------
+RATE="${BENCH_RATE:-2000000}"
+S="$DIR/sync"
+rm -rf "$S" && mkdir -p "$S/serve" "$S/work"
+ln "$GZ" "$S/serve/com.zone.gz" 2>/dev/null || cp "$GZ" "$S/serve/com.zone.gz"
+target/release/examples/czds_mock "$RATE" "$S/url" "$S/serve/com.zone.gz" &
+MOCK=$!
+trap 'kill $MOCK 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$S/url" ] && break; sleep 0.05; done
+URL="$(cat "$S/url")"
+# The mock's account (tests/it/czds_server.rs).
+cat > "$S/config.json" <<JSON
+{"icann.account.username": "tester@example.com", "icann.account.password": "correct-horse-battery-staple-77",
+ "authentication.base.url": "$URL", "czds.base.url": "$URL", "working.directory": "$S/work"}
+JSON
+chmod 600 "$S/config.json"
+python3 - "$BIN" "$S" "$RATE" <<'PY'
+import os, subprocess, sys, time
+binary, s, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cfg = os.path.join(s, "config.json")
+size = os.path.getsize(os.path.join(s, "serve", "com.zone.gz"))
+
+def timed(label, args):
+    t = time.perf_counter()
+    r = subprocess.run([binary, "--config", cfg, "--quiet"] + args, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(f"{label} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return secs
+
+rows = []
+base = timed("download", ["--db", f"{s}/a.db", "download", "com", "--dir", f"{s}/a"])
+rows.append(("zonefeed download", base))
+rows.append(("zonefeed sync --no-records", timed("sync", ["--db", f"{s}/b.db", "sync", "com", "--dir", f"{s}/b", "--no-records"])))
+rows.append(("zonefeed sync", timed("sync", ["--db", f"{s}/c.db", "sync", "com", "--dir", f"{s}/c"])))
+print(f"\nsync: {size/1e6:.1f} MB gzip served at {rate/1e6:.1f} MB/s by a local CZDS")
+print(f"{'command':32} {'seconds':>8} {'x download':>10}")
+for label, secs in rows:
+    print(f"{label:32} {secs:8.2f} {secs/base:10.2f}")
+PY
+kill $MOCK 2>/dev/null || true
+rm -rf "$S"

@@ -38,6 +38,8 @@ pub struct Faults {
     pub disposition: Option<String>,
     /// Refuse every bearer token (a server that lost its sessions for good).
     pub reject_tokens: bool,
+    /// Send zone bodies at this many bytes per second (a link as slow as CZDS's).
+    pub rate: Option<u64>,
     /// Hold back the last N bytes of a whole-file GET until the check passes (20 s at most).
     pub hold_tail: Option<(u64, HoldCheck)>,
 }
@@ -208,7 +210,7 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
     }
     let range = req.headers.get("range").cloned();
     let if_range = req.headers.get("if-range").cloned();
-    let (cut, drip, ignore_range, hold) = {
+    let (cut, drip, ignore_range, hold, rate) = {
         let mut s = lock();
         s.gets.push((tld.into(), range.clone(), if_range.clone()));
         let cut = match s.faults.cut_after {
@@ -225,7 +227,7 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
             }
             _ => None,
         };
-        (cut, drip, s.faults.ignore_range, s.faults.hold_tail.clone())
+        (cut, drip, s.faults.ignore_range, s.faults.hold_tail.clone(), s.faults.rate)
     };
     // RFC 9110 §13.1.5: a Range is honoured only when If-Range (if sent) matches.
     let start = range
@@ -281,6 +283,19 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
         lock().hold_passed = Some(passed);
         s.write_all(&body[split..])?;
         sent = body.len() as u64;
+    } else if let Some(rate) = rate.filter(|&r| r > 0) {
+        let n = body.len().min(limit as usize);
+        let start = Instant::now();
+        let mut done = 0;
+        for piece in body[..n].chunks(64 << 10) {
+            s.write_all(piece)?;
+            done += piece.len();
+            let due = Duration::from_secs_f64(done as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        sent = n as u64;
     } else {
         let n = body.len().min(limit as usize);
         s.write_all(&body[..n])?;
