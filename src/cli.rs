@@ -42,6 +42,7 @@ pub enum Command {
     Import(ImportArgs),
     Download(DownloadArgs),
     Sync(SyncArgs),
+    Requests(RequestsArgs),
     Changes(ChangesArgs),
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
@@ -80,6 +81,84 @@ pub struct SyncArgs {
     /// Chunk size in bytes (for tests)
     #[arg(long, hide = true, value_name = "BYTES")]
     pub chunk_size: Option<usize>,
+}
+
+/// CZDS access requests: list, show, extend before they expire, request, cancel.
+///
+/// Credentials as for `download`. TLDs are matched exactly (the portal's own filter matches
+/// substrings). `extend` is safe to run daily from cron: it never sends an extension twice.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed requests list --status Approved --expiring-within 45\n  \
+zonefeed requests extend --dry-run\n  15 7 * * *  zonefeed --quiet requests extend   # daily, from cron\n  \
+zonefeed requests new xyz club --reason \"Brand protection research\"\n  zonefeed requests show com")]
+pub struct RequestsArgs {
+    #[command(subcommand)]
+    pub command: RequestsCommand,
+    /// CZDS account (an e-mail address)
+    #[arg(long, global = true, value_name = "USER")]
+    pub username: Option<String>,
+    /// A file holding the password (mode 0600)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Requests with their status and expiry
+    List {
+        /// Only this status (Approved, Pending, Denied, Revoked, Expired, Canceled, Submitted)
+        #[arg(long)]
+        status: Option<String>,
+        /// Only these TLDs (exact match)
+        #[arg(long, value_name = "TLD", num_args = 1.., value_delimiter = ',')]
+        tld: Vec<String>,
+        /// Only requests expiring within this many days
+        #[arg(long, value_name = "DAYS")]
+        expiring_within: Option<i64>,
+        #[arg(long, value_parser = ["text", "tsv", "json"], default_value = "text")]
+        format: String,
+    },
+    /// One request's details, by TLD or request id
+    Show {
+        #[arg(value_name = "TLD|ID")]
+        what: String,
+    },
+    /// Extend approved requests that expire soon (and are extensible)
+    Extend {
+        /// Only these TLDs
+        #[arg(value_name = "TLD")]
+        tlds: Vec<String>,
+        /// The window, in days before expiry
+        #[arg(long, value_name = "DAYS", default_value_t = 30)]
+        within: i64,
+        /// Show what would be extended; send nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Request access to TLDs (shows the terms version and asks first, unless --yes)
+    New {
+        #[arg(value_name = "TLD", required_unless_present = "all")]
+        tlds: Vec<String>,
+        /// Every TLD not approved or pending yet
+        #[arg(long, conflicts_with = "tlds")]
+        all: bool,
+        /// TLDs to leave out of --all
+        #[arg(long, value_name = "TLD", value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// Why you need the data (sent to the registries)
+        #[arg(long, required = true)]
+        reason: String,
+        /// Accept the terms without asking
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Cancel a request, by TLD or request id
+    Cancel {
+        #[arg(value_name = "TLD|ID")]
+        what: String,
+    },
+    /// Every TLD in CZDS and this account's status for it
+    Tlds,
 }
 
 /// Run `sync` once a day per zone inside a download window, in the background.

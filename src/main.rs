@@ -7,9 +7,11 @@ use clap::Parser;
 
 use zonefeed::changes::{self, webhooks};
 use zonefeed::cli::{
-    ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, ServiceArgs, ServiceCommand, SyncArgs, WebhooksArgs, WebhooksCommand,
+    ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, ServiceArgs, ServiceCommand, SyncArgs,
+    WebhooksArgs, WebhooksCommand,
 };
 use zonefeed::config::{self, CzdsSettings, Settings};
+use zonefeed::czds::requests;
 use zonefeed::czds::{self, download};
 use zonefeed::ingest::{self, source::Input, ImportError};
 use zonefeed::progress::{Mode, Progress, Transfers};
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import(&settings, &args),
         Command::Download(args) => download(&settings, &args),
         Command::Sync(args) => sync(&settings, &args),
+        Command::Requests(args) => requests_cmd(&settings, &args),
         Command::Service(args) => service_cmd(&settings, &args),
         Command::Changes(args) => list_changes(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
@@ -163,6 +166,168 @@ fn sync_into(s: &Settings, args: &SyncArgs, zones: &mut Vec<(String, bool)>) -> 
 }
 
 /// The service's files: pid and log, in the working directory unless the config says otherwise.
+fn requests_cmd(s: &Settings, args: &RequestsArgs) -> ExitCode {
+    let czds_cfg = match CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    let client = czds::Client::new(
+        czds_cfg.endpoints.clone(),
+        czds_cfg.credentials.clone(),
+        czds::TokenCache::new(czds_cfg.token_cache()),
+        &czds_cfg.http,
+    );
+    match requests_run(s, &client, &args.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// A TLD or a request id: the request it names (ids are matched as given, TLDs exactly).
+fn find_request(client: &czds::Client, what: &str) -> Result<Option<requests::Request>, czds::CzdsError> {
+    let tld = what.trim().trim_end_matches('.').to_ascii_lowercase();
+    let by_tld = requests::list(client, &requests::Query { tlds: vec![tld], ..Default::default() })?;
+    // The newest request of that TLD is the one that matters.
+    if let Some(r) = by_tld.into_iter().max_by(|a, b| a.created.cmp(&b.created)) {
+        return Ok(Some(r));
+    }
+    Ok(requests::list(client, &requests::Query::default())?.into_iter().find(|r| r.request_id == what))
+}
+
+fn requests_run(s: &Settings, client: &czds::Client, cmd: &RequestsCommand) -> Result<ExitCode, czds::CzdsError> {
+    let norm = |t: &String| t.trim().trim_end_matches('.').to_ascii_lowercase();
+    match cmd {
+        RequestsCommand::List { status, tld, expiring_within, format } => {
+            let q = requests::Query { status: status.clone().unwrap_or_default(), tlds: tld.iter().map(norm).collect(), sort: None };
+            let mut list = requests::list(client, &q)?;
+            if let Some(days) = expiring_within {
+                let limit = store::unix_now() + days * 86400;
+                list.retain(|r| r.expires().is_some_and(|t| t <= limit));
+            }
+            let format = if s.json { "json" } else { format.as_str() };
+            for r in &list {
+                match format {
+                    "json" => println!("{}", serde_json::to_string(r).unwrap_or_default()),
+                    "tsv" => println!("{}\t{}\t{}\t{}", r.tld, r.status, r.expired.as_deref().unwrap_or(""), r.request_id),
+                    _ => println!("{:<24} {:<10} expires {:<24} {}", r.tld, r.status, r.expired.as_deref().unwrap_or("-"), r.request_id),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RequestsCommand::Show { what } => match find_request(client, what)? {
+            Some(r) => {
+                let d = requests::details(client, &r.request_id)?;
+                println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: no request for `{what}`");
+                Ok(ExitCode::from(code::FAILED))
+            }
+        },
+        RequestsCommand::Extend { tlds, within, dry_run } => {
+            let done = requests::extend(client, &tlds.iter().map(norm).collect::<Vec<_>>(), *within, *dry_run)?;
+            let failed = done.iter().filter(|e| e.action == "failed").count();
+            for e in &done {
+                if s.json {
+                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                } else if !s.quiet || e.action == "failed" {
+                    println!("{}: {} (expires {}): {}", e.tld, e.action, e.expired.as_deref().unwrap_or("-"), e.reason);
+                }
+            }
+            if done.is_empty() && !s.quiet && !s.json {
+                println!("nothing expires within {within} days");
+            }
+            Ok(match failed {
+                0 => ExitCode::SUCCESS,
+                n if n == done.len() => ExitCode::from(code::FAILED),
+                _ => ExitCode::from(code::PARTIAL),
+            })
+        }
+        RequestsCommand::New { tlds, all, exclude, reason, yes } => {
+            let exclude: Vec<String> = exclude.iter().map(norm).collect();
+            let existing = requests::list(client, &requests::Query::default())?;
+            let open: std::collections::BTreeSet<String> =
+                existing.iter().filter(|r| requests::is_open(&r.status)).map(|r| r.tld.to_ascii_lowercase()).collect();
+            let wanted: Vec<String> = if *all {
+                requests::tlds(client)?.iter().map(|t| t.tld.to_ascii_lowercase()).collect()
+            } else {
+                tlds.iter().map(norm).collect()
+            };
+            let mut send = Vec::new();
+            for t in wanted {
+                if exclude.contains(&t) || send.contains(&t) {
+                    continue;
+                }
+                if open.contains(&t) {
+                    if !*all {
+                        eprintln!("{t}: refused: already approved or pending");
+                    }
+                    continue;
+                }
+                send.push(t);
+            }
+            if send.is_empty() {
+                eprintln!("error: nothing to request (every TLD named is approved or pending already)");
+                return Ok(ExitCode::from(code::FAILED));
+            }
+            let (version, url) = requests::terms(client)?;
+            eprintln!("CZDS terms and conditions version {version}{}", if url.is_empty() { String::new() } else { format!(": {url}") });
+            eprintln!("requesting {} TLDs: {}", send.len(), send.join(" "));
+            if !*yes {
+                use std::io::{BufRead, IsTerminal};
+                if !std::io::stdin().is_terminal() {
+                    eprintln!("error: not a terminal to ask on; read the terms, then give --yes");
+                    return Ok(ExitCode::from(code::USAGE));
+                }
+                eprint!("accept these terms and send the request? [y/N] ");
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("nothing sent");
+                    return Ok(ExitCode::from(code::FAILED));
+                }
+            }
+            requests::create(client, &send, reason, &version)?;
+            if s.json {
+                println!("{}", serde_json::json!({"requested": send, "tc_version": version}));
+            } else if !s.quiet {
+                println!("requested {} TLDs (terms version {version})", send.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RequestsCommand::Cancel { what } => match find_request(client, what)? {
+            Some(r) => {
+                requests::cancel(client, &r)?;
+                if !s.quiet {
+                    println!("{}: request {} canceled", r.tld, r.request_id);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: no request for `{what}`");
+                Ok(ExitCode::from(code::FAILED))
+            }
+        },
+        RequestsCommand::Tlds => {
+            for t in requests::tlds(client)? {
+                if s.json {
+                    println!("{}", serde_json::to_string(&t).unwrap_or_default());
+                } else {
+                    println!("{:<24} {}", t.tld, t.current_status.as_deref().unwrap_or("-"));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn service_files(s: &Settings) -> Result<(std::path::PathBuf, std::path::PathBuf), config::ConfigError> {
     let work = s.config.string("working.directory")?.map_or_else(|| std::path::PathBuf::from("."), std::path::PathBuf::from);
     let pid = s.config.string("service.pid_file")?.map_or_else(|| work.join("zonefeed-service.pid"), std::path::PathBuf::from);

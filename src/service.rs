@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(w.close_after(at(1, 0)), at(5, 45));
         // A window in UTC+02:00 opens at 22:15 UTC the day before.
         let east = Window { offset: 7200, ..w };
-        assert!(east.contains(at(22, 20) - 86400) && !east.contains(at(1, 0)));
+        assert!(east.contains(at(22, 20) - 86400) && east.contains(at(1, 0)) && !east.contains(at(4, 0)));
         assert_eq!(east.next_open(at(12, 0)), at(22, 15));
         // A window across midnight.
         let night = Window { start: 23 * 60, end: 60, offset: 0 };

@@ -7,6 +7,7 @@
 
 pub mod download;
 pub mod feed;
+pub mod requests;
 mod token;
 
 use std::path::PathBuf;
@@ -210,20 +211,31 @@ impl Client {
     /// Sends `method url` with the token and extra headers; a 401 gets one fresh login and one
     /// retry. Any other status is the caller's to judge.
     pub fn send(&self, method: &str, url: &str, headers: &[(&str, String)]) -> Result<Response<Body>, CzdsError> {
+        self.send_body(method, url, headers, None)
+    }
+
+    fn send_body(&self, method: &str, url: &str, headers: &[(&str, String)], body: Option<&str>) -> Result<Response<Body>, CzdsError> {
         let (tok, gen) = self.bearer()?;
-        let resp = self.send_with(method, url, headers, &tok)?;
+        let resp = self.send_with(method, url, headers, body, &tok)?;
         if resp.status().as_u16() != 401 {
             return Ok(resp);
         }
         let (tok, _) = self.relogin(gen)?;
-        let resp = self.send_with(method, url, headers, &tok)?;
+        let resp = self.send_with(method, url, headers, body, &tok)?;
         if resp.status().as_u16() == 401 {
             return Err(CzdsError::Unauthorized { url: url.to_string() });
         }
         Ok(resp)
     }
 
-    fn send_with(&self, method: &str, url: &str, headers: &[(&str, String)], tok: &Secret) -> Result<Response<Body>, CzdsError> {
+    fn send_with(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&str>,
+        tok: &Secret,
+    ) -> Result<Response<Body>, CzdsError> {
         let bearer = format!("Bearer {}", tok.expose());
         let result = match method {
             "HEAD" => {
@@ -238,7 +250,7 @@ impl Client {
                 for (k, v) in headers {
                     r = r.header(*k, v);
                 }
-                r.send("{}")
+                r.send(body.unwrap_or("{}"))
             }
             _ => {
                 let mut r = self.agent.get(url).header("Authorization", &bearer);
@@ -249,6 +261,23 @@ impl Client {
             }
         };
         result.map_err(|source| CzdsError::Transport { url: url.to_string(), source })
+    }
+
+    /// A JSON call to the CZDS API: `path` under the base URL, a JSON body for POST. Anything
+    /// but 200 is an error carrying the status.
+    pub fn api(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, CzdsError> {
+        let url = format!("{}{path}", self.endpoints.base_url.trim_end_matches('/'));
+        let text = body.map(|b| b.to_string());
+        let mut resp = self.send_body(method, &url, &[("Accept", "application/json".into())], text.as_deref())?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(self.http_error(&url, status, &mut resp));
+        }
+        let text = resp.body_mut().read_to_string().map_err(|source| CzdsError::Transport { url: url.clone(), source })?;
+        if text.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| CzdsError::Protocol { url, what: format!("not JSON ({e})") })
     }
 
     /// `GET <base>/czds/downloads/links`: the zones this account may download.

@@ -47,8 +47,66 @@ pub struct Faults {
 /// A condition the server waits for before sending the held bytes.
 pub type HoldCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
+/// An access request, as the portal keeps it.
+#[derive(Clone, Debug)]
+pub struct AccessRequest {
+    pub id: String,
+    pub tld: String,
+    pub status: String,
+    pub created: String,
+    /// Unix seconds.
+    pub expired: Option<u64>,
+    pub extension_in_process: bool,
+}
+
+impl AccessRequest {
+    /// The portal's rule: approved, expiring within 30 days, no extension under way.
+    pub fn extensible(&self) -> bool {
+        let now = now();
+        self.status == "Approved" && !self.extension_in_process && self.expired.is_some_and(|e| e > now && e <= now + 30 * 86400)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "requestId": self.id, "tld": self.tld, "ulable": self.tld, "status": self.status, "created": self.created,
+            "last_updated": self.created, "expired": self.expired.map(iso), "sftp": false, "auto_renew": false,
+        })
+    }
+}
+
+pub fn iso(t: u64) -> String {
+    // The portal writes ISO 8601 with milliseconds and +0000.
+    let secs = t as i64;
+    let days = secs.div_euclid(86400);
+    let (y, m, dd) = civil(days);
+    let r = secs.rem_euclid(86400);
+    format!("{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.000+0000", r / 3600, r / 60 % 60, r % 60)
+}
+
+/// Days since the epoch -> (year, month, day) (Howard Hinnant's algorithm).
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[derive(Default)]
 pub struct State {
+    pub access: Vec<AccessRequest>,
+    /// Every TLD of `czds/tlds`.
+    pub all_tlds: Vec<String>,
+    pub terms_version: String,
+    /// Bodies of `requests/all` calls, ids sent to `extension/`, bodies of `create` and `cancel`.
+    pub list_calls: Vec<serde_json::Value>,
+    pub extensions: Vec<String>,
+    pub creates: Vec<serde_json::Value>,
+    pub cancels: Vec<serde_json::Value>,
     pub zones: BTreeMap<String, Zone>,
     /// Links listed besides the zones' own (hostile names).
     pub extra_links: Vec<String>,
@@ -151,6 +209,10 @@ fn serve(stream: TcpStream, st: &Mutex<State>, addr: SocketAddr) -> std::io::Res
         links.extend(s.extra_links.iter().cloned());
         let body = serde_json::to_vec(&links).unwrap_or_default();
         return respond(&stream, 200, &[("Content-Type", "application/json".into())], &body);
+    }
+    if let Some(answer) = portal(&req, &mut lock()) {
+        let (status, body) = answer;
+        return respond(&stream, status, &[("Content-Type", "application/json".into())], body.to_string().as_bytes());
     }
     if let Some(name) = req.path.strip_prefix("/czds/downloads/") {
         let tld = name.strip_suffix(".zone").unwrap_or(name).to_string();
@@ -313,4 +375,90 @@ fn zone_file(stream: &TcpStream, req: &Request, st: &Mutex<State>, tld: &str) ->
         }
     }
     Ok(())
+}
+
+/// The portal's request API (issue 5's endpoints), or None for other paths.
+fn portal(req: &Request, s: &mut State) -> Option<(u16, serde_json::Value)> {
+    use serde_json::{json, Value};
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let path = req.path.as_str();
+    match (req.method.as_str(), path) {
+        ("POST", "/czds/requests/all") => {
+            s.list_calls.push(body.clone());
+            let status = body["status"].as_str().unwrap_or("");
+            let filter = body["filter"].as_str().unwrap_or("").to_ascii_lowercase();
+            let size = body["pagination"]["size"].as_u64().unwrap_or(100).max(1) as usize;
+            let page = body["pagination"]["page"].as_u64().unwrap_or(0) as usize;
+            let mut rows: Vec<&AccessRequest> =
+                s.access.iter().filter(|r| (status.is_empty() || r.status == status) && r.tld.contains(&filter)).collect();
+            match body["sort"]["field"].as_str().unwrap_or("tld") {
+                "expired" => rows.sort_by_key(|r| (r.expired.is_none(), r.expired)),
+                "status" => rows.sort_by(|a, b| a.status.cmp(&b.status)),
+                "created" => rows.sort_by(|a, b| a.created.cmp(&b.created)),
+                _ => rows.sort_by(|a, b| a.tld.cmp(&b.tld)),
+            }
+            if body["sort"]["direction"] == "desc" {
+                rows.reverse();
+            }
+            let total = rows.len();
+            let page: Vec<Value> = rows.into_iter().skip(page * size).take(size).map(AccessRequest::json).collect();
+            Some((200, json!({"requests": page, "totalRequests": total})))
+        }
+        ("GET", "/czds/terms/condition") => Some((
+            200,
+            json!({"version": s.terms_version, "content": "<p>terms</p>", "contentUrl": "https://czds.icann.org/terms", "created": "2026-01-01"}),
+        )),
+        ("GET", "/czds/tlds") => Some((
+            200,
+            Value::Array(s.all_tlds.iter().map(|t| json!({"tld": t, "ulable": t, "currentStatus": "available", "sftp": false})).collect()),
+        )),
+        ("POST", "/czds/requests/create") => {
+            if body["tcVersion"].as_str() != Some(s.terms_version.as_str()) {
+                return Some((400, json!({"message": "terms version mismatch"})));
+            }
+            s.creates.push(body.clone());
+            for t in body["tldNames"].as_array().cloned().unwrap_or_default() {
+                let n = s.access.len();
+                s.access.push(AccessRequest {
+                    id: format!("new{n}"),
+                    tld: t.as_str().unwrap_or("").into(),
+                    status: "Submitted".into(),
+                    created: iso(now()),
+                    expired: None,
+                    extension_in_process: false,
+                });
+            }
+            Some((200, json!({})))
+        }
+        ("POST", "/czds/requests/cancel") => {
+            s.cancels.push(body.clone());
+            let id = body["integrationId"].as_str().unwrap_or("");
+            match s.access.iter_mut().find(|r| r.id == id) {
+                Some(r) => {
+                    r.status = "Canceled".into();
+                    Some((200, json!({})))
+                }
+                None => Some((404, json!({"message": "no such request"}))),
+            }
+        }
+        _ => {
+            if let Some(id) = path.strip_prefix("/czds/requests/extension/").filter(|_| req.method == "POST") {
+                let Some(r) = s.access.iter_mut().find(|r| r.id == id) else { return Some((404, json!({}))) };
+                if !r.extensible() {
+                    return Some((400, json!({"message": "not extensible"})));
+                }
+                r.extension_in_process = true;
+                s.extensions.push(id.to_string());
+                return Some((200, json!({"extensionInProcess": true})));
+            }
+            let id = path.strip_prefix("/czds/requests/").filter(|_| req.method == "GET")?;
+            let r = s.access.iter().find(|r| r.id == id)?;
+            let mut v = r.json();
+            v["extensible"] = json!(r.extensible());
+            v["extensionInProcess"] = json!(r.extension_in_process);
+            v["reason"] = json!("research");
+            v["history"] = json!([]);
+            Some((200, v))
+        }
+    }
 }

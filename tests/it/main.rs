@@ -11,6 +11,7 @@ mod http;
 mod import;
 mod realzones;
 mod receiver;
+mod requests;
 mod service;
 mod sync;
 mod webhooks;
