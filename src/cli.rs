@@ -44,6 +44,9 @@ pub enum Command {
     Sync(SyncArgs),
     Requests(RequestsArgs),
     Changes(ChangesArgs),
+    Domain(DomainArgs),
+    Search(SearchArgs),
+    Stats(StatsArgs),
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
     Prune(PruneArgs),
@@ -190,6 +193,60 @@ pub enum ServiceCommand {
     RunOnce,
     /// Run the service in the foreground (what `start` launches; for systemd)
     Run,
+}
+
+/// A domain's current records (from every imported zone), first seen, last changed, history.
+///
+/// Unicode names are looked up by their A-labels (IDNA). Exit 1 when no imported zone has it.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed domain example.com --history\n  zonefeed domain bücher.de --format json")]
+pub struct DomainArgs {
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also every change event of the domain, with zone version and date
+    #[arg(long)]
+    pub history: bool,
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub format: String,
+}
+
+/// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
+/// matches the name and everything under it; or --contains WORD, --glob 'pay*pal*'.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed search .co.uk --limit 20\n  zonefeed search --contains paypal --tld com\n  \
+zonefeed search --glob 'pay*pa1*' --format tsv")]
+pub struct SearchArgs {
+    /// A name, or a leading-dot suffix
+    #[arg(value_name = "QUERY", required_unless_present_any = ["contains", "glob"])]
+    pub query: Option<String>,
+    /// Names containing this word
+    #[arg(long, value_name = "WORD", conflicts_with_all = ["query", "glob"])]
+    pub contains: Option<String>,
+    /// Names matching this shell glob (`*`, `?`, `[...]`)
+    #[arg(long, value_name = "PATTERN", conflicts_with = "query")]
+    pub glob: Option<String>,
+    /// Only this zone
+    #[arg(long, value_name = "TLD")]
+    pub tld: Option<String>,
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
+    pub format: String,
+}
+
+/// Zone statistics: records per type, domains, DNSSEC share, top name servers and providers,
+/// bailiwick, changes per version.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed stats com\n  zonefeed stats --format json")]
+pub struct StatsArgs {
+    /// One zone [default: every imported zone]
+    #[arg(value_name = "TLD")]
+    pub tld: Option<String>,
+    /// How many name servers and providers to list
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub format: String,
 }
 
 /// Deliver change events to the webhook endpoints of the config's `webhooks` list.

@@ -23,6 +23,7 @@ pub mod czds;
 pub mod ingest;
 pub mod lock;
 pub mod progress;
+pub mod query;
 pub mod service;
 pub mod store;
 pub mod sync;

@@ -7,14 +7,15 @@ use clap::Parser;
 
 use zonefeed::changes::{self, webhooks};
 use zonefeed::cli::{
-    ChangesArgs, Cli, Command, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, ServiceArgs, ServiceCommand, SyncArgs,
-    WebhooksArgs, WebhooksCommand,
+    ChangesArgs, Cli, Command, DomainArgs, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, SearchArgs, ServiceArgs,
+    ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
 };
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::requests;
 use zonefeed::czds::{self, download};
 use zonefeed::ingest::{self, source::Input, ImportError};
 use zonefeed::progress::{Mode, Progress, Transfers};
+use zonefeed::query;
 use zonefeed::service::{self, Wake, Window};
 use zonefeed::store::{self, StoreError};
 use zonefeed::sync;
@@ -48,6 +49,9 @@ fn main() -> ExitCode {
         Command::Requests(args) => requests_cmd(&settings, &args),
         Command::Service(args) => service_cmd(&settings, &args),
         Command::Changes(args) => list_changes(&settings, &args),
+        Command::Domain(args) => domain_cmd(&settings, &args),
+        Command::Search(args) => search_cmd(&settings, &args),
+        Command::Stats(args) => stats_cmd(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
         Command::Prune(args) => prune(&settings, &args),
     }
@@ -912,6 +916,156 @@ fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
     }
 }
 
+/// A read-only connection, or the exit code saying why there is none.
+fn open_query_db(s: &Settings) -> Result<rusqlite::Connection, ExitCode> {
+    if !s.db.exists() {
+        eprintln!("error: no database at `{}` (import a zone first, or give --db)", s.db.display());
+        return Err(ExitCode::from(code::FAILED));
+    }
+    store::open_ro(&s.db).map_err(|e| store_failure(&e))
+}
+
+fn query_failure(s: &Settings, e: rusqlite::Error) -> ExitCode {
+    eprintln!("error: `{}`: {e}", s.db.display());
+    ExitCode::from(code::FAILED)
+}
+
+fn domain_cmd(s: &Settings, args: &DomainArgs) -> ExitCode {
+    let name = match query::normalize(&args.name) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    let conn = match open_query_db(s) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let found = match query::domain(&conn, &name, args.history) {
+        Ok(f) => f,
+        Err(e) => return query_failure(s, e),
+    };
+    if found.is_empty() {
+        eprintln!("error: {name}: not in any imported zone");
+        return ExitCode::from(code::FAILED);
+    }
+    if s.json || args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&found).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    for d in &found {
+        let shown = if d.unicode != d.name { format!("{} ({})", d.name, d.unicode) } else { d.name.clone() };
+        println!("{shown} in zone {} (version {})", d.tld, d.zone_version);
+        println!("  first seen {}, last changed {}, last seen {}", d.first_seen, d.last_changed, d.last_seen);
+        if let Some(r) = &d.removed_at {
+            println!("  REMOVED at {r}");
+        }
+        if !d.records_kept {
+            println!("  (records not kept: the zone was imported with --no-records)");
+        }
+        for r in &d.records {
+            println!("  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
+        }
+        if let Some(h) = &d.history {
+            println!("  history:");
+            for e in h {
+                println!("    {}  v{}  {}", e.at, e.zone_version, e.kind);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn search_cmd(s: &Settings, args: &SearchArgs) -> ExitCode {
+    let pattern = match (&args.query, &args.contains, &args.glob) {
+        (_, Some(w), _) => Ok(query::Pattern::Contains(w.clone())),
+        (_, _, Some(g)) => Ok(query::Pattern::Glob(g.clone())),
+        (Some(q), _, _) => query::Pattern::parse(q),
+        _ => unreachable!("clap requires one of them"),
+    };
+    let (pattern, tld) = match (pattern, args.tld.as_deref().map(query::normalize).transpose()) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    let conn = match open_query_db(s) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let hits = match query::search(&conn, &pattern, tld.as_deref(), args.limit) {
+        Ok(h) => h,
+        Err(e) => return query_failure(s, e),
+    };
+    let format = if s.json { "json" } else { args.format.as_str() };
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&hits).unwrap_or_default()),
+        "jsonl" => hits.iter().for_each(|h| println!("{}", serde_json::to_string(h).unwrap_or_default())),
+        "tsv" => hits.iter().for_each(|h| println!("{}\t{}", h.name, h.tld)),
+        _ => hits.iter().for_each(|h| if h.unicode != h.name { println!("{} ({})", h.name, h.unicode) } else { println!("{}", h.name) }),
+    }
+    ExitCode::SUCCESS
+}
+
+fn stats_cmd(s: &Settings, args: &StatsArgs) -> ExitCode {
+    let conn = match open_query_db(s) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let tlds: Vec<String> = match &args.tld {
+        Some(t) => match query::normalize(t) {
+            Ok(t) => vec![t],
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(code::USAGE);
+            }
+        },
+        None => match conn
+            .prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        {
+            Ok(v) => v,
+            Err(e) => return query_failure(s, e),
+        },
+    };
+    let mut all = Vec::new();
+    for t in &tlds {
+        match query::stats(&conn, t, args.top) {
+            Ok(Some(st)) => all.push(st),
+            Ok(None) => {
+                eprintln!("error: {t}: not an imported zone");
+                return ExitCode::from(code::FAILED);
+            }
+            Err(e) => return query_failure(s, e),
+        }
+    }
+    if s.json || args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    for st in &all {
+        println!(
+            "{} (version {}, serial {}, imported {})",
+            st.tld,
+            st.version,
+            st.serial.map_or("-".into(), |v| v.to_string()),
+            st.imported_at
+        );
+        println!("  domains {}, records {}{}", st.domains, st.records, if st.records_kept { "" } else { " (records not kept)" });
+        println!("  with DS {} ({:.2}%)", st.domains_with_ds, st.ds_share * 100.0);
+        println!("  delegations: {} in-bailiwick, {} out-of-bailiwick, {} mixed", st.in_bailiwick, st.out_of_bailiwick, st.mixed_bailiwick);
+        println!("  records per type: {}", st.types.iter().map(|(t, n)| format!("{t} {n}")).collect::<Vec<_>>().join(", "));
+        println!("  top name servers: {}", st.top_ns_hosts.iter().map(|(h, n)| format!("{h} {n}")).collect::<Vec<_>>().join(", "));
+        println!("  top providers (domains): {}", st.top_providers.iter().map(|(h, n)| format!("{h} {n}")).collect::<Vec<_>>().join(", "));
+        for v in &st.versions {
+            println!("  version {} {}: +{} -{} ~{}", v.version, v.imported_at, v.added, v.removed, v.modified);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
     let since = match args.since.as_deref().map(|d| (d, changes::parse_since(d))) {
         Some((d, None)) => {
@@ -929,7 +1083,7 @@ fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return store_failure(&e),
     };
-    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version };
+    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version, domain: None };
     let events = match changes::list(&conn, &filter) {
         Ok(ev) => ev,
         Err(e) => {

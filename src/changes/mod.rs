@@ -33,6 +33,8 @@ pub struct Filter {
     /// RFC 3339 UTC lower bound on `at`.
     pub since: Option<String>,
     pub version: Option<i64>,
+    /// One domain's events (its history).
+    pub domain: Option<String>,
 }
 
 /// `2026-11-23` or `2026-11-23T06:00:00Z` as the RFC 3339 text events are stamped with.
@@ -71,6 +73,10 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     if let Some(v) = f.version {
         sql.push_str(" AND e.zone = ?");
         args.push(v.into());
+    }
+    if let Some(d) = &f.domain {
+        sql.push_str(" AND e.domain = ?");
+        args.push(d.clone().into());
     }
     sql.push_str(" ORDER BY e.zone, e.domain, e.kind");
     let mut st = conn.prepare(&sql)?;

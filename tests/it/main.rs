@@ -9,6 +9,7 @@ mod download;
 mod env;
 mod http;
 mod import;
+mod query;
 mod realzones;
 mod receiver;
 mod requests;

@@ -1,0 +1,347 @@
+//! Questions asked of the database: a domain's records and history, search, zone statistics.
+//!
+//! Read-only and parameterised throughout. Names may come in Unicode (U-labels); they are
+//! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::changes::Event;
+
+/// A name the user gave that cannot be a domain name.
+#[derive(Debug, thiserror::Error)]
+#[error("`{name}` is not a valid domain name: {why}")]
+pub struct BadName {
+    pub name: String,
+    pub why: String,
+}
+
+/// Canonical lookup form: A-labels, lower case, no trailing dot; `.` or `root` is the root.
+pub fn normalize(name: &str) -> Result<String, BadName> {
+    let t = name.trim();
+    if t == "." || t.eq_ignore_ascii_case("root") {
+        return Ok(".".into());
+    }
+    let t = t.strip_suffix('.').unwrap_or(t);
+    let bad = |why: String| BadName { name: name.into(), why };
+    if t.is_empty() || t.starts_with('.') || t.contains("..") {
+        return Err(bad("empty label".into()));
+    }
+    let ascii = if t.is_ascii() { t.to_ascii_lowercase() } else { idna::domain_to_ascii(t).map_err(|e| bad(format!("IDNA: {e:?}")))? };
+    if ascii.len() > 253 || ascii.split('.').any(|l| l.len() > 63) {
+        return Err(bad("longer than DNS allows".into()));
+    }
+    Ok(ascii)
+}
+
+/// The Unicode form of an A-label name (the name itself when nothing decodes).
+pub fn unicode(name: &str) -> String {
+    let (u, r) = idna::domain_to_unicode(name);
+    if r.is_ok() {
+        u
+    } else {
+        name.to_string()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Record {
+    pub owner: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub ttl: i64,
+    pub rdata: String,
+}
+
+/// A domain as one imported zone holds it.
+#[derive(Debug, Serialize)]
+pub struct Domain {
+    pub name: String,
+    pub unicode: String,
+    pub tld: String,
+    pub zone_version: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_changed: String,
+    pub removed_at: Option<String>,
+    /// Empty when the zone was imported with `--no-records`.
+    pub records: Vec<Record>,
+    pub records_kept: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<Event>>,
+}
+
+/// `name` in every zone whose current version holds it (or held it: `removed_at` set).
+pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<Vec<Domain>> {
+    let mut st = conn.prepare(
+        "SELECT d.tld, d.zone, d.first_seen, d.last_seen, d.last_changed, d.removed_at, z.with_records
+           FROM domains d JOIN zones z ON z.id = d.zone
+          WHERE d.zone IN (SELECT id FROM zones WHERE state = 'current') AND d.name = ?1 ORDER BY d.tld",
+    )?;
+    let rows = st.query_map(params![name], |r| {
+        Ok(Domain {
+            name: name.to_string(),
+            unicode: unicode(name),
+            tld: r.get(0)?,
+            zone_version: r.get(1)?,
+            first_seen: r.get(2)?,
+            last_seen: r.get(3)?,
+            last_changed: r.get(4)?,
+            removed_at: r.get(5)?,
+            records: Vec::new(),
+            records_kept: r.get::<_, i64>(6)? != 0,
+            history: None,
+        })
+    })?;
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    for d in &mut out {
+        let mut st =
+            conn.prepare("SELECT owner, type, ttl, rdata FROM records WHERE zone = ?1 AND domain = ?2 ORDER BY owner, type, rdata")?;
+        d.records = st
+            .query_map(params![d.zone_version, name], |r| {
+                Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if history {
+            let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };
+            d.history = Some(crate::changes::list(conn, &filter)?);
+        }
+    }
+    Ok(out)
+}
+
+/// How `search` matches names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// `example.com`: that name.
+    Exact(String),
+    /// `.example.com`: the name and every name under it.
+    Suffix(String),
+    /// A word anywhere in the name.
+    Contains(String),
+    /// A shell glob over the whole name (`pay*pal*`).
+    Glob(String),
+}
+
+impl Pattern {
+    /// Zonalizer's rule: a leading dot means "this name and everything under it".
+    pub fn parse(query: &str) -> Result<Pattern, BadName> {
+        match query.trim().strip_prefix('.') {
+            Some(rest) => normalize(rest).map(Pattern::Suffix),
+            None => normalize(query).map(Pattern::Exact),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hit {
+    pub name: String,
+    pub tld: String,
+    pub unicode: String,
+}
+
+/// Current (not removed) domains matching `p`, by name, at most `limit`.
+///
+/// A suffix is answered with index scans only: a domain under `S` is `S` itself, a domain of
+/// zone `S`, or a domain of a zone under `S`. Contains and glob scan the names of the zones
+/// chosen (all, or `tld`).
+pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+    let zones: Vec<(i64, String)> = {
+        let mut st = conn.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
+        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        v
+    };
+    let mut hits = Vec::new();
+    let lim = limit as i64;
+    for (id, zone) in &zones {
+        let (sql, arg): (&str, String) = match p {
+            Pattern::Exact(n) => ("SELECT name FROM domains WHERE zone = ?1 AND name = ?2 AND removed_at IS NULL LIMIT ?3", n.clone()),
+            Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => {
+                ("SELECT name FROM domains WHERE zone = ?1 AND removed_at IS NULL AND ?2 = ?2 ORDER BY name LIMIT ?3", String::new())
+            }
+            Pattern::Suffix(s) => ("SELECT name FROM domains WHERE zone = ?1 AND name = ?2 AND removed_at IS NULL LIMIT ?3", s.clone()),
+            Pattern::Contains(w) => (
+                "SELECT name FROM domains WHERE zone = ?1 AND instr(name, ?2) > 0 AND removed_at IS NULL ORDER BY name LIMIT ?3",
+                w.to_ascii_lowercase(),
+            ),
+            Pattern::Glob(g) => (
+                "SELECT name FROM domains WHERE zone = ?1 AND name GLOB ?2 AND removed_at IS NULL ORDER BY name LIMIT ?3",
+                g.to_ascii_lowercase(),
+            ),
+        };
+        let mut st = conn.prepare_cached(sql)?;
+        let names = st.query_map(params![id, arg, lim], |r| r.get::<_, String>(0))?;
+        for n in names {
+            let name = n?;
+            hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
+        }
+    }
+    hits.sort();
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+/// A zone's numbers, from its current version.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub tld: String,
+    pub version: i64,
+    pub serial: Option<i64>,
+    pub imported_at: String,
+    pub domains: i64,
+    pub records: i64,
+    pub records_kept: bool,
+    pub types: BTreeMap<String, i64>,
+    pub domains_with_ds: i64,
+    pub ds_share: f64,
+    /// Name-server hosts by delegations using them.
+    pub top_ns_hosts: Vec<(String, i64)>,
+    /// Providers (the last two labels of NS hosts; no public-suffix list) by domains using them.
+    pub top_providers: Vec<(String, i64)>,
+    /// Delegations whose NS hosts are all inside the zone, all outside, or both.
+    pub in_bailiwick: i64,
+    pub out_of_bailiwick: i64,
+    pub mixed_bailiwick: i64,
+    pub versions: Vec<VersionChanges>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionChanges {
+    pub version: i64,
+    pub imported_at: String,
+    pub added: i64,
+    pub removed: i64,
+    pub modified: i64,
+}
+
+/// Statistics of `tld`'s current version; None when the zone was never imported.
+pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Option<Stats>> {
+    let cur = conn
+        .query_row(
+            "SELECT id, serial, coalesce(finished_at, imported_at), coalesce(domains, 0), coalesce(records, 0), with_records FROM zones WHERE tld = ?1 AND state = 'current'",
+            params![tld],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)? != 0)),
+        )
+        .optional()?;
+    let Some((version, serial, imported_at, domains, records, kept)) = cur else { return Ok(None) };
+    let mut types = BTreeMap::new();
+    let mut st = conn.prepare("SELECT type, count(*) FROM records WHERE zone = ?1 GROUP BY type")?;
+    for r in st.query_map(params![version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (t, n) = r?;
+        types.insert(t, n);
+    }
+    let domains_with_ds: i64 = conn.query_row(
+        "SELECT count(DISTINCT domain) FROM records WHERE zone = ?1 AND type = 'DS' AND owner = domain",
+        params![version],
+        |r| r.get(0),
+    )?;
+    // One pass over the delegations' NS records, in domain order.
+    let mut hosts: HashMap<String, i64> = HashMap::new();
+    let mut providers: HashMap<String, i64> = HashMap::new();
+    let (mut inside, mut outside, mut mixed) = (0, 0, 0);
+    let mut st = conn
+        .prepare("SELECT domain, rdata FROM records WHERE zone = ?1 AND type = 'NS' AND owner = domain AND domain <> ?2 ORDER BY domain")?;
+    let mut rows = st.query(params![version, tld])?;
+    let mut current: Option<String> = None;
+    let (mut any_in, mut any_out) = (false, false);
+    let mut seen_providers: Vec<String> = Vec::new();
+    let mut close = |any_in: bool, any_out: bool, seen: &mut Vec<String>, providers: &mut HashMap<String, i64>| {
+        match (any_in, any_out) {
+            (true, false) => inside += 1,
+            (false, true) => outside += 1,
+            (true, true) => mixed += 1,
+            _ => {}
+        }
+        seen.sort();
+        seen.dedup();
+        for p in seen.drain(..) {
+            *providers.entry(p).or_default() += 1;
+        }
+    };
+    while let Some(r) = rows.next()? {
+        let (domain, host): (String, String) = (r.get(0)?, r.get(1)?);
+        if current.as_deref() != Some(domain.as_str()) {
+            if current.is_some() {
+                close(any_in, any_out, &mut seen_providers, &mut providers);
+            }
+            current = Some(domain);
+            (any_in, any_out) = (false, false);
+        }
+        if tld == "." || host.ends_with(&format!(".{tld}")) {
+            any_in = true;
+        } else {
+            any_out = true;
+        }
+        seen_providers.push(provider(&host));
+        *hosts.entry(host).or_default() += 1;
+    }
+    if current.is_some() {
+        close(any_in, any_out, &mut seen_providers, &mut providers);
+    }
+    let ranked = |m: HashMap<String, i64>| {
+        let mut v: Vec<(String, i64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(top);
+        v
+    };
+    let mut versions = Vec::new();
+    let mut st = conn.prepare(
+        "SELECT z.id, coalesce(z.finished_at, z.imported_at),
+                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'added'),
+                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'removed'),
+                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'modified')
+           FROM zones z WHERE z.tld = ?1 AND z.state IN ('current', 'replaced') ORDER BY z.id",
+    )?;
+    for v in st.query_map(params![tld], |r| {
+        Ok(VersionChanges { version: r.get(0)?, imported_at: r.get(1)?, added: r.get(2)?, removed: r.get(3)?, modified: r.get(4)? })
+    })? {
+        versions.push(v?);
+    }
+    Ok(Some(Stats {
+        tld: tld.into(),
+        version,
+        serial,
+        imported_at,
+        domains,
+        records,
+        records_kept: kept,
+        types,
+        domains_with_ds,
+        ds_share: if domains > 0 { domains_with_ds as f64 / domains as f64 } else { 0.0 },
+        top_ns_hosts: ranked(hosts),
+        top_providers: ranked(providers),
+        in_bailiwick: inside,
+        out_of_bailiwick: outside,
+        mixed_bailiwick: mixed,
+        versions,
+    }))
+}
+
+/// The provider of an NS host: its last two labels (`ns1.dns.example.net` -> `example.net`).
+fn provider(host: &str) -> String {
+    let labels: Vec<&str> = host.rsplitn(3, '.').collect();
+    match labels.as_slice() {
+        [tld, sld, ..] => format!("{sld}.{tld}"),
+        _ => host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_and_idna_encoded() {
+        assert_eq!(normalize("Example.COM.").unwrap(), "example.com");
+        assert_eq!(normalize("root").unwrap(), ".");
+        assert_eq!(normalize("bücher.de").unwrap(), "xn--bcher-kva.de");
+        assert_eq!(unicode("xn--bcher-kva.de"), "bücher.de");
+        assert!(normalize("a..b").is_err() && normalize("").is_err() && normalize(&"a".repeat(64)).is_err());
+        assert_eq!(Pattern::parse(".Com").unwrap(), Pattern::Suffix("com".into()));
+        assert_eq!(Pattern::parse("example.com").unwrap(), Pattern::Exact("example.com".into()));
+        assert_eq!(provider("ns1.dns.example.net"), "example.net");
+        assert_eq!(provider("localhost"), "localhost");
+    }
+}

@@ -1,0 +1,141 @@
+//! `domain`, `search` and `stats` against zones whose text the tests read themselves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::env::TestEnv;
+
+/// (owner, type) of every record line of a czds-style zone text.
+fn lines(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 5).then(|| (f[0].trim_end_matches('.').to_string(), f[3].to_ascii_uppercase(), f[4..].join("\t")))
+        })
+        .collect()
+}
+
+fn gunzip(p: &Path) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()).read_to_string(&mut s).unwrap();
+    s
+}
+
+/// Delegated domains of `zone` in the text: owners one label under it with NS records.
+fn delegations(recs: &[(String, String, String)], zone: &str) -> BTreeSet<String> {
+    recs.iter()
+        .filter(|(o, t, _)| t == "NS" && o.strip_suffix(&format!(".{zone}")).is_some_and(|l| !l.contains('.')))
+        .map(|(o, _, _)| o.clone())
+        .collect()
+}
+
+#[test]
+fn stats_equal_counts_taken_from_the_text() {
+    let t = TestEnv::new();
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/com.zone.gz");
+    t.import_ok("q.db", &[zone.to_str().unwrap()]);
+    let recs = lines(&gunzip(&zone));
+    let mut types: BTreeMap<String, i64> = BTreeMap::new();
+    let unique: BTreeSet<_> = recs.iter().collect();
+    for (_, ty, _) in &unique {
+        *types.entry(ty.clone()).or_default() += 1;
+    }
+    let domains = delegations(&recs, "com");
+    let with_ds: BTreeSet<&String> = recs.iter().filter(|(o, t, _)| t == "DS" && domains.contains(o)).map(|(o, _, _)| o).collect();
+    let out = t.run(&["--db", "q.db", "stats", "com", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let st = &v[0];
+    assert_eq!(st["domains"].as_u64().unwrap() as usize, domains.len());
+    let got: BTreeMap<String, i64> = st["types"].as_object().unwrap().iter().map(|(k, n)| (k.clone(), n.as_i64().unwrap())).collect();
+    assert_eq!(got, types);
+    assert_eq!(st["domains_with_ds"].as_u64().unwrap() as usize, with_ds.len());
+    assert!((st["ds_share"].as_f64().unwrap() - with_ds.len() as f64 / domains.len() as f64).abs() < 1e-9);
+    // Top NS host: the most used NS target among delegations, counted here.
+    let mut hosts: BTreeMap<&str, i64> = BTreeMap::new();
+    for (o, ty, r) in &recs {
+        if ty == "NS" && domains.contains(o) {
+            *hosts.entry(r.trim_end_matches('.')).or_default() += 1;
+        }
+    }
+    let top = hosts.values().max().unwrap();
+    assert_eq!(st["top_ns_hosts"][0][1].as_i64().unwrap(), *top);
+    let bail = st["in_bailiwick"].as_i64().unwrap() + st["out_of_bailiwick"].as_i64().unwrap() + st["mixed_bailiwick"].as_i64().unwrap();
+    assert_eq!(bail as usize, domains.len());
+}
+
+#[test]
+fn domain_shows_its_records_and_its_history() {
+    let t = TestEnv::new();
+    let day = |d: u64| {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_day(&mut text, "com", 2000, 3, d).unwrap();
+        t.write(&format!("com-{d}.zone"), &text)
+    };
+    let d0 = day(0);
+    t.import_ok("q.db", &[d0.to_str().unwrap()]);
+    let d1 = day(1);
+    t.import_ok("q.db", &[d1.to_str().unwrap()]);
+    let out = t.run(&["--db", "q.db", "changes", "--kind", "modified", "--format", "tsv"]);
+    let modified =
+        String::from_utf8_lossy(&out.stdout).lines().next().expect("day 1 modifies a domain").split('\t').nth(1).unwrap().to_string();
+    let out = t.run(&["--db", "q.db", "domain", &modified, "--history", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v[0];
+    assert_eq!(d["name"], modified.as_str());
+    assert_eq!(d["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["modified"]);
+    // Its records are exactly the day-1 lines at or below it.
+    let text = std::fs::read_to_string(&d1).unwrap();
+    let want: BTreeSet<(String, String)> = lines(&text)
+        .into_iter()
+        .filter(|(o, _, _)| *o == modified || o.ends_with(&format!(".{modified}")))
+        .map(|(o, t, _)| (o, t))
+        .collect();
+    let got: BTreeSet<(String, String)> = d["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["owner"].as_str().unwrap().to_string(), r["type"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(got, want);
+    let out = t.run(&["--db", "q.db", "domain", "not-there.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in any imported zone"));
+}
+
+#[test]
+fn search_by_suffix_contains_and_glob_returns_exactly_the_matching_names() {
+    let t = TestEnv::new();
+    // A multi-label zone, where suffixes mean something, beside .com.
+    let mut text = Vec::new();
+    zonefeed::synth::write_zone_day(&mut text, "co.uk", 1500, 4, 0).unwrap();
+    let couk = t.write("co.uk.zone", &text);
+    t.import_ok("q.db", &[couk.to_str().unwrap()]);
+    let com = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/com.zone.gz");
+    t.import_ok("q.db", &[com.to_str().unwrap()]);
+    let uk = delegations(&lines(&String::from_utf8(text).unwrap()), "co.uk");
+    let coms = delegations(&lines(&gunzip(&com)), "com");
+    let search = |args: &[&str]| -> BTreeSet<String> {
+        let mut a = vec!["--db", "q.db", "search", "--limit", "100000", "--format", "tsv"];
+        a.extend_from_slice(args);
+        let out = t.run(&a);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(search(&[".uk"]), uk);
+    assert_eq!(search(&[".co.uk"]), uk);
+    let one = uk.iter().next().unwrap().clone();
+    assert_eq!(search(&[&format!(".{one}")]), BTreeSet::from([one.clone()]));
+    assert_eq!(search(&[&one.to_uppercase()]), BTreeSet::from([one.clone()]));
+    assert_eq!(search(&[".com"]), coms);
+    let all: BTreeSet<String> = uk.iter().chain(coms.iter()).cloned().collect();
+    let contains: BTreeSet<String> = all.iter().filter(|n| n.contains("ab")).cloned().collect();
+    assert!(!contains.is_empty());
+    assert_eq!(search(&["--contains", "ab"]), contains);
+    let glob: BTreeSet<String> = coms.iter().filter(|n| n.starts_with('1') && n.ends_with("y.com")).cloned().collect();
+    assert!(!glob.is_empty());
+    assert_eq!(search(&["--glob", "1*y.com"]), glob);
+    assert_eq!(search(&["--contains", "ab", "--tld", "com"]), contains.iter().filter(|n| n.ends_with(".com")).cloned().collect());
+}
