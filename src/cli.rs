@@ -47,6 +47,7 @@ pub enum Command {
     Domain(DomainArgs),
     Search(SearchArgs),
     Stats(StatsArgs),
+    Check(CheckArgs),
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
     Prune(PruneArgs),
@@ -246,6 +247,25 @@ pub struct StatsArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub format: String,
+}
+
+/// Findings from the zone data alone, each with a level, a stable code, the domain and a message.
+///
+/// Codes: single_ns (warning), missing_glue (error: an NS host inside the delegated domain
+/// without A/AAAA), orphan_glue (notice), ds_sha1_only (notice), ds_unknown_alg (error),
+/// ds_digest_length (error), bad_ns_hostname (error), ttl_outlier (notice: outside
+/// 300-604800 s). Needs a zone imported with its records.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed check com --level warning\n  zonefeed check --format json | jq .summary")]
+pub struct CheckArgs {
+    /// One zone [default: every imported zone]
+    #[arg(value_name = "TLD")]
+    pub tld: Option<String>,
+    /// The lowest level shown
+    #[arg(long, value_parser = ["notice", "warning", "error", "critical"], default_value = "notice")]
+    pub level: String,
+    #[arg(long, value_parser = ["text", "tsv", "json"], default_value = "text")]
     pub format: String,
 }
 

@@ -7,8 +7,8 @@ use clap::Parser;
 
 use zonefeed::changes::{self, webhooks};
 use zonefeed::cli::{
-    ChangesArgs, Cli, Command, DomainArgs, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, SearchArgs, ServiceArgs,
-    ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
+    ChangesArgs, CheckArgs, Cli, Command, DomainArgs, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, SearchArgs,
+    ServiceArgs, ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
 };
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::requests;
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Command::Domain(args) => domain_cmd(&settings, &args),
         Command::Search(args) => search_cmd(&settings, &args),
         Command::Stats(args) => stats_cmd(&settings, &args),
+        Command::Check(args) => check_cmd(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
         Command::Prune(args) => prune(&settings, &args),
     }
@@ -1009,26 +1010,66 @@ fn search_cmd(s: &Settings, args: &SearchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The zone named, or every current zone.
+fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> Result<Vec<String>, ExitCode> {
+    match tld {
+        Some(t) => query::normalize(t).map(|t| vec![t]).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(code::USAGE)
+        }),
+        None => conn
+            .prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| query_failure(s, e)),
+    }
+}
+
+fn check_cmd(s: &Settings, args: &CheckArgs) -> ExitCode {
+    let min = query::check::Level::parse(&args.level).unwrap_or(query::check::Level::Notice);
+    let conn = match open_query_db(s) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let tlds = match zones_asked(s, &conn, args.tld.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let mut reports = Vec::new();
+    for t in &tlds {
+        match query::check::check(&conn, t, min) {
+            Ok(Some(r)) => reports.push(r),
+            Ok(None) => {
+                eprintln!("error: {t}: not an imported zone, or imported with --no-records (checks need the records)");
+                return ExitCode::from(code::FAILED);
+            }
+            Err(e) => return query_failure(s, e),
+        }
+    }
+    let format = if s.json { "json" } else { args.format.as_str() };
+    for r in &reports {
+        match format {
+            "json" => println!("{}", serde_json::to_string_pretty(r).unwrap_or_default()),
+            "tsv" => r.findings.iter().for_each(|f| println!("{}\t{}\t{}\t{}", f.level.name(), f.code, f.domain, f.message)),
+            _ => {
+                for f in &r.findings {
+                    println!("{:<8} {:<16} {}: {}", f.level.name(), f.code, f.domain, f.message);
+                }
+                let sum: Vec<String> = r.summary.iter().map(|(l, n)| format!("{n} {l}")).collect();
+                println!("{} (version {}): {}", r.tld, r.version, sum.join(", "));
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn stats_cmd(s: &Settings, args: &StatsArgs) -> ExitCode {
     let conn = match open_query_db(s) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let tlds: Vec<String> = match &args.tld {
-        Some(t) => match query::normalize(t) {
-            Ok(t) => vec![t],
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(code::USAGE);
-            }
-        },
-        None => match conn
-            .prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")
-            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-        {
-            Ok(v) => v,
-            Err(e) => return query_failure(s, e),
-        },
+    let tlds = match zones_asked(s, &conn, args.tld.as_deref()) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let mut all = Vec::new();
     for t in &tlds {

@@ -3,6 +3,8 @@
 //! Read-only and parameterised throughout. Names may come in Unicode (U-labels); they are
 //! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
 
+pub mod check;
+
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Connection, OptionalExtension};

@@ -139,3 +139,39 @@ fn search_by_suffix_contains_and_glob_returns_exactly_the_matching_names() {
     assert_eq!(search(&["--glob", "1*y.com"]), glob);
     assert_eq!(search(&["--contains", "ab", "--tld", "com"]), contains.iter().filter(|n| n.ends_with(".com")).cloned().collect());
 }
+
+#[test]
+fn check_finds_the_planted_faults_at_their_levels() {
+    let t = TestEnv::new();
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/faults.zone");
+    t.import_ok("q.db", &[zone.to_str().unwrap()]);
+    let out = t.run(&["--db", "q.db", "check", "test", "--format", "tsv"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: BTreeSet<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    let want: BTreeSet<(String, String, String)> = [
+        ("warning", "single_ns", "lonely.test"),
+        ("error", "missing_glue", "noglue.test"),
+        ("notice", "orphan_glue", "orphan.test"),
+        ("notice", "ds_sha1_only", "sha1.test"),
+        ("error", "ds_unknown_alg", "badalg.test"),
+        ("error", "ds_digest_length", "shortds.test"),
+        ("error", "bad_ns_hostname", "badhost.test"),
+        ("notice", "ttl_outlier", "shortttl.test"),
+        ("notice", "ttl_outlier", "shortttl.test"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    // --level error keeps errors only; the JSON summary counts by level.
+    let out = t.run(&["--db", "q.db", "--json", "check", "test", "--level", "error"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"], serde_json::json!({"notice": 0, "warning": 0, "error": 4, "critical": 0}));
+    assert!(v["findings"].as_array().unwrap().iter().all(|f| f["level"] == "error"));
+}
