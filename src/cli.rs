@@ -48,6 +48,7 @@ pub enum Command {
     Search(SearchArgs),
     Stats(StatsArgs),
     Check(CheckArgs),
+    Serve(ServeArgs),
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
     Prune(PruneArgs),
@@ -267,6 +268,22 @@ pub struct CheckArgs {
     pub level: String,
     #[arg(long, value_parser = ["text", "tsv", "json"], default_value = "text")]
     pub format: String,
+}
+
+/// A read-only JSON API over the database (`/v1`), safe to run while imports write.
+///
+/// Binds loopback by default: put a reverse proxy (TLS, authentication, rate limits) in front
+/// to expose it. `serve.max_limit` in the config caps `limit` (default 1000).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed serve\n  zonefeed --db /srv/zones.db serve --listen 127.0.0.1:9000\n  \
+curl 'http://127.0.0.1:8080/v1/changes?tld=com&kind=added&since=2026-11-23&limit=500'")]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Worker threads
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub threads: usize,
 }
 
 /// Deliver change events to the webhook endpoints of the config's `webhooks` list.

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod lock;
 pub mod progress;
 pub mod query;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod sync;

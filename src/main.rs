@@ -8,7 +8,7 @@ use clap::Parser;
 use zonefeed::changes::{self, webhooks};
 use zonefeed::cli::{
     ChangesArgs, CheckArgs, Cli, Command, DomainArgs, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, SearchArgs,
-    ServiceArgs, ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
+    ServeArgs, ServiceArgs, ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
 };
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::requests;
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search_cmd(&settings, &args),
         Command::Stats(args) => stats_cmd(&settings, &args),
         Command::Check(args) => check_cmd(&settings, &args),
+        Command::Serve(args) => serve_cmd(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
         Command::Prune(args) => prune(&settings, &args),
     }
@@ -1024,6 +1025,36 @@ fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> 
     }
 }
 
+fn serve_cmd(s: &Settings, args: &ServeArgs) -> ExitCode {
+    let max_limit = match s.config.positive_integer("serve.max_limit") {
+        Ok(v) => v.unwrap_or(1000) as usize,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(code::USAGE);
+        }
+    };
+    if let Err(code) = open_query_db(s) {
+        return code;
+    }
+    let opts = zonefeed::serve::Options { db: s.db.clone(), max_limit, threads: args.threads };
+    let quiet = s.quiet;
+    let result = zonefeed::serve::run(&args.listen, opts, |addr| {
+        if !quiet {
+            // stdout, one line, so scripts (and tests) can read the port.
+            println!("listening on http://{addr}/v1/");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code::FAILED)
+        }
+    }
+}
+
 fn check_cmd(s: &Settings, args: &CheckArgs) -> ExitCode {
     let min = query::check::Level::parse(&args.level).unwrap_or(query::check::Level::Notice);
     let conn = match open_query_db(s) {
@@ -1124,7 +1155,7 @@ fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return store_failure(&e),
     };
-    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version, domain: None };
+    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version, ..Default::default() };
     let events = match changes::list(&conn, &filter) {
         Ok(ev) => ev,
         Err(e) => {

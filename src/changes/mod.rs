@@ -35,6 +35,9 @@ pub struct Filter {
     pub version: Option<i64>,
     /// One domain's events (its history).
     pub domain: Option<String>,
+    /// Only events with a larger id, in id order (a poller's cursor); with `limit`.
+    pub after_id: Option<i64>,
+    pub limit: Option<usize>,
 }
 
 /// `2026-11-23` or `2026-11-23T06:00:00Z` as the RFC 3339 text events are stamped with.
@@ -78,7 +81,17 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
         sql.push_str(" AND e.domain = ?");
         args.push(d.clone().into());
     }
-    sql.push_str(" ORDER BY e.zone, e.domain, e.kind");
+    // Events are written in (version, domain) order, so id order is the same order; a cursor
+    // over ids pages it exactly.
+    if let Some(a) = f.after_id {
+        sql.push_str(" AND e.id > ?");
+        args.push(a.into());
+    }
+    sql.push_str(if f.after_id.is_some() || f.limit.is_some() { " ORDER BY e.id" } else { " ORDER BY e.zone, e.domain, e.kind" });
+    if let Some(n) = f.limit {
+        sql.push_str(" LIMIT ?");
+        args.push((n as i64).into());
+    }
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map(params_from_iter(args), event_row)?;
     rows.collect()

@@ -144,43 +144,54 @@ pub struct Hit {
     pub unicode: String,
 }
 
+/// Where a page of search results starts: after `cursor` in name order, or before it
+/// (descending) when `desc`.
+#[derive(Debug, Default, Clone)]
+pub struct Page {
+    pub cursor: Option<String>,
+    pub desc: bool,
+}
+
 /// Current (not removed) domains matching `p`, by name, at most `limit`.
 ///
 /// A suffix is answered with index scans only: a domain under `S` is `S` itself, a domain of
 /// zone `S`, or a domain of a zone under `S`. Contains and glob scan the names of the zones
 /// chosen (all, or `tld`).
 pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -> rusqlite::Result<Vec<Hit>> {
+    search_page(conn, p, tld, limit, &Page::default())
+}
+
+pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
     let zones: Vec<(i64, String)> = {
         let mut st = conn.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
         let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         v
     };
+    let (cmp, order) = if page.desc { ("<", "DESC") } else { (">", "ASC") };
     let mut hits = Vec::new();
     let lim = limit as i64;
     for (id, zone) in &zones {
-        let (sql, arg): (&str, String) = match p {
-            Pattern::Exact(n) => ("SELECT name FROM domains WHERE zone = ?1 AND name = ?2 AND removed_at IS NULL LIMIT ?3", n.clone()),
-            Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => {
-                ("SELECT name FROM domains WHERE zone = ?1 AND removed_at IS NULL AND ?2 = ?2 ORDER BY name LIMIT ?3", String::new())
-            }
-            Pattern::Suffix(s) => ("SELECT name FROM domains WHERE zone = ?1 AND name = ?2 AND removed_at IS NULL LIMIT ?3", s.clone()),
-            Pattern::Contains(w) => (
-                "SELECT name FROM domains WHERE zone = ?1 AND instr(name, ?2) > 0 AND removed_at IS NULL ORDER BY name LIMIT ?3",
-                w.to_ascii_lowercase(),
-            ),
-            Pattern::Glob(g) => (
-                "SELECT name FROM domains WHERE zone = ?1 AND name GLOB ?2 AND removed_at IS NULL ORDER BY name LIMIT ?3",
-                g.to_ascii_lowercase(),
-            ),
+        let (cond, arg): (&str, String) = match p {
+            Pattern::Exact(n) => ("name = ?2", n.clone()),
+            Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
+            Pattern::Suffix(s) => ("name = ?2", s.clone()),
+            Pattern::Contains(w) => ("instr(name, ?2) > 0", w.to_ascii_lowercase()),
+            Pattern::Glob(g) => ("name GLOB ?2", g.to_ascii_lowercase()),
         };
-        let mut st = conn.prepare_cached(sql)?;
-        let names = st.query_map(params![id, arg, lim], |r| r.get::<_, String>(0))?;
+        let sql = format!(
+            "SELECT name FROM domains WHERE zone = ?1 AND {cond} AND removed_at IS NULL AND (?4 IS NULL OR name {cmp} ?4) ORDER BY name {order} LIMIT ?3"
+        );
+        let mut st = conn.prepare_cached(&sql)?;
+        let names = st.query_map(params![id, arg, lim, page.cursor], |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
             hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
         }
     }
     hits.sort();
+    if page.desc {
+        hits.reverse();
+    }
     hits.truncate(limit);
     Ok(hits)
 }

@@ -13,6 +13,7 @@ mod query;
 mod realzones;
 mod receiver;
 mod requests;
+mod serve;
 mod service;
 mod sync;
 mod webhooks;
