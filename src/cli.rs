@@ -48,6 +48,7 @@ pub enum Command {
     Search(SearchArgs),
     Stats(StatsArgs),
     Check(CheckArgs),
+    Watch(WatchArgs),
     Serve(ServeArgs),
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
@@ -286,6 +287,47 @@ pub struct ServeArgs {
     pub threads: usize,
 }
 
+/// Watchlists: exact domains (their delegation changes or they go) and brand terms (new
+/// domains that contain the term or look like it).
+///
+/// Matches are found at import time and become `watch` events (with `term` and `rule`) that
+/// webhook endpoints can subscribe to (`"events": ["watch"]`). Look-alike rules: punycode,
+/// extra_tld, contains, hyphen, edit_distance, homoglyph (the README lists the tables).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed watch add example.com\n  zonefeed watch add --term paypal --term microsoft\n  \
+zonefeed watch hits --since 2026-11-23 --format jsonl")]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    pub command: WatchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchCommand {
+    /// Watch domains, or brand terms with --term
+    Add {
+        #[arg(value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// A brand term (letters, digits, hyphens)
+        #[arg(long = "term", value_name = "TERM")]
+        terms: Vec<String>,
+    },
+    /// What is watched
+    List,
+    /// Stop watching a domain or term
+    Remove {
+        #[arg(value_name = "DOMAIN|TERM")]
+        value: String,
+    },
+    /// Matches found by imports
+    Hits {
+        /// Hits recorded at or after this UTC date or time
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
+        format: String,
+    },
+}
+
 /// Deliver change events to the webhook endpoints of the config's `webhooks` list.
 ///
 /// Imports queue events in a durable outbox; `deliver` sends them in signed batches
@@ -376,7 +418,7 @@ pub struct ChangesArgs {
     #[arg(long, value_name = "TLD")]
     pub tld: Option<String>,
     /// Only this kind
-    #[arg(long, value_parser = ["added", "removed", "modified"])]
+    #[arg(long, value_parser = ["added", "removed", "modified", "watch"])]
     pub kind: Option<String>,
     /// Changes recorded at or after this UTC date or time (2026-11-23 or 2026-11-23T06:00:00Z)
     #[arg(long, value_name = "DATE", conflicts_with = "version")]

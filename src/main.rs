@@ -8,7 +8,7 @@ use clap::Parser;
 use zonefeed::changes::{self, webhooks};
 use zonefeed::cli::{
     ChangesArgs, CheckArgs, Cli, Command, DomainArgs, DownloadArgs, ImportArgs, PruneArgs, RequestsArgs, RequestsCommand, SearchArgs,
-    ServeArgs, ServiceArgs, ServiceCommand, StatsArgs, SyncArgs, WebhooksArgs, WebhooksCommand,
+    ServeArgs, ServiceArgs, ServiceCommand, StatsArgs, SyncArgs, WatchArgs, WatchCommand, WebhooksArgs, WebhooksCommand,
 };
 use zonefeed::config::{self, CzdsSettings, Settings};
 use zonefeed::czds::requests;
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search_cmd(&settings, &args),
         Command::Stats(args) => stats_cmd(&settings, &args),
         Command::Check(args) => check_cmd(&settings, &args),
+        Command::Watch(args) => watch_cmd(&settings, &args),
         Command::Serve(args) => serve_cmd(&settings, &args),
         Command::Webhooks(args) => webhooks_cmd(&settings, &args),
         Command::Prune(args) => prune(&settings, &args),
@@ -1023,6 +1024,96 @@ fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> 
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| query_failure(s, e)),
     }
+}
+
+fn watch_cmd(s: &Settings, args: &WatchArgs) -> ExitCode {
+    if let WatchCommand::Hits { since, format } = &args.command {
+        let since = match since.as_deref().map(|d| (d, changes::parse_since(d))) {
+            Some((d, None)) => {
+                eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
+                return ExitCode::from(code::USAGE);
+            }
+            Some((_, since)) => since,
+            None => None,
+        };
+        let conn = match open_query_db(s) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let hits = match changes::list(&conn, &changes::Filter { kind: Some("watch".into()), since, ..Default::default() }) {
+            Ok(h) => h,
+            Err(e) => return query_failure(s, e),
+        };
+        let format = if s.json { "jsonl" } else { format.as_str() };
+        for h in &hits {
+            let (term, rule) = (h.term.as_deref().unwrap_or(""), h.rule.as_deref().unwrap_or(""));
+            match format {
+                "json" | "jsonl" => println!("{}", serde_json::to_string(h).unwrap_or_default()),
+                "tsv" => println!("{}\t{term}\t{rule}", h.domain),
+                _ => println!("{}  v{}  {:<24} {term} ({rule})", h.at, h.zone_version, h.domain),
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let conn = match store::open_rw(&s.db, s.wait) {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let result = match &args.command {
+        WatchCommand::Add { domains, terms } => (|| {
+            if domains.is_empty() && terms.is_empty() {
+                eprintln!("error: give domains, or --term TERM");
+                return Ok(ExitCode::from(code::USAGE));
+            }
+            for d in domains {
+                match query::normalize(d) {
+                    Ok(n) => {
+                        changes::watch::add(&conn, "domain", &n)?;
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(code::USAGE));
+                    }
+                }
+            }
+            for t in terms {
+                let t = t.trim().to_ascii_lowercase();
+                if t.len() < 3 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    eprintln!("error: term `{t}`: use 3 or more letters, digits or hyphens");
+                    return Ok(ExitCode::from(code::USAGE));
+                }
+                changes::watch::add(&conn, "term", &t)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        })(),
+        WatchCommand::List => changes::watch::list(&conn).map(|l| {
+            for e in &l {
+                if s.json {
+                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                } else {
+                    println!("{:<6} {}", e.kind, e.value);
+                }
+            }
+            ExitCode::SUCCESS
+        }),
+        WatchCommand::Remove { value } => {
+            let v = query::normalize(value).unwrap_or_else(|_| value.trim().to_ascii_lowercase());
+            changes::watch::remove(&conn, &v).map(|gone| {
+                if gone {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("error: `{v}` is not watched");
+                    ExitCode::from(code::FAILED)
+                }
+            })
+        }
+        WatchCommand::Hits { .. } => Ok(ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|e| query_failure(s, e))
 }
 
 fn serve_cmd(s: &Settings, args: &ServeArgs) -> ExitCode {

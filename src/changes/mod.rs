@@ -5,6 +5,7 @@
 //! only versions that became current (state `current` or `replaced`) have events to show; a
 //! failed or interrupted import's events are dropped with its rows.
 
+pub mod watch;
 pub mod webhooks;
 
 use rusqlite::{params_from_iter, Connection};
@@ -23,6 +24,11 @@ pub struct Event {
     pub previous_version: i64,
     /// When that version was imported (UTC, RFC 3339).
     pub at: String,
+    /// For `watch` events: the watched domain or brand term, and the rule that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Which events to list.
@@ -57,7 +63,7 @@ pub fn parse_since(s: &str) -> Option<String> {
 /// Events matching `f`, oldest version first, by domain then kind within a version.
 pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     let mut sql = String::from(
-        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at FROM events e JOIN zones z ON z.id = e.zone
+        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM events e JOIN zones z ON z.id = e.zone
          WHERE z.state IN ('current', 'replaced')",
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -65,9 +71,13 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
         sql.push_str(" AND e.tld = ?");
         args.push(t.clone().into());
     }
-    if let Some(k) = &f.kind {
-        sql.push_str(" AND e.kind = ?");
-        args.push(k.clone().into());
+    match &f.kind {
+        Some(k) => {
+            sql.push_str(" AND e.kind = ?");
+            args.push(k.clone().into());
+        }
+        // The change feed is of domains; watch hits are asked for by name.
+        None => sql.push_str(" AND e.kind <> 'watch'"),
     }
     if let Some(s) = &f.since {
         sql.push_str(" AND e.at >= ?");
@@ -97,7 +107,7 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     rows.collect()
 }
 
-/// An event from `SELECT id, kind, domain, tld, zone, prev_zone, at`.
+/// An event from `SELECT id, kind, domain, tld, zone, prev_zone, at, term, rule`.
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
         id: r.get(0)?,
@@ -107,6 +117,8 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         zone_version: r.get(4)?,
         previous_version: r.get(5)?,
         at: r.get(6)?,
+        term: r.get(7)?,
+        rule: r.get(8)?,
     })
 }
 

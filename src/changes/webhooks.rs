@@ -23,7 +23,8 @@ use crate::config::{Config, ConfigError};
 use crate::czds::Secret;
 use crate::store::{now_utc, unix_now};
 
-const KINDS: [&str; 3] = ["added", "removed", "modified"];
+/// Kinds an endpoint may subscribe to; by default it gets the first three.
+const KINDS: [&str; 4] = ["added", "removed", "modified", "watch"];
 
 /// One endpoint of the config's `webhooks` list.
 #[derive(Debug, Clone)]
@@ -69,9 +70,9 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
         if !(raw.url.starts_with("https://") || raw.url.starts_with("http://")) || raw.url.parse::<ureq::http::Uri>().is_err() {
             return Err(cfg.invalid(&key, format!("url `{}` is not an http(s) URL", raw.url)));
         }
-        let events = raw.events.unwrap_or_else(|| KINDS.map(String::from).to_vec());
+        let events = raw.events.unwrap_or_else(|| KINDS[..3].iter().map(|k| k.to_string()).collect());
         if let Some(bad) = events.iter().find(|k| !KINDS.contains(&k.as_str())) {
-            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use added, removed, modified)")));
+            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use added, removed, modified, watch)")));
         }
         let batch_size = raw.batch_size.unwrap_or(100);
         if !(1..=10_000).contains(&batch_size) {
@@ -416,7 +417,7 @@ struct Payload<'a> {
 /// The batch as JSON: `{id, timestamp, tld, events: [{id, kind, domain, tld, zone_version, ...}]}`.
 fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
     let mut st = conn.prepare(
-        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
+        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
     )?;
     let events = st.query_map(params![b.id], super::event_row)?.collect::<Result<Vec<_>, _>>()?;
     let n = events.len() as u64;

@@ -75,6 +75,8 @@ pub struct Summary {
     pub removed_domains: u64,
     /// Webhook outbox rows queued for this version's events.
     pub queued: u64,
+    /// `watch` events: watched domains changed, new look-alikes of watched terms.
+    pub watch_hits: u64,
     /// Unique records per type.
     pub types: std::collections::BTreeMap<String, u64>,
     /// Sorted runs that went to disk because the records outgrew `--memory`.
@@ -335,6 +337,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             changed_domains: wstats.changed_domains,
             removed_domains: wstats.removed_domains,
             queued: 0,
+            watch_hits: 0,
             types: g.types,
             spilled_runs,
         })
@@ -433,8 +436,9 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
          WHERE id = ?1",
         params![sum.version, store::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
     )?;
-    // The outbox commits with the version: no event is lost, none announced for a version
-    // that never became current.
+    // Watch hits and the outbox commit with the version: no event is lost, none announced
+    // for a version that never became current.
+    sum.watch_hits = crate::changes::watch::match_version(&tx, sum.version, &sum.tld)?;
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
     for id in old {
@@ -492,6 +496,7 @@ impl Summary {
             changed_domains: 0,
             removed_domains: 0,
             queued: 0,
+            watch_hits: 0,
             types: Default::default(),
             spilled_runs: 0,
         }

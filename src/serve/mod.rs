@@ -255,7 +255,8 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
             }
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
         }
-        ["v1", "changes"] => changes(conn, shared, &q, path, host),
+        ["v1", "changes"] => changes(conn, shared, &q, path, host, None),
+        ["v1", "watch", "hits"] => changes(conn, shared, &q, path, host, Some("watch")),
         _ => Err(not_found(format!("no such resource: {path}"))),
     }
 }
@@ -333,7 +334,8 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
     Ok(json!({"items": items, "paging": paging(q, path, host, first, last, more_after, more_before)}))
 }
 
-fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str) -> Reply {
+/// The change feed, or (`only` = `watch`) the watch hits.
+fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, only: Option<&str>) -> Reply {
     let limit = q.limit(shared.opts.max_limit)?;
     let since = match q.get("since") {
         Some(s) => Some(
@@ -342,7 +344,8 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         ),
         None => None,
     };
-    let kind = match q.get("kind") {
+    let kind = match q.get("kind").filter(|_| only.is_none()) {
+        None if only.is_some() => only.map(str::to_string),
         Some(k @ ("added" | "removed" | "modified")) => Some(k.to_string()),
         Some(k) => return Err(bad("invalid_kind", format!("kind `{k}` is added, removed or modified"))),
         None => None,

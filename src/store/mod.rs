@@ -17,7 +17,7 @@ use crate::lock::LockError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -68,8 +68,10 @@ CREATE TABLE IF NOT EXISTS events (
     prev_zone INTEGER NOT NULL,
     tld       TEXT NOT NULL,
     domain    TEXT NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified')),
-    at        TEXT NOT NULL
+    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch')),
+    at        TEXT NOT NULL,
+    term      TEXT,
+    rule      TEXT
 );
 CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
 CREATE TABLE IF NOT EXISTS downloads (
@@ -106,6 +108,13 @@ CREATE TABLE IF NOT EXISTS webhook_batches (
     delivered_at TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_batches_pending ON webhook_batches (endpoint, delivered_at);
+CREATE TABLE IF NOT EXISTS watch (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('domain', 'term')),
+    value      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (kind, value)
+);
 CREATE TABLE IF NOT EXISTS service_runs (
     id          INTEGER PRIMARY KEY,
     started_at  TEXT NOT NULL,
@@ -199,6 +208,23 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
             // service_runs (created above like every table).
             if v < 2 {
                 conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
+            }
+            if v < 6 {
+                // Schema 6: watch events (kind `watch`, with term and rule). SQLite cannot
+                // change a CHECK in place: the table is rebuilt, ids kept.
+                conn.execute_batch(
+                    "BEGIN;
+                     CREATE TABLE events_v6 (
+                         id INTEGER PRIMARY KEY, zone INTEGER NOT NULL, prev_zone INTEGER NOT NULL, tld TEXT NOT NULL,
+                         domain TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch')),
+                         at TEXT NOT NULL, term TEXT, rule TEXT);
+                     INSERT INTO events_v6 (id, zone, prev_zone, tld, domain, kind, at) SELECT id, zone, prev_zone, tld, domain, kind, at FROM events;
+                     DROP TABLE events;
+                     ALTER TABLE events_v6 RENAME TO events;
+                     CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+                     COMMIT;",
+                )
+                .map_err(err)?;
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
@@ -357,4 +383,33 @@ pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
     )? as u64;
     tx.commit()?;
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_5_events_are_kept_through_the_rebuild_for_watch_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '5');
+                 CREATE TABLE events (id INTEGER PRIMARY KEY, zone INTEGER NOT NULL, prev_zone INTEGER NOT NULL, tld TEXT NOT NULL,
+                   domain TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified')), at TEXT NOT NULL);
+                 INSERT INTO events VALUES (7, 2, 1, 'com', 'a.com', 'added', '2026-11-24T00:00:00Z');",
+            )
+            .unwrap();
+        }
+        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        let (id, kind): (i64, String) = c.query_row("SELECT id, kind FROM events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        assert_eq!((id, kind.as_str()), (7, "added"));
+        c.execute("INSERT INTO events (zone, prev_zone, tld, domain, kind, at, term, rule) VALUES (2, 1, 'com', 'b.com', 'watch', 'x', 't', 'contains')", [])
+            .unwrap();
+        let v: String = c.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION.to_string());
+    }
 }

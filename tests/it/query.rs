@@ -175,3 +175,53 @@ fn check_finds_the_planted_faults_at_their_levels() {
     assert_eq!(v["summary"], serde_json::json!({"notice": 0, "warning": 0, "error": 4, "critical": 0}));
     assert!(v["findings"].as_array().unwrap().iter().all(|f| f["level"] == "error"));
 }
+
+#[test]
+fn watch_terms_catch_planted_look_alikes_and_nothing_else() {
+    let t = TestEnv::new();
+    let day = |d: u64| {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_day(&mut text, "com", 20_000, 6, d).unwrap();
+        String::from_utf8(text).unwrap()
+    };
+    let d0 = t.write("com-0.zone", day(0).as_bytes());
+    t.import_ok("w.db", &[d0.to_str().unwrap()]);
+    // Watch two brands and one existing domain, which day 1 re-delegates.
+    let mut d1 = day(1);
+    let recs = lines(&d1);
+    let watched = delegations(&recs, "com").into_iter().find(|n| day(0).contains(&format!("\n{n}.\t"))).unwrap();
+    let out = t.run(&["--db", "w.db", "watch", "add", &watched, "--term", "paypal", "--term", "microsoft"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let puny = idna::domain_to_ascii("pаypal.com").unwrap(); // Cyrillic а
+    let planted = [
+        ("paypa1.com", "paypal", "edit_distance"),
+        ("pay-pal.com", "paypal", "hyphen"),
+        ("paypal-com.com", "paypal", "extra_tld"),
+        ("securepaypal.com", "paypal", "contains"),
+        (puny.as_str(), "paypal", "punycode"),
+        ("rnicrosoft.com", "microsoft", "homoglyph"),
+        ("micros0ft.com", "microsoft", "edit_distance"),
+    ];
+    for (name, _, _) in &planted {
+        d1.push_str(&format!("{name}.\t172800\tin\tns\tns1.evil-dns.net.\n"));
+    }
+    d1.push_str(&format!("{watched}.\t172800\tin\tns\tns9.new-provider.net.\n"));
+    let f1 = t.write("com-1.zone", d1.as_bytes());
+    let s = crate::env::summary(&t.import_ok("w.db", &[f1.to_str().unwrap()]));
+    let out = t.run(&["--db", "w.db", "watch", "hits", "--format", "tsv"]);
+    let got: BTreeSet<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    let mut want: BTreeSet<(String, String, String)> =
+        planted.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    want.insert((watched.clone(), watched.clone(), "domain_modified".into()));
+    assert_eq!(got, want, "the planted look-alikes and the watched domain, nothing else among {} new domains", s["new_domains"]);
+    assert_eq!(s["watch_hits"].as_u64().unwrap() as usize, want.len());
+    // The change feed stays a feed of domains.
+    let out = t.run(&["--db", "w.db", "changes", "--format", "tsv"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("watch\t"));
+}
