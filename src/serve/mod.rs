@@ -296,7 +296,8 @@ fn zones(conn: &rusqlite::Connection) -> Reply {
         .map_err(internal)?
         .collect::<Result<_, _>>()
         .map_err(internal)?;
-    Ok(json!({"items": items}))
+    // Zones are few: one page, in the same shape as every list.
+    Ok(json!({"items": items, "paging": {"cursors": {"after": null, "before": null}, "next": null, "previous": null}}))
 }
 
 fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str) -> Reply {

@@ -225,3 +225,34 @@ fn watch_terms_catch_planted_look_alikes_and_nothing_else() {
     let out = t.run(&["--db", "w.db", "changes", "--format", "tsv"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("watch\t"));
 }
+
+#[test]
+fn domain_shows_what_zonegen_wrote_and_its_day_1_modification() {
+    let Some(sh) = crate::env::shared("domain_shows_what_zonegen_wrote_and_its_day_1_modification") else { return };
+    let t = TestEnv::new();
+    for d in ["0", "1"] {
+        let text = crate::env::zonegen(&sh, &["zone", "--domains", "1500", "--day", d, "--signed"]);
+        let f = t.write(&format!("z{d}.zone"), &text);
+        t.import_ok("z.db", &[f.to_str().unwrap()]);
+    }
+    let changes = String::from_utf8(crate::env::zonegen(&sh, &["changes", "--domains", "1500", "--from", "0", "--to", "1"])).unwrap();
+    let modified = changes.lines().find_map(|l| l.strip_prefix("modified\t")).expect("zonegen modifies a domain on day 1").to_string();
+    let out = t.run(&["--db", "z.db", "domain", &modified, "--history", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(t.path("z1.zone")).unwrap();
+    let want: BTreeSet<(String, String)> = lines(&text)
+        .into_iter()
+        .filter(|(o, _, _)| *o == modified || o.ends_with(&format!(".{modified}")))
+        .map(|(o, t, _)| (o, t))
+        .collect();
+    let got: BTreeSet<(String, String)> = v[0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["owner"].as_str().unwrap().into(), r["type"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(got, want);
+    let kinds: Vec<&str> = v[0]["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["modified"]);
+}
