@@ -211,7 +211,7 @@ pub struct Stats {
     pub ds_share: f64,
     /// Name-server hosts by delegations using them.
     pub top_ns_hosts: Vec<(String, i64)>,
-    /// Providers (the last two labels of NS hosts; no public-suffix list) by domains using them.
+    /// Providers (the registrable domain of NS hosts, by the Public Suffix List) by domains using them.
     pub top_providers: Vec<(String, i64)>,
     /// Delegations whose NS hosts are all inside the zone, all outside, or both.
     pub in_bailiwick: i64,
@@ -332,13 +332,10 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     }))
 }
 
-/// The provider of an NS host: its last two labels (`ns1.dns.example.net` -> `example.net`).
+/// The provider of an NS host: its registrable domain by the Public Suffix List
+/// (`ns1.dns.example.co.uk` -> `example.co.uk`), else the host itself.
 fn provider(host: &str) -> String {
-    let labels: Vec<&str> = host.rsplitn(3, '.').collect();
-    match labels.as_slice() {
-        [tld, sld, ..] => format!("{sld}.{tld}"),
-        _ => host.to_string(),
-    }
+    psl::domain_str(host).unwrap_or(host).to_string()
 }
 
 #[cfg(test)]
@@ -355,6 +352,7 @@ mod tests {
         assert_eq!(Pattern::parse(".Com").unwrap(), Pattern::Suffix("com".into()));
         assert_eq!(Pattern::parse("example.com").unwrap(), Pattern::Exact("example.com".into()));
         assert_eq!(provider("ns1.dns.example.net"), "example.net");
+        assert_eq!(provider("ns1.example.co.uk"), "example.co.uk");
         assert_eq!(provider("localhost"), "localhost");
     }
 }
