@@ -120,7 +120,7 @@ fn sync_into(s: &Settings, args: &SyncArgs, zones: &mut Vec<(String, bool)>) -> 
         } else if !s.quiet && z.status == "ok" {
             let got = match z.download.status {
                 "skipped" => "unchanged file".to_string(),
-                _ => format!("downloaded {:.1} MB", z.download.bytes as f64 / 1e6),
+                _ => format!("downloaded {}", human_bytes(z.download.bytes)),
             };
             let imported = match &z.import {
                 Some(i) if i.unchanged => "already imported".to_string(),
@@ -798,9 +798,9 @@ fn download(s: &Settings, args: &DownloadArgs) -> ExitCode {
                 if !s.json && !s.quiet {
                     let what = if status == "skipped" { "unchanged, skipped" } else { "downloaded" };
                     println!(
-                        "{}: {what}, {:.1} MB, {}",
+                        "{}: {what}, {}, {}",
                         r.tld,
-                        r.bytes as f64 / 1e6,
+                        human_bytes(r.bytes),
                         r.file.as_deref().map_or(String::new(), |f| f.display().to_string())
                     );
                 }
@@ -1269,6 +1269,16 @@ fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
             eprintln!("error: writing output: {e}");
             ExitCode::from(code::FAILED)
         }
+    }
+}
+
+/// `31.2 MB`, `850.0 kB`, `12 bytes` (decimal units, as the summaries use).
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} bytes"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
     }
 }
 
