@@ -204,3 +204,21 @@ fn one_failing_zone_does_not_stop_the_others() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(domains_sha256(&t.env.db("s.db"), "com"), before);
 }
+
+#[test]
+fn a_dropped_connection_resumes_under_the_running_import() {
+    let t = Setup::new();
+    t.publish("net", 0);
+    t.czds.state().faults.cut_after = Some((60_000, 1));
+    let out = t.sync(&["--no-webhooks"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let z = &Setup::zones(&out)[0];
+    assert_eq!(z["overlapped"], true, "the import read on across the resume: {z}");
+    let gets = t.czds.state().gets.clone();
+    assert_eq!(gets.len(), 2);
+    assert_eq!(gets[1].1.as_deref(), Some("bytes=60000-"));
+    let direct = TestEnv::new();
+    let f = direct.write("net.zone.gz", &zone_day("net", 0));
+    direct.import_ok("d.db", &[f.to_str().unwrap()]);
+    assert_eq!(crate::env::tables(&t.env.db("s.db")), crate::env::tables(&direct.db("d.db")));
+}
