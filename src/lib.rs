@@ -18,6 +18,7 @@
 
 pub mod changes;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod czds;
 pub mod ingest;
