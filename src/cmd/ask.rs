@@ -166,13 +166,9 @@ pub fn check_cmd(s: &Settings, args: &CheckArgs) -> ExitCode {
 
 pub fn watch_cmd(s: &Settings, args: &WatchArgs) -> ExitCode {
     if let WatchCommand::Hits { since, format } = &args.command {
-        let since = match since.as_deref().map(|d| (d, changes::parse_since(d))) {
-            Some((d, None)) => {
-                eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
-                return ExitCode::from(code::USAGE);
-            }
-            Some((_, since)) => since,
-            None => None,
+        let since = match since_arg(since.as_deref()) {
+            Ok(v) => v,
+            Err(code) => return code,
         };
         let conn = match open_query_db(s) {
             Ok(c) => c,
@@ -193,13 +189,9 @@ pub fn watch_cmd(s: &Settings, args: &WatchArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
-        Ok(l) => l,
-        Err(e) => return store_failure(&e),
-    };
-    let conn = match store::open_rw(&s.db, s.wait) {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
+    let (_lock, conn) = match open_writer(s) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
     let result = match &args.command {
         WatchCommand::Add { domains, terms } => (|| {

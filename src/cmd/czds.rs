@@ -18,7 +18,7 @@ fn czds_run(s: &Settings, args: &DownloadArgs) -> Result<CzdsRun, ExitCode> {
         eprintln!("error: {e}");
         ExitCode::from(code::USAGE)
     };
-    let czds_cfg = CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()).map_err(|e| usage(&e))?;
+    let (client, czds_cfg) = czds_client(s, args.username.as_deref(), args.password_file.as_deref())?;
     let dir = args.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
     let opts = config::download_options(&s.config, dir.clone(), args.force).map_err(|e| usage(&e))?;
     let parallel = s.config.positive_integer("download.parallel").map_err(|e| usage(&e))?;
@@ -32,12 +32,6 @@ fn czds_run(s: &Settings, args: &DownloadArgs) -> Result<CzdsRun, ExitCode> {
     let what = format!("`{}` is busy: another zonefeed is downloading there", dir.display());
     let _dir_lock = exclusive_lock(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
     let conn = store::open_rw(&s.db, s.wait).map_err(|e| store_failure(&e))?;
-    let client = czds::Client::new(
-        czds_cfg.endpoints.clone(),
-        czds_cfg.credentials.clone(),
-        czds::TokenCache::new(czds_cfg.token_cache()),
-        &czds_cfg.http,
-    );
     let links = client.links().map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(e.exit_code())
@@ -87,12 +81,7 @@ pub fn download(s: &Settings, args: &DownloadArgs) -> ExitCode {
     }
     download::fetch_all(&client, &plan.jobs, &opts, parallel, &progress, &mut report);
     progress.finish();
-    match (fatal, ok, failed) {
-        (Some(c), _, _) => ExitCode::from(c),
-        (None, _, 0) => ExitCode::SUCCESS,
-        (None, 0, _) => ExitCode::from(code::FAILED),
-        _ => ExitCode::from(code::PARTIAL),
-    }
+    fatal.map_or_else(|| outcome(ok, failed), ExitCode::from)
 }
 
 pub fn sync(s: &Settings, args: &SyncArgs) -> ExitCode {
@@ -107,12 +96,9 @@ pub fn run_sync(s: &Settings, args: &SyncArgs) -> (ExitCode, Vec<(String, bool)>
 }
 
 fn sync_into(s: &Settings, args: &SyncArgs, zones: &mut Vec<(String, bool)>) -> ExitCode {
-    let (endpoints, delivery) = match (webhooks::endpoints(&s.config), webhooks::DeliveryOptions::from_config(&s.config)) {
-        (Ok(e), Ok(o)) => (e, o),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
+    let (endpoints, delivery) = match webhook_config(s) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     // The same lock as import: overlapping cron runs wait, then exit 5.
     let _db_lock = match store::WriteLock::acquire(&s.db, s.wait) {
@@ -199,28 +185,14 @@ fn sync_into(s: &Settings, args: &SyncArgs, zones: &mut Vec<(String, bool)>) -> 
             }
         }
     }
-    match (fatal, ok, failed + webhooks_failed) {
-        (Some(c), _, _) => ExitCode::from(c),
-        (None, _, 0) => ExitCode::SUCCESS,
-        (None, 0, _) => ExitCode::from(code::FAILED),
-        _ => ExitCode::from(code::PARTIAL),
-    }
+    fatal.map_or_else(|| outcome(ok, failed + webhooks_failed), ExitCode::from)
 }
 
 pub fn requests_cmd(s: &Settings, args: &RequestsArgs) -> ExitCode {
-    let czds_cfg = match CzdsSettings::resolve(&s.config, args.username.as_deref(), args.password_file.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
+    let client = match czds_client(s, args.username.as_deref(), args.password_file.as_deref()) {
+        Ok((client, _)) => client,
+        Err(code) => return code,
     };
-    let client = czds::Client::new(
-        czds_cfg.endpoints.clone(),
-        czds_cfg.credentials.clone(),
-        czds::TokenCache::new(czds_cfg.token_cache()),
-        &czds_cfg.http,
-    );
     match requests_run(s, &client, &args.command) {
         Ok(code) => code,
         Err(e) => {
@@ -285,11 +257,7 @@ fn requests_run(s: &Settings, client: &czds::Client, cmd: &RequestsCommand) -> R
             if done.is_empty() && !s.quiet && !s.json {
                 println!("nothing expires within {within} days");
             }
-            Ok(match failed {
-                0 => ExitCode::SUCCESS,
-                n if n == done.len() => ExitCode::from(code::FAILED),
-                _ => ExitCode::from(code::PARTIAL),
-            })
+            Ok(outcome(done.len() - failed, failed))
         }
         RequestsCommand::New { tlds, all, exclude, reason, yes } => {
             let exclude: Vec<String> = exclude.iter().map(norm).collect();

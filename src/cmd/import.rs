@@ -13,13 +13,9 @@ pub fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
             return ExitCode::from(code::USAGE);
         }
     };
-    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
-        Ok(l) => l,
-        Err(e) => return store_failure(&e),
-    };
-    let mut conn = match store::open_rw(&s.db, s.wait) {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
+    let (_lock, mut conn) = match open_writer(s) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
     let spill_dir = spill_dir(&s.db);
     let opts = ingest::Options {
@@ -90,12 +86,10 @@ pub fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
             }
         }
     }
-    match (ok, failed) {
-        (_, 0) => ExitCode::SUCCESS,
-        (0, _) if busy => ExitCode::from(code::BUSY),
-        (0, _) => ExitCode::from(code::FAILED),
-        _ => ExitCode::from(code::PARTIAL),
+    if ok == 0 && failed > 0 && busy {
+        return ExitCode::from(code::BUSY);
     }
+    outcome(ok, failed)
 }
 
 fn report(e: &ImportError) {
@@ -112,13 +106,9 @@ fn report(e: &ImportError) {
 }
 
 pub fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
-    let since = match args.since.as_deref().map(|d| (d, changes::parse_since(d))) {
-        Some((d, None)) => {
-            eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
-            return ExitCode::from(code::USAGE);
-        }
-        Some((_, since)) => since,
-        None => None,
+    let since = match since_arg(args.since.as_deref()) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
     if !s.db.exists() {
         eprintln!("error: no database at `{}` (import a zone first, or give --db)", s.db.display());

@@ -112,3 +112,59 @@ pub fn store_failure(e: &StoreError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(if e.is_busy() { code::BUSY } else { code::FAILED })
 }
+
+/// The database opened for writing under the writer lock (exit 5 when another writer keeps it).
+pub fn open_writer(s: &Settings) -> Result<(store::WriteLock, rusqlite::Connection), ExitCode> {
+    let lock = store::WriteLock::acquire(&s.db, s.wait).map_err(|e| store_failure(&e))?;
+    let conn = store::open_rw(&s.db, s.wait).map_err(|e| store_failure(&e))?;
+    Ok((lock, conn))
+}
+
+/// `--since DATE` as the RFC 3339 text events carry; exit 2 for anything else.
+pub fn since_arg(since: Option<&str>) -> Result<Option<String>, ExitCode> {
+    since
+        .map(|d| {
+            changes::parse_since(d).ok_or_else(|| {
+                eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
+                ExitCode::from(code::USAGE)
+            })
+        })
+        .transpose()
+}
+
+/// The config's webhook endpoints and delivery settings; exit 2 when they are malformed.
+pub fn webhook_config(s: &Settings) -> Result<(Vec<webhooks::Endpoint>, webhooks::DeliveryOptions), ExitCode> {
+    let usage = |e: config::ConfigError| {
+        eprintln!("error: {e}");
+        ExitCode::from(code::USAGE)
+    };
+    Ok((webhooks::endpoints(&s.config).map_err(usage)?, webhooks::DeliveryOptions::from_config(&s.config).map_err(usage)?))
+}
+
+/// A CZDS client from flags, environment and config; exit 2 when credentials are missing.
+pub fn czds_client(
+    s: &Settings,
+    username: Option<&str>,
+    password_file: Option<&std::path::Path>,
+) -> Result<(crate::czds::Client, CzdsSettings), ExitCode> {
+    let cfg = CzdsSettings::resolve(&s.config, username, password_file).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(code::USAGE)
+    })?;
+    let client = crate::czds::Client::new(
+        cfg.endpoints.clone(),
+        cfg.credentials.clone(),
+        crate::czds::TokenCache::new(cfg.token_cache()),
+        &cfg.http,
+    );
+    Ok((client, cfg))
+}
+
+/// The exit code of a run over several items: 0 all done, 1 none done, 6 some.
+pub fn outcome(ok: usize, failed: usize) -> ExitCode {
+    match (ok, failed) {
+        (_, 0) => ExitCode::SUCCESS,
+        (0, _) => ExitCode::from(code::FAILED),
+        _ => ExitCode::from(code::PARTIAL),
+    }
+}

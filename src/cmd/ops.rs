@@ -3,12 +3,9 @@
 use super::prelude::*;
 
 pub fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
-    let (endpoints, opts) = match (webhooks::endpoints(&s.config), webhooks::DeliveryOptions::from_config(&s.config)) {
-        (Ok(e), Ok(o)) => (e, o),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
+    let (endpoints, opts) = match webhook_config(s) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     if endpoints.is_empty() {
         eprintln!("error: no webhook endpoints: add a `webhooks` list to the config file (see `zonefeed webhooks --help`)");
@@ -57,11 +54,7 @@ pub fn webhooks_cmd(s: &Settings, args: &WebhooksArgs) -> ExitCode {
         WebhooksCommand::Deliver => match webhooks::deliver(&conn, &endpoints, &opts) {
             Ok(done) => {
                 let failed = report_deliveries(s, &done);
-                match failed {
-                    0 => ExitCode::SUCCESS,
-                    n if n == done.len() => ExitCode::from(code::FAILED),
-                    _ => ExitCode::from(code::PARTIAL),
-                }
+                outcome(done.len() - failed, failed)
             }
             Err(e) => sql_failure(e),
         },
@@ -126,13 +119,9 @@ fn webhooks_test(s: &Settings, endpoints: &[webhooks::Endpoint], opts: &webhooks
 }
 
 pub fn prune(s: &Settings, args: &PruneArgs) -> ExitCode {
-    let _lock = match store::WriteLock::acquire(&s.db, s.wait) {
-        Ok(l) => l,
-        Err(e) => return store_failure(&e),
-    };
-    let conn = match store::open_rw(&s.db, s.wait) {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
+    let (_lock, conn) = match open_writer(s) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
     let cutoff = store::utc(store::unix_now() - i64::from(args.keep_days) * 86400);
     match store::prune(&conn, &cutoff) {

@@ -6,7 +6,10 @@ pub(super) use std::process::ExitCode;
 pub(super) use super::code;
 pub(super) use super::czds::run_sync;
 pub(super) use super::ops::{report_deliveries, webhooks_lock};
-pub(super) use super::{exclusive_lock, human_bytes, open_query_db, query_failure, spill_dir, store_failure, zones_asked};
+pub(super) use super::{
+    czds_client, exclusive_lock, human_bytes, open_query_db, open_writer, outcome, query_failure, since_arg, spill_dir, store_failure,
+    webhook_config, zones_asked,
+};
 pub(super) use crate::changes::{self, webhooks};
 pub(super) use crate::cli::*;
 pub(super) use crate::config::{self, CzdsSettings, Settings};

@@ -319,14 +319,14 @@ impl Client {
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for APIs).
-fn retry_after(resp: &Response<Body>) -> Option<Duration> {
+/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3), at most an hour.
+pub fn retry_after(resp: &Response<Body>) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs.min(3600)));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    at.duration_since(std::time::SystemTime::now()).ok()
+    at.duration_since(std::time::SystemTime::now()).ok().map(|d| d.min(Duration::from_secs(3600)))
 }
 
 /// A response header as text.
