@@ -76,24 +76,8 @@ impl AccessRequest {
 
 pub fn iso(t: u64) -> String {
     // The portal writes ISO 8601 with milliseconds and +0000.
-    let secs = t as i64;
-    let days = secs.div_euclid(86400);
-    let (y, m, dd) = civil(days);
-    let r = secs.rem_euclid(86400);
-    format!("{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.000+0000", r / 3600, r / 60 % 60, r % 60)
-}
-
-/// Days since the epoch -> (year, month, day) (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let z = zonefeed::store::utc(t as i64);
+    format!("{}.000+0000", z.trim_end_matches('Z'))
 }
 
 #[derive(Default)]
@@ -148,6 +132,17 @@ impl Czds {
             }
         });
         Czds { addr, state }
+    }
+
+    /// The config keys that point zonefeed at this server with the tests' account.
+    pub fn config(&self, work_dir: &std::path::Path) -> serde_json::Value {
+        serde_json::json!({
+            "icann.account.username": USER,
+            "icann.account.password": PASSWORD,
+            "authentication.base.url": self.base(),
+            "czds.base.url": self.base(),
+            "working.directory": work_dir,
+        })
     }
 
     pub fn base(&self) -> String {

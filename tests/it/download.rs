@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::czds_server::{Czds, PASSWORD, USER};
-use crate::env::{gzip, TestEnv};
+use crate::czds_server::{Czds, PASSWORD};
+use crate::env::{gzip, set_mode, with_keys, TestEnv};
 
 /// A gzip zone file of about `kb` KiB compressed: varied text so it does not shrink to nothing.
 fn zone_gz(tld: &str, kb: usize, seed: u64) -> Vec<u8> {
@@ -38,21 +38,10 @@ impl Setup {
     fn with(extra: serde_json::Value) -> Setup {
         let env = TestEnv::new();
         let czds = Czds::start();
-        let mut cfg = serde_json::json!({
-            "icann.account.username": USER,
-            "icann.account.password": PASSWORD,
-            "authentication.base.url": czds.base(),
-            "czds.base.url": czds.base(),
-            "working.directory": env.path("work"),
-            "download.retry_delay_seconds": 0.05,
-            "download.low_speed_time": 1,
-            "download.low_speed_limit": 4096,
-        });
-        if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
-            c.extend(e.clone());
-        }
-        let path = env.write("config.json", cfg.to_string().as_bytes());
-        set_mode(&path, 0o600);
+        let ours =
+            serde_json::json!({"download.retry_delay_seconds": 0.05, "download.low_speed_time": 1, "download.low_speed_limit": 4096});
+        let cfg = with_keys(with_keys(czds.config(&env.path("work")), &ours), &extra);
+        env.write_private("config.json", cfg.to_string().as_bytes());
         Setup { env, czds }
     }
 
@@ -70,14 +59,6 @@ impl Setup {
 
     fn file(&self, tld: &str) -> Vec<u8> {
         std::fs::read(self.zones_dir().join(format!("{tld}.zone.gz"))).unwrap_or_default()
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
 }
 
@@ -281,8 +262,7 @@ fn rate_limited_login_stops_with_the_time_logins_resume() {
 fn wrong_password_exits_3_without_showing_it() {
     let t = Setup::new();
     t.czds.add_zone("com", zone_gz("com", 10, 9));
-    let pw = t.env.write("pw", b"not-the-password-xyzzy\n");
-    set_mode(&pw, 0o600);
+    let pw = t.env.write_private("pw", b"not-the-password-xyzzy\n");
     let out = t.run(&["--password-file", pw.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));

@@ -47,8 +47,31 @@ impl TestEnv {
         p
     }
 
+    /// Writes a file only its owner may read (a config holding a secret, a password file).
+    pub fn write_private(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.write(name, data);
+        set_mode(&p, 0o600);
+        p
+    }
+
     pub fn db(&self, name: &str) -> Connection {
         Connection::open(self.path(name)).expect("open db")
+    }
+}
+
+/// `base` with the keys of `more` added (or replaced): test configs built from parts.
+pub fn with_keys(mut base: serde_json::Value, more: &serde_json::Value) -> serde_json::Value {
+    if let (Some(b), Some(m)) = (base.as_object_mut(), more.as_object()) {
+        b.extend(m.clone());
+    }
+    base
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::czds_server::{iso, AccessRequest, Czds, PASSWORD, USER};
+use crate::czds_server::{iso, AccessRequest, Czds};
 use crate::env::TestEnv;
 
 const DAY: u64 = 86_400;
@@ -51,19 +51,8 @@ impl Setup {
             }
             s.all_tlds = (0..330).map(|i| format!("t{i:03}")).chain(["red".into(), "kred".into()]).collect();
         }
-        let cfg = serde_json::json!({
-            "icann.account.username": USER,
-            "icann.account.password": PASSWORD,
-            "authentication.base.url": czds.base(),
-            "czds.base.url": czds.base(),
-            "working.directory": env.path("."),
-        });
-        let path = env.write("config.json", cfg.to_string().as_bytes());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        let cfg = czds.config(&env.path("."));
+        env.write_private("config.json", cfg.to_string().as_bytes());
         Setup { env, czds }
     }
 
@@ -194,12 +183,7 @@ fn show_and_cancel_by_tld_or_id() {
 #[test]
 fn a_wrong_password_exits_3() {
     let t = Setup::new();
-    let pw = t.env.write("pw", b"wrong-password-123\n");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let pw = t.env.write_private("pw", b"wrong-password-123\n");
     let out = t.run(&["--password-file", pw.to_str().unwrap(), "list"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!stderr(&out).contains("wrong-password-123"));

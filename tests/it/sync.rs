@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::czds_server::{http_date, Czds, PASSWORD, USER};
-use crate::env::{domains_sha256, gzip, TestEnv};
+use crate::czds_server::{http_date, Czds};
+use crate::env::{domains_sha256, gzip, with_keys, TestEnv};
 use crate::receiver::{Receiver, SECRET};
 
 const DOMAINS: u64 = 4000;
@@ -31,25 +31,13 @@ impl Setup {
         let env = TestEnv::new();
         let czds = Czds::start();
         let hook = Receiver::start();
-        let mut cfg = serde_json::json!({
-            "icann.account.username": USER,
-            "icann.account.password": PASSWORD,
-            "authentication.base.url": czds.base(),
-            "czds.base.url": czds.base(),
-            "working.directory": env.path("work"),
+        let ours = serde_json::json!({
             "download.retry_delay_seconds": 0.05,
             "webhooks": [{"url": hook.url(), "secret": SECRET, "allow_private": true, "batch_size": 50}],
             "webhooks.retry_delay_seconds": 0.05,
         });
-        if let (Some(c), Some(e)) = (cfg.as_object_mut(), extra.as_object()) {
-            c.extend(e.clone());
-        }
-        let path = env.write("config.json", cfg.to_string().as_bytes());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        let cfg = with_keys(with_keys(czds.config(&env.path("work")), &ours), &extra);
+        env.write_private("config.json", cfg.to_string().as_bytes());
         Setup { env, czds, hook }
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::env::{summary, TestEnv};
+use crate::env::{summary, with_keys, TestEnv};
 use crate::receiver::{Receiver, SECRET};
 
 const DOMAINS: u64 = 3000;
@@ -18,17 +18,10 @@ impl Setup {
     fn new(endpoint: serde_json::Value) -> Setup {
         let env = TestEnv::new();
         let hook = Receiver::start();
-        let mut ep = serde_json::json!({"url": hook.url(), "secret": SECRET, "batch_size": 7, "allow_private": true, "headers": {"X-Team": "brand"}});
-        if let (Some(e), Some(x)) = (ep.as_object_mut(), endpoint.as_object()) {
-            e.extend(x.clone());
-        }
+        let base = serde_json::json!({"url": hook.url(), "secret": SECRET, "batch_size": 7, "allow_private": true, "headers": {"X-Team": "brand"}});
+        let ep = with_keys(base, &endpoint);
         let cfg = serde_json::json!({"webhooks": [ep], "webhooks.retry_delay_seconds": 0.05});
-        let path = env.write("config.json", cfg.to_string().as_bytes());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
+        env.write_private("config.json", cfg.to_string().as_bytes());
         Setup { env, hook }
     }
 
