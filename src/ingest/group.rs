@@ -1,9 +1,12 @@
 //! Grouping the sorted record stream: RRsets get their lowest TTL (RFC 2181 §5.2), records
 //! under a delegation form a domain with a state hash, and rows go to the writer in batches.
 //!
-//! A domain is a name directly under the origin that owns NS records. Its state hash covers
-//! its records and everything below it (glue), sorted, with TTLs, except RRSIG, NSEC and
-//! NSEC3: re-signing a zone must not make every signed domain look changed.
+//! Records are grouped by the name directly under the origin that they sit at or below (the
+//! apex's own records form a group named for the zone). A group whose name owns NS records is
+//! a domain. Each group gets a state hash over its records, sorted, with TTLs, except RRSIG,
+//! NSEC and NSEC3 (re-signing a zone must not make every signed domain look changed), and a
+//! second hash over just those: the writer rewrites a group's records only when either
+//! differs from the previous version's.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -15,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
 use super::source::Counters;
-use crate::store::writer::{DomainRow, Msg, RecordBatch};
+use crate::store::writer::{GroupBatch, GroupRow, Msg};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -40,35 +43,26 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>
     // A zone holds a handful of types: a short list beats hashing the type on every record.
     let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
     let mut group = Group { domain: Vec::new(), keys: Vec::new(), rows: Vec::new() };
-    let mut batch = RecordBatch::default();
-    let mut domains = Vec::new();
+    let mut batch = GroupBatch::default();
     let apex = zone.text().as_bytes();
     let closed = || io::Error::other("the database writer stopped");
     while let Some((key, ttl)) = merged.next_rec()? {
         let dlen = key.iter().position(|&b| b == 0).unwrap_or(key.len());
         if key[..dlen] != group.domain[..] {
-            flush(&mut group, apex, no_records, &mut batch, &mut domains, &mut g, &mut types);
+            flush(&mut group, apex, no_records, &mut batch, &mut g, &mut types);
             group.domain.clear();
             group.domain.extend_from_slice(&key[..dlen]);
         }
         group.rows.push((group.keys.len() as u32, key.len() as u32, ttl));
         group.keys.extend_from_slice(key);
-        if batch.len() >= BATCH || domains.len() >= BATCH {
+        if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
             counters.written.store(g.records, Ordering::Relaxed);
-        }
-        if batch.len() >= BATCH {
-            tx.send(Msg::Records(std::mem::take(&mut batch))).map_err(|_| closed())?;
-        }
-        if domains.len() >= BATCH {
-            tx.send(Msg::Domains(std::mem::take(&mut domains))).map_err(|_| closed())?;
+            tx.send(Msg::Groups(std::mem::take(&mut batch))).map_err(|_| closed())?;
         }
     }
-    flush(&mut group, apex, no_records, &mut batch, &mut domains, &mut g, &mut types);
-    if !batch.is_empty() {
-        tx.send(Msg::Records(batch)).map_err(|_| closed())?;
-    }
-    if !domains.is_empty() {
-        tx.send(Msg::Domains(domains)).map_err(|_| closed())?;
+    flush(&mut group, apex, no_records, &mut batch, &mut g, &mut types);
+    if !batch.groups.is_empty() {
+        tx.send(Msg::Groups(batch)).map_err(|_| closed())?;
     }
     g.types = types.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
     Ok(g)
@@ -78,8 +72,7 @@ fn flush(
     group: &mut Group,
     apex: &[u8],
     no_records: bool,
-    batch: &mut RecordBatch,
-    domains: &mut Vec<DomainRow>,
+    batch: &mut GroupBatch,
     g: &mut Grouped,
     types: &mut Vec<(Vec<u8>, u64)>,
 ) {
@@ -105,6 +98,7 @@ fn flush(
     let dlen = group.domain.len();
     let mut delegation = false;
     let mut hasher = Xxh3::new();
+    let mut sig: Option<Xxh3> = None;
     for r in &group.rows {
         let k = key(r);
         // k = domain \0 owner \0 TYPE \0 rdata; `rest` starts at the owner.
@@ -122,16 +116,22 @@ fn flush(
         if !is_apex && owner == group.domain.as_slice() && rtype == b"NS" {
             delegation = true;
         }
-        if !matches!(rtype, b"RRSIG" | b"NSEC" | b"NSEC3") {
-            hasher.update(rest);
-            hasher.update(&r.2.to_be_bytes());
-        }
+        let h = if matches!(rtype, b"RRSIG" | b"NSEC" | b"NSEC3") { sig.get_or_insert_with(Xxh3::new) } else { &mut hasher };
+        h.update(rest);
+        h.update(&r.2.to_be_bytes());
         if !no_records {
-            batch.push(k, r.2);
+            batch.push_record(k, r.2);
         }
     }
-    if delegation {
-        domains.push(DomainRow { name: String::from_utf8_lossy(&group.domain).into_owned(), hash: hasher.digest128().to_be_bytes() });
+    // Without records only domains matter: other groups are not kept.
+    if delegation || !no_records {
+        batch.groups.push(GroupRow {
+            name: String::from_utf8_lossy(&group.domain).into_owned(),
+            end: batch.rows.len(),
+            delegation,
+            hash: hasher.digest128().to_be_bytes(),
+            sig: sig.map(|s| s.digest128().to_be_bytes()),
+        });
     }
     group.keys.clear();
     group.rows.clear();

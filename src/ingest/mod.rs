@@ -235,7 +235,15 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let (w_tx, w_rx) = bounded::<writer::Msg>(4);
 
         // The writer, spawned before anything can send to it.
-        let job = writer::Job { zone: version, tld: tld.clone(), previous: previous.as_ref().map(|p| p.id), now: now.clone() };
+        let job = writer::Job {
+            zone: version,
+            tld: tld.clone(),
+            previous: previous
+                .as_ref()
+                .map(|p| writer::Previous { id: p.id, imported_at: p.imported_at.clone(), records: p.with_records }),
+            now: now.clone(),
+            records: !opts.no_records,
+        };
         // The writer takes the connection until it is joined: only one thread ever uses it.
         let writer_conn: &mut Connection = &mut *conn;
         let writer_thread = s.spawn(move || writer::run(writer_conn, &job, w_rx));
@@ -359,6 +367,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         }
         Err(e) => {
             // Drop the half-written version now; the next run would do it otherwise.
+            let _ = writer::clear_staged(conn);
             let _ = store::clean_leftovers(conn);
             Err(e)
         }
@@ -425,12 +434,8 @@ fn trace(started: Instant, what: &str) {
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
 fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let old: Vec<i64> = {
-        let mut st = tx.prepare("SELECT id FROM zones WHERE tld = ?1 AND state = 'current'")?;
-        let v = st.query_map(params![sum.tld], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        v
-    };
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
+    writer::apply_staged(&tx, &sum.tld)?;
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8)
          WHERE id = ?1",
@@ -441,12 +446,11 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.watch_hits = crate::changes::watch::match_version(&tx, sum.version, &sum.tld)?;
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
-    for id in old {
-        store::delete_version_rows(conn, id, false)?;
-    }
+    writer::clear_staged(conn)?;
     if opts.no_records {
-        // --no-records keeps no records of this TLD at all, not even older versions'.
-        conn.execute("DELETE FROM records WHERE tld = ?1", params![sum.tld])?;
+        // --no-records keeps no records of this TLD: a previous version's go now, in batches
+        // (readers already ignore them: the current version says it has none).
+        store::delete_tld_rows(conn, &sum.tld, store::RECORD_TABLES)?;
     }
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())

@@ -105,8 +105,8 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
             findings.push(Finding { level, code, domain: domain.to_string(), message });
         }
     };
-    let mut st = conn.prepare("SELECT domain, owner, type, ttl, rdata FROM records WHERE zone = ?1 ORDER BY domain, owner, type")?;
-    let mut rows = st.query(params![version])?;
+    let mut st = conn.prepare("SELECT domain, owner, type, ttl, rdata FROM records WHERE tld = ?1 ORDER BY domain, owner, type")?;
+    let mut rows = st.query(params![tld])?;
     let mut group: Vec<(String, String, i64, String)> = Vec::new();
     let mut current = String::new();
     let flush = |domain: &str, g: &[(String, String, i64, String)], add: &mut dyn FnMut(Level, &'static str, &str, String)| {
@@ -130,10 +130,10 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     flush(&current, &group, &mut add);
     // Address records below the apex that no NS record of the zone names.
     let mut st = conn.prepare(
-        "SELECT DISTINCT domain, owner FROM records WHERE zone = ?1 AND type IN ('A', 'AAAA') AND owner <> ?2
-           AND owner NOT IN (SELECT rdata FROM records WHERE zone = ?1 AND type = 'NS') ORDER BY domain, owner",
+        "SELECT DISTINCT domain, owner FROM records WHERE tld = ?1 AND type IN ('A', 'AAAA') AND owner <> ?1
+           AND owner NOT IN (SELECT rdata FROM records WHERE tld = ?1 AND type = 'NS') ORDER BY domain, owner",
     )?;
-    let orphans = st.query_map(params![version, tld], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let orphans = st.query_map(params![tld], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for o in orphans {
         let (domain, owner) = o?;
         add(Level::Notice, "orphan_glue", &domain, format!("address records at {owner}, which no NS record points to"));

@@ -78,9 +78,9 @@ pub struct Domain {
 /// `name` in every zone whose current version holds it (or held it: `removed_at` set).
 pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<Vec<Domain>> {
     let mut st = conn.prepare(
-        "SELECT d.tld, d.zone, d.first_seen, d.last_seen, d.last_changed, d.removed_at, z.with_records
-           FROM domains d JOIN zones z ON z.id = d.zone
-          WHERE d.zone IN (SELECT id FROM zones WHERE state = 'current') AND d.name = ?1 ORDER BY d.tld",
+        "SELECT d.tld, z.id, d.first_seen, coalesce(d.last_seen, z.imported_at), d.last_changed, d.removed_at, z.with_records
+           FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+          WHERE d.name = ?1 ORDER BY d.tld",
     )?;
     let rows = st.query_map(params![name], |r| {
         Ok(Domain {
@@ -98,11 +98,11 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    for d in &mut out {
+    for d in out.iter_mut().filter(|d| d.records_kept) {
         let mut st =
-            conn.prepare("SELECT owner, type, ttl, rdata FROM records WHERE zone = ?1 AND domain = ?2 ORDER BY owner, type, rdata")?;
+            conn.prepare("SELECT owner, type, ttl, rdata FROM records WHERE tld = ?1 AND domain = ?2 ORDER BY owner, type, rdata")?;
         d.records = st
-            .query_map(params![d.zone_version, name], |r| {
+            .query_map(params![d.tld, name], |r| {
                 Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -162,15 +162,15 @@ pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -
 }
 
 pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
-    let zones: Vec<(i64, String)> = {
-        let mut st = conn.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
-        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let zones: Vec<String> = {
+        let mut st = conn.prepare("SELECT tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
+        let v = st.query_map(params![tld], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         v
     };
     let (cmp, order) = if page.desc { ("<", "DESC") } else { (">", "ASC") };
     let mut hits = Vec::new();
     let lim = limit as i64;
-    for (id, zone) in &zones {
+    for zone in &zones {
         let (cond, arg): (&str, String) = match p {
             Pattern::Exact(n) => ("name = ?2", n.clone()),
             Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
@@ -179,10 +179,10 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
             Pattern::Glob(g) => ("name GLOB ?2", g.to_ascii_lowercase()),
         };
         let sql = format!(
-            "SELECT name FROM domains WHERE zone = ?1 AND {cond} AND removed_at IS NULL AND (?4 IS NULL OR name {cmp} ?4) ORDER BY name {order} LIMIT ?3"
+            "SELECT name FROM domains WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND (?4 IS NULL OR name {cmp} ?4) ORDER BY name {order} LIMIT ?3"
         );
         let mut st = conn.prepare_cached(&sql)?;
-        let names = st.query_map(params![id, arg, lim, page.cursor], |r| r.get::<_, String>(0))?;
+        let names = st.query_map(params![zone, arg, lim, page.cursor], |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
             hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
@@ -240,14 +240,16 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
         .optional()?;
     let Some((version, serial, imported_at, domains, records, kept)) = cur else { return Ok(None) };
     let mut types = BTreeMap::new();
-    let mut st = conn.prepare("SELECT type, count(*) FROM records WHERE zone = ?1 GROUP BY type")?;
-    for r in st.query_map(params![version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+    // Records of a zone whose current version kept none are leftovers on their way out.
+    let records_of = if kept { tld } else { "" };
+    let mut st = conn.prepare("SELECT type, count(*) FROM records WHERE tld = ?1 GROUP BY type")?;
+    for r in st.query_map(params![records_of], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (t, n) = r?;
         types.insert(t, n);
     }
     let domains_with_ds: i64 = conn.query_row(
-        "SELECT count(DISTINCT domain) FROM records WHERE zone = ?1 AND type = 'DS' AND owner = domain",
-        params![version],
+        "SELECT count(DISTINCT domain) FROM records WHERE tld = ?1 AND type = 'DS' AND owner = domain",
+        params![records_of],
         |r| r.get(0),
     )?;
     // One pass over the delegations' NS records, in domain order.
@@ -255,8 +257,8 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     let mut providers: HashMap<String, i64> = HashMap::new();
     let (mut inside, mut outside, mut mixed) = (0, 0, 0);
     let mut st = conn
-        .prepare("SELECT domain, rdata FROM records WHERE zone = ?1 AND type = 'NS' AND owner = domain AND domain <> ?2 ORDER BY domain")?;
-    let mut rows = st.query(params![version, tld])?;
+        .prepare("SELECT domain, rdata FROM records WHERE tld = ?1 AND type = 'NS' AND owner = domain AND domain <> ?2 ORDER BY domain")?;
+    let mut rows = st.query(params![records_of, tld])?;
     let mut current: Option<String> = None;
     let (mut any_in, mut any_out) = (false, false);
     let mut seen_providers: Vec<String> = Vec::new();

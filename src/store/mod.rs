@@ -1,10 +1,13 @@
 //! SQLite: schema, the process lock, and the single writer thread.
 //!
 //! Only this module owns a `rusqlite::Connection`. Versions of a TLD's zone are rows of
-//! `zones`; `records` and `domains` rows carry the version (`zone`) they belong to. An import
-//! writes its rows under a new version, makes it current in one short transaction, then
-//! deletes the old version's rows in batches, so readers always see one whole version and the
-//! WAL never has to hold one.
+//! `zones`; `records`, `domains` and `record_groups` hold the current version of each TLD
+//! and nothing else. An import compares the new version with them as it writes and stages
+//! only what differs (TEMP tables, [`STAGE`]); one transaction then applies the staged rows
+//! and makes the version current, so readers see one whole version and a day's import
+//! writes its changes, not the whole zone again. The first import of a TLD writes its rows
+//! straight into place in batches: readers ask only for TLDs with a `current` version, and
+//! an interrupted first import's rows are dropped by [`clean_leftovers`].
 
 pub mod writer;
 
@@ -17,7 +20,56 @@ use crate::lock::LockError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
+
+/// The current state of every zone: one row per record, per delegation and per other name
+/// group, with no version column. An import changes only the rows that differ from the
+/// previous version (staged in [`STAGE`] tables, applied in the switch transaction).
+const CORE: &str = r#"
+CREATE TABLE IF NOT EXISTS records (
+    tld    TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    owner  TEXT NOT NULL,
+    type   TEXT NOT NULL,
+    ttl    INTEGER NOT NULL,
+    rdata  TEXT NOT NULL,
+    PRIMARY KEY (tld, domain, owner, type, rdata)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS domains (
+    tld          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    hash         BLOB NOT NULL,
+    sig          BLOB,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT,
+    last_changed TEXT NOT NULL,
+    removed_at   TEXT,
+    PRIMARY KEY (tld, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS record_groups (
+    tld  TEXT NOT NULL,
+    name TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    sig  BLOB,
+    PRIMARY KEY (tld, name)
+) WITHOUT ROWID;
+"#;
+
+/// Per-connection staging for the rows a new version changes (TEMP tables: gone with the
+/// connection, so a killed import leaves nothing behind). `stage_names` lists the names whose
+/// records and group row are replaced wholesale by the staged ones.
+pub const STAGE: &str = r#"
+CREATE TEMP TABLE IF NOT EXISTS stage_records (
+    tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL,
+    PRIMARY KEY (tld, domain, owner, type, rdata)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS stage_domains (
+    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, first_seen TEXT NOT NULL, last_seen TEXT,
+    last_changed TEXT NOT NULL, removed_at TEXT, PRIMARY KEY (tld, name)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS stage_groups (
+    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, PRIMARY KEY (tld, name)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS stage_names (name TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+DELETE FROM stage_records; DELETE FROM stage_domains; DELETE FROM stage_groups; DELETE FROM stage_names;
+"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -41,27 +93,6 @@ CREATE TABLE IF NOT EXISTS zones (
     with_records INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
-CREATE TABLE IF NOT EXISTS records (
-    zone   INTEGER NOT NULL,
-    tld    TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    owner  TEXT NOT NULL,
-    type   TEXT NOT NULL,
-    ttl    INTEGER NOT NULL,
-    rdata  TEXT NOT NULL,
-    PRIMARY KEY (zone, domain, owner, type, rdata)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS domains (
-    zone         INTEGER NOT NULL,
-    tld          TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    hash         BLOB NOT NULL,
-    first_seen   TEXT NOT NULL,
-    last_seen    TEXT NOT NULL,
-    last_changed TEXT NOT NULL,
-    removed_at   TEXT,
-    PRIMARY KEY (zone, name)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     id        INTEGER PRIMARY KEY,
     zone      INTEGER NOT NULL,
@@ -196,6 +227,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
          PRAGMA temp_store = FILE;",
     )
     .map_err(err)?;
+    conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
     let found: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(err)?;
@@ -226,6 +258,27 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 )
                 .map_err(err)?;
             }
+            let versioned: bool = conn
+                .query_row("SELECT count(*) > 0 FROM pragma_table_info('records') WHERE name = 'zone'", [], |r| r.get(0))
+                .map_err(err)?;
+            if v < 7 && versioned {
+                // Schema 7: no version column; rows of the current versions are kept.
+                conn.execute_batch(&format!(
+                    "BEGIN;
+                     ALTER TABLE records RENAME TO records_v6;
+                     ALTER TABLE domains RENAME TO domains_v6;
+                     {CORE}
+                     INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata
+                       FROM records_v6 r JOIN zones z ON z.id = r.zone AND z.state = 'current';
+                     INSERT INTO domains SELECT d.tld, d.name, d.hash, NULL, d.first_seen,
+                            CASE WHEN d.removed_at IS NULL THEN NULL ELSE d.last_seen END, d.last_changed, d.removed_at
+                       FROM domains_v6 d JOIN zones z ON z.id = d.zone AND z.state = 'current';
+                     DROP TABLE records_v6;
+                     DROP TABLE domains_v6;
+                     COMMIT;"
+                ))
+                .map_err(err)?;
+            }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
         None => {
@@ -252,13 +305,23 @@ pub struct Current {
     pub serial: Option<u32>,
     /// Domains the version holds (removed ones not counted).
     pub domains: u64,
+    pub imported_at: String,
 }
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
     conn.query_row(
-        "SELECT id, sha256, with_records, serial, coalesce(domains, 0) FROM zones WHERE tld = ?1 AND state = 'current'",
+        "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at FROM zones WHERE tld = ?1 AND state = 'current'",
         params![tld],
-        |r| Ok(Current { id: r.get(0)?, sha256: r.get(1)?, with_records: r.get(2)?, serial: r.get(3)?, domains: r.get(4)? }),
+        |r| {
+            Ok(Current {
+                id: r.get(0)?,
+                sha256: r.get(1)?,
+                with_records: r.get(2)?,
+                serial: r.get(3)?,
+                domains: r.get(4)?,
+                imported_at: r.get(5)?,
+            })
+        },
     )
     .optional()
 }
@@ -280,38 +343,32 @@ pub fn utc(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
 }
 
-/// Rows deleted per transaction when dropping an old or abandoned version.
+/// Rows deleted per transaction when dropping rows no version owns.
 const DELETE_BATCH: i64 = 50_000;
 
-/// Deletes every `records` and `domains` row of version `zone`, in batches, and its `events`
-/// when `events` is true (a version that never became current; a replaced version's events
-/// are the history and stay).
-pub fn delete_version_rows(conn: &Connection, zone: i64, events: bool) -> rusqlite::Result<()> {
-    let tables: &[(&str, &str)] = if events {
-        &[("records", "domain"), ("domains", "name"), ("events", "domain")]
-    } else {
-        &[("records", "domain"), ("domains", "name")]
-    };
+/// Deletes `tld`'s rows from `tables` (each keyed by `(tld, key)`) in batches, so the WAL
+/// never has to hold a whole zone.
+pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) -> rusqlite::Result<()> {
     for &(table, key) in tables {
         loop {
             // The key of the DELETE_BATCH-th row: everything before it goes in one transaction.
             let cut: Option<String> = conn
                 .query_row(
-                    &format!("SELECT {key} FROM {table} WHERE zone = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
-                    params![zone, DELETE_BATCH],
+                    &format!("SELECT {key} FROM {table} WHERE tld = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
+                    params![tld, DELETE_BATCH],
                     |r| r.get(0),
                 )
                 .optional()?;
             match cut {
                 Some(c) => {
-                    let n = conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1 AND {key} < ?2"), params![zone, c])?;
+                    let n = conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1 AND {key} < ?2"), params![tld, c])?;
                     if n == 0 {
                         // One key holds more rows than a batch: take it whole.
-                        conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1 AND {key} = ?2"), params![zone, c])?;
+                        conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1 AND {key} = ?2"), params![tld, c])?;
                     }
                 }
                 None => {
-                    conn.execute(&format!("DELETE FROM {table} WHERE zone = ?1"), params![zone])?;
+                    conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1"), params![tld])?;
                     break;
                 }
             }
@@ -320,21 +377,43 @@ pub fn delete_version_rows(conn: &Connection, zone: i64, events: bool) -> rusqli
     Ok(())
 }
 
-/// Drops what interrupted imports left: rows of versions still `importing` (marked `failed`)
-/// and rows of `replaced` versions whose deletion was cut short.
+/// The tables holding a TLD's records (kept only by imports with records).
+pub const RECORD_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name")];
+/// Every table holding a TLD's current state.
+pub const STATE_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name"), ("domains", "name")];
+
+/// Drops what interrupted imports left: versions still `importing` become `failed` and lose
+/// their events; a TLD with no current version loses the rows a cut-short first import wrote;
+/// a TLD whose current version kept no records loses any records. Returns the versions marked.
 pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM zones WHERE state = 'importing'
-         UNION SELECT DISTINCT zone FROM events WHERE zone IN (SELECT id FROM zones WHERE state = 'failed')
-         UNION SELECT DISTINCT zone FROM records WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))
-         UNION SELECT DISTINCT zone FROM domains WHERE zone IN (SELECT id FROM zones WHERE state IN ('replaced', 'failed'))",
-    )?;
-    let ids: Vec<i64> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let ids: Vec<i64> = {
+        let mut st = conn.prepare(
+            "SELECT id FROM zones WHERE state = 'importing'
+             UNION SELECT DISTINCT zone FROM events WHERE zone IN (SELECT id FROM zones WHERE state = 'failed')",
+        )?;
+        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
     for &id in &ids {
-        let never_current: bool =
-            conn.query_row("SELECT state IN ('importing', 'failed') FROM zones WHERE id = ?1", params![id], |r| r.get(0)).unwrap_or(true);
-        delete_version_rows(conn, id, never_current)?;
+        conn.execute("DELETE FROM events WHERE zone = ?1", params![id])?;
         conn.execute("UPDATE zones SET state = 'failed' WHERE id = ?1 AND state = 'importing'", params![id])?;
+    }
+    // Only a TLD that saw a failed import, or whose current version dropped its records (a
+    // deletion that runs after the switch and may be cut short), can hold such rows.
+    let tlds: Vec<(String, Option<bool>)> = {
+        let mut st = conn.prepare(
+            "SELECT f.tld, (SELECT with_records FROM zones c WHERE c.tld = f.tld AND c.state = 'current')
+               FROM (SELECT tld FROM zones WHERE state = 'failed' UNION SELECT tld FROM zones WHERE state = 'current' AND with_records = 0) f",
+        )?;
+        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for (tld, current) in tlds {
+        match current {
+            None => delete_tld_rows(conn, &tld, STATE_TABLES)?,
+            Some(false) => delete_tld_rows(conn, &tld, RECORD_TABLES)?,
+            Some(true) => {}
+        }
     }
     Ok(ids.len())
 }
@@ -371,9 +450,6 @@ pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
         v
     };
     for id in &old {
-        // Rows of replaced versions are gone already unless a deletion was cut short.
-        tx.execute("DELETE FROM records WHERE zone = ?1", params![id])?;
-        tx.execute("DELETE FROM domains WHERE zone = ?1", params![id])?;
         tx.execute("DELETE FROM zones WHERE id = ?1", params![id])?;
     }
     p.versions = old.len() as u64;

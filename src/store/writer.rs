@@ -1,76 +1,102 @@
-//! The single writer thread: rows of a new version in, batched transactions out.
+//! The single writer thread: a new version's groups in, the rows that changed out.
 //!
-//! Records arrive as sort keys in primary-key order, so every insert appends at the right edge
-//! of the new version's key range. Domains arrive in name order and are merged with the
-//! previous version's domains (read a page at a time, never held whole) to carry
-//! `first_seen` and `last_changed` forward.
+//! Groups (a domain, or another name directly under the origin, or the apex, with its
+//! records) arrive in name order and are merge-joined with the TLD's current rows, read a page
+//! at a time and never held whole: `domains` for the change events, `domains` and
+//! `record_groups` hashes for the records. Only what differs is written: into the TEMP
+//! `stage_*` tables when a current version exists (applied by [`apply_staged`] in the switch
+//! transaction), straight into place for a TLD's first version (or the first with records),
+//! which no reader sees until it becomes current. The first version of a zone is its
+//! baseline and records no events.
+
+use std::collections::VecDeque;
 
 use crossbeam_channel::Receiver;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Row, Statement};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL
 /// stays a few hundred MiB at most.
 const TX_ROWS: usize = 250_000;
-/// Previous-version domains read per query.
+/// Current rows read per query.
 const PAGE: i64 = 10_000;
 /// Rows per INSERT statement. Within one statement SQLite keeps its B-tree cursor on the last
 /// page, so sorted keys append without a descent from the root per row (3-4x faster than
 /// one row per statement here).
 const ROWS_PER_INSERT: usize = 64;
 
-/// `INSERT INTO table (cols) VALUES (?, ...), (?, ...)...` for `rows` rows.
+/// `INSERT OR FAIL INTO table (cols) VALUES (?, ...), (?, ...)...` for `rows` rows. `OR FAIL`
+/// spares SQLite the statement journal a multi-row insert otherwise keeps to undo itself
+/// (10-15% of insert time here); a failure aborts the whole import anyway.
 fn multi_insert(table: &str, cols: &[&str], rows: usize) -> String {
     let one = format!("({})", vec!["?"; cols.len()].join(", "));
-    format!("INSERT INTO {table} ({}) VALUES {}", cols.join(", "), vec![one; rows].join(", "))
+    format!("INSERT OR FAIL INTO {table} ({}) VALUES {}", cols.join(", "), vec![one; rows].join(", "))
 }
 
-/// A batch of records: sort keys (`domain \0 owner \0 TYPE \0 rdata`) and TTLs.
+/// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
+/// with TTLs, and the groups they form.
 #[derive(Default)]
-pub struct RecordBatch {
+pub struct GroupBatch {
     pub keys: Vec<u8>,
     pub rows: Vec<(u32, u32, u32)>,
+    pub groups: Vec<GroupRow>,
 }
 
-impl RecordBatch {
-    pub fn push(&mut self, key: &[u8], ttl: u32) {
+impl GroupBatch {
+    pub fn push_record(&mut self, key: &[u8], ttl: u32) {
         self.rows.push((self.keys.len() as u32, key.len() as u32, ttl));
         self.keys.extend_from_slice(key);
     }
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+    fn key(&self, r: &(u32, u32, u32)) -> &[u8] {
+        &self.keys[r.0 as usize..(r.0 + r.1) as usize]
     }
 }
 
-/// A domain of the new version and its state hash.
-pub struct DomainRow {
+/// One name directly under the origin (or the apex) and its records: `rows[previous end..end]`
+/// of its batch (none without records).
+pub struct GroupRow {
     pub name: String,
+    pub end: usize,
+    /// The name owns NS records: it is a domain.
+    pub delegation: bool,
+    /// Over every record but RRSIG, NSEC and NSEC3, with TTLs: the domain's state.
     pub hash: [u8; 16],
+    /// Over the RRSIG, NSEC and NSEC3 records, when there are any.
+    pub sig: Option<[u8; 16]>,
 }
 
 pub enum Msg {
-    Records(RecordBatch),
-    Domains(Vec<DomainRow>),
+    Groups(GroupBatch),
 }
 
 /// What the writer needs to know about the version it writes.
 pub struct Job {
     pub zone: i64,
     pub tld: String,
-    pub previous: Option<i64>,
+    /// The current version, when there is one.
+    pub previous: Option<Previous>,
     pub now: String,
+    /// This version keeps its records (no `--no-records`).
+    pub records: bool,
+}
+
+/// The version a new one is compared with.
+pub struct Previous {
+    pub id: i64,
+    /// When it was imported: the last time a domain it held and the new one lacks was seen.
+    pub imported_at: String,
+    /// It kept its records, so `records` and `record_groups` can be compared with.
+    pub records: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
-    pub records: u64,
     /// Domains the new version holds (not counting removed ones carried forward).
     pub domains: u64,
     pub new_domains: u64,
     pub changed_domains: u64,
     pub removed_domains: u64,
+    /// Groups whose records were written (all of them for a first version).
+    pub groups_written: u64,
 }
 
 /// Splits a sort key into its four fields.
@@ -85,37 +111,20 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
 pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<Stats> {
+    conn.execute_batch(super::STAGE)?;
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     conn.execute_batch("BEGIN")?;
-    const REC: &[&str] = &["zone", "tld", "domain", "owner", "type", "ttl", "rdata"];
-    let mut ins_rec = conn.prepare(&multi_insert("records", REC, ROWS_PER_INSERT))?;
-    let mut ins_rec1 = conn.prepare(&multi_insert("records", REC, 1))?;
-    let mut merge = DomainMerge::new(conn, job)?;
+    let mut merge = Merge::new(conn, job)?;
     for msg in rx {
-        match msg {
-            Msg::Records(b) => {
-                let mut rows = b.rows.chunks_exact(ROWS_PER_INSERT);
-                for group in rows.by_ref() {
-                    for (i, &(off, len, ttl)) in group.iter().enumerate() {
-                        bind_record(&mut ins_rec, i * REC.len(), job, &b.keys[off as usize..(off + len) as usize], ttl)?;
-                    }
-                    ins_rec.raw_execute()?;
-                }
-                for &(off, len, ttl) in rows.remainder() {
-                    bind_record(&mut ins_rec1, 0, job, &b.keys[off as usize..(off + len) as usize], ttl)?;
-                    ins_rec1.raw_execute()?;
-                }
-                stats.records += b.rows.len() as u64;
-                in_tx += b.rows.len();
-            }
-            Msg::Domains(ds) => {
-                for d in &ds {
-                    merge.domain(d, &mut stats)?;
-                }
-                in_tx += ds.len();
-            }
+        let Msg::Groups(b) = msg;
+        let mut start = 0;
+        for g in &b.groups {
+            merge.group(&b, g, start, &mut stats)?;
+            start = g.end;
         }
+        merge.records.flush_single(&b)?;
+        in_tx += b.rows.len() + b.groups.len();
         if in_tx >= TX_ROWS {
             conn.execute_batch("COMMIT; BEGIN")?;
             in_tx = 0;
@@ -127,176 +136,431 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<
     Ok(stats)
 }
 
-/// A domain row of the previous version.
-struct Old {
+/// Applies what [`run`] staged for `tld`: inside the switch transaction, so readers see the
+/// previous version whole until it commits and the new one whole after.
+pub fn apply_staged(conn: &Connection, tld: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM records WHERE tld = ?1 AND domain IN (SELECT name FROM stage_names)", params![tld])?;
+    conn.execute("DELETE FROM record_groups WHERE tld = ?1 AND name IN (SELECT name FROM stage_names)", params![tld])?;
+    conn.execute_batch(
+        "INSERT INTO records (tld, domain, owner, type, ttl, rdata) SELECT tld, domain, owner, type, ttl, rdata FROM stage_records;
+         INSERT INTO record_groups (tld, name, hash, sig) SELECT tld, name, hash, sig FROM stage_groups;
+         INSERT OR REPLACE INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at)
+           SELECT tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at FROM stage_domains;",
+    )
+}
+
+/// Empties the staging tables (after the switch, or after a failed import).
+pub fn clear_staged(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(super::STAGE)
+}
+
+/// A current `domains` row.
+struct OldDomain {
     name: String,
     hash: Vec<u8>,
+    sig: Option<Vec<u8>>,
     first_seen: String,
-    last_seen: String,
     last_changed: String,
     removed_at: Option<String>,
 }
 
-/// A domain row to write: (name, hash, first_seen, last_seen, last_changed, removed_at).
-type PendingDomain = (String, Vec<u8>, String, String, String, Option<String>);
-
-const DOM: &[&str] = &["zone", "tld", "name", "hash", "first_seen", "last_seen", "last_changed", "removed_at"];
-
-/// Merge-joins the new version's domains (in name order) with the previous version's (read a
-/// page at a time), writing the new version's rows and the change events between the two.
-/// Removed domains are carried forward with `removed_at` set; the first version of a zone is
-/// its baseline and records no events.
-struct DomainMerge<'c> {
-    job: &'c Job,
-    old: std::collections::VecDeque<Old>,
-    old_after: Option<String>,
-    page: rusqlite::Statement<'c>,
-    ins: rusqlite::Statement<'c>,
-    ins1: rusqlite::Statement<'c>,
-    event: rusqlite::Statement<'c>,
-    pending: Vec<PendingDomain>,
+/// A current `record_groups` row.
+struct OldGroup {
+    name: String,
+    hash: Vec<u8>,
+    sig: Option<Vec<u8>>,
 }
 
-impl<'c> DomainMerge<'c> {
-    fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<DomainMerge<'c>> {
-        Ok(DomainMerge {
-            job,
-            old: Default::default(),
-            old_after: job.previous.map(|_| String::new()),
-            page: conn.prepare(
-                "SELECT name, hash, first_seen, last_seen, last_changed, removed_at FROM domains
-                 WHERE zone = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
-            )?,
-            ins: conn.prepare(&multi_insert("domains", DOM, ROWS_PER_INSERT))?,
-            ins1: conn.prepare(&multi_insert("domains", DOM, 1))?,
-            event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+/// A table's rows for one TLD in name order, a page at a time.
+struct Pager<'c, T> {
+    st: Option<Statement<'c>>,
+    tld: &'c str,
+    buf: VecDeque<T>,
+    after: Option<String>,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+    name: fn(&T) -> &str,
+}
+
+impl<'c, T> Pager<'c, T> {
+    /// `sql` selects the rows of `?1` with names after `?2`, in name order, `LIMIT ?3`; None
+    /// reads nothing.
+    fn new(
+        conn: &'c Connection,
+        sql: Option<&str>,
+        tld: &'c str,
+        map: fn(&Row<'_>) -> rusqlite::Result<T>,
+        name: fn(&T) -> &str,
+    ) -> rusqlite::Result<Self> {
+        let st = sql.map(|s| conn.prepare(s)).transpose()?;
+        let after = st.as_ref().map(|_| String::new());
+        Ok(Pager { st, tld, buf: VecDeque::new(), after, map, name })
+    }
+
+    fn peek(&mut self) -> rusqlite::Result<Option<&T>> {
+        if self.buf.is_empty() {
+            if let (Some(after), Some(st)) = (self.after.take(), self.st.as_mut()) {
+                let rows = st.query_map(params![self.tld, after, PAGE], self.map)?;
+                for row in rows {
+                    self.buf.push_back(row?);
+                }
+                if self.buf.len() as i64 == PAGE {
+                    self.after = self.buf.back().map(|o| (self.name)(o).to_string());
+                }
+            }
+        }
+        Ok(self.buf.front())
+    }
+
+    /// The next row when its name sorts before `name`.
+    fn pop_before(&mut self, name: &str) -> rusqlite::Result<Option<T>> {
+        let f = self.name;
+        Ok(if self.peek()?.is_some_and(|o| f(o) < name) { self.buf.pop_front() } else { None })
+    }
+
+    /// The next row when it is `name`'s.
+    fn pop_eq(&mut self, name: &str) -> rusqlite::Result<Option<T>> {
+        let f = self.name;
+        Ok(if self.peek()?.is_some_and(|o| f(o) == name) { self.buf.pop_front() } else { None })
+    }
+
+    fn pop(&mut self) -> rusqlite::Result<Option<T>> {
+        self.peek()?;
+        Ok(self.buf.pop_front())
+    }
+}
+
+/// Buffered multi-row inserts into one table.
+struct Inserter<'c, T> {
+    multi: Statement<'c>,
+    one: Statement<'c>,
+    pending: Vec<T>,
+    bind: fn(&mut Statement<'_>, usize, &str, &T) -> rusqlite::Result<()>,
+    cols: usize,
+}
+
+impl<'c, T> Inserter<'c, T> {
+    fn new(
+        conn: &'c Connection,
+        table: &str,
+        cols: &[&str],
+        bind: fn(&mut Statement<'_>, usize, &str, &T) -> rusqlite::Result<()>,
+    ) -> rusqlite::Result<Self> {
+        Ok(Inserter {
+            multi: conn.prepare(&multi_insert(table, cols, ROWS_PER_INSERT))?,
+            one: conn.prepare(&multi_insert(table, cols, 1))?,
             pending: Vec::with_capacity(ROWS_PER_INSERT),
+            bind,
+            cols: cols.len(),
         })
     }
 
-    /// The next previous-version row, in name order.
-    fn peek_old(&mut self) -> rusqlite::Result<Option<&Old>> {
-        if self.old.is_empty() {
-            if let (Some(after), Some(pz)) = (self.old_after.take(), self.job.previous) {
-                let rows = self.page.query_map(params![pz, after, PAGE], |r| {
-                    Ok(Old {
-                        name: r.get(0)?,
-                        hash: r.get(1)?,
-                        first_seen: r.get(2)?,
-                        last_seen: r.get(3)?,
-                        last_changed: r.get(4)?,
-                        removed_at: r.get(5)?,
-                    })
-                })?;
-                for row in rows {
-                    self.old.push_back(row?);
-                }
-                if self.old.len() as i64 == PAGE {
-                    self.old_after = self.old.back().map(|o| o.name.clone());
-                }
-            }
-        }
-        Ok(self.old.front())
-    }
-
-    fn domain(&mut self, d: &DomainRow, stats: &mut Stats) -> rusqlite::Result<()> {
-        // Previous-version names before this one are gone from the new version.
-        while self.peek_old()?.is_some_and(|o| o.name.as_str() < d.name.as_str()) {
-            if let Some(o) = self.old.pop_front() {
-                self.gone(o, stats)?;
-            }
-        }
-        let prev = if self.peek_old()?.is_some_and(|o| o.name == d.name) { self.old.pop_front() } else { None };
-        let now = self.job.now.clone();
-        let (first_seen, last_changed) = match prev {
-            Some(o) if o.removed_at.is_none() && o.hash == d.hash => (o.first_seen, o.last_changed),
-            Some(o) if o.removed_at.is_none() => {
-                stats.changed_domains += 1;
-                self.record_event(&d.name, "modified")?;
-                (o.first_seen, now.clone())
-            }
-            Some(o) => {
-                // It comes back: added again, first seen long ago.
-                stats.new_domains += 1;
-                self.record_event(&d.name, "added")?;
-                (o.first_seen, now.clone())
-            }
-            None => {
-                stats.new_domains += 1;
-                if self.job.previous.is_some() {
-                    self.record_event(&d.name, "added")?;
-                }
-                (now.clone(), now.clone())
-            }
-        };
-        stats.domains += 1;
-        self.push((d.name.clone(), d.hash.to_vec(), first_seen, now, last_changed, None))
-    }
-
-    /// A previous-version domain the new version does not hold.
-    fn gone(&mut self, o: Old, stats: &mut Stats) -> rusqlite::Result<()> {
-        let removed_at = match o.removed_at {
-            Some(r) => r,
-            None => {
-                stats.removed_domains += 1;
-                self.record_event(&o.name, "removed")?;
-                self.job.now.clone()
-            }
-        };
-        self.push((o.name, o.hash, o.first_seen, o.last_seen, o.last_changed, Some(removed_at)))
-    }
-
-    fn record_event(&mut self, domain: &str, kind: &str) -> rusqlite::Result<()> {
-        let j = self.job;
-        self.event.execute(params![j.zone, j.previous, j.tld, domain, kind, j.now])?;
-        Ok(())
-    }
-
-    fn push(&mut self, row: PendingDomain) -> rusqlite::Result<()> {
+    fn push(&mut self, tld: &str, row: T) -> rusqlite::Result<()> {
         self.pending.push(row);
         if self.pending.len() == ROWS_PER_INSERT {
             for (i, row) in self.pending.iter().enumerate() {
-                bind_domain(&mut self.ins, i * DOM.len(), self.job, row)?;
+                (self.bind)(&mut self.multi, i * self.cols, tld, row)?;
             }
-            self.ins.raw_execute()?;
+            self.multi.raw_execute()?;
             self.pending.clear();
         }
         Ok(())
     }
 
-    /// Previous-version names after the last new one are gone too; then the last rows.
-    fn finish(&mut self, stats: &mut Stats) -> rusqlite::Result<()> {
-        while self.peek_old()?.is_some() {
-            if let Some(o) = self.old.pop_front() {
-                self.gone(o, stats)?;
-            }
-        }
+    fn finish(&mut self, tld: &str) -> rusqlite::Result<()> {
         for row in std::mem::take(&mut self.pending) {
-            bind_domain(&mut self.ins1, 0, self.job, &row)?;
-            self.ins1.raw_execute()?;
+            (self.bind)(&mut self.one, 0, tld, &row)?;
+            self.one.raw_execute()?;
         }
         Ok(())
     }
 }
 
-fn bind_record(st: &mut rusqlite::Statement<'_>, base: usize, job: &Job, key: &[u8], ttl: u32) -> rusqlite::Result<()> {
-    let [domain, owner, rtype, rdata] = split_key(key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
-    st.raw_bind_parameter(base + 1, job.zone)?;
-    st.raw_bind_parameter(base + 2, job.tld.as_str())?;
-    st.raw_bind_parameter(base + 3, domain)?;
-    st.raw_bind_parameter(base + 4, owner)?;
-    st.raw_bind_parameter(base + 5, rtype)?;
-    st.raw_bind_parameter(base + 6, ttl)?;
-    st.raw_bind_parameter(base + 7, rdata)
+/// Record rows, written straight from a batch's keys.
+struct RecordWriter<'c> {
+    multi: Statement<'c>,
+    one: Statement<'c>,
+    /// Rows of the current batch waiting for a full statement.
+    pending: Vec<usize>,
+    tld: &'c str,
 }
 
-fn bind_domain(st: &mut rusqlite::Statement<'_>, base: usize, job: &Job, d: &PendingDomain) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, job.zone)?;
-    st.raw_bind_parameter(base + 2, job.tld.as_str())?;
-    st.raw_bind_parameter(base + 3, d.0.as_str())?;
-    st.raw_bind_parameter(base + 4, &d.1[..])?;
-    st.raw_bind_parameter(base + 5, d.2.as_str())?;
-    st.raw_bind_parameter(base + 6, d.3.as_str())?;
-    st.raw_bind_parameter(base + 7, d.4.as_str())?;
-    st.raw_bind_parameter(base + 8, d.5.as_deref())
+const REC: &[&str] = &["tld", "domain", "owner", "type", "ttl", "rdata"];
+
+impl<'c> RecordWriter<'c> {
+    fn new(conn: &'c Connection, table: &str, tld: &'c str) -> rusqlite::Result<Self> {
+        Ok(RecordWriter {
+            multi: conn.prepare(&multi_insert(table, REC, ROWS_PER_INSERT))?,
+            one: conn.prepare(&multi_insert(table, REC, 1))?,
+            pending: Vec::with_capacity(ROWS_PER_INSERT),
+            tld,
+        })
+    }
+
+    fn push(&mut self, b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
+        self.pending.push(row);
+        if self.pending.len() == ROWS_PER_INSERT {
+            for (i, &r) in self.pending.iter().enumerate() {
+                bind_record(&mut self.multi, i * REC.len(), self.tld, b, r)?;
+            }
+            self.multi.raw_execute()?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// The batch's last rows, before the batch goes.
+    fn flush_single(&mut self, b: &GroupBatch) -> rusqlite::Result<()> {
+        for r in std::mem::take(&mut self.pending) {
+            bind_record(&mut self.one, 0, self.tld, b, r)?;
+            self.one.raw_execute()?;
+        }
+        Ok(())
+    }
+}
+
+fn bind_record(st: &mut Statement<'_>, base: usize, tld: &str, b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
+    let (_, _, ttl) = b.rows[row];
+    let [domain, owner, rtype, rdata] =
+        split_key(b.key(&b.rows[row])).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+    st.raw_bind_parameter(base + 1, tld)?;
+    st.raw_bind_parameter(base + 2, domain)?;
+    st.raw_bind_parameter(base + 3, owner)?;
+    st.raw_bind_parameter(base + 4, rtype)?;
+    st.raw_bind_parameter(base + 5, ttl)?;
+    st.raw_bind_parameter(base + 6, rdata)
+}
+
+/// A `domains` row to write.
+struct NewDomain {
+    name: String,
+    hash: [u8; 16],
+    sig: Option<Vec<u8>>,
+    first_seen: String,
+    last_seen: Option<String>,
+    last_changed: String,
+    removed_at: Option<String>,
+}
+
+const DOM: &[&str] = &["tld", "name", "hash", "sig", "first_seen", "last_seen", "last_changed", "removed_at"];
+
+fn bind_domain(st: &mut Statement<'_>, base: usize, tld: &str, d: &NewDomain) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, tld)?;
+    st.raw_bind_parameter(base + 2, d.name.as_str())?;
+    st.raw_bind_parameter(base + 3, &d.hash[..])?;
+    st.raw_bind_parameter(base + 4, d.sig.as_deref())?;
+    st.raw_bind_parameter(base + 5, d.first_seen.as_str())?;
+    st.raw_bind_parameter(base + 6, d.last_seen.as_deref())?;
+    st.raw_bind_parameter(base + 7, d.last_changed.as_str())?;
+    st.raw_bind_parameter(base + 8, d.removed_at.as_deref())
+}
+
+/// A `record_groups` row to write: (name, hash, sig).
+type NewGroup = (String, [u8; 16], Option<[u8; 16]>);
+
+fn bind_group(st: &mut Statement<'_>, base: usize, tld: &str, g: &NewGroup) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, tld)?;
+    st.raw_bind_parameter(base + 2, g.0.as_str())?;
+    st.raw_bind_parameter(base + 3, &g.1[..])?;
+    st.raw_bind_parameter(base + 4, g.2.as_ref().map(|s| &s[..]))
+}
+
+fn bind_name(st: &mut Statement<'_>, base: usize, _tld: &str, n: &String) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, n.as_str())
+}
+
+/// The merge of the new version's groups with the current rows.
+struct Merge<'c> {
+    job: &'c Job,
+    old_domains: Pager<'c, OldDomain>,
+    old_groups: Pager<'c, OldGroup>,
+    /// Records are compared with the current ones (else written whole, or not at all).
+    compare_records: bool,
+    records: RecordWriter<'c>,
+    domains: Inserter<'c, NewDomain>,
+    groups: Inserter<'c, NewGroup>,
+    /// Names whose current records and group row the staged ones replace.
+    names: Inserter<'c, String>,
+    event: Statement<'c>,
+}
+
+impl<'c> Merge<'c> {
+    fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<Merge<'c>> {
+        let compare_records = job.records && job.previous.as_ref().is_some_and(|p| p.records);
+        let tld = job.tld.as_str();
+        Ok(Merge {
+            job,
+            old_domains: Pager::new(
+                conn,
+                job.previous.as_ref().map(|_| {
+                    "SELECT name, hash, sig, first_seen, last_changed, removed_at FROM domains
+                      WHERE tld = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+                }),
+                tld,
+                |r| {
+                    Ok(OldDomain {
+                        name: r.get(0)?,
+                        hash: r.get(1)?,
+                        sig: r.get(2)?,
+                        first_seen: r.get(3)?,
+                        last_changed: r.get(4)?,
+                        removed_at: r.get(5)?,
+                    })
+                },
+                |o| &o.name,
+            )?,
+            old_groups: Pager::new(
+                conn,
+                compare_records.then_some("SELECT name, hash, sig FROM record_groups WHERE tld = ?1 AND name > ?2 ORDER BY name LIMIT ?3"),
+                tld,
+                |r| Ok(OldGroup { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)? }),
+                |o| &o.name,
+            )?,
+            compare_records,
+            records: RecordWriter::new(conn, if compare_records { "stage_records" } else { "records" }, tld)?,
+            domains: Inserter::new(conn, if job.previous.is_some() { "stage_domains" } else { "domains" }, DOM, bind_domain)?,
+            groups: Inserter::new(
+                conn,
+                if compare_records { "stage_groups" } else { "record_groups" },
+                &["tld", "name", "hash", "sig"],
+                bind_group,
+            )?,
+            names: Inserter::new(conn, "stage_names", &["name"], bind_name)?,
+            event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+        })
+    }
+
+    fn group(&mut self, b: &GroupBatch, g: &GroupRow, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
+        // Current names before this one are gone from the new version.
+        while let Some(o) = self.old_domains.pop_before(&g.name)? {
+            self.domain_gone(o, true, stats)?;
+        }
+        while let Some(o) = self.old_groups.pop_before(&g.name)? {
+            self.replace_records(o.name)?;
+        }
+        let od = self.old_domains.pop_eq(&g.name)?;
+        let og = self.old_groups.pop_eq(&g.name)?;
+        // The hashes the current records of this name have, if it has any.
+        let old_records = match (&od, &og) {
+            (Some(d), _) if d.removed_at.is_none() => Some((d.hash.clone(), d.sig.clone())),
+            (_, Some(o)) => Some((o.hash.clone(), o.sig.clone())),
+            _ => None,
+        };
+        match (g.delegation, od) {
+            (true, od) => self.domain_present(g, od, stats)?,
+            // Its records, if it keeps any, are replaced below.
+            (false, Some(o)) => self.domain_gone(o, false, stats)?,
+            (false, None) => {}
+        }
+        if !self.job.records {
+            return Ok(());
+        }
+        let same = old_records.as_ref().is_some_and(|(h, s)| h[..] == g.hash[..] && s.as_deref() == g.sig.as_ref().map(|s| &s[..]));
+        if self.compare_records && same {
+            return Ok(());
+        }
+        stats.groups_written += 1;
+        if self.compare_records && old_records.is_some() {
+            self.names.push(&self.job.tld, g.name.clone())?;
+        }
+        for row in start..g.end {
+            self.records.push(b, row)?;
+        }
+        if !g.delegation {
+            self.groups.push(&self.job.tld, (g.name.clone(), g.hash, g.sig))?;
+        }
+        Ok(())
+    }
+
+    /// A domain of the new version, and what the current version knew of it.
+    fn domain_present(&mut self, g: &GroupRow, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
+        stats.domains += 1;
+        let now = &self.job.now;
+        let (first_seen, last_changed) = match od {
+            Some(o) if o.removed_at.is_none() && o.hash == g.hash => {
+                if o.sig.as_deref() == g.sig.as_ref().map(|s| &s[..]) {
+                    return Ok(());
+                }
+                // Only the signatures changed: no event, but the new hashes are kept.
+                (o.first_seen, o.last_changed)
+            }
+            Some(o) if o.removed_at.is_none() => {
+                stats.changed_domains += 1;
+                self.record_event(&g.name, "modified")?;
+                (o.first_seen, now.clone())
+            }
+            Some(o) => {
+                // It comes back: added again, first seen long ago.
+                stats.new_domains += 1;
+                self.record_event(&g.name, "added")?;
+                (o.first_seen, now.clone())
+            }
+            None => {
+                stats.new_domains += 1;
+                if self.job.previous.is_some() {
+                    self.record_event(&g.name, "added")?;
+                }
+                (now.clone(), now.clone())
+            }
+        };
+        let row = NewDomain {
+            name: g.name.clone(),
+            hash: g.hash,
+            sig: g.sig.map(|s| s.to_vec()),
+            first_seen,
+            last_seen: None,
+            last_changed,
+            removed_at: None,
+        };
+        self.domains.push(&self.job.tld, row)
+    }
+
+    /// A current domain row whose name is no domain of the new version; `records_go` when
+    /// the name has no records in it at all.
+    fn domain_gone(&mut self, o: OldDomain, records_go: bool, stats: &mut Stats) -> rusqlite::Result<()> {
+        if o.removed_at.is_some() {
+            return Ok(());
+        }
+        stats.removed_domains += 1;
+        self.record_event(&o.name, "removed")?;
+        if self.compare_records && records_go {
+            self.names.push(&self.job.tld, o.name.clone())?;
+        }
+        let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
+        let hash: [u8; 16] = o.hash.as_slice().try_into().unwrap_or_default();
+        let row = NewDomain {
+            name: o.name,
+            hash,
+            sig: o.sig,
+            first_seen: o.first_seen,
+            last_seen,
+            last_changed: o.last_changed,
+            removed_at: Some(self.job.now.clone()),
+        };
+        self.domains.push(&self.job.tld, row)
+    }
+
+    /// A current group with no counterpart in the new version: its records go.
+    fn replace_records(&mut self, name: String) -> rusqlite::Result<()> {
+        self.names.push(&self.job.tld, name)
+    }
+
+    fn record_event(&mut self, domain: &str, kind: &str) -> rusqlite::Result<()> {
+        let j = self.job;
+        self.event.execute(params![j.zone, j.previous.as_ref().map(|p| p.id), j.tld, domain, kind, j.now])?;
+        Ok(())
+    }
+
+    /// Current names after the last new one are gone too; then the last rows.
+    fn finish(&mut self, stats: &mut Stats) -> rusqlite::Result<()> {
+        while let Some(o) = self.old_domains.pop()? {
+            self.domain_gone(o, true, stats)?;
+        }
+        while let Some(o) = self.old_groups.pop()? {
+            self.replace_records(o.name)?;
+        }
+        let tld = self.job.tld.clone();
+        self.domains.finish(&tld)?;
+        self.groups.finish(&tld)?;
+        self.names.finish(&tld)
+    }
 }

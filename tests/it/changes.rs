@@ -37,7 +37,7 @@ fn events_equal_zonegen_changes_in_order_skipped_and_repeated() {
     let conn = t.db("c.db");
     let removed: i64 = conn
         .query_row(
-            "SELECT count(*) FROM domains d JOIN zones z ON z.id = d.zone AND z.state = 'current' WHERE d.removed_at IS NOT NULL",
+            "SELECT count(*) FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current' WHERE d.removed_at IS NOT NULL",
             [],
             |r| r.get(0),
         )

@@ -116,10 +116,11 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().expect("gzip")
 }
 
-/// Every row of the current `records` and `domains`, without ids and timestamps, sorted.
+/// Every row of `records`, and of `domains` (live ones) and `record_groups`, without
+/// timestamps, sorted.
 pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
     let mut r = conn
-        .prepare("SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.id = r.zone AND z.state = 'current' ORDER BY 1, 2, 3, 4, 6")
+        .prepare("SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current' ORDER BY 1, 2, 3, 4, 6")
         .expect("records query");
     let recs: Vec<String> = r
         .query_map([], |row| {
@@ -137,7 +138,11 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
         .collect::<Result<_, _>>()
         .expect("records rows");
     let mut d = conn
-        .prepare("SELECT d.tld, d.name, hex(d.hash) FROM domains d JOIN zones z ON z.id = d.zone AND z.state = 'current' WHERE d.removed_at IS NULL ORDER BY 1, 2")
+        .prepare(
+            "SELECT d.tld, d.name, hex(d.hash) || '/' || coalesce(hex(d.sig), '') FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+              WHERE d.removed_at IS NULL
+             UNION ALL SELECT 'group ' || tld, name, hex(hash) || '/' || coalesce(hex(sig), '') FROM record_groups ORDER BY 1, 2",
+        )
         .expect("domains query");
     let doms: Vec<String> = d
         .query_map([], |row| Ok(format!("{} {} {}", row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
@@ -151,7 +156,7 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
 pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     use sha2::Digest;
     let mut st = conn
-        .prepare("SELECT name FROM domains WHERE zone = (SELECT id FROM zones WHERE tld = ?1 AND state = 'current') AND removed_at IS NULL ORDER BY name")
+        .prepare("SELECT name FROM domains WHERE tld = ?1 AND removed_at IS NULL ORDER BY name")
         .expect("query");
     let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))

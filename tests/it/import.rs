@@ -187,7 +187,7 @@ fn truncated_gzip_fails_and_keeps_the_previous_version() {
     }
     let leftovers: i64 = t
         .db("z.db")
-        .query_row("SELECT count(*) FROM records WHERE zone NOT IN (SELECT id FROM zones WHERE state = 'current')", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM records WHERE tld NOT IN (SELECT tld FROM zones WHERE state = 'current')", [], |r| r.get(0))
         .unwrap();
     assert_eq!(leftovers, 0, "a failed import leaves no rows behind");
 }
@@ -342,7 +342,7 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
         }
         let conn = rusqlite::Connection::open_with_flags(t.path("k.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let rows: i64 = conn
-            .query_row("SELECT count(*) FROM records WHERE zone IN (SELECT id FROM zones WHERE state = 'importing')", [], |r| r.get(0))
+            .query_row("SELECT count(*) FROM records WHERE tld IN (SELECT tld FROM zones WHERE state = 'importing')", [], |r| r.get(0))
             .unwrap_or(0);
         if rows > 0 {
             child.kill().unwrap();
@@ -360,7 +360,7 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     assert_eq!(tables(&t.db("k.db")), clean);
     let stray: i64 = t
         .db("k.db")
-        .query_row("SELECT count(*) FROM records WHERE zone NOT IN (SELECT id FROM zones WHERE state = 'current')", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM records WHERE tld NOT IN (SELECT tld FROM zones WHERE state = 'current')", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stray, 0);
 }
