@@ -11,7 +11,8 @@
 #
 # Then `sync` against a local CZDS throttled to BENCH_RATE bytes/s (default 2 MB/s, as CZDS
 # gives): download alone, then sync (download + import overlapped, with and without records),
-# each from scratch, with the ratio of sync to download alone.
+# with the ratio of sync to download alone: first into empty databases, then the daily case
+# (day 1 served, the databases holding day 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${BENCH_DOMAINS:-1000000}"
@@ -79,28 +80,35 @@ PY
 rm -f "$DIR"/bench.db*
 
 # --- sync against a throttled local CZDS -------------------------------------------------
+# Twice: from scratch (day 0 into an empty database), then the daily case (day 1 served, the
+# database holding day 0), each against a download alone of the same file.
 RATE="${BENCH_RATE:-2000000}"
 S="$DIR/sync"
-rm -rf "$S" && mkdir -p "$S/serve" "$S/work"
-ln "$GZ" "$S/serve/com.zone.gz" 2>/dev/null || cp "$GZ" "$S/serve/com.zone.gz"
-target/release/examples/czds_mock "$RATE" "$S/url" "$S/serve/com.zone.gz" &
-MOCK=$!
+rm -rf "$S" && mkdir -p "$S"
+MOCK=""
 trap 'kill $MOCK 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s "$S/url" ] && break; sleep 0.05; done
-URL="$(cat "$S/url")"
-# The mock's account (tests/it/czds_server.rs).
-cat > "$S/config.json" <<JSON
+for day in 0 1; do
+    src="$GZ"; [ "$day" = 1 ] && src="$GZ1"
+    D="$S/day$day"
+    mkdir -p "$D/serve" "$D/work"
+    ln "$src" "$D/serve/com.zone.gz" 2>/dev/null || cp "$src" "$D/serve/com.zone.gz"
+    target/release/examples/czds_mock "$RATE" "$D/url" "$D/serve/com.zone.gz" &
+    MOCK=$!
+    for _ in $(seq 100); do [ -s "$D/url" ] && break; sleep 0.05; done
+    URL="$(cat "$D/url")"
+    # The mock's account (tests/it/czds_server.rs).
+    cat > "$D/config.json" <<JSON
 {"icann.account.username": "tester@example.com", "icann.account.password": "correct-horse-battery-staple-77",
- "authentication.base.url": "$URL", "czds.base.url": "$URL", "working.directory": "$S/work"}
+ "authentication.base.url": "$URL", "czds.base.url": "$URL", "working.directory": "$D/work"}
 JSON
-chmod 600 "$S/config.json"
-python3 - "$BIN" "$S" "$RATE" <<'PY'
+    chmod 600 "$D/config.json"
+    python3 - "$BIN" "$D" "$RATE" "$day" "$GZ" <<'PY'
 import os, subprocess, sys, time
-binary, s, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
-cfg = os.path.join(s, "config.json")
-size = os.path.getsize(os.path.join(s, "serve", "com.zone.gz"))
+binary, d, rate, day, day0 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+cfg = os.path.join(d, "config.json")
+size = os.path.getsize(os.path.join(d, "serve", "com.zone.gz"))
 
-def timed(label, args):
+def run(label, args, timed=True):
     t = time.perf_counter()
     r = subprocess.run([binary, "--config", cfg, "--quiet"] + args, capture_output=True, text=True)
     secs = time.perf_counter() - t
@@ -108,15 +116,22 @@ def timed(label, args):
         sys.exit(f"{label} failed ({r.returncode}): {r.stderr[-2000:]}")
     return secs
 
+if day == "1":
+    # The daily case: yesterday is in the database already (not timed).
+    run("import day 0", ["--db", f"{d}/b.db", "import", "--no-records", day0])
+    run("import day 0", ["--db", f"{d}/c.db", "import", day0])
 rows = []
-base = timed("download", ["--db", f"{s}/a.db", "download", "com", "--dir", f"{s}/a"])
+base = run("download", ["--db", f"{d}/a.db", "download", "com", "--dir", f"{d}/a"])
 rows.append(("zonefeed download", base))
-rows.append(("zonefeed sync --no-records", timed("sync", ["--db", f"{s}/b.db", "sync", "com", "--dir", f"{s}/b", "--no-records"])))
-rows.append(("zonefeed sync", timed("sync", ["--db", f"{s}/c.db", "sync", "com", "--dir", f"{s}/c"])))
-print(f"\nsync: {size/1e6:.1f} MB gzip served at {rate/1e6:.1f} MB/s by a local CZDS")
+rows.append(("zonefeed sync --no-records", run("sync", ["--db", f"{d}/b.db", "sync", "com", "--dir", f"{d}/b", "--no-records"])))
+rows.append(("zonefeed sync", run("sync", ["--db", f"{d}/c.db", "sync", "com", "--dir", f"{d}/c"])))
+what = "into an empty database" if day == "0" else "the next day, over the previous one"
+print(f"\nsync {what}: {size/1e6:.1f} MB gzip served at {rate/1e6:.1f} MB/s by a local CZDS")
 print(f"{'command':32} {'seconds':>8} {'x download':>10}")
 for label, secs in rows:
     print(f"{label:32} {secs:8.2f} {secs/base:10.2f}")
 PY
-kill $MOCK 2>/dev/null || true
+    kill $MOCK 2>/dev/null || true
+    wait $MOCK 2>/dev/null || true
+done
 rm -rf "$S"

@@ -68,14 +68,7 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>
     Ok(g)
 }
 
-fn flush(
-    group: &mut Group,
-    apex: &[u8],
-    no_records: bool,
-    batch: &mut GroupBatch,
-    g: &mut Grouped,
-    types: &mut Vec<(Vec<u8>, u64)>,
-) {
+fn flush(group: &mut Group, apex: &[u8], no_records: bool, batch: &mut GroupBatch, g: &mut Grouped, types: &mut Vec<(Vec<u8>, u64)>) {
     if group.rows.is_empty() {
         return;
     }

@@ -238,9 +238,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let job = writer::Job {
             zone: version,
             tld: tld.clone(),
-            previous: previous
-                .as_ref()
-                .map(|p| writer::Previous { id: p.id, imported_at: p.imported_at.clone(), records: p.with_records }),
+            previous: previous.as_ref().map(|p| writer::Previous { id: p.id, imported_at: p.imported_at.clone(), records: p.with_records }),
             now: now.clone(),
             records: !opts.no_records,
         };

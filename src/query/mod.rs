@@ -102,9 +102,7 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
         let mut st =
             conn.prepare("SELECT owner, type, ttl, rdata FROM records WHERE tld = ?1 AND domain = ?2 ORDER BY owner, type, rdata")?;
         d.records = st
-            .query_map(params![d.tld, name], |r| {
-                Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
-            })?
+            .query_map(params![d.tld, name], |r| Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? }))?
             .collect::<rusqlite::Result<_>>()?;
         if history {
             let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };

@@ -488,4 +488,47 @@ mod tests {
         let v: String = c.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION.to_string());
     }
+
+    #[test]
+    fn schema_6_keeps_the_current_versions_rows_without_their_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '6');
+                 CREATE TABLE zones (id INTEGER PRIMARY KEY, tld TEXT NOT NULL, serial INTEGER, source TEXT NOT NULL, size INTEGER,
+                   sha256 TEXT, imported_at TEXT NOT NULL, finished_at TEXT, state TEXT NOT NULL, records INTEGER, domains INTEGER,
+                   errors INTEGER, bytes INTEGER, with_records INTEGER NOT NULL DEFAULT 1);
+                 INSERT INTO zones (id, tld, source, imported_at, state) VALUES (1, 'com', 'a', '2026-11-01T00:00:00Z', 'replaced'),
+                   (2, 'com', 'b', '2026-11-02T00:00:00Z', 'current');
+                 CREATE TABLE records (zone INTEGER NOT NULL, tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL,
+                   type TEXT NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL, PRIMARY KEY (zone, domain, owner, type, rdata)) WITHOUT ROWID;
+                 INSERT INTO records VALUES (1, 'com', 'a.com', 'a.com', 'NS', 60, 'old.net'), (2, 'com', 'a.com', 'a.com', 'NS', 60, 'ns.net');
+                 CREATE TABLE domains (zone INTEGER NOT NULL, tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL,
+                   first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, last_changed TEXT NOT NULL, removed_at TEXT, PRIMARY KEY (zone, name)) WITHOUT ROWID;
+                 INSERT INTO domains VALUES (1, 'com', 'a.com', x'01', 'f', 'l1', 'c', NULL),
+                   (2, 'com', 'a.com', x'02', 'f', 'l2', 'c', NULL), (2, 'com', 'b.com', x'03', 'f', 'l0', 'c', 'r');",
+            )
+            .unwrap();
+        }
+        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        let recs: Vec<(String, String)> = c
+            .prepare("SELECT tld, rdata FROM records")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(recs, vec![("com".to_string(), "ns.net".to_string())]);
+        let doms: Vec<(String, Vec<u8>, Option<String>)> = c
+            .prepare("SELECT name, hash, last_seen FROM domains ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(doms, vec![("a.com".into(), vec![2], None), ("b.com".into(), vec![3], Some("l0".into()))]);
+    }
 }

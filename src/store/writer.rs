@@ -364,6 +364,7 @@ fn bind_group(st: &mut Statement<'_>, base: usize, tld: &str, g: &NewGroup) -> r
     st.raw_bind_parameter(base + 4, g.2.as_ref().map(|s| &s[..]))
 }
 
+#[allow(clippy::ptr_arg)] // the signature every Inserter binder has, with T = String
 fn bind_name(st: &mut Statement<'_>, base: usize, _tld: &str, n: &String) -> rusqlite::Result<()> {
     st.raw_bind_parameter(base + 1, n.as_str())
 }

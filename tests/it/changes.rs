@@ -77,3 +77,48 @@ fn older_serial_and_mass_removal_are_refused_without_force() {
     t.import_ok("g.db", &["--force", d1.to_str().unwrap()]);
     assert_eq!(t.run(&["--db", "g.db", "changes", "--since", "not-a-date"]).status.code(), Some(2));
 }
+
+/// Imports store only what changed; the state they leave must be the state one import of the
+/// last file gives, whatever came before (styles, skipped days, `--no-records` in between).
+#[test]
+fn a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves() {
+    let Some(sh) = env::shared("a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves") else { return };
+    let t = TestEnv::new();
+    let zone = |day: &str, style: &[&str]| {
+        let mut a = vec!["zone", "--domains", "3000", "--day", day, "--signed"];
+        a.extend_from_slice(style);
+        t.write(&format!("chain{day}{}.zone", style.join("")), &env::zonegen(&sh, &a))
+    };
+    let d0 = zone("0", &["--shuffle"]);
+    let d1 = zone("1", &["--style", "master"]);
+    let d2 = zone("2", &[]);
+    let d3 = zone("3", &["--style", "master", "--shuffle"]);
+    let p = |f: &std::path::Path| f.to_str().unwrap().to_string();
+    for (db, steps) in [
+        ("days.db", vec![vec![p(&d0)], vec![p(&d1)], vec![p(&d2)], vec![p(&d3)]]),
+        ("skip.db", vec![vec![p(&d0)], vec![p(&d3)]]),
+        ("modes.db", vec![vec![p(&d0)], vec!["--no-records".into(), p(&d1)], vec![p(&d2)], vec![p(&d3)]]),
+    ] {
+        for args in &steps {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            t.import_ok(db, &args);
+        }
+    }
+    t.import_ok("fresh.db", &[&p(&d3)]);
+    let fresh = env::tables(&t.db("fresh.db"));
+    assert!(fresh.0.len() > 6000 && fresh.0.iter().any(|r| r.contains(" RRSIG ")));
+    assert!(fresh.1.iter().any(|g| g.starts_with("group com com ")), "the apex is a group of its own");
+    for db in ["days.db", "skip.db", "modes.db"] {
+        let got = env::tables(&t.db(db));
+        assert_eq!(got.0.len(), fresh.0.len(), "{db}: records");
+        assert_eq!(got, fresh, "{db}");
+    }
+    // --no-records drops every record and group row of the zone, and keeps the domains.
+    t.import_ok("days.db", &["--no-records", "--force", &p(&d2)]);
+    let conn = t.db("days.db");
+    let n = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!((n("SELECT count(*) FROM records"), n("SELECT count(*) FROM record_groups")), (0, 0));
+    let truth: serde_json::Value =
+        serde_json::from_slice(&env::zonegen(&sh, &["truth", "--domains", "3000", "--day", "2", "--signed"])).unwrap();
+    assert_eq!(env::domains_sha256(&conn, "com"), truth["domains_sha256"].as_str().unwrap());
+}

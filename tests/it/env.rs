@@ -155,9 +155,7 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
 /// The current domain list of a TLD hashed as zonegen's `domains_sha256` is.
 pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     use sha2::Digest;
-    let mut st = conn
-        .prepare("SELECT name FROM domains WHERE tld = ?1 AND removed_at IS NULL ORDER BY name")
-        .expect("query");
+    let mut st = conn.prepare("SELECT name FROM domains WHERE tld = ?1 AND removed_at IS NULL ORDER BY name").expect("query");
     let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))
 }

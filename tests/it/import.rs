@@ -363,6 +363,28 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
         .query_row("SELECT count(*) FROM records WHERE tld NOT IN (SELECT tld FROM zones WHERE state = 'current')", [], |r| r.get(0))
         .unwrap();
     assert_eq!(stray, 0);
+
+    // The next version is staged, then applied in the switch: killed at moments spread over
+    // the run, the database is always the old version or the new one, and a rerun gives the
+    // new one.
+    let next = big.replace(" 7 1 1 1 1", " 8 1 1 1 1").replace("ns0.host3.net", "ns0.moved.net");
+    let p2 = t.write("big2.zone", next.as_bytes());
+    t.import_ok("clean.db", &[p2.to_str().unwrap()]);
+    let clean2 = tables(&t.db("clean.db"));
+    assert_ne!(clean, clean2);
+    for delay_ms in [0u64, 150, 400, 900] {
+        let mut child = t.cmd().args(["--db", "k.db", "-q", "import", p2.to_str().unwrap()]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = tables(&t.db("k.db"));
+        assert!(now == clean || now == clean2, "killed after {delay_ms} ms: neither version whole");
+        if now == clean2 {
+            break;
+        }
+    }
+    t.import_ok("k.db", &[p2.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("k.db")), clean2);
 }
 
 #[test]
@@ -448,4 +470,50 @@ fn include_only_with_allow_include_and_inside_the_zone_dir() {
         assert_eq!(out.status.code(), Some(1), "{inc}");
         assert!(err.contains("evil.zone:2:") && err.contains(want), "{inc}: {err}");
     }
+}
+
+/// Names that are not domains (NSEC3 owners, `_dmarc`, data) form groups whose records are
+/// compared by hash; names that turn from data into a domain and back, and records that only
+/// differ in their signatures or TTL, must all end as one import of the new file leaves them.
+#[test]
+fn changes_to_non_domain_names_and_signatures_are_applied() {
+    let t = TestEnv::new();
+    let v1 = "$ORIGIN example.\n$TTL 300\n@ SOA ns.nic hm.nic 1 2 3 4 5\n@ NS ns.nic\n\
+        _dmarc TXT \"v=DMARC1; p=none\"\n\
+        h4sh NSEC3 1 1 0 - 0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A RRSIG\n\
+        h4sh RRSIG NSEC3 8 2 300 20261201000000 20261101000000 1 example. AAAA\n\
+        keep NS ns.keep\nns.keep A 192.0.2.1\n\
+        keep DS 1 8 2 AAAA\nkeep RRSIG DS 8 2 300 20261201000000 20261101000000 1 example. AAAA\n\
+        flip NS ns.other.\nflip A 192.0.2.9\n\
+        data A 192.0.2.2\n\
+        ttl NS ns.other.\n\
+        gone NS ns.other.\n";
+    let v2 = "$ORIGIN example.\n$TTL 300\n@ SOA ns.nic hm.nic 2 2 3 4 5\n@ NS ns.nic\n\
+        _dmarc TXT \"v=DMARC1; p=reject\"\n\
+        z9 NSEC3 1 1 0 - 1P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A RRSIG\n\
+        keep NS ns.keep\nns.keep A 192.0.2.1\n\
+        keep DS 1 8 2 AAAA\nkeep RRSIG DS 8 2 300 20261202000000 20261102000000 1 example. BBBB\n\
+        flip A 192.0.2.9\n\
+        data NS ns.other.\ndata A 192.0.2.2\n\
+        ttl 600 NS ns.other.\n";
+    let p1 = t.write("v1.zone", v1.as_bytes());
+    let p2 = t.write("v2.zone", v2.as_bytes());
+    t.import_ok("chain.db", &[p1.to_str().unwrap()]);
+    let sum = summary(&t.import_ok("chain.db", &["--force", p2.to_str().unwrap()]));
+    t.import_ok("fresh.db", &[p2.to_str().unwrap()]);
+    assert_eq!(tables(&t.db("chain.db")), tables(&t.db("fresh.db")));
+    // Re-signing `keep` is no change; `ttl` changed, `data` became a domain, `flip` and
+    // `gone` stopped being ones.
+    assert_eq!(
+        (sum["new_domains"].as_u64(), sum["changed_domains"].as_u64(), sum["removed_domains"].as_u64()),
+        (Some(1), Some(1), Some(2))
+    );
+    let out = t.run(&["--db", "chain.db", "changes", "--format", "tsv"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "added\tdata.example\nremoved\tflip.example\nremoved\tgone.example\nmodified\tttl.example\n"
+    );
+    let rrsig: String =
+        t.db("chain.db").query_row("SELECT rdata FROM records WHERE domain = 'keep.example' AND type = 'RRSIG'", [], |r| r.get(0)).unwrap();
+    assert!(rrsig.ends_with("BBBB"), "{rrsig}");
 }
