@@ -63,8 +63,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_records (
     tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL,
     PRIMARY KEY (tld, domain, owner, type, rdata)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS stage_domains (
-    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, first_seen TEXT NOT NULL, last_seen TEXT,
-    last_changed TEXT NOT NULL, removed_at TEXT, PRIMARY KEY (tld, name)) WITHOUT ROWID;
+    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, first_seen TEXT, last_seen TEXT,
+    last_changed TEXT, removed_at TEXT, PRIMARY KEY (tld, name)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS stage_groups (
     tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, PRIMARY KEY (tld, name)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS stage_names (name TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;

@@ -145,7 +145,9 @@ pub fn apply_staged(conn: &Connection, tld: &str) -> rusqlite::Result<()> {
         "INSERT INTO records (tld, domain, owner, type, ttl, rdata) SELECT tld, domain, owner, type, ttl, rdata FROM stage_records;
          INSERT INTO record_groups (tld, name, hash, sig) SELECT tld, name, hash, sig FROM stage_groups;
          INSERT OR REPLACE INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at)
-           SELECT tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at FROM stage_domains;",
+           SELECT s.tld, s.name, s.hash, s.sig, coalesce(s.first_seen, d.first_seen), s.last_seen,
+                  coalesce(s.last_changed, d.last_changed), s.removed_at
+             FROM stage_domains s LEFT JOIN domains d ON d.tld = s.tld AND d.name = s.name;",
     )
 }
 
@@ -154,21 +156,20 @@ pub fn clear_staged(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(super::STAGE)
 }
 
-/// A current `domains` row.
+/// A current `domains` row, as far as the merge needs it (its dates are carried over by
+/// [`apply_staged`]).
 struct OldDomain {
     name: String,
-    hash: Vec<u8>,
-    sig: Option<Vec<u8>>,
-    first_seen: String,
-    last_changed: String,
-    removed_at: Option<String>,
+    hash: [u8; 16],
+    sig: Option<[u8; 16]>,
+    removed: bool,
 }
 
 /// A current `record_groups` row.
 struct OldGroup {
     name: String,
-    hash: Vec<u8>,
-    sig: Option<Vec<u8>>,
+    hash: [u8; 16],
+    sig: Option<[u8; 16]>,
 }
 
 /// A table's rows for one TLD in name order, a page at a time.
@@ -330,14 +331,15 @@ fn bind_record(st: &mut Statement<'_>, base: usize, tld: &str, b: &GroupBatch, r
     st.raw_bind_parameter(base + 6, rdata)
 }
 
-/// A `domains` row to write.
+/// A `domains` row to write; a staged row's `first_seen` and `last_changed` left None keep
+/// the current row's.
 struct NewDomain {
     name: String,
     hash: [u8; 16],
-    sig: Option<Vec<u8>>,
-    first_seen: String,
+    sig: Option<[u8; 16]>,
+    first_seen: Option<String>,
     last_seen: Option<String>,
-    last_changed: String,
+    last_changed: Option<String>,
     removed_at: Option<String>,
 }
 
@@ -347,10 +349,10 @@ fn bind_domain(st: &mut Statement<'_>, base: usize, tld: &str, d: &NewDomain) ->
     st.raw_bind_parameter(base + 1, tld)?;
     st.raw_bind_parameter(base + 2, d.name.as_str())?;
     st.raw_bind_parameter(base + 3, &d.hash[..])?;
-    st.raw_bind_parameter(base + 4, d.sig.as_deref())?;
-    st.raw_bind_parameter(base + 5, d.first_seen.as_str())?;
+    st.raw_bind_parameter(base + 4, d.sig.as_ref().map(|s| &s[..]))?;
+    st.raw_bind_parameter(base + 5, d.first_seen.as_deref())?;
     st.raw_bind_parameter(base + 6, d.last_seen.as_deref())?;
-    st.raw_bind_parameter(base + 7, d.last_changed.as_str())?;
+    st.raw_bind_parameter(base + 7, d.last_changed.as_deref())?;
     st.raw_bind_parameter(base + 8, d.removed_at.as_deref())
 }
 
@@ -393,20 +395,11 @@ impl<'c> Merge<'c> {
             old_domains: Pager::new(
                 conn,
                 job.previous.as_ref().map(|_| {
-                    "SELECT name, hash, sig, first_seen, last_changed, removed_at FROM domains
+                    "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
                       WHERE tld = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
                 }),
                 tld,
-                |r| {
-                    Ok(OldDomain {
-                        name: r.get(0)?,
-                        hash: r.get(1)?,
-                        sig: r.get(2)?,
-                        first_seen: r.get(3)?,
-                        last_changed: r.get(4)?,
-                        removed_at: r.get(5)?,
-                    })
-                },
+                |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
                 |o| &o.name,
             )?,
             old_groups: Pager::new(
@@ -442,8 +435,8 @@ impl<'c> Merge<'c> {
         let og = self.old_groups.pop_eq(&g.name)?;
         // The hashes the current records of this name have, if it has any.
         let old_records = match (&od, &og) {
-            (Some(d), _) if d.removed_at.is_none() => Some((d.hash.clone(), d.sig.clone())),
-            (_, Some(o)) => Some((o.hash.clone(), o.sig.clone())),
+            (Some(d), _) if !d.removed => Some((d.hash, d.sig)),
+            (_, Some(o)) => Some((o.hash, o.sig)),
             _ => None,
         };
         match (g.delegation, od) {
@@ -455,7 +448,7 @@ impl<'c> Merge<'c> {
         if !self.job.records {
             return Ok(());
         }
-        let same = old_records.as_ref().is_some_and(|(h, s)| h[..] == g.hash[..] && s.as_deref() == g.sig.as_ref().map(|s| &s[..]));
+        let same = old_records == Some((g.hash, g.sig));
         if self.compare_records && same {
             return Ok(());
         }
@@ -475,50 +468,42 @@ impl<'c> Merge<'c> {
     /// A domain of the new version, and what the current version knew of it.
     fn domain_present(&mut self, g: &GroupRow, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
         stats.domains += 1;
-        let now = &self.job.now;
+        let now = Some(self.job.now.clone());
         let (first_seen, last_changed) = match od {
-            Some(o) if o.removed_at.is_none() && o.hash == g.hash => {
-                if o.sig.as_deref() == g.sig.as_ref().map(|s| &s[..]) {
+            Some(o) if !o.removed && o.hash == g.hash => {
+                if o.sig == g.sig {
                     return Ok(());
                 }
                 // Only the signatures changed: no event, but the new hashes are kept.
-                (o.first_seen, o.last_changed)
+                (None, None)
             }
-            Some(o) if o.removed_at.is_none() => {
+            Some(o) if !o.removed => {
                 stats.changed_domains += 1;
                 self.record_event(&g.name, "modified")?;
-                (o.first_seen, now.clone())
+                (None, now)
             }
-            Some(o) => {
+            Some(_) => {
                 // It comes back: added again, first seen long ago.
                 stats.new_domains += 1;
                 self.record_event(&g.name, "added")?;
-                (o.first_seen, now.clone())
+                (None, now)
             }
             None => {
                 stats.new_domains += 1;
                 if self.job.previous.is_some() {
                     self.record_event(&g.name, "added")?;
                 }
-                (now.clone(), now.clone())
+                (now.clone(), now)
             }
         };
-        let row = NewDomain {
-            name: g.name.clone(),
-            hash: g.hash,
-            sig: g.sig.map(|s| s.to_vec()),
-            first_seen,
-            last_seen: None,
-            last_changed,
-            removed_at: None,
-        };
+        let row = NewDomain { name: g.name.clone(), hash: g.hash, sig: g.sig, first_seen, last_seen: None, last_changed, removed_at: None };
         self.domains.push(&self.job.tld, row)
     }
 
     /// A current domain row whose name is no domain of the new version; `records_go` when
     /// the name has no records in it at all.
     fn domain_gone(&mut self, o: OldDomain, records_go: bool, stats: &mut Stats) -> rusqlite::Result<()> {
-        if o.removed_at.is_some() {
+        if o.removed {
             return Ok(());
         }
         stats.removed_domains += 1;
@@ -527,14 +512,13 @@ impl<'c> Merge<'c> {
             self.names.push(&self.job.tld, o.name.clone())?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
-        let hash: [u8; 16] = o.hash.as_slice().try_into().unwrap_or_default();
         let row = NewDomain {
             name: o.name,
-            hash,
+            hash: o.hash,
             sig: o.sig,
-            first_seen: o.first_seen,
+            first_seen: None,
             last_seen,
-            last_changed: o.last_changed,
+            last_changed: None,
             removed_at: Some(self.job.now.clone()),
         };
         self.domains.push(&self.job.tld, row)

@@ -499,6 +499,8 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
     let p1 = t.write("v1.zone", v1.as_bytes());
     let p2 = t.write("v2.zone", v2.as_bytes());
     t.import_ok("chain.db", &[p1.to_str().unwrap()]);
+    // Timestamps have whole seconds: the two versions must get different ones.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let sum = summary(&t.import_ok("chain.db", &["--force", p2.to_str().unwrap()]));
     t.import_ok("fresh.db", &[p2.to_str().unwrap()]);
     assert_eq!(tables(&t.db("chain.db")), tables(&t.db("fresh.db")));
@@ -516,4 +518,24 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
     let rrsig: String =
         t.db("chain.db").query_row("SELECT rdata FROM records WHERE domain = 'keep.example' AND type = 'RRSIG'", [], |r| r.get(0)).unwrap();
     assert!(rrsig.ends_with("BBBB"), "{rrsig}");
+    // Dates: carried over where nothing changed, the new version's where something did.
+    let conn = t.db("chain.db");
+    let at = |v: i64| conn.query_row("SELECT imported_at FROM zones WHERE id = ?1", [v], |r| r.get::<_, String>(0)).unwrap();
+    let (t1, t2) = (at(1), at(2));
+    assert_ne!(t1, t2);
+    let dates = |name: &str| {
+        conn.query_row("SELECT first_seen, last_seen, last_changed, removed_at FROM domains WHERE name = ?1", [name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+        })
+        .unwrap()
+    };
+    assert_eq!(dates("keep.example"), (t1.clone(), None, t1.clone(), None), "re-signed only");
+    assert_eq!(dates("ttl.example"), (t1.clone(), None, t2.clone(), None), "modified");
+    assert_eq!(dates("data.example"), (t2.clone(), None, t2.clone(), None), "added");
+    assert_eq!(dates("gone.example"), (t1.clone(), Some(t1.clone()), t1.clone(), Some(t2.clone())), "removed");
+    // The CLI shows a live domain as last seen in the current version.
+    let out = t.run(&["--db", "chain.db", "--json", "domain", "keep.example"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = if shown.is_array() { shown[0].clone() } else { shown };
+    assert_eq!(shown["last_seen"].as_str(), Some(t2.as_str()), "{shown}");
 }
