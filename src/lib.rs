@@ -10,10 +10,11 @@
 //!            in order: check each chunk's start state, re-parse if wrong  (ingest::commit)
 //!                                   │
 //!                                   ▼
-//!     sort runs (spilled past the memory cap) ─► merge ─► dedup, RRset TTL, domain hash
-//!                                   │ batches over a bounded channel
+//!     sort runs (spilled past the memory cap) ─► merge ─► dedup, RRset TTL, group hashes
+//!                                   │ groups in name order, over a bounded channel
 //!                                   ▼
-//!                      the single SQLite writer thread                (store::writer)
+//!      the single SQLite writer thread: merge-join with the current rows,   (store::writer)
+//!      stage what differs, events ─► one switch transaction applies it
 //! ```
 
 pub mod changes;
