@@ -33,14 +33,26 @@ import json, os, resource, subprocess, sys, time
 gz, binary, d, n, gz1 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 text = int(subprocess.run(f"gzip -dc {gz} | wc -c", shell=True, capture_output=True, text=True, check=True).stdout)
 
-def measured(cmd):
-    # One python child per command so RUSAGE_CHILDREN's peak is that command's alone.
+def measured(cmd, db=None):
+    # One python child per command so RUSAGE_CHILDREN's peak is that command's alone. With
+    # `db`, its WAL file's size is sampled every 10 ms: the peak shows how much of a version
+    # one transaction holds.
     code = ("import resource,subprocess,sys,time;t=time.perf_counter();"
             "r=subprocess.run(sys.argv[1],shell=True,stdout=subprocess.PIPE,stderr=subprocess.PIPE);"
             "s=time.perf_counter()-t;"
             "print(r.returncode,s,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
             "sys.stderr.write(r.stderr.decode()[-2000:]);sys.stdout.write('\\n'+r.stdout.decode())")
-    p = subprocess.run([sys.executable, "-c", code, cmd], capture_output=True, text=True)
+    child = subprocess.Popen([sys.executable, "-c", code, cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wal = 0
+    while db and child.poll() is None:
+        try:
+            wal = max(wal, os.path.getsize(db + "-wal"))
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    stdout, stderr = child.communicate()
+    p = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
+    measured.wal = wal
     head, _, out = p.stdout.partition("\n")
     rc, secs, rss = head.split()
     if rc != "0":
@@ -50,7 +62,7 @@ def measured(cmd):
 rows = []
 secs, rss, _ = measured(f"gzip -dc {gz} > /dev/null")
 base = secs
-rows.append(("gzip -dc > /dev/null", secs, rss, None))
+rows.append(("gzip -dc > /dev/null", secs, rss, None, None))
 records = None
 def fresh_db():
     db = os.path.join(d, "bench.db")
@@ -63,19 +75,20 @@ def fresh_db():
 
 for label, flags in (("zonefeed import --no-records", "--no-records"), ("zonefeed import", "")):
     db = fresh_db()
-    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz}")
+    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz}", db)
     s = json.loads(out.strip().splitlines()[-1])
     records = s["records"]
-    rows.append((label, secs, rss, s))
+    rows.append((label, secs, rss, s, (measured.wal, os.path.getsize(db))))
     # The next day over this one: the daily case.
-    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz1}")
+    secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz1}", db)
     s = json.loads(out.strip().splitlines()[-1])
     changed = s["new_domains"] + s["changed_domains"] + s["removed_domains"]
-    rows.append((f"  next day over it ({changed} changes)", secs, rss, s))
+    rows.append((f"  next day over it ({changed} changes)", secs, rss, s, (measured.wal, os.path.getsize(db))))
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores")
-print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10}")
-for label, secs, rss, s in rows:
-    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {rss/2**20:7.0f}Mi {secs/base:10.2f}")
+print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'peak WAL / db':>16}")
+for label, secs, rss, s, wal in rows:
+    w = f"{wal[0]/2**20:.0f}/{wal[1]/2**20:.0f} MiB" if wal else ""
+    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {rss/2**20:7.0f}Mi {secs/base:10.2f} {w:>16}")
 PY
 rm -f "$DIR"/bench.db*
 

@@ -14,7 +14,7 @@
 //!                                   │ groups in name order, over a bounded channel
 //!                                   ▼
 //!      the single SQLite writer thread: merge-join with the current rows,   (store::writer)
-//!      stage what differs, events ─► one switch transaction applies it
+//!      write what differs under the new version ─► switch ─► purge what it replaced
 //! ```
 
 pub mod changes;

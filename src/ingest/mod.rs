@@ -365,7 +365,6 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         }
         Err(e) => {
             // Drop the half-written version now; the next run would do it otherwise.
-            let _ = writer::clear_staged(conn);
             let _ = store::clean_leftovers(conn);
             Err(e)
         }
@@ -433,7 +432,6 @@ fn trace(started: Instant, what: &str) {
 fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
-    writer::apply_staged(&tx, &sum.tld)?;
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8)
          WHERE id = ?1",
@@ -444,7 +442,8 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.watch_hits = crate::changes::watch::match_version(&tx, sum.version, &sum.tld)?;
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
-    writer::clear_staged(conn)?;
+    // The rows this version replaced are no reader's now.
+    store::purge_replaced(conn, sum.version)?;
     if opts.no_records {
         // --no-records keeps no records of this TLD: a previous version's go now, in batches
         // (readers already ignore them: the current version says it has none).

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::store;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
@@ -88,6 +89,9 @@ fn valid_hostname(h: &str) -> bool {
 
 /// Checks `tld`'s current version; None when it was never imported or kept no records.
 pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Option<Report>> {
+    // One snapshot: an import may switch versions between two statements.
+    let tx = conn.unchecked_transaction()?;
+    let conn: &Connection = &tx;
     let Some((version, kept)) = conn
         .query_row("SELECT id, with_records FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0))
@@ -105,8 +109,11 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
             findings.push(Finding { level, code, domain: domain.to_string(), message });
         }
     };
-    let mut st = conn.prepare("SELECT domain, owner, type, ttl, rdata FROM records WHERE tld = ?1 ORDER BY domain, owner, type")?;
-    let mut rows = st.query(params![tld])?;
+    let mut st = conn.prepare(&format!(
+        "SELECT domain, owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND {} ORDER BY domain, owner, type",
+        store::visible("r", "?2")
+    ))?;
+    let mut rows = st.query(params![tld, version])?;
     let mut group: Vec<(String, String, i64, String)> = Vec::new();
     let mut current = String::new();
     let flush = |domain: &str, g: &[(String, String, i64, String)], add: &mut dyn FnMut(Level, &'static str, &str, String)| {
@@ -129,11 +136,13 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     }
     flush(&current, &group, &mut add);
     // Address records below the apex that no NS record of the zone names.
-    let mut st = conn.prepare(
-        "SELECT DISTINCT domain, owner FROM records WHERE tld = ?1 AND type IN ('A', 'AAAA') AND owner <> ?1
-           AND owner NOT IN (SELECT rdata FROM records WHERE tld = ?1 AND type = 'NS') ORDER BY domain, owner",
-    )?;
-    let orphans = st.query_map(params![tld], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut st = conn.prepare(&format!(
+        "SELECT DISTINCT domain, owner FROM records r WHERE tld = ?1 AND type IN ('A', 'AAAA') AND owner <> ?1 AND {}
+               AND owner NOT IN (SELECT rdata FROM records n WHERE tld = ?1 AND type = 'NS' AND {}) ORDER BY domain, owner",
+        store::visible("r", "?2"),
+        store::visible("n", "?2")
+    ))?;
+    let orphans = st.query_map(params![tld, version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for o in orphans {
         let (domain, owner) = o?;
         add(Level::Notice, "orphan_glue", &domain, format!("address records at {owner}, which no NS record points to"));

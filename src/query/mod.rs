@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::changes::Event;
+use crate::store;
 
 /// A name the user gave that cannot be a domain name.
 #[derive(Debug, thiserror::Error)]
@@ -77,11 +78,15 @@ pub struct Domain {
 
 /// `name` in every zone whose current version holds it (or held it: `removed_at` set).
 pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<Vec<Domain>> {
-    let mut st = conn.prepare(
+    // One snapshot for the domain rows and their records: an import may switch versions
+    // between two statements.
+    let tx = conn.unchecked_transaction()?;
+    let mut st = tx.prepare(&format!(
         "SELECT d.tld, z.id, d.first_seen, coalesce(d.last_seen, z.imported_at), d.last_changed, d.removed_at, z.with_records
            FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
-          WHERE d.name = ?1 ORDER BY d.tld",
-    )?;
+          WHERE d.name = ?1 AND {} ORDER BY d.tld",
+        store::visible("d", "z.id")
+    ))?;
     let rows = st.query_map(params![name], |r| {
         Ok(Domain {
             name: name.to_string(),
@@ -99,14 +104,18 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     for d in out.iter_mut().filter(|d| d.records_kept) {
-        let mut st =
-            conn.prepare("SELECT owner, type, ttl, rdata FROM records WHERE tld = ?1 AND domain = ?2 ORDER BY owner, type, rdata")?;
+        let mut st = tx.prepare(&format!(
+            "SELECT owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND domain = ?2 AND {} ORDER BY owner, type, rdata",
+            store::visible("r", "?3")
+        ))?;
         d.records = st
-            .query_map(params![d.tld, name], |r| Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? }))?
+            .query_map(params![d.tld, name, d.zone_version], |r| {
+                Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         if history {
             let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };
-            d.history = Some(crate::changes::list(conn, &filter)?);
+            d.history = Some(crate::changes::list(&tx, &filter)?);
         }
     }
     Ok(out)
@@ -160,15 +169,16 @@ pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -
 }
 
 pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
-    let zones: Vec<String> = {
-        let mut st = conn.prepare("SELECT tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
-        let v = st.query_map(params![tld], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let tx = conn.unchecked_transaction()?;
+    let zones: Vec<(i64, String)> = {
+        let mut st = tx.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
+        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         v
     };
     let (cmp, order) = if page.desc { ("<", "DESC") } else { (">", "ASC") };
     let mut hits = Vec::new();
     let lim = limit as i64;
-    for zone in &zones {
+    for (version, zone) in &zones {
         let (cond, arg): (&str, String) = match p {
             Pattern::Exact(n) => ("name = ?2", n.clone()),
             Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
@@ -177,10 +187,12 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
             Pattern::Glob(g) => ("name GLOB ?2", g.to_ascii_lowercase()),
         };
         let sql = format!(
-            "SELECT name FROM domains WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND (?4 IS NULL OR name {cmp} ?4) ORDER BY name {order} LIMIT ?3"
+            "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
+              ORDER BY name {order} LIMIT ?3",
+            store::visible("d", "?5")
         );
-        let mut st = conn.prepare_cached(&sql)?;
-        let names = st.query_map(params![zone, arg, lim, page.cursor], |r| r.get::<_, String>(0))?;
+        let mut st = tx.prepare_cached(&sql)?;
+        let names = st.query_map(params![zone, arg, lim, page.cursor, version], |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
             hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
@@ -229,6 +241,9 @@ pub struct VersionChanges {
 
 /// Statistics of `tld`'s current version; None when the zone was never imported.
 pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Option<Stats>> {
+    // One snapshot: an import may switch versions between two statements.
+    let tx = conn.unchecked_transaction()?;
+    let conn: &Connection = &tx;
     let cur = conn
         .query_row(
             "SELECT id, serial, coalesce(finished_at, imported_at), coalesce(domains, 0), coalesce(records, 0), with_records FROM zones WHERE tld = ?1 AND state = 'current'",
@@ -240,23 +255,25 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     let mut types = BTreeMap::new();
     // Records of a zone whose current version kept none are leftovers on their way out.
     let records_of = if kept { tld } else { "" };
-    let mut st = conn.prepare("SELECT type, count(*) FROM records WHERE tld = ?1 GROUP BY type")?;
-    for r in st.query_map(params![records_of], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+    let live = store::visible("r", "?2");
+    let mut st = conn.prepare(&format!("SELECT type, count(*) FROM records r WHERE tld = ?1 AND {live} GROUP BY type"))?;
+    for r in st.query_map(params![records_of, version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (t, n) = r?;
         types.insert(t, n);
     }
     let domains_with_ds: i64 = conn.query_row(
-        "SELECT count(DISTINCT domain) FROM records WHERE tld = ?1 AND type = 'DS' AND owner = domain",
-        params![records_of],
+        &format!("SELECT count(DISTINCT domain) FROM records r WHERE tld = ?1 AND type = 'DS' AND owner = domain AND {live}"),
+        params![records_of, version],
         |r| r.get(0),
     )?;
     // One pass over the delegations' NS records, in domain order.
     let mut hosts: HashMap<String, i64> = HashMap::new();
     let mut providers: HashMap<String, i64> = HashMap::new();
     let (mut inside, mut outside, mut mixed) = (0, 0, 0);
-    let mut st = conn
-        .prepare("SELECT domain, rdata FROM records WHERE tld = ?1 AND type = 'NS' AND owner = domain AND domain <> ?2 ORDER BY domain")?;
-    let mut rows = st.query(params![records_of, tld])?;
+    let mut st = conn.prepare(&format!(
+        "SELECT domain, rdata FROM records r WHERE tld = ?1 AND type = 'NS' AND owner = domain AND domain <> ?3 AND {live} ORDER BY domain"
+    ))?;
+    let mut rows = st.query(params![records_of, version, tld])?;
     let mut current: Option<String> = None;
     let (mut any_in, mut any_out) = (false, false);
     let mut seen_providers: Vec<String> = Vec::new();

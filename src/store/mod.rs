@@ -1,13 +1,13 @@
 //! SQLite: schema, the process lock, and the single writer thread.
 //!
 //! Only this module owns a `rusqlite::Connection`. Versions of a TLD's zone are rows of
-//! `zones`; `records`, `domains` and `record_groups` hold the current version of each TLD
-//! and nothing else. An import compares the new version with them as it writes and stages
-//! only what differs (TEMP tables, [`STAGE`]); one transaction then applies the staged rows
-//! and makes the version current, so readers see one whole version and a day's import
-//! writes its changes, not the whole zone again. The first import of a TLD writes its rows
-//! straight into place in batches: readers ask only for TLDs with a `current` version, and
-//! an interrupted first import's rows are dropped by [`clean_leftovers`].
+//! `zones`; `records`, `domains` and `record_groups` hold each TLD's current version and,
+//! while an import runs or its purge is under way, the rows it adds and the rows it replaces
+//! (see [`CORE`]). An import compares the new version with the current rows as it writes and
+//! writes only what differs, in batches, so a day's import writes its changes, not the whole
+//! zone again, and the WAL holds one batch at a time. Readers see one whole version: the
+//! switch is one tiny transaction. [`clean_leftovers`] rolls back an interrupted import and
+//! finishes an interrupted purge.
 
 pub mod writer;
 
@@ -22,9 +22,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
 pub const SCHEMA_VERSION: i64 = 7;
 
-/// The current state of every zone: one row per record, per delegation and per other name
-/// group, with no version column. An import changes only the rows that differ from the
-/// previous version (staged in [`STAGE`] tables, applied in the switch transaction).
+/// Every zone's rows, each with the version that wrote it (`since`) and the version that
+/// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
+/// from the current version, as `since` = its own id, and marks the rows they replace with
+/// `until` = its id, in batched transactions; readers see a zone's current version `C` through
+/// [`visible`] (`since <= C AND (until IS NULL OR until > C)`), so neither half shows until
+/// the switch moves `C`, in one tiny transaction. The replaced rows are purged afterwards,
+/// again in batches, by way of `pending` (the names a version touched).
 const CORE: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     tld    TEXT NOT NULL,
@@ -33,7 +37,9 @@ CREATE TABLE IF NOT EXISTS records (
     type   TEXT NOT NULL,
     ttl    INTEGER NOT NULL,
     rdata  TEXT NOT NULL,
-    PRIMARY KEY (tld, domain, owner, type, rdata)
+    since  INTEGER NOT NULL,
+    until  INTEGER,
+    PRIMARY KEY (tld, domain, owner, type, rdata, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS domains (
     tld          TEXT NOT NULL,
@@ -44,32 +50,31 @@ CREATE TABLE IF NOT EXISTS domains (
     last_seen    TEXT,
     last_changed TEXT NOT NULL,
     removed_at   TEXT,
-    PRIMARY KEY (tld, name)
+    since        INTEGER NOT NULL,
+    until        INTEGER,
+    PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS record_groups (
-    tld  TEXT NOT NULL,
+    tld   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    hash  BLOB NOT NULL,
+    sig   BLOB,
+    since INTEGER NOT NULL,
+    until INTEGER,
+    PRIMARY KEY (tld, name, since)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    zone INTEGER NOT NULL,
     name TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    sig  BLOB,
-    PRIMARY KEY (tld, name)
+    PRIMARY KEY (zone, name)
 ) WITHOUT ROWID;
 "#;
 
-/// Per-connection staging for the rows a new version changes (TEMP tables: gone with the
-/// connection, so a killed import leaves nothing behind). `stage_names` lists the names whose
-/// records and group row are replaced wholesale by the staged ones.
-pub const STAGE: &str = r#"
-CREATE TEMP TABLE IF NOT EXISTS stage_records (
-    tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL, rdata TEXT NOT NULL,
-    PRIMARY KEY (tld, domain, owner, type, rdata)) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS stage_domains (
-    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, first_seen TEXT, last_seen TEXT,
-    last_changed TEXT, removed_at TEXT, PRIMARY KEY (tld, name)) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS stage_groups (
-    tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB, PRIMARY KEY (tld, name)) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS stage_names (name TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
-DELETE FROM stage_records; DELETE FROM stage_domains; DELETE FROM stage_groups; DELETE FROM stage_names;
-"#;
+/// The condition that a row of `alias` (records, domains, record_groups) belongs to the version
+/// `zone` (an SQL expression: `z.id`, `?1`).
+pub fn visible(alias: &str, zone: &str) -> String {
+    format!("{alias}.since <= {zone} AND ({alias}.until IS NULL OR {alias}.until > {zone})")
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -268,10 +273,10 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                      ALTER TABLE records RENAME TO records_v6;
                      ALTER TABLE domains RENAME TO domains_v6;
                      {CORE}
-                     INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata
+                     INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, r.zone, NULL
                        FROM records_v6 r JOIN zones z ON z.id = r.zone AND z.state = 'current';
                      INSERT INTO domains SELECT d.tld, d.name, d.hash, NULL, d.first_seen,
-                            CASE WHEN d.removed_at IS NULL THEN NULL ELSE d.last_seen END, d.last_changed, d.removed_at
+                            CASE WHEN d.removed_at IS NULL THEN NULL ELSE d.last_seen END, d.last_changed, d.removed_at, d.zone, NULL
                        FROM domains_v6 d JOIN zones z ON z.id = d.zone AND z.state = 'current';
                      DROP TABLE records_v6;
                      DROP TABLE domains_v6;
@@ -382,9 +387,72 @@ pub const RECORD_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_gro
 /// Every table holding a TLD's current state.
 pub const STATE_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name"), ("domains", "name")];
 
-/// Drops what interrupted imports left: versions still `importing` become `failed` and lose
-/// their events; a TLD with no current version loses the rows a cut-short first import wrote;
-/// a TLD whose current version kept no records loses any records. Returns the versions marked.
+/// Names handled per transaction when a version's replaced rows are purged or its own rows
+/// rolled back: the WAL holds one such batch at a time.
+const NAMES_PER_TX: i64 = 2_000;
+
+/// After version `zone` became current: deletes the rows it replaced, name by name from
+/// `pending`, in batches.
+pub fn purge_replaced(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
+    for_pending(
+        conn,
+        zone,
+        &[
+            "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND until IS NOT NULL AND until <= ?3",
+            "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND until IS NOT NULL AND until <= ?3",
+            "DELETE FROM domains WHERE tld = ?1 AND name = ?2 AND until IS NOT NULL AND until <= ?3",
+        ],
+    )
+}
+
+/// Version `zone` never became current: drops the rows it wrote and makes the ones it
+/// replaced current again, in batches.
+pub fn roll_back(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
+    for_pending(
+        conn,
+        zone,
+        &[
+            "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND since = ?3",
+            "UPDATE records SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3",
+            "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND since = ?3",
+            "UPDATE record_groups SET until = NULL WHERE tld = ?1 AND name = ?2 AND until = ?3",
+            "DELETE FROM domains WHERE tld = ?1 AND name = ?2 AND since = ?3",
+            "UPDATE domains SET until = NULL WHERE tld = ?1 AND name = ?2 AND until = ?3",
+        ],
+    )
+}
+
+/// Runs `stmts` (`?1` tld, `?2` name, `?3` zone) for every name `pending` holds for `zone`,
+/// then forgets them.
+fn for_pending(conn: &Connection, zone: i64, stmts: &[&str]) -> rusqlite::Result<()> {
+    let Some(tld): Option<String> = conn.query_row("SELECT tld FROM zones WHERE id = ?1", params![zone], |r| r.get(0)).optional()? else {
+        conn.execute("DELETE FROM pending WHERE zone = ?1", params![zone])?;
+        return Ok(());
+    };
+    loop {
+        let names: Vec<String> = {
+            let mut st = conn.prepare_cached("SELECT name FROM pending WHERE zone = ?1 ORDER BY name LIMIT ?2")?;
+            let v = st.query_map(params![zone, NAMES_PER_TX], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            v
+        };
+        let Some(last) = names.last() else { return Ok(()) };
+        let tx = conn.unchecked_transaction()?;
+        for sql in stmts {
+            let mut st = tx.prepare_cached(sql)?;
+            for name in &names {
+                st.execute(params![tld, name, zone])?;
+            }
+        }
+        tx.execute("DELETE FROM pending WHERE zone = ?1 AND name <= ?2", params![zone, last])?;
+        tx.commit()?;
+    }
+}
+
+/// Puts right what interrupted imports left: versions still `importing` become `failed`, lose
+/// their events and have their rows rolled back; a version that became current has the rows
+/// it replaced purged; a TLD with no current version loses the rows a cut-short first import
+/// wrote; a TLD whose current version kept no records loses any records. Returns the versions
+/// marked failed.
 pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     let ids: Vec<i64> = {
         let mut st = conn.prepare(
@@ -397,6 +465,21 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     for &id in &ids {
         conn.execute("DELETE FROM events WHERE zone = ?1", params![id])?;
         conn.execute("UPDATE zones SET state = 'failed' WHERE id = ?1 AND state = 'importing'", params![id])?;
+    }
+    let touched: Vec<(i64, bool)> = {
+        let mut st = conn.prepare(
+            "SELECT p.zone, coalesce((SELECT state IN ('current', 'replaced') FROM zones z WHERE z.id = p.zone), 0)
+               FROM (SELECT DISTINCT zone FROM pending) p",
+        )?;
+        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for (zone, became_current) in touched {
+        if became_current {
+            purge_replaced(conn, zone)?;
+        } else {
+            roll_back(conn, zone)?;
+        }
     }
     // Only a TLD that saw a failed import, or whose current version dropped its records (a
     // deletion that runs after the switch and may be cut short), can hold such rows.
@@ -444,7 +527,8 @@ pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
     let old: Vec<i64> = {
         let mut st = tx.prepare(
             "SELECT id FROM zones WHERE state IN ('replaced', 'failed') AND coalesce(finished_at, imported_at) < ?1
-               AND id NOT IN (SELECT zone FROM events) AND id NOT IN (SELECT prev_zone FROM events)",
+               AND id NOT IN (SELECT zone FROM events) AND id NOT IN (SELECT prev_zone FROM events)
+               AND id NOT IN (SELECT zone FROM pending)",
         )?;
         let v = st.query_map(params![cutoff], |r| r.get(0))?.collect::<Result<_, _>>()?;
         v

@@ -3,11 +3,10 @@
 //! Groups (a domain, or another name directly under the origin, or the apex, with its
 //! records) arrive in name order and are merge-joined with the TLD's current rows, read a page
 //! at a time and never held whole: `domains` for the change events, `domains` and
-//! `record_groups` hashes for the records. Only what differs is written: into the TEMP
-//! `stage_*` tables when a current version exists (applied by [`apply_staged`] in the switch
-//! transaction), straight into place for a TLD's first version (or the first with records),
-//! which no reader sees until it becomes current. The first version of a zone is its
-//! baseline and records no events.
+//! `record_groups` hashes for the records. Only what differs is written, with `since` = the
+//! new version: when a current version exists, the rows a change replaces get `until` = the
+//! new version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
+//! until the switch. The first version of a zone is its baseline and records no events.
 
 use std::collections::VecDeque;
 
@@ -111,7 +110,6 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
 pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<Stats> {
-    conn.execute_batch(super::STAGE)?;
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     conn.execute_batch("BEGIN")?;
@@ -136,28 +134,7 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<
     Ok(stats)
 }
 
-/// Applies what [`run`] staged for `tld`: inside the switch transaction, so readers see the
-/// previous version whole until it commits and the new one whole after.
-pub fn apply_staged(conn: &Connection, tld: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM records WHERE tld = ?1 AND domain IN (SELECT name FROM stage_names)", params![tld])?;
-    conn.execute("DELETE FROM record_groups WHERE tld = ?1 AND name IN (SELECT name FROM stage_names)", params![tld])?;
-    conn.execute_batch(
-        "INSERT INTO records (tld, domain, owner, type, ttl, rdata) SELECT tld, domain, owner, type, ttl, rdata FROM stage_records;
-         INSERT INTO record_groups (tld, name, hash, sig) SELECT tld, name, hash, sig FROM stage_groups;
-         INSERT OR REPLACE INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at)
-           SELECT s.tld, s.name, s.hash, s.sig, coalesce(s.first_seen, d.first_seen), s.last_seen,
-                  coalesce(s.last_changed, d.last_changed), s.removed_at
-             FROM stage_domains s LEFT JOIN domains d ON d.tld = s.tld AND d.name = s.name;",
-    )
-}
-
-/// Empties the staging tables (after the switch, or after a failed import).
-pub fn clear_staged(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(super::STAGE)
-}
-
-/// A current `domains` row, as far as the merge needs it (its dates are carried over by
-/// [`apply_staged`]).
+/// A current `domains` row, as far as the merge needs it (its dates are carried over in SQL).
 struct OldDomain {
     name: String,
     hash: [u8; 16],
@@ -176,6 +153,7 @@ struct OldGroup {
 struct Pager<'c, T> {
     st: Option<Statement<'c>>,
     tld: &'c str,
+    zone: i64,
     buf: VecDeque<T>,
     after: Option<String>,
     map: fn(&Row<'_>) -> rusqlite::Result<T>,
@@ -183,24 +161,25 @@ struct Pager<'c, T> {
 }
 
 impl<'c, T> Pager<'c, T> {
-    /// `sql` selects the rows of `?1` with names after `?2`, in name order, `LIMIT ?3`; None
-    /// reads nothing.
+    /// `sql` selects the current rows of `?1` with names after `?2`, in name order, `LIMIT ?3`,
+    /// written before version `?4`; None reads nothing.
     fn new(
         conn: &'c Connection,
         sql: Option<&str>,
         tld: &'c str,
+        zone: i64,
         map: fn(&Row<'_>) -> rusqlite::Result<T>,
         name: fn(&T) -> &str,
     ) -> rusqlite::Result<Self> {
         let st = sql.map(|s| conn.prepare(s)).transpose()?;
         let after = st.as_ref().map(|_| String::new());
-        Ok(Pager { st, tld, buf: VecDeque::new(), after, map, name })
+        Ok(Pager { st, tld, zone, buf: VecDeque::new(), after, map, name })
     }
 
     fn peek(&mut self) -> rusqlite::Result<Option<&T>> {
         if self.buf.is_empty() {
             if let (Some(after), Some(st)) = (self.after.take(), self.st.as_mut()) {
-                let rows = st.query_map(params![self.tld, after, PAGE], self.map)?;
+                let rows = st.query_map(params![self.tld, after, PAGE, self.zone], self.map)?;
                 for row in rows {
                     self.buf.push_back(row?);
                 }
@@ -230,13 +209,21 @@ impl<'c, T> Pager<'c, T> {
     }
 }
 
+/// Where rows go: the zone and the version writing them.
+#[derive(Clone, Copy)]
+struct Target<'c> {
+    tld: &'c str,
+    zone: i64,
+}
+
 /// Buffered multi-row inserts into one table.
 struct Inserter<'c, T> {
     multi: Statement<'c>,
     one: Statement<'c>,
     pending: Vec<T>,
-    bind: fn(&mut Statement<'_>, usize, &str, &T) -> rusqlite::Result<()>,
+    bind: fn(&mut Statement<'_>, usize, Target<'_>, &T) -> rusqlite::Result<()>,
     cols: usize,
+    to: Target<'c>,
 }
 
 impl<'c, T> Inserter<'c, T> {
@@ -244,7 +231,8 @@ impl<'c, T> Inserter<'c, T> {
         conn: &'c Connection,
         table: &str,
         cols: &[&str],
-        bind: fn(&mut Statement<'_>, usize, &str, &T) -> rusqlite::Result<()>,
+        bind: fn(&mut Statement<'_>, usize, Target<'_>, &T) -> rusqlite::Result<()>,
+        to: Target<'c>,
     ) -> rusqlite::Result<Self> {
         Ok(Inserter {
             multi: conn.prepare(&multi_insert(table, cols, ROWS_PER_INSERT))?,
@@ -252,14 +240,15 @@ impl<'c, T> Inserter<'c, T> {
             pending: Vec::with_capacity(ROWS_PER_INSERT),
             bind,
             cols: cols.len(),
+            to,
         })
     }
 
-    fn push(&mut self, tld: &str, row: T) -> rusqlite::Result<()> {
+    fn push(&mut self, row: T) -> rusqlite::Result<()> {
         self.pending.push(row);
         if self.pending.len() == ROWS_PER_INSERT {
             for (i, row) in self.pending.iter().enumerate() {
-                (self.bind)(&mut self.multi, i * self.cols, tld, row)?;
+                (self.bind)(&mut self.multi, i * self.cols, self.to, row)?;
             }
             self.multi.raw_execute()?;
             self.pending.clear();
@@ -267,9 +256,9 @@ impl<'c, T> Inserter<'c, T> {
         Ok(())
     }
 
-    fn finish(&mut self, tld: &str) -> rusqlite::Result<()> {
+    fn finish(&mut self) -> rusqlite::Result<()> {
         for row in std::mem::take(&mut self.pending) {
-            (self.bind)(&mut self.one, 0, tld, &row)?;
+            (self.bind)(&mut self.one, 0, self.to, &row)?;
             self.one.raw_execute()?;
         }
         Ok(())
@@ -283,17 +272,19 @@ struct RecordWriter<'c> {
     /// Rows of the current batch waiting for a full statement.
     pending: Vec<usize>,
     tld: &'c str,
+    zone: i64,
 }
 
-const REC: &[&str] = &["tld", "domain", "owner", "type", "ttl", "rdata"];
+const REC: &[&str] = &["tld", "domain", "owner", "type", "ttl", "rdata", "since"];
 
 impl<'c> RecordWriter<'c> {
-    fn new(conn: &'c Connection, table: &str, tld: &'c str) -> rusqlite::Result<Self> {
+    fn new(conn: &'c Connection, tld: &'c str, zone: i64) -> rusqlite::Result<Self> {
         Ok(RecordWriter {
-            multi: conn.prepare(&multi_insert(table, REC, ROWS_PER_INSERT))?,
-            one: conn.prepare(&multi_insert(table, REC, 1))?,
+            multi: conn.prepare(&multi_insert("records", REC, ROWS_PER_INSERT))?,
+            one: conn.prepare(&multi_insert("records", REC, 1))?,
             pending: Vec::with_capacity(ROWS_PER_INSERT),
             tld,
+            zone,
         })
     }
 
@@ -301,7 +292,7 @@ impl<'c> RecordWriter<'c> {
         self.pending.push(row);
         if self.pending.len() == ROWS_PER_INSERT {
             for (i, &r) in self.pending.iter().enumerate() {
-                bind_record(&mut self.multi, i * REC.len(), self.tld, b, r)?;
+                bind_record(&mut self.multi, i * REC.len(), (self.tld, self.zone), b, r)?;
             }
             self.multi.raw_execute()?;
             self.pending.clear();
@@ -312,14 +303,14 @@ impl<'c> RecordWriter<'c> {
     /// The batch's last rows, before the batch goes.
     fn flush_single(&mut self, b: &GroupBatch) -> rusqlite::Result<()> {
         for r in std::mem::take(&mut self.pending) {
-            bind_record(&mut self.one, 0, self.tld, b, r)?;
+            bind_record(&mut self.one, 0, (self.tld, self.zone), b, r)?;
             self.one.raw_execute()?;
         }
         Ok(())
     }
 }
 
-fn bind_record(st: &mut Statement<'_>, base: usize, tld: &str, b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
+fn bind_record(st: &mut Statement<'_>, base: usize, (tld, zone): (&str, i64), b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
     let (_, _, ttl) = b.rows[row];
     let [domain, owner, rtype, rdata] =
         split_key(b.key(&b.rows[row])).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
@@ -328,11 +319,12 @@ fn bind_record(st: &mut Statement<'_>, base: usize, tld: &str, b: &GroupBatch, r
     st.raw_bind_parameter(base + 3, owner)?;
     st.raw_bind_parameter(base + 4, rtype)?;
     st.raw_bind_parameter(base + 5, ttl)?;
-    st.raw_bind_parameter(base + 6, rdata)
+    st.raw_bind_parameter(base + 6, rdata)?;
+    st.raw_bind_parameter(base + 7, zone)
 }
 
-/// A `domains` row to write; a staged row's `first_seen` and `last_changed` left None keep
-/// the current row's.
+/// A `domains` row to write. For a name with a current row, `first_seen` and `last_changed`
+/// left None keep that row's.
 struct NewDomain {
     name: String,
     hash: [u8; 16],
@@ -343,46 +335,73 @@ struct NewDomain {
     removed_at: Option<String>,
 }
 
-const DOM: &[&str] = &["tld", "name", "hash", "sig", "first_seen", "last_seen", "last_changed", "removed_at"];
+const DOM: &[&str] = &["tld", "name", "hash", "sig", "first_seen", "last_seen", "last_changed", "removed_at", "since"];
 
-fn bind_domain(st: &mut Statement<'_>, base: usize, tld: &str, d: &NewDomain) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, tld)?;
+fn bind_domain(st: &mut Statement<'_>, base: usize, to: Target<'_>, d: &NewDomain) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, to.tld)?;
     st.raw_bind_parameter(base + 2, d.name.as_str())?;
     st.raw_bind_parameter(base + 3, &d.hash[..])?;
     st.raw_bind_parameter(base + 4, d.sig.as_ref().map(|s| &s[..]))?;
     st.raw_bind_parameter(base + 5, d.first_seen.as_deref())?;
     st.raw_bind_parameter(base + 6, d.last_seen.as_deref())?;
     st.raw_bind_parameter(base + 7, d.last_changed.as_deref())?;
-    st.raw_bind_parameter(base + 8, d.removed_at.as_deref())
+    st.raw_bind_parameter(base + 8, d.removed_at.as_deref())?;
+    st.raw_bind_parameter(base + 9, to.zone)
 }
 
 /// A `record_groups` row to write: (name, hash, sig).
 type NewGroup = (String, [u8; 16], Option<[u8; 16]>);
 
-fn bind_group(st: &mut Statement<'_>, base: usize, tld: &str, g: &NewGroup) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, tld)?;
+fn bind_group(st: &mut Statement<'_>, base: usize, to: Target<'_>, g: &NewGroup) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(base + 1, to.tld)?;
     st.raw_bind_parameter(base + 2, g.0.as_str())?;
     st.raw_bind_parameter(base + 3, &g.1[..])?;
-    st.raw_bind_parameter(base + 4, g.2.as_ref().map(|s| &s[..]))
+    st.raw_bind_parameter(base + 4, g.2.as_ref().map(|s| &s[..]))?;
+    st.raw_bind_parameter(base + 5, to.zone)
 }
 
-#[allow(clippy::ptr_arg)] // the signature every Inserter binder has, with T = String
-fn bind_name(st: &mut Statement<'_>, base: usize, _tld: &str, n: &String) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, n.as_str())
+/// Statements that replace a name's current rows; `?1` tld, `?2` name, `?3` the new version.
+struct Replace<'c> {
+    /// Marks the name's current records and group row replaced.
+    records: Statement<'c>,
+    groups: Statement<'c>,
+    /// Writes the name's new domain row from its current one (dates carried), then marks the
+    /// current one replaced.
+    domain: Statement<'c>,
+    domain_done: Statement<'c>,
+    /// Notes the name in `pending`, for the purge after the switch or a rollback.
+    pending: Statement<'c>,
+}
+
+impl<'c> Replace<'c> {
+    fn new(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Replace {
+            records: conn.prepare("UPDATE records SET until = ?3 WHERE tld = ?1 AND domain = ?2 AND until IS NULL AND since < ?3")?,
+            groups: conn.prepare("UPDATE record_groups SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
+            domain: conn.prepare(
+                "INSERT OR FAIL INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at, since)
+                 SELECT ?1, ?2, ?4, ?5, coalesce(?6, first_seen), ?7, coalesce(?8, last_changed), ?9, ?3
+                   FROM domains WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3",
+            )?,
+            domain_done: conn.prepare("UPDATE domains SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
+            pending: conn.prepare("INSERT OR IGNORE INTO pending (zone, name) VALUES (?1, ?2)")?,
+        })
+    }
 }
 
 /// The merge of the new version's groups with the current rows.
 struct Merge<'c> {
     job: &'c Job,
+    to: Target<'c>,
     old_domains: Pager<'c, OldDomain>,
     old_groups: Pager<'c, OldGroup>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     records: RecordWriter<'c>,
+    /// Domains no current row names.
     domains: Inserter<'c, NewDomain>,
     groups: Inserter<'c, NewGroup>,
-    /// Names whose current records and group row the staged ones replace.
-    names: Inserter<'c, String>,
+    replace: Replace<'c>,
     event: Statement<'c>,
 }
 
@@ -390,35 +409,37 @@ impl<'c> Merge<'c> {
     fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<Merge<'c>> {
         let compare_records = job.records && job.previous.as_ref().is_some_and(|p| p.records);
         let tld = job.tld.as_str();
+        let to = Target { tld, zone: job.zone };
         Ok(Merge {
             job,
+            to,
             old_domains: Pager::new(
                 conn,
                 job.previous.as_ref().map(|_| {
                     "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
-                      WHERE tld = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3"
                 }),
                 tld,
+                job.zone,
                 |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
                 |o| &o.name,
             )?,
             old_groups: Pager::new(
                 conn,
-                compare_records.then_some("SELECT name, hash, sig FROM record_groups WHERE tld = ?1 AND name > ?2 ORDER BY name LIMIT ?3"),
+                compare_records.then_some(
+                    "SELECT name, hash, sig FROM record_groups
+                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
+                ),
                 tld,
+                job.zone,
                 |r| Ok(OldGroup { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)? }),
                 |o| &o.name,
             )?,
             compare_records,
-            records: RecordWriter::new(conn, if compare_records { "stage_records" } else { "records" }, tld)?,
-            domains: Inserter::new(conn, if job.previous.is_some() { "stage_domains" } else { "domains" }, DOM, bind_domain)?,
-            groups: Inserter::new(
-                conn,
-                if compare_records { "stage_groups" } else { "record_groups" },
-                &["tld", "name", "hash", "sig"],
-                bind_group,
-            )?,
-            names: Inserter::new(conn, "stage_names", &["name"], bind_name)?,
+            records: RecordWriter::new(conn, tld, job.zone)?,
+            domains: Inserter::new(conn, "domains", DOM, bind_domain, to)?,
+            groups: Inserter::new(conn, "record_groups", &["tld", "name", "hash", "sig", "since"], bind_group, to)?,
+            replace: Replace::new(conn)?,
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
         })
     }
@@ -429,7 +450,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop_before(&g.name)? {
-            self.replace_records(o.name)?;
+            self.records_gone(&o.name, true)?;
         }
         let od = self.old_domains.pop_eq(&g.name)?;
         let og = self.old_groups.pop_eq(&g.name)?;
@@ -448,19 +469,20 @@ impl<'c> Merge<'c> {
         if !self.job.records {
             return Ok(());
         }
-        let same = old_records == Some((g.hash, g.sig));
-        if self.compare_records && same {
+        if self.compare_records && old_records == Some((g.hash, g.sig)) {
             return Ok(());
         }
         stats.groups_written += 1;
         if self.compare_records && old_records.is_some() {
-            self.names.push(&self.job.tld, g.name.clone())?;
+            self.records_gone(&g.name, og.is_some())?;
+        } else if self.compare_records {
+            self.note_pending(&g.name)?;
         }
         for row in start..g.end {
             self.records.push(b, row)?;
         }
         if !g.delegation {
-            self.groups.push(&self.job.tld, (g.name.clone(), g.hash, g.sig))?;
+            self.groups.push((g.name.clone(), g.hash, g.sig))?;
         }
         Ok(())
     }
@@ -469,7 +491,7 @@ impl<'c> Merge<'c> {
     fn domain_present(&mut self, g: &GroupRow, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
         stats.domains += 1;
         let now = Some(self.job.now.clone());
-        let (first_seen, last_changed) = match od {
+        let (first_seen, last_changed) = match &od {
             Some(o) if !o.removed && o.hash == g.hash => {
                 if o.sig == g.sig {
                     return Ok(());
@@ -497,7 +519,12 @@ impl<'c> Merge<'c> {
             }
         };
         let row = NewDomain { name: g.name.clone(), hash: g.hash, sig: g.sig, first_seen, last_seen: None, last_changed, removed_at: None };
-        self.domains.push(&self.job.tld, row)
+        if od.is_some() {
+            self.replace_domain(&row)
+        } else {
+            self.note_pending(&g.name)?;
+            self.domains.push(row)
+        }
     }
 
     /// A current domain row whose name is no domain of the new version; `records_go` when
@@ -509,7 +536,7 @@ impl<'c> Merge<'c> {
         stats.removed_domains += 1;
         self.record_event(&o.name, "removed")?;
         if self.compare_records && records_go {
-            self.names.push(&self.job.tld, o.name.clone())?;
+            self.records_gone(&o.name, false)?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
         let row = NewDomain {
@@ -521,12 +548,46 @@ impl<'c> Merge<'c> {
             last_changed: None,
             removed_at: Some(self.job.now.clone()),
         };
-        self.domains.push(&self.job.tld, row)
+        self.replace_domain(&row)
     }
 
-    /// A current group with no counterpart in the new version: its records go.
-    fn replace_records(&mut self, name: String) -> rusqlite::Result<()> {
-        self.names.push(&self.job.tld, name)
+    /// Writes a domain row that replaces the name's current one.
+    fn replace_domain(&mut self, d: &NewDomain) -> rusqlite::Result<()> {
+        self.note_pending(&d.name)?;
+        let (tld, zone) = (self.to.tld, self.to.zone);
+        let sig = d.sig.as_ref().map(|s| &s[..]);
+        self.replace.domain.execute(params![
+            tld,
+            d.name,
+            zone,
+            &d.hash[..],
+            sig,
+            d.first_seen,
+            d.last_seen,
+            d.last_changed,
+            d.removed_at
+        ])?;
+        self.replace.domain_done.execute(params![tld, d.name, zone])?;
+        Ok(())
+    }
+
+    /// The name's current records (and its group row, when it has one) are replaced, by
+    /// none or by new ones.
+    fn records_gone(&mut self, name: &str, group: bool) -> rusqlite::Result<()> {
+        self.note_pending(name)?;
+        self.replace.records.execute(params![self.to.tld, name, self.to.zone])?;
+        if group {
+            self.replace.groups.execute(params![self.to.tld, name, self.to.zone])?;
+        }
+        Ok(())
+    }
+
+    /// Notes a name whose rows this version writes while a current version exists.
+    fn note_pending(&mut self, name: &str) -> rusqlite::Result<()> {
+        if self.job.previous.is_some() {
+            self.replace.pending.execute(params![self.to.zone, name])?;
+        }
+        Ok(())
     }
 
     fn record_event(&mut self, domain: &str, kind: &str) -> rusqlite::Result<()> {
@@ -541,11 +602,9 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop()? {
-            self.replace_records(o.name)?;
+            self.records_gone(&o.name, true)?;
         }
-        let tld = self.job.tld.clone();
-        self.domains.finish(&tld)?;
-        self.groups.finish(&tld)?;
-        self.names.finish(&tld)
+        self.domains.finish()?;
+        self.groups.finish()
     }
 }

@@ -73,6 +73,7 @@ fn older_serial_and_mass_removal_are_refused_without_force() {
     assert_eq!(env::tables(&t.db("g.db")), before);
     let events: i64 = t.db("g.db").query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
     assert_eq!(events, 0, "a refused import leaves no events behind");
+    env::assert_settled(&t.db("g.db"));
     // --force takes both.
     t.import_ok("g.db", &["--force", d1.to_str().unwrap()]);
     assert_eq!(t.run(&["--db", "g.db", "changes", "--since", "not-a-date"]).status.code(), Some(2));
@@ -112,6 +113,7 @@ fn a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves() {
         let got = env::tables(&t.db(db));
         assert_eq!(got.0.len(), fresh.0.len(), "{db}: records");
         assert_eq!(got, fresh, "{db}");
+        env::assert_settled(&t.db(db));
     }
     // --no-records drops every record and group row of the zone, and keeps the domains.
     t.import_ok("days.db", &["--no-records", "--force", &p(&d2)]);

@@ -116,11 +116,14 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().expect("gzip")
 }
 
-/// Every row of `records`, and of `domains` (live ones) and `record_groups`, without
-/// timestamps, sorted.
+/// What a reader sees of `records`, `domains` (live ones) and `record_groups` in the current
+/// versions, without versions and timestamps, sorted.
 pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
     let mut r = conn
-        .prepare("SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current' ORDER BY 1, 2, 3, 4, 6")
+        .prepare(
+            "SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+              WHERE r.since <= z.id AND (r.until IS NULL OR r.until > z.id) ORDER BY 1, 2, 3, 4, 6",
+        )
         .expect("records query");
     let recs: Vec<String> = r
         .query_map([], |row| {
@@ -140,8 +143,10 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
     let mut d = conn
         .prepare(
             "SELECT d.tld, d.name, hex(d.hash) || '/' || coalesce(hex(d.sig), '') FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
-              WHERE d.removed_at IS NULL
-             UNION ALL SELECT 'group ' || tld, name, hex(hash) || '/' || coalesce(hex(sig), '') FROM record_groups ORDER BY 1, 2",
+              WHERE d.removed_at IS NULL AND d.since <= z.id AND (d.until IS NULL OR d.until > z.id)
+             UNION ALL SELECT 'group ' || g.tld, g.name, hex(g.hash) || '/' || coalesce(hex(g.sig), '')
+               FROM record_groups g JOIN zones z ON z.tld = g.tld AND z.state = 'current'
+              WHERE g.since <= z.id AND (g.until IS NULL OR g.until > z.id) ORDER BY 1, 2",
         )
         .expect("domains query");
     let doms: Vec<String> = d
@@ -152,10 +157,35 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
     (recs, doms)
 }
 
+/// Asserts that no import is half-done or half-purged: every row belongs to a current
+/// version and nothing is pending.
+pub fn assert_settled(conn: &Connection) {
+    for table in ["records", "domains", "record_groups"] {
+        let stale: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {table} t WHERE t.until IS NOT NULL
+                        OR t.since > coalesce((SELECT id FROM zones z WHERE z.tld = t.tld AND z.state = 'current'), -1)"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("stale rows");
+        assert_eq!(stale, 0, "{table}: rows of no current version");
+    }
+    let pending: i64 = conn.query_row("SELECT count(*) FROM pending", [], |r| r.get(0)).expect("pending");
+    assert_eq!(pending, 0, "pending names left");
+}
+
 /// The current domain list of a TLD hashed as zonegen's `domains_sha256` is.
 pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     use sha2::Digest;
-    let mut st = conn.prepare("SELECT name FROM domains WHERE tld = ?1 AND removed_at IS NULL ORDER BY name").expect("query");
+    let mut st = conn
+        .prepare(
+            "SELECT name FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+          WHERE d.tld = ?1 AND d.removed_at IS NULL AND d.since <= z.id AND (d.until IS NULL OR d.until > z.id) ORDER BY name",
+        )
+        .expect("query");
     let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))
 }

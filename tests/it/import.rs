@@ -385,6 +385,7 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     }
     t.import_ok("k.db", &[p2.to_str().unwrap()]);
     assert_eq!(tables(&t.db("k.db")), clean2);
+    crate::env::assert_settled(&t.db("k.db"));
 }
 
 #[test]
@@ -504,6 +505,7 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
     let sum = summary(&t.import_ok("chain.db", &["--force", p2.to_str().unwrap()]));
     t.import_ok("fresh.db", &[p2.to_str().unwrap()]);
     assert_eq!(tables(&t.db("chain.db")), tables(&t.db("fresh.db")));
+    crate::env::assert_settled(&t.db("chain.db"));
     // Re-signing `keep` is no change; `ttl` changed, `data` became a domain, `flip` and
     // `gone` stopped being ones.
     assert_eq!(
