@@ -354,8 +354,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         Ok(mut sum) if !sum.unchanged => {
             // stdin: the digest is known only now.
             let sha = file_digest.or_else(|| digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
-            make_current(conn, &mut sum, sha, opts).map_err(werr)?;
-            trace(started, "current");
+            make_current(conn, &mut sum, sha, opts, started).map_err(werr)?;
             sum.seconds = started.elapsed().as_secs_f64();
             Ok(sum)
         }
@@ -429,7 +428,7 @@ fn trace(started: Instant, what: &str) {
 }
 
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
-fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options) -> rusqlite::Result<()> {
+fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options, started: Instant) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
     tx.execute(
@@ -442,14 +441,17 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.watch_hits = crate::changes::watch::match_version(&tx, sum.version, &sum.tld)?;
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
+    trace(started, "current");
     // The rows this version replaced are no reader's now.
     store::purge_replaced(conn, sum.version)?;
+    trace(started, "replaced rows purged");
     if opts.no_records {
         // --no-records keeps no records of this TLD: a previous version's go now, in batches
         // (readers already ignore them: the current version says it has none).
         store::delete_tld_rows(conn, &sum.tld, store::RECORD_TABLES)?;
     }
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    trace(started, "checkpointed");
     Ok(())
 }
 
