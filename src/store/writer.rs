@@ -94,8 +94,6 @@ pub struct Stats {
     pub new_domains: u64,
     pub changed_domains: u64,
     pub removed_domains: u64,
-    /// Groups whose records were written (all of them for a first version).
-    pub groups_written: u64,
 }
 
 /// Splits a sort key into its four fields.
@@ -472,7 +470,6 @@ impl<'c> Merge<'c> {
         if self.compare_records && old_records == Some((g.hash, g.sig)) {
             return Ok(());
         }
-        stats.groups_written += 1;
         if self.compare_records && old_records.is_some() {
             self.records_gone(&g.name, og.is_some())?;
         } else if self.compare_records {
