@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
 use super::source::Counters;
-use crate::store::writer::{GroupBatch, GroupRow, Msg};
+use crate::store::writer::{GroupBatch, GroupRow};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -38,7 +38,7 @@ struct Group {
 }
 
 /// Drains the merged stream into the writer.
-pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>, counters: &Counters) -> io::Result<Grouped> {
+pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<GroupBatch>, counters: &Counters) -> io::Result<Grouped> {
     let mut g = Grouped::default();
     // A zone holds a handful of types: a short list beats hashing the type on every record.
     let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -57,12 +57,12 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Msg>
         group.keys.extend_from_slice(key);
         if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
             counters.written.store(g.records, Ordering::Relaxed);
-            tx.send(Msg::Groups(std::mem::take(&mut batch))).map_err(|_| closed())?;
+            tx.send(std::mem::take(&mut batch)).map_err(|_| closed())?;
         }
     }
     flush(&mut group, apex, no_records, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
-        tx.send(Msg::Groups(batch)).map_err(|_| closed())?;
+        tx.send(batch).map_err(|_| closed())?;
     }
     g.types = types.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
     Ok(g)

@@ -232,7 +232,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let zone = Arc::new(zone);
         let latest = Arc::new(Mutex::new(initial.clone()));
         let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
-        let (w_tx, w_rx) = bounded::<writer::Msg>(4);
+        let (w_tx, w_rx) = bounded::<writer::GroupBatch>(4);
 
         // The writer, spawned before anything can send to it.
         let job = writer::Job {

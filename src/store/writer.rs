@@ -63,10 +63,6 @@ pub struct GroupRow {
     pub sig: Option<[u8; 16]>,
 }
 
-pub enum Msg {
-    Groups(GroupBatch),
-}
-
 /// What the writer needs to know about the version it writes.
 pub struct Job {
     pub zone: i64,
@@ -107,19 +103,18 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
 }
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
-pub fn run(conn: &Connection, job: &Job, rx: Receiver<Msg>) -> rusqlite::Result<Stats> {
+pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::Result<Stats> {
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     conn.execute_batch("BEGIN")?;
     let mut merge = Merge::new(conn, job)?;
-    for msg in rx {
-        let Msg::Groups(b) = msg;
+    for b in rx {
         let mut start = 0;
         for g in &b.groups {
             merge.group(&b, g, start, &mut stats)?;
             start = g.end;
         }
-        merge.records.flush_single(&b)?;
+        merge.records.finish(&b)?;
         in_tx += b.rows.len() + b.groups.len();
         if in_tx >= TX_ROWS {
             conn.execute_batch("COMMIT; BEGIN")?;
@@ -214,22 +209,23 @@ struct Target<'c> {
     zone: i64,
 }
 
-/// Buffered multi-row inserts into one table.
-struct Inserter<'c, T> {
+/// Buffered multi-row inserts into one table. Rows are `T`s bound with a context `C` that
+/// outlives them only per call: record rows are indices into the batch they came in.
+struct Inserter<'c, T, C = ()> {
     multi: Statement<'c>,
     one: Statement<'c>,
     pending: Vec<T>,
-    bind: fn(&mut Statement<'_>, usize, Target<'_>, &T) -> rusqlite::Result<()>,
+    bind: fn(&mut Statement<'_>, usize, Target<'_>, &C, &T) -> rusqlite::Result<()>,
     cols: usize,
     to: Target<'c>,
 }
 
-impl<'c, T> Inserter<'c, T> {
+impl<'c, T, C> Inserter<'c, T, C> {
     fn new(
         conn: &'c Connection,
         table: &str,
         cols: &[&str],
-        bind: fn(&mut Statement<'_>, usize, Target<'_>, &T) -> rusqlite::Result<()>,
+        bind: fn(&mut Statement<'_>, usize, Target<'_>, &C, &T) -> rusqlite::Result<()>,
         to: Target<'c>,
     ) -> rusqlite::Result<Self> {
         Ok(Inserter {
@@ -242,11 +238,11 @@ impl<'c, T> Inserter<'c, T> {
         })
     }
 
-    fn push(&mut self, row: T) -> rusqlite::Result<()> {
+    fn push(&mut self, cx: &C, row: T) -> rusqlite::Result<()> {
         self.pending.push(row);
         if self.pending.len() == ROWS_PER_INSERT {
             for (i, row) in self.pending.iter().enumerate() {
-                (self.bind)(&mut self.multi, i * self.cols, self.to, row)?;
+                (self.bind)(&mut self.multi, i * self.cols, self.to, cx, row)?;
             }
             self.multi.raw_execute()?;
             self.pending.clear();
@@ -254,71 +250,29 @@ impl<'c, T> Inserter<'c, T> {
         Ok(())
     }
 
-    fn finish(&mut self) -> rusqlite::Result<()> {
+    /// Writes the rows waiting for a full statement (before their context goes).
+    fn finish(&mut self, cx: &C) -> rusqlite::Result<()> {
         for row in std::mem::take(&mut self.pending) {
-            (self.bind)(&mut self.one, 0, self.to, &row)?;
+            (self.bind)(&mut self.one, 0, self.to, cx, &row)?;
             self.one.raw_execute()?;
         }
         Ok(())
     }
-}
-
-/// Record rows, written straight from a batch's keys.
-struct RecordWriter<'c> {
-    multi: Statement<'c>,
-    one: Statement<'c>,
-    /// Rows of the current batch waiting for a full statement.
-    pending: Vec<usize>,
-    tld: &'c str,
-    zone: i64,
 }
 
 const REC: &[&str] = &["tld", "domain", "owner", "type", "ttl", "rdata", "since"];
 
-impl<'c> RecordWriter<'c> {
-    fn new(conn: &'c Connection, tld: &'c str, zone: i64) -> rusqlite::Result<Self> {
-        Ok(RecordWriter {
-            multi: conn.prepare(&multi_insert("records", REC, ROWS_PER_INSERT))?,
-            one: conn.prepare(&multi_insert("records", REC, 1))?,
-            pending: Vec::with_capacity(ROWS_PER_INSERT),
-            tld,
-            zone,
-        })
-    }
-
-    fn push(&mut self, b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
-        self.pending.push(row);
-        if self.pending.len() == ROWS_PER_INSERT {
-            for (i, &r) in self.pending.iter().enumerate() {
-                bind_record(&mut self.multi, i * REC.len(), (self.tld, self.zone), b, r)?;
-            }
-            self.multi.raw_execute()?;
-            self.pending.clear();
-        }
-        Ok(())
-    }
-
-    /// The batch's last rows, before the batch goes.
-    fn flush_single(&mut self, b: &GroupBatch) -> rusqlite::Result<()> {
-        for r in std::mem::take(&mut self.pending) {
-            bind_record(&mut self.one, 0, (self.tld, self.zone), b, r)?;
-            self.one.raw_execute()?;
-        }
-        Ok(())
-    }
-}
-
-fn bind_record(st: &mut Statement<'_>, base: usize, (tld, zone): (&str, i64), b: &GroupBatch, row: usize) -> rusqlite::Result<()> {
+fn bind_record(st: &mut Statement<'_>, base: usize, to: Target<'_>, b: &GroupBatch, &row: &usize) -> rusqlite::Result<()> {
     let (_, _, ttl) = b.rows[row];
     let [domain, owner, rtype, rdata] =
         split_key(b.key(&b.rows[row])).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
-    st.raw_bind_parameter(base + 1, tld)?;
+    st.raw_bind_parameter(base + 1, to.tld)?;
     st.raw_bind_parameter(base + 2, domain)?;
     st.raw_bind_parameter(base + 3, owner)?;
     st.raw_bind_parameter(base + 4, rtype)?;
     st.raw_bind_parameter(base + 5, ttl)?;
     st.raw_bind_parameter(base + 6, rdata)?;
-    st.raw_bind_parameter(base + 7, zone)
+    st.raw_bind_parameter(base + 7, to.zone)
 }
 
 /// A `domains` row to write. For a name with a current row, `first_seen` and `last_changed`
@@ -335,7 +289,7 @@ struct NewDomain {
 
 const DOM: &[&str] = &["tld", "name", "hash", "sig", "first_seen", "last_seen", "last_changed", "removed_at", "since"];
 
-fn bind_domain(st: &mut Statement<'_>, base: usize, to: Target<'_>, d: &NewDomain) -> rusqlite::Result<()> {
+fn bind_domain(st: &mut Statement<'_>, base: usize, to: Target<'_>, _: &(), d: &NewDomain) -> rusqlite::Result<()> {
     st.raw_bind_parameter(base + 1, to.tld)?;
     st.raw_bind_parameter(base + 2, d.name.as_str())?;
     st.raw_bind_parameter(base + 3, &d.hash[..])?;
@@ -350,7 +304,7 @@ fn bind_domain(st: &mut Statement<'_>, base: usize, to: Target<'_>, d: &NewDomai
 /// A `record_groups` row to write: (name, hash, sig).
 type NewGroup = (String, [u8; 16], Option<[u8; 16]>);
 
-fn bind_group(st: &mut Statement<'_>, base: usize, to: Target<'_>, g: &NewGroup) -> rusqlite::Result<()> {
+fn bind_group(st: &mut Statement<'_>, base: usize, to: Target<'_>, _: &(), g: &NewGroup) -> rusqlite::Result<()> {
     st.raw_bind_parameter(base + 1, to.tld)?;
     st.raw_bind_parameter(base + 2, g.0.as_str())?;
     st.raw_bind_parameter(base + 3, &g.1[..])?;
@@ -395,7 +349,7 @@ struct Merge<'c> {
     old_groups: Pager<'c, OldGroup>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
-    records: RecordWriter<'c>,
+    records: Inserter<'c, usize, GroupBatch>,
     /// Domains no current row names.
     domains: Inserter<'c, NewDomain>,
     groups: Inserter<'c, NewGroup>,
@@ -434,7 +388,7 @@ impl<'c> Merge<'c> {
                 |o| &o.name,
             )?,
             compare_records,
-            records: RecordWriter::new(conn, tld, job.zone)?,
+            records: Inserter::new(conn, "records", REC, bind_record, to)?,
             domains: Inserter::new(conn, "domains", DOM, bind_domain, to)?,
             groups: Inserter::new(conn, "record_groups", &["tld", "name", "hash", "sig", "since"], bind_group, to)?,
             replace: Replace::new(conn)?,
@@ -479,7 +433,7 @@ impl<'c> Merge<'c> {
             self.records.push(b, row)?;
         }
         if !g.delegation {
-            self.groups.push((g.name.clone(), g.hash, g.sig))?;
+            self.groups.push(&(), (g.name.clone(), g.hash, g.sig))?;
         }
         Ok(())
     }
@@ -520,7 +474,7 @@ impl<'c> Merge<'c> {
             self.replace_domain(&row)
         } else {
             self.note_pending(&g.name)?;
-            self.domains.push(row)
+            self.domains.push(&(), row)
         }
     }
 
@@ -601,7 +555,7 @@ impl<'c> Merge<'c> {
         while let Some(o) = self.old_groups.pop()? {
             self.records_gone(&o.name, true)?;
         }
-        self.domains.finish()?;
-        self.groups.finish()
+        self.domains.finish(&())?;
+        self.groups.finish(&())
     }
 }
