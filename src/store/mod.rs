@@ -549,22 +549,24 @@ pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn schema_5_events_are_kept_through_the_rebuild_for_watch_events() {
+    /// A database written by `sql` (an older schema), then opened by this zonefeed.
+    fn migrated(sql: &str) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(
-                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        (dir, c)
+    }
+
+    #[test]
+    fn schema_5_events_are_kept_through_the_rebuild_for_watch_events() {
+        let (_dir, c) = migrated(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  INSERT INTO meta VALUES ('schema_version', '5');
                  CREATE TABLE events (id INTEGER PRIMARY KEY, zone INTEGER NOT NULL, prev_zone INTEGER NOT NULL, tld TEXT NOT NULL,
                    domain TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified')), at TEXT NOT NULL);
                  INSERT INTO events VALUES (7, 2, 1, 'com', 'a.com', 'added', '2026-11-24T00:00:00Z');",
-            )
-            .unwrap();
-        }
-        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        );
         let (id, kind): (i64, String) = c.query_row("SELECT id, kind FROM events", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
         assert_eq!((id, kind.as_str()), (7, "added"));
         c.execute("INSERT INTO events (zone, prev_zone, tld, domain, kind, at, term, rule) VALUES (2, 1, 'com', 'b.com', 'watch', 'x', 't', 'contains')", [])
@@ -575,11 +577,7 @@ mod tests {
 
     #[test]
     fn schema_6_keeps_the_current_versions_rows_without_their_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v6.db");
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(
+        let (_dir, c) = migrated(
                 "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  INSERT INTO meta VALUES ('schema_version', '6');
                  CREATE TABLE zones (id INTEGER PRIMARY KEY, tld TEXT NOT NULL, serial INTEGER, source TEXT NOT NULL, size INTEGER,
@@ -594,10 +592,7 @@ mod tests {
                    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, last_changed TEXT NOT NULL, removed_at TEXT, PRIMARY KEY (zone, name)) WITHOUT ROWID;
                  INSERT INTO domains VALUES (1, 'com', 'a.com', x'01', 'f', 'l1', 'c', NULL),
                    (2, 'com', 'a.com', x'02', 'f', 'l2', 'c', NULL), (2, 'com', 'b.com', x'03', 'f', 'l0', 'c', 'r');",
-            )
-            .unwrap();
-        }
-        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        );
         let recs: Vec<(String, String)> = c
             .prepare("SELECT tld, rdata FROM records")
             .unwrap()

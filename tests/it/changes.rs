@@ -1,6 +1,16 @@
 //! Change tracking: events between versions equal zonegen's change sets; guards.
 
+use std::path::{Path, PathBuf};
+
 use crate::env::{self, summary, TestEnv};
+
+/// zonegen's signed zone of `domains` domains on `day` in `style`, written as
+/// `{prefix}{day}{style joined}.zone`.
+fn signed_day(t: &TestEnv, sh: &Path, prefix: &str, domains: &str, day: &str, style: &[&str]) -> PathBuf {
+    let mut a = vec!["zone", "--domains", domains, "--day", day, "--signed"];
+    a.extend_from_slice(style);
+    t.write(&format!("{prefix}{day}{}.zone", style.join("")), &env::zonegen(sh, &a))
+}
 
 fn changes_tsv(t: &TestEnv, db: &str, version: i64) -> String {
     let v = version.to_string();
@@ -13,11 +23,7 @@ fn changes_tsv(t: &TestEnv, db: &str, version: i64) -> String {
 fn events_equal_zonegen_changes_in_order_skipped_and_repeated() {
     let Some(sh) = env::shared("events_equal_zonegen_changes_in_order_skipped_and_repeated") else { return };
     let t = TestEnv::new();
-    let zone = |day: &str, style: &[&str]| {
-        let mut a = vec!["zone", "--domains", "2000", "--day", day, "--signed"];
-        a.extend_from_slice(style);
-        t.write(&format!("d{day}{}.zone", style.join("")), &env::zonegen(&sh, &a))
-    };
+    let zone = |day: &str, style: &[&str]| signed_day(&t, &sh, "d", "2000", day, style);
     let want =
         |from: &str, to: &str| String::from_utf8(env::zonegen(&sh, &["changes", "--domains", "2000", "--from", from, "--to", to])).unwrap();
     let base = summary(&t.import_ok("c.db", &[zone("0", &["--shuffle"]).to_str().unwrap()]));
@@ -85,11 +91,7 @@ fn older_serial_and_mass_removal_are_refused_without_force() {
 fn a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves() {
     let Some(sh) = env::shared("a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves") else { return };
     let t = TestEnv::new();
-    let zone = |day: &str, style: &[&str]| {
-        let mut a = vec!["zone", "--domains", "3000", "--day", day, "--signed"];
-        a.extend_from_slice(style);
-        t.write(&format!("chain{day}{}.zone", style.join("")), &env::zonegen(&sh, &a))
-    };
+    let zone = |day: &str, style: &[&str]| signed_day(&t, &sh, "chain", "3000", day, style);
     let d0 = zone("0", &["--shuffle"]);
     let d1 = zone("1", &["--style", "master"]);
     let d2 = zone("2", &[]);

@@ -119,11 +119,13 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// What a reader sees of `records`, `domains` (live ones) and `record_groups` in the current
 /// versions, without versions and timestamps, sorted.
 pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
+    use zonefeed::store::visible;
     let mut r = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
-              WHERE r.since <= z.id AND (r.until IS NULL OR r.until > z.id) ORDER BY 1, 2, 3, 4, 6",
-        )
+              WHERE {} ORDER BY 1, 2, 3, 4, 6",
+            visible("r", "z.id")
+        ))
         .expect("records query");
     let recs: Vec<String> = r
         .query_map([], |row| {
@@ -141,13 +143,15 @@ pub fn tables(conn: &Connection) -> (Vec<String>, Vec<String>) {
         .collect::<Result<_, _>>()
         .expect("records rows");
     let mut d = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT d.tld, d.name, hex(d.hash) || '/' || coalesce(hex(d.sig), '') FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
-              WHERE d.removed_at IS NULL AND d.since <= z.id AND (d.until IS NULL OR d.until > z.id)
+              WHERE d.removed_at IS NULL AND {}
              UNION ALL SELECT 'group ' || g.tld, g.name, hex(g.hash) || '/' || coalesce(hex(g.sig), '')
                FROM record_groups g JOIN zones z ON z.tld = g.tld AND z.state = 'current'
-              WHERE g.since <= z.id AND (g.until IS NULL OR g.until > z.id) ORDER BY 1, 2",
-        )
+              WHERE {} ORDER BY 1, 2",
+            visible("d", "z.id"),
+            visible("g", "z.id")
+        ))
         .expect("domains query");
     let doms: Vec<String> = d
         .query_map([], |row| Ok(format!("{} {} {}", row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)))
@@ -181,10 +185,11 @@ pub fn assert_settled(conn: &Connection) {
 pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     use sha2::Digest;
     let mut st = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT name FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
-          WHERE d.tld = ?1 AND d.removed_at IS NULL AND d.since <= z.id AND (d.until IS NULL OR d.until > z.id) ORDER BY name",
-        )
+              WHERE d.tld = ?1 AND d.removed_at IS NULL AND {} ORDER BY name",
+            zonefeed::store::visible("d", "z.id")
+        ))
         .expect("query");
     let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))

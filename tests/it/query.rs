@@ -15,6 +15,17 @@ fn lines(text: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The first three columns of every line of TSV output.
+fn first_three_columns(tsv: &[u8]) -> BTreeSet<(String, String, String)> {
+    String::from_utf8_lossy(tsv)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect()
+}
+
 fn gunzip(p: &Path) -> String {
     use std::io::Read;
     let mut s = String::new();
@@ -147,13 +158,7 @@ fn check_finds_the_planted_faults_at_their_levels() {
     t.import_ok("q.db", &[zone.to_str().unwrap()]);
     let out = t.run(&["--db", "q.db", "check", "test", "--format", "tsv"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let got: BTreeSet<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_string(), f[1].to_string(), f[2].to_string())
-        })
-        .collect();
+    let got = first_three_columns(&out.stdout);
     let want: BTreeSet<(String, String, String)> = [
         ("warning", "single_ns", "lonely.test"),
         ("error", "missing_glue", "noglue.test"),
@@ -209,13 +214,7 @@ fn watch_terms_catch_planted_look_alikes_and_nothing_else() {
     let f1 = t.write("com-1.zone", d1.as_bytes());
     let s = crate::env::summary(&t.import_ok("w.db", &[f1.to_str().unwrap()]));
     let out = t.run(&["--db", "w.db", "watch", "hits", "--format", "tsv"]);
-    let got: BTreeSet<(String, String, String)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_string(), f[1].to_string(), f[2].to_string())
-        })
-        .collect();
+    let got = first_three_columns(&out.stdout);
     let mut want: BTreeSet<(String, String, String)> =
         planted.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     want.insert((watched.clone(), watched.clone(), "domain_modified".into()));
