@@ -82,12 +82,8 @@ pub fn search_cmd(s: &Settings, args: &SearchArgs) -> ExitCode {
 }
 
 pub fn stats_cmd(s: &Settings, args: &StatsArgs) -> ExitCode {
-    let conn = match open_query_db(s) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let tlds = match zones_asked(s, &conn, args.tld.as_deref()) {
-        Ok(t) => t,
+    let (conn, tlds) = match open_zones(s, args.tld.as_deref()) {
+        Ok(z) => z,
         Err(code) => return code,
     };
     let mut all = Vec::new();
@@ -128,12 +124,8 @@ pub fn stats_cmd(s: &Settings, args: &StatsArgs) -> ExitCode {
 
 pub fn check_cmd(s: &Settings, args: &CheckArgs) -> ExitCode {
     let min = query::check::Level::parse(&args.level).unwrap_or(query::check::Level::Notice);
-    let conn = match open_query_db(s) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let tlds = match zones_asked(s, &conn, args.tld.as_deref()) {
-        Ok(t) => t,
+    let (conn, tlds) = match open_zones(s, args.tld.as_deref()) {
+        Ok(z) => z,
         Err(code) => return code,
     };
     let mut reports = Vec::new();

@@ -64,8 +64,15 @@ pub fn query_failure(s: &Settings, e: rusqlite::Error) -> ExitCode {
     ExitCode::from(code::FAILED)
 }
 
+/// A read-only connection and the zone named, or every current zone.
+pub fn open_zones(s: &Settings, tld: Option<&str>) -> Result<(rusqlite::Connection, Vec<String>), ExitCode> {
+    let conn = open_query_db(s)?;
+    let zones = zones_asked(s, &conn, tld)?;
+    Ok((conn, zones))
+}
+
 /// The zone named, or every current zone.
-pub fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> Result<Vec<String>, ExitCode> {
+fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> Result<Vec<String>, ExitCode> {
     match tld {
         Some(t) => query::normalize(t).map(|t| vec![t]).map_err(|e| {
             eprintln!("error: {e}");

@@ -7,8 +7,8 @@ pub(super) use super::code;
 pub(super) use super::czds::run_sync;
 pub(super) use super::ops::{report_deliveries, webhooks_lock};
 pub(super) use super::{
-    czds_client, exclusive_lock, human_bytes, open_query_db, open_writer, outcome, query_failure, since_arg, spill_dir, store_failure,
-    webhook_config, zones_asked,
+    czds_client, exclusive_lock, human_bytes, open_query_db, open_writer, open_zones, outcome, query_failure, since_arg, spill_dir,
+    store_failure, webhook_config,
 };
 pub(super) use crate::changes::{self, webhooks};
 pub(super) use crate::cli::*;
