@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use crossbeam_channel::Receiver;
-use rusqlite::{params, Connection, Row, Statement};
+use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL
 /// stays a few hundred MiB at most.
@@ -23,12 +23,21 @@ const PAGE: i64 = 10_000;
 /// one row per statement here).
 const ROWS_PER_INSERT: usize = 64;
 
-/// `INSERT OR FAIL INTO table (cols) VALUES (?, ...), (?, ...)...` for `rows` rows. `OR FAIL`
-/// spares SQLite the statement journal a multi-row insert otherwise keeps to undo itself
-/// (10-15% of insert time here); a failure aborts the whole import anyway.
-fn multi_insert(table: &str, cols: &[&str], rows: usize) -> String {
-    let one = format!("({})", vec!["?"; cols.len()].join(", "));
-    format!("INSERT OR FAIL INTO {table} ({}) VALUES {}", cols.join(", "), vec![one; rows].join(", "))
+/// `INSERT OR FAIL INTO table (shared, cols) VALUES (?1, .., ?k, ?, ...), ...` for `rows`
+/// rows. The `shared` columns take the same value in every row: they are bound once per
+/// statement, as `?1..?k`, which spares SQLite a bind (a copy, for text) per row and column.
+/// `OR FAIL` spares SQLite the statement journal a multi-row insert otherwise keeps to undo
+/// itself (10-15% of insert time here); a failure aborts the whole import anyway.
+fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) -> String {
+    let k = shared.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let own = (0..cols.len()).map(|c| format!("?{}", k + r * cols.len() + c + 1));
+            format!("({})", (1..=k).map(|i| format!("?{i}")).chain(own).collect::<Vec<_>>().join(", "))
+        })
+        .collect();
+    let names: Vec<&str> = shared.iter().chain(cols).copied().collect();
+    format!("INSERT OR FAIL INTO {table} ({}) VALUES {}", names.join(", "), values.join(", "))
 }
 
 /// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
@@ -110,11 +119,11 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::
     let mut merge = Merge::new(conn, job)?;
     for b in rx {
         let mut start = 0;
-        for g in &b.groups {
-            merge.group(&b, g, start, &mut stats)?;
+        for (i, g) in b.groups.iter().enumerate() {
+            merge.group(&b, i, start, &mut stats)?;
             start = g.end;
         }
-        merge.records.finish(&b)?;
+        merge.finish_batch(&b)?;
         in_tx += b.rows.len() + b.groups.len();
         if in_tx >= TX_ROWS {
             conn.execute_batch("COMMIT; BEGIN")?;
@@ -202,47 +211,43 @@ impl<'c, T> Pager<'c, T> {
     }
 }
 
-/// Where rows go: the zone and the version writing them.
-#[derive(Clone, Copy)]
-struct Target<'c> {
-    tld: &'c str,
-    zone: i64,
-}
-
 /// Buffered multi-row inserts into one table. Rows are `T`s bound with a context `C` that
-/// outlives them only per call: record rows are indices into the batch they came in.
-struct Inserter<'c, T, C = ()> {
+/// outlives them only per call: rows are indices into the batch they came in.
+struct Inserter<'c, T, C> {
     multi: Statement<'c>,
     one: Statement<'c>,
     pending: Vec<T>,
-    bind: fn(&mut Statement<'_>, usize, Target<'_>, &C, &T) -> rusqlite::Result<()>,
+    bind: fn(&mut Statement<'_>, usize, &C, &T) -> rusqlite::Result<()>,
+    /// Parameters before the first row's own: the shared ones.
+    shared: usize,
     cols: usize,
-    to: Target<'c>,
 }
 
 impl<'c, T, C> Inserter<'c, T, C> {
+    /// `shared` pairs a column with the value every row gets; `bind` binds a row's own
+    /// `cols` from the parameter after the index it is given.
     fn new(
         conn: &'c Connection,
         table: &str,
+        shared: &[(&str, &dyn ToSql)],
         cols: &[&str],
-        bind: fn(&mut Statement<'_>, usize, Target<'_>, &C, &T) -> rusqlite::Result<()>,
-        to: Target<'c>,
+        bind: fn(&mut Statement<'_>, usize, &C, &T) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<Self> {
-        Ok(Inserter {
-            multi: conn.prepare(&multi_insert(table, cols, ROWS_PER_INSERT))?,
-            one: conn.prepare(&multi_insert(table, cols, 1))?,
-            pending: Vec::with_capacity(ROWS_PER_INSERT),
-            bind,
-            cols: cols.len(),
-            to,
-        })
+        let names: Vec<&str> = shared.iter().map(|(c, _)| *c).collect();
+        let mut multi = conn.prepare(&multi_insert(table, &names, cols, ROWS_PER_INSERT))?;
+        let mut one = conn.prepare(&multi_insert(table, &names, cols, 1))?;
+        for (i, (_, v)) in shared.iter().enumerate() {
+            multi.raw_bind_parameter(i + 1, v)?;
+            one.raw_bind_parameter(i + 1, v)?;
+        }
+        Ok(Inserter { multi, one, pending: Vec::with_capacity(ROWS_PER_INSERT), bind, shared: shared.len(), cols: cols.len() })
     }
 
     fn push(&mut self, cx: &C, row: T) -> rusqlite::Result<()> {
         self.pending.push(row);
         if self.pending.len() == ROWS_PER_INSERT {
             for (i, row) in self.pending.iter().enumerate() {
-                (self.bind)(&mut self.multi, i * self.cols, self.to, cx, row)?;
+                (self.bind)(&mut self.multi, self.shared + i * self.cols, cx, row)?;
             }
             self.multi.raw_execute()?;
             self.pending.clear();
@@ -253,30 +258,38 @@ impl<'c, T, C> Inserter<'c, T, C> {
     /// Writes the rows waiting for a full statement (before their context goes).
     fn finish(&mut self, cx: &C) -> rusqlite::Result<()> {
         for row in std::mem::take(&mut self.pending) {
-            (self.bind)(&mut self.one, 0, self.to, cx, &row)?;
+            (self.bind)(&mut self.one, self.shared, cx, &row)?;
             self.one.raw_execute()?;
         }
         Ok(())
     }
 }
 
-const REC: &[&str] = &["tld", "domain", "owner", "type", "ttl", "rdata", "since"];
+/// A group row's own columns in `domains` and `record_groups`.
+const GROUP: &[&str] = &["name", "hash", "sig"];
 
-fn bind_record(st: &mut Statement<'_>, base: usize, to: Target<'_>, b: &GroupBatch, &row: &usize) -> rusqlite::Result<()> {
+fn bind_record(st: &mut Statement<'_>, base: usize, b: &GroupBatch, &row: &usize) -> rusqlite::Result<()> {
     let (_, _, ttl) = b.rows[row];
     let [domain, owner, rtype, rdata] =
         split_key(b.key(&b.rows[row])).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
-    st.raw_bind_parameter(base + 1, to.tld)?;
-    st.raw_bind_parameter(base + 2, domain)?;
-    st.raw_bind_parameter(base + 3, owner)?;
-    st.raw_bind_parameter(base + 4, rtype)?;
-    st.raw_bind_parameter(base + 5, ttl)?;
-    st.raw_bind_parameter(base + 6, rdata)?;
-    st.raw_bind_parameter(base + 7, to.zone)
+    st.raw_bind_parameter(base + 1, domain)?;
+    st.raw_bind_parameter(base + 2, owner)?;
+    st.raw_bind_parameter(base + 3, rtype)?;
+    st.raw_bind_parameter(base + 4, ttl)?;
+    st.raw_bind_parameter(base + 5, rdata)
 }
 
-/// A `domains` row to write. For a name with a current row, `first_seen` and `last_changed`
-/// left None keep that row's.
+/// A group's name and hashes: the row the batch's `groups[i]` gives `domains` (a new domain:
+/// its dates are shared) or `record_groups`.
+fn bind_group(st: &mut Statement<'_>, base: usize, b: &GroupBatch, &i: &usize) -> rusqlite::Result<()> {
+    let g = &b.groups[i];
+    st.raw_bind_parameter(base + 1, g.name.as_str())?;
+    st.raw_bind_parameter(base + 2, &g.hash[..])?;
+    st.raw_bind_parameter(base + 3, g.sig.as_ref().map(|s| &s[..]))
+}
+
+/// A `domains` row that replaces a current one. `first_seen` and `last_changed` left None
+/// keep that row's.
 struct NewDomain {
     name: String,
     hash: [u8; 16],
@@ -285,31 +298,6 @@ struct NewDomain {
     last_seen: Option<String>,
     last_changed: Option<String>,
     removed_at: Option<String>,
-}
-
-const DOM: &[&str] = &["tld", "name", "hash", "sig", "first_seen", "last_seen", "last_changed", "removed_at", "since"];
-
-fn bind_domain(st: &mut Statement<'_>, base: usize, to: Target<'_>, _: &(), d: &NewDomain) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, to.tld)?;
-    st.raw_bind_parameter(base + 2, d.name.as_str())?;
-    st.raw_bind_parameter(base + 3, &d.hash[..])?;
-    st.raw_bind_parameter(base + 4, d.sig.as_ref().map(|s| &s[..]))?;
-    st.raw_bind_parameter(base + 5, d.first_seen.as_deref())?;
-    st.raw_bind_parameter(base + 6, d.last_seen.as_deref())?;
-    st.raw_bind_parameter(base + 7, d.last_changed.as_deref())?;
-    st.raw_bind_parameter(base + 8, d.removed_at.as_deref())?;
-    st.raw_bind_parameter(base + 9, to.zone)
-}
-
-/// A `record_groups` row to write: (name, hash, sig).
-type NewGroup = (String, [u8; 16], Option<[u8; 16]>);
-
-fn bind_group(st: &mut Statement<'_>, base: usize, to: Target<'_>, _: &(), g: &NewGroup) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(base + 1, to.tld)?;
-    st.raw_bind_parameter(base + 2, g.0.as_str())?;
-    st.raw_bind_parameter(base + 3, &g.1[..])?;
-    st.raw_bind_parameter(base + 4, g.2.as_ref().map(|s| &s[..]))?;
-    st.raw_bind_parameter(base + 5, to.zone)
 }
 
 /// Statements that replace a name's current rows; `?1` tld, `?2` name, `?3` the new version.
@@ -344,15 +332,15 @@ impl<'c> Replace<'c> {
 /// The merge of the new version's groups with the current rows.
 struct Merge<'c> {
     job: &'c Job,
-    to: Target<'c>,
+    tld: &'c str,
     old_domains: Pager<'c, OldDomain>,
     old_groups: Pager<'c, OldGroup>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     records: Inserter<'c, usize, GroupBatch>,
-    /// Domains no current row names.
-    domains: Inserter<'c, NewDomain>,
-    groups: Inserter<'c, NewGroup>,
+    /// Domains no current row names: first seen and changed now.
+    domains: Inserter<'c, usize, GroupBatch>,
+    groups: Inserter<'c, usize, GroupBatch>,
     replace: Replace<'c>,
     event: Statement<'c>,
 }
@@ -361,10 +349,12 @@ impl<'c> Merge<'c> {
     fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<Merge<'c>> {
         let compare_records = job.records && job.previous.as_ref().is_some_and(|p| p.records);
         let tld = job.tld.as_str();
-        let to = Target { tld, zone: job.zone };
+        let zone = &job.zone as &dyn ToSql;
+        let now = &job.now as &dyn ToSql;
+        let tld_sql = &tld as &dyn ToSql;
         Ok(Merge {
             job,
-            to,
+            tld,
             old_domains: Pager::new(
                 conn,
                 job.previous.as_ref().map(|_| {
@@ -388,15 +378,29 @@ impl<'c> Merge<'c> {
                 |o| &o.name,
             )?,
             compare_records,
-            records: Inserter::new(conn, "records", REC, bind_record, to)?,
-            domains: Inserter::new(conn, "domains", DOM, bind_domain, to)?,
-            groups: Inserter::new(conn, "record_groups", &["tld", "name", "hash", "sig", "since"], bind_group, to)?,
+            records: Inserter::new(
+                conn,
+                "records",
+                &[("tld", tld_sql), ("since", zone)],
+                &["domain", "owner", "type", "ttl", "rdata"],
+                bind_record,
+            )?,
+            domains: Inserter::new(
+                conn,
+                "domains",
+                &[("tld", tld_sql), ("since", zone), ("first_seen", now), ("last_changed", now)],
+                GROUP,
+                bind_group,
+            )?,
+            groups: Inserter::new(conn, "record_groups", &[("tld", tld_sql), ("since", zone)], GROUP, bind_group)?,
             replace: Replace::new(conn)?,
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
         })
     }
 
-    fn group(&mut self, b: &GroupBatch, g: &GroupRow, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
+    /// The `i`th group of `b`, whose records are `b.rows[start..]`.
+    fn group(&mut self, b: &GroupBatch, i: usize, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
+        let g = &b.groups[i];
         // Current names before this one are gone from the new version.
         while let Some(o) = self.old_domains.pop_before(&g.name)? {
             self.domain_gone(o, true, stats)?;
@@ -413,7 +417,7 @@ impl<'c> Merge<'c> {
             _ => None,
         };
         match (g.delegation, od) {
-            (true, od) => self.domain_present(g, od, stats)?,
+            (true, od) => self.domain_present(b, i, od, stats)?,
             // Its records, if it keeps any, are replaced below.
             (false, Some(o)) => self.domain_gone(o, false, stats)?,
             (false, None) => {}
@@ -433,49 +437,43 @@ impl<'c> Merge<'c> {
             self.records.push(b, row)?;
         }
         if !g.delegation {
-            self.groups.push(&(), (g.name.clone(), g.hash, g.sig))?;
+            self.groups.push(b, i)?;
         }
         Ok(())
     }
 
     /// A domain of the new version, and what the current version knew of it.
-    fn domain_present(&mut self, g: &GroupRow, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
+    fn domain_present(&mut self, b: &GroupBatch, i: usize, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
+        let g = &b.groups[i];
         stats.domains += 1;
-        let now = Some(self.job.now.clone());
-        let (first_seen, last_changed) = match &od {
-            Some(o) if !o.removed && o.hash == g.hash => {
-                if o.sig == g.sig {
-                    return Ok(());
-                }
-                // Only the signatures changed: no event, but the new hashes are kept.
-                (None, None)
-            }
-            Some(o) if !o.removed => {
-                stats.changed_domains += 1;
-                self.record_event(&g.name, "modified")?;
-                (None, now)
-            }
-            Some(_) => {
-                // It comes back: added again, first seen long ago.
-                stats.new_domains += 1;
+        let Some(o) = od else {
+            stats.new_domains += 1;
+            if self.job.previous.is_some() {
                 self.record_event(&g.name, "added")?;
-                (None, now)
             }
-            None => {
-                stats.new_domains += 1;
-                if self.job.previous.is_some() {
-                    self.record_event(&g.name, "added")?;
-                }
-                (now.clone(), now)
-            }
-        };
-        let row = NewDomain { name: g.name.clone(), hash: g.hash, sig: g.sig, first_seen, last_seen: None, last_changed, removed_at: None };
-        if od.is_some() {
-            self.replace_domain(&row)
-        } else {
             self.note_pending(&g.name)?;
-            self.domains.push(&(), row)
-        }
+            return self.domains.push(b, i);
+        };
+        let now = Some(self.job.now.clone());
+        let last_changed = if !o.removed && o.hash == g.hash {
+            if o.sig == g.sig {
+                return Ok(());
+            }
+            // Only the signatures changed: no event, but the new hashes are kept.
+            None
+        } else if !o.removed {
+            stats.changed_domains += 1;
+            self.record_event(&g.name, "modified")?;
+            now
+        } else {
+            // It comes back: added again, first seen long ago.
+            stats.new_domains += 1;
+            self.record_event(&g.name, "added")?;
+            now
+        };
+        let row =
+            NewDomain { name: g.name.clone(), hash: g.hash, sig: g.sig, first_seen: None, last_seen: None, last_changed, removed_at: None };
+        self.replace_domain(&row)
     }
 
     /// A current domain row whose name is no domain of the new version; `records_go` when
@@ -505,7 +503,7 @@ impl<'c> Merge<'c> {
     /// Writes a domain row that replaces the name's current one.
     fn replace_domain(&mut self, d: &NewDomain) -> rusqlite::Result<()> {
         self.note_pending(&d.name)?;
-        let (tld, zone) = (self.to.tld, self.to.zone);
+        let (tld, zone) = (self.tld, self.job.zone);
         let sig = d.sig.as_ref().map(|s| &s[..]);
         self.replace.domain.execute(params![
             tld,
@@ -526,9 +524,9 @@ impl<'c> Merge<'c> {
     /// none or by new ones.
     fn records_gone(&mut self, name: &str, group: bool) -> rusqlite::Result<()> {
         self.note_pending(name)?;
-        self.replace.records.execute(params![self.to.tld, name, self.to.zone])?;
+        self.replace.records.execute(params![self.tld, name, self.job.zone])?;
         if group {
-            self.replace.groups.execute(params![self.to.tld, name, self.to.zone])?;
+            self.replace.groups.execute(params![self.tld, name, self.job.zone])?;
         }
         Ok(())
     }
@@ -536,7 +534,7 @@ impl<'c> Merge<'c> {
     /// Notes a name whose rows this version writes while a current version exists.
     fn note_pending(&mut self, name: &str) -> rusqlite::Result<()> {
         if self.job.previous.is_some() {
-            self.replace.pending.execute(params![self.to.zone, name])?;
+            self.replace.pending.execute(params![self.job.zone, name])?;
         }
         Ok(())
     }
@@ -555,7 +553,13 @@ impl<'c> Merge<'c> {
         while let Some(o) = self.old_groups.pop()? {
             self.records_gone(&o.name, true)?;
         }
-        self.domains.finish(&())?;
-        self.groups.finish(&())
+        Ok(())
+    }
+
+    /// Writes the rows of `b` still waiting for a full statement.
+    fn finish_batch(&mut self, b: &GroupBatch) -> rusqlite::Result<()> {
+        self.records.finish(b)?;
+        self.domains.finish(b)?;
+        self.groups.finish(b)
     }
 }
