@@ -101,6 +101,17 @@ pub fn parse_wire(tok: &[u8], origin: Option<&Origin>, out: &mut Vec<u8>) -> Res
     let mut absolute = false;
     let mut i = 0;
     while i < tok.len() {
+        // A run of octets up to the next dot or backslash is copied whole.
+        let run = tok[i..].iter().position(|&b| b == b'.' || b == b'\\').unwrap_or(tok.len() - i);
+        if run > 0 {
+            if label_len + run > MAX_LABEL {
+                return Err(NameError::LabelTooLong(label_len + count_label_rest(&tok[i..])));
+            }
+            label_len += run;
+            out.extend_from_slice(&tok[i..i + run]);
+            i += run;
+            continue;
+        }
         let b = tok[i];
         i += 1;
         let byte = match b {
@@ -201,14 +212,30 @@ pub fn wire_to_text(wire: &[u8], out: &mut String) {
         }
         first = false;
         let end = (i + 1 + n).min(wire.len());
-        for &b in &wire[i + 1..end] {
-            push_label_octet(b, out);
+        let label = &wire[i + 1..end];
+        // Most labels are already canonical: lower-case letters, digits, hyphens.
+        match std::str::from_utf8(label) {
+            Ok(text) if label.iter().all(|&b| CANONICAL[b as usize]) => out.push_str(text),
+            _ => label.iter().for_each(|&b| push_label_octet(b, out)),
         }
         i = end;
     }
     if first {
         out.push('.');
     }
+}
+
+/// Octets a label's canonical text holds as they are (see [`push_label_octet`]).
+static CANONICAL: [bool; 256] = canonical_octets();
+
+const fn canonical_octets() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        t[b] = !matches!(b as u8, b'A'..=b'Z' | b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$');
+        b += 1;
+    }
+    t
 }
 
 fn push_label_octet(b: u8, out: &mut String) {
@@ -299,6 +326,8 @@ mod tests {
         assert_eq!(text("a\\000b.", ".").unwrap(), "a\\000b");
         assert_eq!(text("\\@x.", ".").unwrap(), "\\@x");
         assert_eq!(text("*.com.", ".").unwrap(), "*.com");
+        assert_eq!(text("xn--Bcher-kva.EXAMPLE", "com").unwrap(), "xn--bcher-kva.example.com");
+        assert_eq!(text("a\\(b\\200.c", "com").unwrap(), "a\\(b\\200.c.com");
     }
 
     #[test]
@@ -306,6 +335,9 @@ mod tests {
         let l63 = "a".repeat(63);
         assert!(text(&format!("{l63}.com."), ".").is_ok());
         assert_eq!(text(&format!("{l63}a.com."), "."), Err(NameError::LabelTooLong(64)));
+        // The octet that overflows may come from an escape, or in the middle of a plain run.
+        assert_eq!(text(&format!("{}\\065bcd.com.", "a".repeat(60)), "."), Err(NameError::LabelTooLong(64)));
+        assert_eq!(text(&format!("{}\\065{}.com.", "a".repeat(30), "b".repeat(40)), "."), Err(NameError::LabelTooLong(71)));
         let long = ["abcdefghi"; 26].join(".") + ".";
         assert!(matches!(text(&long, "."), Err(NameError::NameTooLong(261))));
         let ok = ["abcdefghi"; 25].join(".") + ".";

@@ -194,6 +194,7 @@ struct Parser {
     st: Tracked,
     scratch: Scratch,
     rdata: String,
+    /// A spare buffer for parsing the owner (see [`Parser::entry`]).
     owner: Vec<u8>,
     first_origin: Option<Origin>,
 }
@@ -277,19 +278,25 @@ impl Parser {
             return Ok(false);
         }
         let mut i = 0;
-        // Owner: the first token, or the previous owner when the line began with a blank.
-        self.owner.clear();
+        // Owner: the first token, or the previous owner when the line began with a blank. It
+        // is parsed into a spare buffer, which then trades places with the previous owner's:
+        // no copy per record, and a bad owner leaves the previous one in place.
         if blank_owner {
             self.st.read(used::PREV_OWNER);
-            let prev = self.st.state.prev_owner.as_ref().ok_or("no owner: the first record leaves it out")?;
-            self.owner.extend_from_slice(prev);
+            if self.st.state.prev_owner.is_none() {
+                return Err("no owner: the first record leaves it out".into());
+            }
         } else {
             let mut w = std::mem::take(&mut self.owner);
+            w.clear();
             let r = name::parse_wire(first, self.origin_for(first), &mut w);
             self.owner = w;
             r.map_err(|e| format!("owner `{}`: {e}", lossy(first)))?;
             i = 1;
-            self.st.state.prev_owner = Some(self.owner.clone());
+            match &mut self.st.state.prev_owner {
+                Some(prev) => std::mem::swap(prev, &mut self.owner),
+                None => self.st.state.prev_owner = Some(std::mem::take(&mut self.owner)),
+            }
             self.st.write(used::PREV_OWNER);
         }
         // [TTL] [class] type, TTL and class in either order (RFC 1035 §5.1).
@@ -351,7 +358,8 @@ impl Parser {
             }
             None => self.default_ttl(),
         };
-        sink.record(&Record { owner: &self.owner, ttl, rtype, rdata: &self.rdata, line });
+        let owner = self.st.state.prev_owner.as_deref().unwrap_or_default();
+        sink.record(&Record { owner, ttl, rtype, rdata: &self.rdata, line });
         Ok(true)
     }
 
