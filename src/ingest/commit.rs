@@ -42,8 +42,10 @@ struct KeySink<'z> {
 }
 
 impl<'z> KeySink<'z> {
-    fn new(zone: &'z Origin) -> Self {
-        KeySink { zone, part: Part::default(), errors: Vec::new(), owner_text: String::new(), type_text: String::new() }
+    /// A sink for a chunk of `bytes` of zone text: its keys take about as many bytes.
+    fn new(zone: &'z Origin, bytes: usize) -> Self {
+        let part = Part::with_capacity(bytes + bytes / 4);
+        KeySink { zone, part, errors: Vec::new(), owner_text: String::new(), type_text: String::new() }
     }
 }
 
@@ -118,8 +120,10 @@ fn text_suffix(text: &str, skip: usize) -> &str {
 
 /// Parses one chunk from a guessed start state (on a worker).
 pub(crate) fn parse(raw: RawChunk, guess: State, zone: &Origin, popts: &parser::Options) -> Parsed {
-    let mut sink = KeySink::new(zone);
+    let mut sink = KeySink::new(zone, raw.bytes.len());
     let out = parser::parse_chunk_with(&raw.bytes, 1, guess.clone(), &mut sink, popts);
+    // Sorted here, on the worker, while the part is small enough to sort in cache.
+    sink.part.sort();
     let newlines = memchr_iter(b'\n', &raw.bytes).count() as u64;
     Parsed { seq: raw.seq, bytes: raw.bytes, guess, out, part: sink.part, newlines, sink_errors: sink.errors }
 }
@@ -164,7 +168,7 @@ pub(crate) fn commit_all(
             let (out, part, sink_errors, base) = if reparse {
                 let (mut bytes, first) = carry.take().map_or((Vec::new(), chunk_line), |(b, l)| (b, l));
                 bytes.extend_from_slice(&p.bytes);
-                let mut sink = KeySink::new(zone);
+                let mut sink = KeySink::new(zone, bytes.len());
                 let out = parser::parse_chunk_with(&bytes, first, state.clone(), &mut sink, &opts.parser);
                 if let Some((start, l)) = out.incomplete {
                     carry = Some((bytes[start..].to_vec(), l));

@@ -1,17 +1,17 @@
 //! Sorting records by (domain, owner, type, RDATA) within a memory cap.
 //!
 //! Records arrive in file order as sort keys (`domain \0 owner \0 TYPE \0 rdata`, canonical
-//! text, which never holds a NUL) with a TTL. They collect in a run; a full run is sorted on
-//! the rayon pool, stripped of exact duplicates and spilled to a temporary file. The final run
-//! stays in memory and is merged with the spilled ones. Byte order of the keys is the order of
+//! text, which never holds a NUL) with a TTL, one [`Part`] per chunk. Each part is sorted where
+//! it was parsed, on the worker, while it is small enough to sort in cache. The sorter keeps
+//! the sorted parts as they are, without copying them into one run; when they outgrow the
+//! cap they are merged, stripped of exact duplicates and spilled to a temporary file. The end
+//! merges the parts in memory with the spilled runs. Byte order of the keys is the order of
 //! SQLite's BINARY collation over the tuple, so the writer appends in primary-key order.
 
 use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-
-use rayon::slice::ParallelSliceMut;
 
 /// One record in a run: the first 8 key bytes (most comparisons end there), where the key is
 /// in the run's arena, and the TTL.
@@ -37,9 +37,28 @@ fn prefix_of(key: &[u8]) -> u64 {
 pub struct Part {
     arena: Vec<u8>,
     entries: Vec<Entry>,
+    sorted: bool,
 }
 
 impl Part {
+    /// An empty part with room for about `bytes` of keys.
+    pub fn with_capacity(bytes: usize) -> Part {
+        Part { arena: Vec::with_capacity(bytes), entries: Vec::with_capacity(bytes / 48), sorted: false }
+    }
+
+    /// Sorts the keys (once; later keys unsort it again).
+    pub fn sort(&mut self) {
+        if !self.sorted {
+            let arena = &self.arena;
+            let key = |e: &Entry| &arena[e.off as usize..e.off as usize + e.len as usize];
+            self.entries.sort_unstable_by(|a, b| match a.prefix.cmp(&b.prefix) {
+                Ordering::Equal => key(a).cmp(key(b)),
+                o => o,
+            });
+            self.sorted = true;
+        }
+    }
+
     /// Starts a key; append its bytes to the returned vector, then call [`Part::finish`].
     pub fn key_buf(&mut self) -> &mut Vec<u8> {
         &mut self.arena
@@ -49,6 +68,7 @@ impl Part {
     pub fn finish(&mut self, start: usize, ttl: u32) {
         let key = &self.arena[start..];
         self.entries.push(Entry { prefix: prefix_of(key), off: start as u64, len: key.len() as u32, ttl });
+        self.sorted = false;
     }
 
     pub fn arena_len(&self) -> usize {
@@ -63,52 +83,41 @@ impl Part {
         self.entries.is_empty()
     }
 
+    /// What the part holds in memory.
     fn bytes(&self) -> usize {
-        self.arena.len() + self.entries.len() * ENTRY_BYTES
+        self.arena.capacity() + self.entries.capacity() * ENTRY_BYTES
     }
 }
 
-/// Collects parts into runs under a memory cap, spilling full runs to `spill_dir`.
-///
-/// Runs are sorted on a rayon pool of the sorter's own: the global pool's workers may all be
-/// parse tasks blocked on a full channel that only the sorter's caller drains, and a sort
-/// queued behind them would wait forever.
+/// Collects sorted parts under a memory cap, spilling them merged to `spill_dir` when they
+/// outgrow it.
 pub struct Sorter {
-    run: Part,
-    run_cap: usize,
+    parts: Vec<Part>,
+    bytes: usize,
+    cap: usize,
     spill_dir: PathBuf,
     spilled: Vec<File>,
-    pool: Option<rayon::ThreadPool>,
 }
 
 impl Sorter {
-    /// `memory` is the budget for the whole import; a run holds a quarter of it so chunks in
-    /// flight, the decompressor, SQLite's page cache and the writer's batches fit beside it
-    /// (at the default 2 GiB a 10M-domain zone peaks near 0.9 GiB).
+    /// `memory` is the budget for the whole import; the parts held hold a quarter of it so
+    /// chunks in flight, the decompressor, SQLite's page cache and the writer's batches fit
+    /// beside them.
     pub fn new(memory: usize, spill_dir: PathBuf) -> Sorter {
-        Sorter { run: Part::default(), run_cap: (memory / 4).max(1 << 20), spill_dir, spilled: Vec::new(), pool: None }
+        Sorter { parts: Vec::new(), bytes: 0, cap: (memory / 4).max(1 << 20), spill_dir, spilled: Vec::new() }
     }
 
-    pub fn push(&mut self, part: Part) -> io::Result<()> {
-        // Spill before the run would outgrow its buffers: a Vec that doubles holds old and new
-        // copies at once, which is how a 680 MB run once cost 1.1 GiB of RSS.
-        let fits = self.run.arena.len() + part.arena.len() <= self.run.arena.capacity()
-            && self.run.entries.len() + part.entries.len() <= self.run.entries.capacity();
-        if !self.run.is_empty() && !fits {
-            let run = std::mem::take(&mut self.run);
-            self.spill(run)?;
+    /// Takes a part, sorting it first if its worker did not.
+    pub fn push(&mut self, mut part: Part) -> io::Result<()> {
+        if part.is_empty() {
+            return Ok(());
         }
-        if self.run.is_empty() {
-            // Size both buffers once, in the proportion this part shows, to hold run_cap bytes.
-            let share = part.arena.len() as f64 / part.bytes().max(1) as f64;
-            let arena = ((self.run_cap as f64 * share) as usize).max(part.arena.len());
-            let entries = (((self.run_cap as f64 * (1.0 - share)) as usize) / ENTRY_BYTES).max(part.entries.len());
-            self.run.arena.reserve_exact(arena);
-            self.run.entries.reserve_exact(entries);
+        if !self.parts.is_empty() && self.bytes + part.bytes() > self.cap {
+            self.spill()?;
         }
-        let base = self.run.arena.len() as u64;
-        self.run.arena.extend_from_slice(&part.arena);
-        self.run.entries.extend(part.entries.iter().map(|e| Entry { off: e.off + base, ..*e }));
+        part.sort();
+        self.bytes += part.bytes();
+        self.parts.push(part);
         Ok(())
     }
 
@@ -117,17 +126,13 @@ impl Sorter {
         self.spilled.len()
     }
 
-    fn spill(&mut self, mut run: Part) -> io::Result<()> {
-        if self.pool.is_none() {
-            self.pool = Some(rayon::ThreadPoolBuilder::new().build().map_err(io::Error::other)?);
-        }
-        match &self.pool {
-            Some(pool) => pool.install(|| sort_part(&mut run)),
-            None => sort_part(&mut run),
-        }
+    fn spill(&mut self) -> io::Result<()> {
+        let parts = std::mem::take(&mut self.parts);
+        self.bytes = 0;
         let f = tempfile::tempfile_in(&self.spill_dir)?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut it = Dedup::new(MemRun { part: run, i: 0 });
+        let sources = parts.into_iter().map(|part| Box::new(MemRun { part, i: 0 }) as Box<dyn Source>).collect();
+        let mut it = Dedup::new(Merge::new(sources)?);
         while let Some((key, ttl)) = it.next_rec()? {
             w.write_all(&(key.len() as u32).to_le_bytes())?;
             w.write_all(key)?;
@@ -139,28 +144,17 @@ impl Sorter {
         Ok(())
     }
 
-    /// Sorts what is left and returns every record once, in key order, duplicates removed
-    /// (a duplicate keeps the lowest TTL).
-    /// Call it once parsing is over: the last run is sorted on the global pool, idle by then.
-    pub fn finish(mut self) -> io::Result<Merged> {
-        let mut last = std::mem::take(&mut self.run);
-        sort_part(&mut last);
-        let mut sources: Vec<Box<dyn Source>> = vec![Box::new(MemRun { part: last, i: 0 })];
+    /// Every record once, in key order, duplicates removed (a duplicate keeps the lowest TTL).
+    pub fn finish(self) -> io::Result<Merged> {
+        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        for part in self.parts {
+            sources.push(Box::new(MemRun { part, i: 0 }));
+        }
         for f in self.spilled {
             sources.push(Box::new(FileRun { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), ttl: 0 }));
         }
-        let merge = Merge::new(sources)?;
-        Ok(Merged { inner: Dedup::new(merge) })
+        Ok(Merged { inner: Dedup::new(Merge::new(sources)?) })
     }
-}
-
-fn sort_part(p: &mut Part) {
-    let arena = &p.arena;
-    let key = |e: &Entry| &arena[e.off as usize..e.off as usize + e.len as usize];
-    p.entries.par_sort_unstable_by(|a, b| match a.prefix.cmp(&b.prefix) {
-        Ordering::Equal => key(a).cmp(key(b)),
-        o => o,
-    });
 }
 
 /// A sorted source of (key, ttl).
@@ -224,10 +218,11 @@ impl Source for FileRun {
     }
 }
 
-/// k-way merge over sorted sources: a binary heap of source indices, smallest key on top.
+/// k-way merge over sorted sources: a binary heap of (first 8 key bytes, source index),
+/// smallest key on top. The prefixes settle most comparisons without touching the keys.
 struct Merge {
     sources: Vec<Box<dyn Source>>,
-    heap: Vec<usize>,
+    heap: Vec<(u64, usize)>,
     started: bool,
 }
 
@@ -236,7 +231,7 @@ impl Merge {
         let mut heap = Vec::new();
         for (i, s) in sources.iter_mut().enumerate() {
             if s.advance()? {
-                heap.push(i);
+                heap.push((prefix_of(s.key()), i));
             }
         }
         let mut m = Merge { sources, heap, started: false };
@@ -247,7 +242,11 @@ impl Merge {
     }
 
     fn less(&self, a: usize, b: usize) -> bool {
-        self.sources[self.heap[a]].key() < self.sources[self.heap[b]].key()
+        let ((pa, sa), (pb, sb)) = (self.heap[a], self.heap[b]);
+        match pa.cmp(&pb) {
+            Ordering::Equal => self.sources[sa].key() < self.sources[sb].key(),
+            o => o == Ordering::Less,
+        }
     }
 
     fn sift_down(&mut self, mut i: usize) {
@@ -271,8 +270,9 @@ impl Merge {
 impl Source for Merge {
     fn advance(&mut self) -> io::Result<bool> {
         if self.started {
-            let top = self.heap[0];
+            let top = self.heap[0].1;
             if self.sources[top].advance()? {
+                self.heap[0].0 = prefix_of(self.sources[top].key());
                 self.sift_down(0);
             } else {
                 let last = self.heap.len() - 1;
@@ -285,10 +285,10 @@ impl Source for Merge {
         Ok(!self.heap.is_empty())
     }
     fn key(&self) -> &[u8] {
-        self.sources[self.heap[0]].key()
+        self.sources[self.heap[0].1].key()
     }
     fn ttl(&self) -> u32 {
-        self.sources[self.heap[0]].ttl()
+        self.sources[self.heap[0].1].ttl()
     }
 }
 
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(drain(s.finish().unwrap()), want);
         // Tiny runs: many spills, same answer.
         let mut s = Sorter::new(3 << 20, dir.path().into());
-        s.run_cap = 4096;
+        s.cap = 4096;
         for c in refs.chunks(100) {
             s.push(part(c)).unwrap();
         }
