@@ -31,36 +31,44 @@ pub struct Grouped {
     pub types: BTreeMap<String, u64>,
 }
 
-struct Group {
-    domain: Vec<u8>,
-    keys: Vec<u8>,
-    rows: Vec<(u32, u32, u32)>,
-}
-
 /// Drains the merged stream into the writer.
+///
+/// A group's records go straight into the batch being filled; the batch is sent between
+/// groups, never inside one. Without records they are dropped again once the group's hashes
+/// are taken.
 pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<GroupBatch>, counters: &Counters) -> io::Result<Grouped> {
     let mut g = Grouped::default();
     // A zone holds a handful of types: a short list beats hashing the type on every record.
     let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
-    let mut group = Group { domain: Vec::new(), keys: Vec::new(), rows: Vec::new() };
+    let mut domain: Vec<u8> = Vec::new();
+    // Where the current group's records start in the batch.
+    let mut start = 0;
     let mut batch = GroupBatch::default();
     let apex = zone.text().as_bytes();
     let closed = || io::Error::other("the database writer stopped");
     while let Some((key, ttl)) = merged.next_rec()? {
-        let dlen = key.iter().position(|&b| b == 0).unwrap_or(key.len());
-        if key[..dlen] != group.domain[..] {
-            flush(&mut group, apex, no_records, &mut batch, &mut g, &mut types);
-            group.domain.clear();
-            group.domain.extend_from_slice(&key[..dlen]);
+        let dlen = memchr::memchr(0, key).unwrap_or(key.len());
+        if key[..dlen] != domain[..] {
+            flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
+            if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
+                counters.written.store(g.records, Ordering::Relaxed);
+                tx.send(std::mem::take(&mut batch)).map_err(|_| closed())?;
+            }
+            start = batch.rows.len();
+            domain.clear();
+            domain.extend_from_slice(&key[..dlen]);
         }
-        group.rows.push((group.keys.len() as u32, key.len() as u32, ttl));
-        group.keys.extend_from_slice(key);
-        if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
-            counters.written.store(g.records, Ordering::Relaxed);
-            tx.send(std::mem::take(&mut batch)).map_err(|_| closed())?;
+        // Equal keys come out of the merge side by side: the same owner, type and RDATA is
+        // one record, with the lowest TTL.
+        if let Some(last) = batch.rows[start..].last_mut() {
+            if batch.keys[last.0 as usize..(last.0 + last.1) as usize] == *key {
+                last.2 = last.2.min(ttl);
+                continue;
+            }
         }
+        batch.push_record(key, ttl);
     }
-    flush(&mut group, apex, no_records, &mut batch, &mut g, &mut types);
+    flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
         tx.send(batch).map_err(|_| closed())?;
     }
@@ -68,31 +76,43 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Grou
     Ok(g)
 }
 
-fn flush(group: &mut Group, apex: &[u8], no_records: bool, batch: &mut GroupBatch, g: &mut Grouped, types: &mut Vec<(Vec<u8>, u64)>) {
-    if group.rows.is_empty() {
+/// Closes the group named `domain` whose records are `batch.rows[start..]`: RRset TTLs, the
+/// hashes, and its row in `batch.groups`.
+fn flush(
+    domain: &[u8],
+    start: usize,
+    apex: &[u8],
+    no_records: bool,
+    batch: &mut GroupBatch,
+    g: &mut Grouped,
+    types: &mut Vec<(Vec<u8>, u64)>,
+) {
+    if batch.rows.len() == start {
         return;
     }
-    let key = |r: &(u32, u32, u32)| &group.keys[r.0 as usize..(r.0 + r.1) as usize];
+    let keys = &batch.keys;
+    let rows = &mut batch.rows[start..];
+    let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
     // RRsets are runs of equal (domain, owner, type): give each its lowest TTL.
     let mut i = 0;
-    while i < group.rows.len() {
-        let set = rrset_prefix(key(&group.rows[i]));
+    while i < rows.len() {
+        let set = rrset_prefix(key(&rows[i]));
         let mut j = i + 1;
-        while j < group.rows.len() && rrset_prefix(key(&group.rows[j])) == set {
+        while j < rows.len() && rrset_prefix(key(&rows[j])) == set {
             j += 1;
         }
-        let min = group.rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
-        for r in &mut group.rows[i..j] {
+        let min = rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
+        for r in &mut rows[i..j] {
             r.2 = min;
         }
         i = j;
     }
-    let is_apex = group.domain == apex;
-    let dlen = group.domain.len();
+    let is_apex = domain == apex;
+    let dlen = domain.len();
     let mut delegation = false;
     let mut hasher = Xxh3::new();
     let mut sig: Option<Xxh3> = None;
-    for r in &group.rows {
+    for r in rows.iter() {
         let k = key(r);
         // k = domain \0 owner \0 TYPE \0 rdata; `rest` starts at the owner.
         let rest = &k[(dlen + 1).min(k.len())..];
@@ -106,28 +126,28 @@ fn flush(group: &mut Group, apex: &[u8], no_records: bool, batch: &mut GroupBatc
         if is_apex && rtype == b"SOA" && g.serial.is_none() {
             g.serial = std::str::from_utf8(rdata).ok().and_then(|s| s.split(' ').nth(2)).and_then(|s| s.parse().ok());
         }
-        if !is_apex && owner == group.domain.as_slice() && rtype == b"NS" {
+        if !is_apex && owner == domain && rtype == b"NS" {
             delegation = true;
         }
         let h = if matches!(rtype, b"RRSIG" | b"NSEC" | b"NSEC3") { sig.get_or_insert_with(Xxh3::new) } else { &mut hasher };
         h.update(rest);
         h.update(&r.2.to_be_bytes());
-        if !no_records {
-            batch.push_record(k, r.2);
+    }
+    if no_records {
+        // Only the hashes were needed.
+        batch.keys.truncate(batch.rows[start].0 as usize);
+        batch.rows.truncate(start);
+        if !delegation {
+            return; // without records only domains matter
         }
     }
-    // Without records only domains matter: other groups are not kept.
-    if delegation || !no_records {
-        batch.groups.push(GroupRow {
-            name: String::from_utf8_lossy(&group.domain).into_owned(),
-            end: batch.rows.len(),
-            delegation,
-            hash: hasher.digest128().to_be_bytes(),
-            sig: sig.map(|s| s.digest128().to_be_bytes()),
-        });
-    }
-    group.keys.clear();
-    group.rows.clear();
+    batch.groups.push(GroupRow {
+        name: String::from_utf8_lossy(domain).into_owned(),
+        end: batch.rows.len(),
+        delegation,
+        hash: hasher.digest128().to_be_bytes(),
+        sig: sig.map(|s| s.digest128().to_be_bytes()),
+    });
 }
 
 /// Splits at the first NUL.
@@ -138,14 +158,5 @@ fn split0(b: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// `domain \0 owner \0 TYPE` of a key.
 fn rrset_prefix(key: &[u8]) -> &[u8] {
-    let mut zeros = 0;
-    for (i, &b) in key.iter().enumerate() {
-        if b == 0 {
-            zeros += 1;
-            if zeros == 3 {
-                return &key[..i];
-            }
-        }
-    }
-    key
+    memchr::memchr_iter(0, key).nth(2).map_or(key, |i| &key[..i])
 }

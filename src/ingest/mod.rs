@@ -413,9 +413,12 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
         return Err(errors);
     }
     let mut merged = sorter.finish().map_err(|e| vec![e.to_string()])?;
-    let mut out = Vec::new();
+    let mut out: Vec<(Vec<u8>, u32)> = Vec::new();
     while let Some((k, t)) = merged.next_rec().map_err(|e| vec![e.to_string()])? {
-        out.push((k.to_vec(), t));
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 = last.1.min(t),
+            _ => out.push((k.to_vec(), t)),
+        }
     }
     Ok(out)
 }

@@ -4,9 +4,10 @@
 //! text, which never holds a NUL) with a TTL, one [`Part`] per chunk. Each part is sorted where
 //! it was parsed, on the worker, while it is small enough to sort in cache. The sorter keeps
 //! the sorted parts as they are, without copying them into one run; when they outgrow the
-//! cap they are merged, stripped of exact duplicates and spilled to a temporary file. The end
-//! merges the parts in memory with the spilled runs. Byte order of the keys is the order of
-//! SQLite's BINARY collation over the tuple, so the writer appends in primary-key order.
+//! cap they are merged and spilled to a temporary file. The end merges the parts in memory
+//! with the spilled runs. Exact duplicates come out side by side, and the reader folds them.
+//! Byte order of the keys is the order of SQLite's BINARY collation over the tuple, so the
+//! writer appends in primary-key order.
 
 use std::cmp::Ordering;
 use std::fs::File;
@@ -131,9 +132,8 @@ impl Sorter {
         self.bytes = 0;
         let f = tempfile::tempfile_in(&self.spill_dir)?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let sources = parts.into_iter().map(|part| Box::new(MemRun { part, i: 0 }) as Box<dyn Source>).collect();
-        let mut it = Dedup::new(Merge::new(sources)?);
-        while let Some((key, ttl)) = it.next_rec()? {
+        let mut merged = Merged { inner: Merge::new(parts.into_iter().map(Run::mem).collect())? };
+        while let Some((key, ttl)) = merged.next_rec()? {
             w.write_all(&(key.len() as u32).to_le_bytes())?;
             w.write_all(key)?;
             w.write_all(&ttl.to_le_bytes())?;
@@ -144,90 +144,90 @@ impl Sorter {
         Ok(())
     }
 
-    /// Every record once, in key order, duplicates removed (a duplicate keeps the lowest TTL).
+    /// Every record in key order (see [`Merged`] on duplicates).
     pub fn finish(self) -> io::Result<Merged> {
-        let mut sources: Vec<Box<dyn Source>> = Vec::new();
-        for part in self.parts {
-            sources.push(Box::new(MemRun { part, i: 0 }));
-        }
-        for f in self.spilled {
-            sources.push(Box::new(FileRun { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), ttl: 0 }));
-        }
-        Ok(Merged { inner: Dedup::new(Merge::new(sources)?) })
+        let runs = self.parts.into_iter().map(Run::mem).chain(self.spilled.into_iter().map(Run::file)).collect();
+        Ok(Merged { inner: Merge::new(runs)? })
     }
 }
 
-/// A sorted source of (key, ttl).
-trait Source: Send {
-    /// Advances; false at the end.
-    fn advance(&mut self) -> io::Result<bool>;
-    fn key(&self) -> &[u8];
-    fn ttl(&self) -> u32;
-}
-
-struct MemRun {
-    part: Part,
-    i: usize,
-}
-
-impl Source for MemRun {
+/// A sorted run of (key, ttl): a part in memory or a spilled file. An enum, not a trait
+/// object: the merge asks every record's key several times, and these calls inline.
+enum Run {
     /// `i` is one past the current entry: 0 before the first advance.
-    fn advance(&mut self) -> io::Result<bool> {
-        if self.i < self.part.entries.len() {
-            self.i += 1;
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
-    fn key(&self) -> &[u8] {
-        let e = &self.part.entries[self.i - 1];
-        &self.part.arena[e.off as usize..e.off as usize + e.len as usize]
-    }
-    fn ttl(&self) -> u32 {
-        self.part.entries[self.i - 1].ttl
-    }
+    Mem {
+        part: Part,
+        i: usize,
+    },
+    File {
+        r: BufReader<File>,
+        key: Vec<u8>,
+        ttl: u32,
+    },
 }
 
-struct FileRun {
-    r: BufReader<File>,
-    key: Vec<u8>,
-    ttl: u32,
-}
+impl Run {
+    fn mem(part: Part) -> Run {
+        Run::Mem { part, i: 0 }
+    }
 
-impl Source for FileRun {
+    fn file(f: File) -> Run {
+        Run::File { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), ttl: 0 }
+    }
+
+    /// Advances; false at the end.
     fn advance(&mut self) -> io::Result<bool> {
-        let mut len = [0u8; 4];
-        match self.r.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(e) => return Err(e),
+        match self {
+            Run::Mem { part, i } => {
+                let more = *i < part.entries.len();
+                *i += usize::from(more);
+                Ok(more)
+            }
+            Run::File { r, key, ttl } => {
+                let mut len = [0u8; 4];
+                match r.read_exact(&mut len) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                key.resize(u32::from_le_bytes(len) as usize, 0);
+                r.read_exact(key)?;
+                let mut t = [0u8; 4];
+                r.read_exact(&mut t)?;
+                *ttl = u32::from_le_bytes(t);
+                Ok(true)
+            }
         }
-        self.key.resize(u32::from_le_bytes(len) as usize, 0);
-        self.r.read_exact(&mut self.key)?;
-        let mut ttl = [0u8; 4];
-        self.r.read_exact(&mut ttl)?;
-        self.ttl = u32::from_le_bytes(ttl);
-        Ok(true)
     }
+
     fn key(&self) -> &[u8] {
-        &self.key
+        match self {
+            Run::Mem { part, i } => {
+                let e = &part.entries[*i - 1];
+                &part.arena[e.off as usize..e.off as usize + e.len as usize]
+            }
+            Run::File { key, .. } => key,
+        }
     }
+
     fn ttl(&self) -> u32 {
-        self.ttl
+        match self {
+            Run::Mem { part, i } => part.entries[*i - 1].ttl,
+            Run::File { ttl, .. } => *ttl,
+        }
     }
 }
 
 /// k-way merge over sorted sources: a binary heap of (first 8 key bytes, source index),
 /// smallest key on top. The prefixes settle most comparisons without touching the keys.
 struct Merge {
-    sources: Vec<Box<dyn Source>>,
+    sources: Vec<Run>,
     heap: Vec<(u64, usize)>,
     started: bool,
 }
 
 impl Merge {
-    fn new(mut sources: Vec<Box<dyn Source>>) -> io::Result<Merge> {
+    fn new(mut sources: Vec<Run>) -> io::Result<Merge> {
         let mut heap = Vec::new();
         for (i, s) in sources.iter_mut().enumerate() {
             if s.advance()? {
@@ -267,7 +267,8 @@ impl Merge {
     }
 }
 
-impl Source for Merge {
+impl Merge {
+    /// Moves to the next record; false at the end.
     fn advance(&mut self) -> io::Result<bool> {
         if self.started {
             let top = self.heap[0].1;
@@ -292,55 +293,16 @@ impl Source for Merge {
     }
 }
 
-/// Drops repeated keys, keeping the lowest TTL of each.
-struct Dedup<S> {
-    src: S,
-    key: Vec<u8>,
-    ttl: u32,
-    pending: bool,
-    done: bool,
-}
-
-impl<S: Source> Dedup<S> {
-    fn new(src: S) -> Dedup<S> {
-        Dedup { src, key: Vec::new(), ttl: 0, pending: false, done: false }
-    }
-
-    fn next_rec(&mut self) -> io::Result<Option<(&[u8], u32)>> {
-        if !self.pending && (self.done || !self.src.advance()?) {
-            self.done = true;
-            return Ok(None);
-        }
-        // The source is at the first record of a group of equal keys.
-        self.key.clear();
-        self.key.extend_from_slice(self.src.key());
-        self.ttl = self.src.ttl();
-        self.pending = false;
-        loop {
-            if !self.src.advance()? {
-                self.done = true;
-                break;
-            }
-            if self.src.key() == self.key.as_slice() {
-                self.ttl = self.ttl.min(self.src.ttl());
-            } else {
-                self.pending = true; // the source already holds the next group's first record
-                break;
-            }
-        }
-        Ok(Some((&self.key, self.ttl)))
-    }
-}
-
-/// The merged, deduplicated record stream.
+/// The merged record stream, in key order. Equal keys (the same record written twice) come
+/// out side by side, each with its own TTL: the reader keeps one, with the lowest TTL.
 pub struct Merged {
-    inner: Dedup<Merge>,
+    inner: Merge,
 }
 
 impl Merged {
     /// The next (key, ttl), or None at the end.
     pub fn next_rec(&mut self) -> io::Result<Option<(&[u8], u32)>> {
-        self.inner.next_rec()
+        Ok(if self.inner.advance()? { Some((self.inner.key(), self.inner.ttl())) } else { None })
     }
 }
 
@@ -358,10 +320,15 @@ mod tests {
         p
     }
 
+    /// The merged stream with duplicates folded as its readers fold them.
     fn drain(mut m: Merged) -> Vec<(String, u32)> {
-        let mut out = Vec::new();
+        let mut out: Vec<(String, u32)> = Vec::new();
         while let Some((k, t)) = m.next_rec().unwrap() {
-            out.push((String::from_utf8(k.to_vec()).unwrap(), t));
+            let k = String::from_utf8(k.to_vec()).unwrap();
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = last.1.min(t),
+                _ => out.push((k, t)),
+            }
         }
         out
     }
