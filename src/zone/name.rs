@@ -171,6 +171,35 @@ fn count_label_rest(rest: &[u8]) -> usize {
     n
 }
 
+/// The canonical text of a name token that is already canonical but for its final dot:
+/// absolute, lower-case letters, digits, `-` and `_` only, no label over 63 octets, at most
+/// 255 octets in wire form. None for any other token (which [`parse_wire`] then reads).
+pub fn plain_absolute(tok: &[u8]) -> Option<&str> {
+    // Wire form: one length octet per label and the root's, in place of the dots.
+    let body = tok.strip_suffix(b".")?;
+    if tok.len() + 1 > MAX_NAME {
+        return None;
+    }
+    let mut label = 0;
+    for &b in body {
+        match b {
+            b'.' if label == 0 => return None,
+            b'.' => label = 0,
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {
+                label += 1;
+                if label > MAX_LABEL {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    if label == 0 {
+        return None; // empty, or an empty last label
+    }
+    std::str::from_utf8(body).ok()
+}
+
 /// True when a name token needs the origin: `@`, or no final unescaped `.`.
 pub fn is_relative(tok: &[u8]) -> bool {
     if tok == b"@" {
@@ -328,6 +357,24 @@ mod tests {
         assert_eq!(text("*.com.", ".").unwrap(), "*.com");
         assert_eq!(text("xn--Bcher-kva.EXAMPLE", "com").unwrap(), "xn--bcher-kva.example.com");
         assert_eq!(text("a\\(b\\200.c", "com").unwrap(), "a\\(b\\200.c.com");
+    }
+
+    /// Where the shortcut applies, it gives what the wire round trip gives; elsewhere it
+    /// declines.
+    #[test]
+    fn plain_absolute_agrees_with_the_round_trip() {
+        let l63 = "a".repeat(63);
+        let long = ["abcdefghi"; 25].join(".") + ".abc."; // 255 octets in wire form
+        let too_long = ["abcdefghi"; 25].join(".") + ".abcd.";
+        let cases = ["ns1.example.net.".to_string(), "a-b_c.9.".into(), "com.".into(), format!("{l63}.com."), long.clone()];
+        for c in &cases {
+            assert_eq!(plain_absolute(c.as_bytes()), Some(text(c, "com").unwrap().as_str()), "{c}");
+        }
+        let declined =
+            [".", "", "a", "a..b.", ".a.", "a..", "Ns1.example.net.", "a\\.b.", "a\\065.", "*.a.", "a b.", "é.", "a\\."].map(String::from);
+        for c in declined.into_iter().chain([format!("{l63}a.com."), too_long]) {
+            assert_eq!(plain_absolute(c.as_bytes()), None, "{c}");
+        }
     }
 
     #[test]

@@ -119,6 +119,14 @@ pub struct Scratch {
 pub fn canonical(t: u16, toks: &[Tok<'_>], origin: Option<&Origin>, s: &mut Scratch, out: &mut String) -> Result<(), String> {
     s.wire.clear();
     s.used_origin = false;
+    // One plain absolute name (NS, CNAME, PTR... in a TLD zone nearly every record): its text
+    // without the final dot already is what the wire round trip below would give.
+    if let ([tok], Some([Name])) = (toks, layout(t)) {
+        if let Some(text) = name::plain_absolute(tok.text).filter(|_| !tok.quoted) {
+            out.push_str(text);
+            return Ok(());
+        }
+    }
     let generic = toks.first().is_some_and(|t| !t.quoted && t.text == b"\\#");
     if generic {
         read_generic(&toks[1..], &mut s.wire)?;
