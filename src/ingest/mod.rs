@@ -230,7 +230,11 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let version = conn.last_insert_rowid();
 
         let zone = Arc::new(zone);
-        let latest = Arc::new(Mutex::new(initial.clone()));
+        // Workers start from the latest state the in-order step knows. Before it knows any,
+        // they guess the class nearly every zone has: else each chunk parsed before the first
+        // one is committed reads a class that is not yet known, and is parsed again.
+        let guess = State { class: initial.class.or(Some(crate::zone::types::CLASS_IN)), ..initial.clone() };
+        let latest = Arc::new(Mutex::new(guess));
         let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
         let (w_tx, w_rx) = bounded::<writer::GroupBatch>(4);
 
@@ -460,6 +464,19 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
 
 /// The zone a file holds, from its first chunk: the SOA owner, else the first `$ORIGIN`.
 fn probe_zone(first: &[u8], initial: &State) -> Option<Origin> {
+    // The SOA comes first in nearly every file: its first lines settle it without parsing all
+    // of the head. Without a SOA there, the whole head decides (an `$ORIGIN` in the first
+    // lines must not win over a SOA further on).
+    let lines = memchr::memrchr(b'\n', &first[..first.len().min(PROBE_FIRST)]).map(|i| &first[..=i]);
+    if let Some(soa) = lines.and_then(|l| probe(l, initial).0) {
+        return Some(soa);
+    }
+    let (soa, origin) = probe(first, initial);
+    soa.or(origin)
+}
+
+/// The owner of the first SOA in `text`, and its first `$ORIGIN`.
+fn probe(text: &[u8], initial: &State) -> (Option<Origin>, Option<Origin>) {
     struct Soa(Option<Vec<u8>>);
     impl parser::Sink for Soa {
         fn record(&mut self, r: &parser::Record<'_>) {
@@ -469,8 +486,8 @@ fn probe_zone(first: &[u8], initial: &State) -> Option<Origin> {
         }
     }
     let mut sink = Soa(None);
-    let out = parser::parse_chunk(first, 1, initial.clone(), &mut sink);
-    sink.0.map(Origin::from_wire).or(out.first_origin)
+    let out = parser::parse_chunk(text, 1, initial.clone(), &mut sink);
+    (sink.0.map(Origin::from_wire), out.first_origin)
 }
 
 fn gzip_hint(msg: String, gzip: bool) -> String {
@@ -516,9 +533,31 @@ pub fn serial_older(a: u32, b: u32) -> bool {
 
 /// How much of a file's start is searched for its SOA or first `$ORIGIN`.
 const PROBE: usize = 4 << 20; // 4 MiB
+/// How much of it is tried first.
+const PROBE_FIRST: usize = 64 << 10; // 64 KiB
 
 /// Default memory budget for sorting: 2 GiB.
 pub const DEFAULT_MEMORY: usize = 2 << 30;
 
 /// How long a second writer waits for the lock.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SOA in the first lines settles the zone; past them, the whole head decides, and a SOA
+    /// there still wins over an earlier `$ORIGIN`.
+    #[test]
+    fn probe_prefers_the_soa_wherever_it_is() {
+        let none = State::default();
+        let soa = |owner: &str| format!("{owner} 3600 IN SOA ns.{owner} h.{owner} 1 2 3 4 5\n");
+        let text = |o: Option<Origin>| o.map(|o| o.text().to_string());
+        assert_eq!(text(probe_zone(soa("net.").as_bytes(), &none)), Some("net".into()));
+        let filler = "a.org. 60 IN A 192.0.2.1\n".repeat(PROBE_FIRST / 20);
+        let late = format!("$ORIGIN org.\n{filler}{}", soa("example."));
+        assert_eq!(text(probe_zone(late.as_bytes(), &none)), Some("example".into()));
+        let no_soa = format!("$ORIGIN org.\n{filler}");
+        assert_eq!(text(probe_zone(no_soa.as_bytes(), &none)), Some("org".into()));
+    }
+}

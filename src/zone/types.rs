@@ -97,6 +97,8 @@ const TYPES: &[(u16, &str)] = &[
 
 pub const A: u16 = 1;
 pub const NS: u16 = 2;
+/// The class nearly every zone has (RFC 1035 §3.2.4).
+pub const CLASS_IN: u16 = 1;
 pub const SOA: u16 = 6;
 pub const TXT: u16 = 16;
 pub const AAAA: u16 = 28;
