@@ -107,11 +107,17 @@ fn a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves() {
             t.import_ok(db, &args);
         }
     }
+    // The same days with pages of 7 current rows and a commit every 7 rows: the writer commits
+    // its changes while the next pages of the current version are being read.
+    for day in [&d0, &d1, &d2, &d3] {
+        let out = t.cmd().env("ZONEFEED_TEST_BATCH", "7").args(["--db", "paged.db", "--quiet", "import", &p(day)]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     t.import_ok("fresh.db", &[&p(&d3)]);
     let fresh = env::tables(&t.db("fresh.db"));
     assert!(fresh.0.len() > 6000 && fresh.0.iter().any(|r| r.contains(" RRSIG ")));
     assert!(fresh.1.iter().any(|g| g.starts_with("group com com ")), "the apex is a group of its own");
-    for db in ["days.db", "skip.db", "modes.db"] {
+    for db in ["days.db", "skip.db", "modes.db", "paged.db"] {
         let got = env::tables(&t.db(db));
         assert_eq!(got.0.len(), fresh.0.len(), "{db}: records");
         assert_eq!(got, fresh, "{db}");
