@@ -296,12 +296,9 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
 
 /// Opens the database read-only (queries; safe beside a running import thanks to WAL).
 pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
-    open_ro_conn(path).map_err(|source| StoreError::Sqlite { path: path.to_path_buf(), source })
-}
-
-fn open_ro_conn(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
     Ok(conn)
 }
 

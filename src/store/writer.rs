@@ -2,7 +2,7 @@
 //!
 //! Groups (a domain, or another name directly under the origin, or the apex, with its
 //! records) arrive in name order and are merge-joined with the TLD's current rows, read a page
-//! at a time on a thread beside the writer and never held whole: `domains` for the change events, `domains` and
+//! at a time and never held whole: `domains` for the change events, `domains` and
 //! `record_groups` hashes for the records. Only what differs is written, with `since` = the
 //! new version: when a current version exists, the rows a change replaces get `until` = the
 //! new version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
@@ -10,10 +10,7 @@
 
 use std::collections::VecDeque;
 
-use std::path::{Path, PathBuf};
-use std::thread::Scope;
-
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL
@@ -23,7 +20,7 @@ const TX_ROWS: usize = 250_000;
 const PAGE: i64 = 10_000;
 
 /// [`PAGE`] and [`TX_ROWS`], unless `ZONEFEED_TEST_BATCH` sets both: the tests make them tiny
-/// so that pages are read beside many commits (for tests, not an interface).
+/// so that a merge reads many pages across many commits (for tests, not an interface).
 fn sizes() -> (i64, usize) {
     match std::env::var("ZONEFEED_TEST_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
         Some(n) if n > 0 => (n as i64, n),
@@ -125,19 +122,11 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
 pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::Result<Stats> {
-    let db = match conn.path() {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => return Err(rusqlite::Error::InvalidPath(":memory:".into())),
-    };
-    std::thread::scope(|scope| write_all(conn, job, rx, scope, &db))
-}
-
-fn write_all<'s>(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, scope: &'s Scope<'s, '_>, db: &Path) -> rusqlite::Result<Stats> {
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
     conn.execute_batch("BEGIN")?;
-    let mut merge = Merge::new(conn, job, scope, db)?;
+    let mut merge = Merge::new(conn, job)?;
     for b in rx {
         let mut start = 0;
         for (i, g) in b.groups.iter().enumerate() {
@@ -172,49 +161,44 @@ struct OldGroup {
     sig: Option<[u8; 16]>,
 }
 
-/// A table's rows for one TLD in name order, read a page at a time by a thread of its own.
-///
-/// The reading (~0.7 us a row through rusqlite, half of what the writer spent on a daily
-/// import) runs beside the writer on its own read-only connection, each page in a short read
-/// transaction of its own. That is safe while the writer commits: it changes no current row
-/// of a name until it has been handed the page holding the first row at or after that name,
-/// and the reader then is already past it. The pages it reads next hold names the writer has
-/// not reached, in the state the current version left them.
-struct Pager<T> {
-    pages: Option<Receiver<rusqlite::Result<Vec<T>>>>,
+/// A table's rows for one TLD in name order, a page at a time.
+struct Pager<'c, T> {
+    st: Option<Statement<'c>>,
+    tld: &'c str,
+    zone: i64,
     buf: VecDeque<T>,
-    name: fn(&T) -> &str,
-}
-
-/// What a [`Pager`] reads: `sql` selects the current rows of `?1` with names after `?2`, in
-/// name order, `LIMIT ?3`, written before version `?4`.
-struct Query<T> {
-    sql: &'static str,
+    after: Option<String>,
     map: fn(&Row<'_>) -> rusqlite::Result<T>,
     name: fn(&T) -> &str,
 }
 
-impl<T: Send + 'static> Pager<T> {
-    /// Starts reading `q` for `tld` and version `zone` from the database at `db`, on a thread
-    /// of `scope`; None reads nothing.
-    fn new<'s>(scope: &'s Scope<'s, '_>, db: &Path, q: Option<Query<T>>, tld: &str, zone: i64) -> Pager<T> {
-        let Some(q) = q else { return Pager { pages: None, buf: VecDeque::new(), name: |_| "" } };
-        let (tx, rx) = crossbeam_channel::bounded(2);
-        let (db, tld, name) = (db.to_path_buf(), tld.to_string(), q.name);
-        scope.spawn(move || {
-            if let Err(e) = read_pages(&db, &q, &tld, zone, &tx) {
-                let _ = tx.send(Err(e));
-            }
-        });
-        Pager { pages: Some(rx), buf: VecDeque::new(), name }
+impl<'c, T> Pager<'c, T> {
+    /// `sql` selects the current rows of `?1` with names after `?2`, in name order, `LIMIT ?3`,
+    /// written before version `?4`; None reads nothing.
+    fn new(
+        conn: &'c Connection,
+        sql: Option<&str>,
+        tld: &'c str,
+        zone: i64,
+        map: fn(&Row<'_>) -> rusqlite::Result<T>,
+        name: fn(&T) -> &str,
+    ) -> rusqlite::Result<Self> {
+        let st = sql.map(|s| conn.prepare(s)).transpose()?;
+        let after = st.as_ref().map(|_| String::new());
+        Ok(Pager { st, tld, zone, buf: VecDeque::new(), after, map, name })
     }
 
     fn peek(&mut self) -> rusqlite::Result<Option<&T>> {
-        while self.buf.is_empty() {
-            let Some(pages) = &self.pages else { break };
-            match pages.recv() {
-                Ok(page) => self.buf.extend(page?),
-                Err(_) => self.pages = None, // all read
+        if self.buf.is_empty() {
+            if let (Some(after), Some(st)) = (self.after.take(), self.st.as_mut()) {
+                let (page, _) = sizes();
+                let rows = st.query_map(params![self.tld, after, page, self.zone], self.map)?;
+                for row in rows {
+                    self.buf.push_back(row?);
+                }
+                if self.buf.len() as i64 == page {
+                    self.after = self.buf.back().map(|o| (self.name)(o).to_string());
+                }
             }
         }
         Ok(self.buf.front())
@@ -235,25 +219,6 @@ impl<T: Send + 'static> Pager<T> {
     fn pop(&mut self) -> rusqlite::Result<Option<T>> {
         self.peek()?;
         Ok(self.buf.pop_front())
-    }
-}
-
-/// A [`Pager`]'s thread: every page of `q` in turn, until a short one or until the pager
-/// is gone.
-fn read_pages<T>(db: &Path, q: &Query<T>, tld: &str, zone: i64, tx: &Sender<rusqlite::Result<Vec<T>>>) -> rusqlite::Result<()> {
-    let conn = super::open_ro_conn(db)?;
-    let mut st = conn.prepare(q.sql)?;
-    let mut after = String::new();
-    let (rows, _) = sizes();
-    loop {
-        let page = st.query_map(params![tld, after, rows, zone], q.map)?.collect::<rusqlite::Result<Vec<T>>>()?;
-        let full = page.len() as i64 == rows;
-        if let Some(last) = page.last() {
-            after = (q.name)(last).to_string();
-        }
-        if tx.send(Ok(page)).is_err() || !full {
-            return Ok(());
-        }
     }
 }
 
@@ -379,8 +344,8 @@ impl<'c> Replace<'c> {
 struct Merge<'c> {
     job: &'c Job,
     tld: &'c str,
-    old_domains: Pager<OldDomain>,
-    old_groups: Pager<OldGroup>,
+    old_domains: Pager<'c, OldDomain>,
+    old_groups: Pager<'c, OldGroup>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     records: Inserter<'c, usize, GroupBatch>,
@@ -392,8 +357,7 @@ struct Merge<'c> {
 }
 
 impl<'c> Merge<'c> {
-    /// `db` is the file `conn` has open: the current rows are read from it beside the writer.
-    fn new<'s>(conn: &'c Connection, job: &'c Job, scope: &'s Scope<'s, '_>, db: &Path) -> rusqlite::Result<Merge<'c>> {
+    fn new(conn: &'c Connection, job: &'c Job) -> rusqlite::Result<Merge<'c>> {
         let compare_records = job.records && job.previous.as_ref().is_some_and(|p| p.records);
         let tld = job.tld.as_str();
         let zone = &job.zone as &dyn ToSql;
@@ -403,29 +367,27 @@ impl<'c> Merge<'c> {
             job,
             tld,
             old_domains: Pager::new(
-                scope,
-                db,
-                job.previous.as_ref().map(|_| Query {
-                    sql: "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
-                           WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
-                    map: |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
-                    name: |o| &o.name,
+                conn,
+                job.previous.as_ref().map(|_| {
+                    "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
+                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3"
                 }),
                 tld,
                 job.zone,
-            ),
+                |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
+                |o| &o.name,
+            )?,
             old_groups: Pager::new(
-                scope,
-                db,
-                compare_records.then_some(Query {
-                    sql: "SELECT name, hash, sig FROM record_groups
-                           WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
-                    map: |r| Ok(OldGroup { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)? }),
-                    name: |o| &o.name,
-                }),
+                conn,
+                compare_records.then_some(
+                    "SELECT name, hash, sig FROM record_groups
+                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
+                ),
                 tld,
                 job.zone,
-            ),
+                |r| Ok(OldGroup { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)? }),
+                |o| &o.name,
+            )?,
             compare_records,
             records: Inserter::new(
                 conn,

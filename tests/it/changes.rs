@@ -107,8 +107,8 @@ fn a_chain_of_imports_leaves_what_one_import_of_the_last_day_leaves() {
             t.import_ok(db, &args);
         }
     }
-    // The same days with pages of 7 current rows and a commit every 7 rows: the writer commits
-    // its changes while the next pages of the current version are being read.
+    // The same days with pages of 7 current rows and a commit every 7 rows: the merge reads
+    // many pages across many commits of its own changes.
     for day in [&d0, &d1, &d2, &d3] {
         let out = t.cmd().env("ZONEFEED_TEST_BATCH", "7").args(["--db", "paged.db", "--quiet", "import", &p(day)]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
