@@ -416,15 +416,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut merged = sorter.finish().map_err(|e| vec![e.to_string()])?;
-    let mut out: Vec<(Vec<u8>, u32)> = Vec::new();
-    while let Some((k, t)) = merged.next_rec().map_err(|e| vec![e.to_string()])? {
-        match out.last_mut() {
-            Some(last) if last.0 == k => last.1 = last.1.min(t),
-            _ => out.push((k.to_vec(), t)),
-        }
-    }
-    Ok(out)
+    sorter.finish().and_then(sort::Merged::collect_folded).map_err(|e| vec![e.to_string()])
 }
 
 /// Phase timings on stderr when ZONEFEED_TRACE is set (for profiling, not an interface).

@@ -265,9 +265,7 @@ impl Merge {
             }
         }
     }
-}
 
-impl Merge {
     /// Moves to the next record; false at the end.
     fn advance(&mut self) -> io::Result<bool> {
         if self.started {
@@ -304,6 +302,19 @@ impl Merged {
     pub fn next_rec(&mut self) -> io::Result<Option<(&[u8], u32)>> {
         Ok(if self.inner.advance()? { Some((self.inner.key(), self.inner.ttl())) } else { None })
     }
+
+    /// Every record once, a duplicate with its lowest TTL, in memory (small inputs: tests and
+    /// the fuzz targets; the import folds them as it groups).
+    pub fn collect_folded(mut self) -> io::Result<Vec<(Vec<u8>, u32)>> {
+        let mut out: Vec<(Vec<u8>, u32)> = Vec::new();
+        while let Some((k, t)) = self.next_rec()? {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = last.1.min(t),
+                _ => out.push((k.to_vec(), t)),
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -320,17 +331,8 @@ mod tests {
         p
     }
 
-    /// The merged stream with duplicates folded as its readers fold them.
-    fn drain(mut m: Merged) -> Vec<(String, u32)> {
-        let mut out: Vec<(String, u32)> = Vec::new();
-        while let Some((k, t)) = m.next_rec().unwrap() {
-            let k = String::from_utf8(k.to_vec()).unwrap();
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = last.1.min(t),
-                _ => out.push((k, t)),
-            }
-        }
-        out
+    fn drain(m: Merged) -> Vec<(String, u32)> {
+        m.collect_folded().unwrap().into_iter().map(|(k, t)| (String::from_utf8(k).unwrap(), t)).collect()
     }
 
     #[test]
