@@ -19,6 +19,11 @@ const TX_ROWS: usize = 250_000;
 /// Current rows read per query.
 const PAGE: i64 = 10_000;
 
+/// Rows per INSERT statement. Within one statement SQLite keeps its B-tree cursor on the last
+/// page, so sorted keys append without a descent from the root per row (3-4x faster than
+/// one row per statement here).
+const ROWS_PER_INSERT: usize = 64;
+
 /// [`PAGE`] and [`TX_ROWS`], unless `ZONEFEED_TEST_BATCH` sets both: the tests make them tiny
 /// so that a merge reads many pages across many commits (for tests, not an interface).
 fn sizes() -> (i64, usize) {
@@ -27,10 +32,6 @@ fn sizes() -> (i64, usize) {
         _ => (PAGE, TX_ROWS),
     }
 }
-/// Rows per INSERT statement. Within one statement SQLite keeps its B-tree cursor on the last
-/// page, so sorted keys append without a descent from the root per row (3-4x faster than
-/// one row per statement here).
-const ROWS_PER_INSERT: usize = 64;
 
 /// `INSERT OR FAIL INTO table (shared, cols) VALUES (?1, .., ?k, ?, ...), ...` for `rows`
 /// rows. The `shared` columns take the same value in every row: they are bound once per

@@ -172,8 +172,9 @@ fn count_label_rest(rest: &[u8]) -> usize {
 }
 
 /// The canonical text of a name token that is already canonical but for its final dot:
-/// absolute, lower-case letters, digits, `-` and `_` only, no label over 63 octets, at most
-/// 255 octets in wire form. None for any other token (which [`parse_wire`] then reads).
+/// absolute, only octets canonical text holds as they are (no upper case, no escapes), no
+/// label over 63 octets, at most 255 octets in wire form. None for any other token (which
+/// [`parse_wire`] then reads).
 pub fn plain_absolute(tok: &[u8]) -> Option<&str> {
     // Wire form: one length octet per label and the root's, in place of the dots.
     let body = tok.strip_suffix(b".")?;
@@ -185,7 +186,7 @@ pub fn plain_absolute(tok: &[u8]) -> Option<&str> {
         match b {
             b'.' if label == 0 => return None,
             b'.' => label = 0,
-            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {
+            _ if CANONICAL[b as usize] => {
                 label += 1;
                 if label > MAX_LABEL {
                     return None;
@@ -366,12 +367,12 @@ mod tests {
         let l63 = "a".repeat(63);
         let long = ["abcdefghi"; 25].join(".") + ".abc."; // 255 octets in wire form
         let too_long = ["abcdefghi"; 25].join(".") + ".abcd.";
-        let cases = ["ns1.example.net.".to_string(), "a-b_c.9.".into(), "com.".into(), format!("{l63}.com."), long.clone()];
+        let cases = ["ns1.example.net.".to_string(), "a-b_c.9.".into(), "com.".into(), "*.a.".into(), format!("{l63}.com."), long.clone()];
         for c in &cases {
             assert_eq!(plain_absolute(c.as_bytes()), Some(text(c, "com").unwrap().as_str()), "{c}");
         }
-        let declined =
-            [".", "", "a", "a..b.", ".a.", "a..", "Ns1.example.net.", "a\\.b.", "a\\065.", "*.a.", "a b.", "é.", "a\\."].map(String::from);
+        let declined = [".", "", "a", "a..b.", ".a.", "a..", "Ns1.example.net.", "a\\.b.", "a\\065.", "a@b.", "$a.", "a b.", "é.", "a\\."]
+            .map(String::from);
         for c in declined.into_iter().chain([format!("{l63}a.com."), too_long]) {
             assert_eq!(plain_absolute(c.as_bytes()), None, "{c}");
         }

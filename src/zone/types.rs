@@ -144,7 +144,7 @@ pub fn parse_type(tok: &[u8]) -> Option<u16> {
 /// A class from `IN`, `CH`, `HS`, `NONE`, `ANY` or `CLASSnn` (RFC 3597 §5), any case.
 pub fn parse_class(tok: &[u8]) -> Option<u16> {
     if tok.eq_ignore_ascii_case(b"IN") {
-        Some(1)
+        Some(CLASS_IN)
     } else if tok.eq_ignore_ascii_case(b"CH") || tok.eq_ignore_ascii_case(b"CS") {
         Some(if tok[1].eq_ignore_ascii_case(&b'H') { 3 } else { 2 })
     } else if tok.eq_ignore_ascii_case(b"HS") {
@@ -159,7 +159,7 @@ pub fn parse_class(tok: &[u8]) -> Option<u16> {
 /// The presentation form of a class number.
 pub fn class_name(c: u16) -> String {
     match c {
-        1 => "IN".into(),
+        CLASS_IN => "IN".into(),
         2 => "CS".into(),
         3 => "CH".into(),
         4 => "HS".into(),
