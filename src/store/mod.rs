@@ -9,6 +9,7 @@
 //! switch is one tiny transaction. [`clean_leftovers`] rolls back an interrupted import and
 //! finishes an interrupted purge.
 
+mod checkpoint;
 pub mod writer;
 
 use std::fs::File;

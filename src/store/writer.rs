@@ -13,9 +13,12 @@ use std::collections::VecDeque;
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
-/// Rows per write transaction: large enough to amortise commits, small enough that the WAL
-/// stays a few hundred MiB at most.
-const TX_ROWS: usize = 250_000;
+use super::checkpoint::{self, Checkpointer};
+
+/// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
+/// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
+/// 40 MiB.
+const TX_ROWS: usize = 125_000;
 /// Current rows read per query.
 const PAGE: i64 = 10_000;
 
@@ -123,6 +126,10 @@ pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
 pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::Result<Stats> {
+    checkpoint::beside(conn, |ck| write(conn, job, rx, ck))
+}
+
+fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkpointer) -> rusqlite::Result<Stats> {
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
@@ -137,7 +144,9 @@ pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::
         merge.finish_batch(&b)?;
         in_tx += b.rows.len() + b.groups.len();
         if in_tx >= tx_rows {
-            conn.execute_batch("COMMIT; BEGIN")?;
+            conn.execute_batch("COMMIT")?;
+            ck.committed(conn)?;
+            conn.execute_batch("BEGIN")?;
             in_tx = 0;
         }
     }
