@@ -72,7 +72,7 @@ impl Checkpointer {
     pub fn committed(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let Some(go) = &self.go else { return Ok(()) };
         self.commits += 1;
-        if self.commits % EVERY == 0 {
+        if self.commits.is_multiple_of(EVERY) {
             return self.complete(conn);
         }
         if self.running {
