@@ -67,8 +67,25 @@ impl GroupBatch {
         self.rows.push((self.keys.len() as u32, key.len() as u32, ttl));
         self.keys.extend_from_slice(key);
     }
-    fn key(&self, r: &(u32, u32, u32)) -> &[u8] {
-        &self.keys[r.0 as usize..(r.0 + r.1) as usize]
+}
+
+/// A [`GroupBatch`] as the writer takes it: its keys checked to be UTF-8 once, as a whole, so
+/// that each field is sliced out of one `str` (checking each field on its own was 5% of the
+/// writer's time).
+struct Batch {
+    keys: String,
+    rows: Vec<(u32, u32, u32)>,
+    groups: Vec<GroupRow>,
+}
+
+impl Batch {
+    fn new(b: GroupBatch) -> rusqlite::Result<Batch> {
+        let keys = String::from_utf8(b.keys).map_err(|e| rusqlite::Error::Utf8Error(e.utf8_error()))?;
+        Ok(Batch { keys, rows: b.rows, groups: b.groups })
+    }
+
+    fn key(&self, r: &(u32, u32, u32)) -> Option<&str> {
+        self.keys.get(r.0 as usize..(r.0 + r.1) as usize)
     }
 }
 
@@ -115,12 +132,16 @@ pub struct Stats {
 }
 
 /// Splits a sort key into its four fields.
-pub fn split_key(key: &[u8]) -> Option<[&str; 4]> {
-    let mut it = key.splitn(4, |&b| b == 0);
+fn split_key(key: &str) -> Option<[&str; 4]> {
+    // memchr: `str::splitn` with a char pattern was 2.5% of the writer's time.
     let mut f = [""; 4];
-    for slot in &mut f {
-        *slot = std::str::from_utf8(it.next()?).ok()?;
+    let mut rest = key;
+    for slot in &mut f[..3] {
+        let i = memchr::memchr(0, rest.as_bytes())?;
+        *slot = &rest[..i];
+        rest = &rest[i + 1..];
     }
+    f[3] = rest;
     Some(f)
 }
 
@@ -136,6 +157,7 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
     conn.execute_batch("BEGIN")?;
     let mut merge = Merge::new(conn, job)?;
     for b in rx {
+        let b = Batch::new(b)?;
         let mut start = 0;
         for (i, g) in b.groups.iter().enumerate() {
             merge.group(&b, i, start, &mut stats)?;
@@ -289,10 +311,10 @@ impl<'c, T, C> Inserter<'c, T, C> {
 /// A group row's own columns in `domains` and `record_groups`.
 const GROUP: &[&str] = &["name", "hash", "sig"];
 
-fn bind_record(st: &mut Statement<'_>, base: usize, b: &GroupBatch, &row: &usize) -> rusqlite::Result<()> {
+fn bind_record(st: &mut Statement<'_>, base: usize, b: &Batch, &row: &usize) -> rusqlite::Result<()> {
     let (_, _, ttl) = b.rows[row];
     let [domain, owner, rtype, rdata] =
-        split_key(b.key(&b.rows[row])).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+        b.key(&b.rows[row]).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
     st.raw_bind_parameter(base + 1, domain)?;
     st.raw_bind_parameter(base + 2, owner)?;
     st.raw_bind_parameter(base + 3, rtype)?;
@@ -302,7 +324,7 @@ fn bind_record(st: &mut Statement<'_>, base: usize, b: &GroupBatch, &row: &usize
 
 /// A group's name and hashes: the row the batch's `groups[i]` gives `domains` (a new domain:
 /// its dates are shared) or `record_groups`.
-fn bind_group(st: &mut Statement<'_>, base: usize, b: &GroupBatch, &i: &usize) -> rusqlite::Result<()> {
+fn bind_group(st: &mut Statement<'_>, base: usize, b: &Batch, &i: &usize) -> rusqlite::Result<()> {
     let g = &b.groups[i];
     st.raw_bind_parameter(base + 1, g.name.as_str())?;
     st.raw_bind_parameter(base + 2, &g.hash[..])?;
@@ -358,10 +380,10 @@ struct Merge<'c> {
     old_groups: Pager<'c, OldGroup>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
-    records: Inserter<'c, usize, GroupBatch>,
+    records: Inserter<'c, usize, Batch>,
     /// Domains no current row names: first seen and changed now.
-    domains: Inserter<'c, usize, GroupBatch>,
-    groups: Inserter<'c, usize, GroupBatch>,
+    domains: Inserter<'c, usize, Batch>,
+    groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
     event: Statement<'c>,
 }
@@ -420,7 +442,7 @@ impl<'c> Merge<'c> {
     }
 
     /// The `i`th group of `b`, whose records are `b.rows[start..]`.
-    fn group(&mut self, b: &GroupBatch, i: usize, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
+    fn group(&mut self, b: &Batch, i: usize, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
         let g = &b.groups[i];
         // Current names before this one are gone from the new version.
         while let Some(o) = self.old_domains.pop_before(&g.name)? {
@@ -464,7 +486,7 @@ impl<'c> Merge<'c> {
     }
 
     /// A domain of the new version, and what the current version knew of it.
-    fn domain_present(&mut self, b: &GroupBatch, i: usize, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
+    fn domain_present(&mut self, b: &Batch, i: usize, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
         let g = &b.groups[i];
         stats.domains += 1;
         let Some(o) = od else {
@@ -578,7 +600,7 @@ impl<'c> Merge<'c> {
     }
 
     /// Writes the rows of `b` still waiting for a full statement.
-    fn finish_batch(&mut self, b: &GroupBatch) -> rusqlite::Result<()> {
+    fn finish_batch(&mut self, b: &Batch) -> rusqlite::Result<()> {
         self.records.finish(b)?;
         self.domains.finish(b)?;
         self.groups.finish(b)
