@@ -223,8 +223,11 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(busy).map_err(err)?;
-    // A fresh database gets 16 KiB pages: fewer page splits and B-tree levels for bulk inserts.
-    conn.execute_batch("PRAGMA page_size = 16384;").map_err(err)?;
+    // A fresh database gets 8 KiB pages. A day's changes, spread over the name space, dirty
+    // most leaf pages whatever their size, so smaller pages mean fewer bytes through the WAL
+    // (the next day's import of 10M domains: 13% faster than with 16 KiB); 4 KiB ones cost
+    // bulk inserts more page splits (a first import 15% slower than with 8 KiB).
+    conn.execute_batch("PRAGMA page_size = 8192;").map_err(err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
