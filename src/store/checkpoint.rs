@@ -6,7 +6,7 @@
 //! its next transaction. SQLite starts the WAL over only when a transaction begins with every
 //! frame copied, which a checkpoint running beside the writer never leaves behind; so every
 //! [`EVERY`]th commit the writer waits for that thread and copies its last transaction itself.
-//! The WAL then holds at most [`EVERY`] transactions, as issue 2's bound on it asks.
+//! The WAL then holds at most [`EVERY`] transactions, never a whole version.
 
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -16,9 +16,6 @@ use rusqlite::{Connection, OpenFlags};
 
 /// Commits between two checkpoints the writer completes itself.
 const EVERY: usize = 4;
-
-/// SQLite's default `wal_autocheckpoint`, given back to the writer's connection at the end.
-const AUTO_PAGES: u32 = 1000;
 
 /// Runs `f` with checkpoints beside it: `f` calls [`Checkpointer::committed`] after each of
 /// its commits on `conn`.
@@ -40,6 +37,8 @@ pub struct Checkpointer {
     /// A checkpoint was asked for and has not reported back.
     running: bool,
     commits: usize,
+    /// The writer's `wal_autocheckpoint` before, given back at the end.
+    auto: i64,
 }
 
 impl Checkpointer {
@@ -47,25 +46,25 @@ impl Checkpointer {
     fn start(conn: &Connection) -> rusqlite::Result<Checkpointer> {
         let (go_tx, go_rx) = bounded::<()>(1);
         let (done_tx, done_rx) = bounded(1);
-        let path = conn.path().filter(|p| !p.is_empty()).map(str::to_owned);
-        let Some(path) = path else {
-            return Ok(Checkpointer { go: None, done: done_rx, thread: None, running: false, commits: 0 });
-        };
-        let ck = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        ck.busy_timeout(Duration::from_secs(60))?;
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let thread = std::thread::Builder::new()
-            .name("checkpoint".into())
-            .spawn(move || {
-                for () in go_rx {
-                    let r = ck.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    if done_tx.send(r).is_err() {
-                        break;
-                    }
+        let auto: i64 = conn.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?;
+        let mut ck = Checkpointer { go: None, done: done_rx, thread: None, running: false, commits: 0, auto };
+        let Some(path) = conn.path().filter(|p| !p.is_empty()) else { return Ok(ck) };
+        let other = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        other.busy_timeout(Duration::from_secs(60))?;
+        let spawned = std::thread::Builder::new().name("checkpoint".into()).spawn(move || {
+            for () in go_rx {
+                let r = other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if done_tx.send(r).is_err() {
+                    break;
                 }
-            })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Checkpointer { go: Some(go_tx), done: done_rx, thread: Some(thread), running: false, commits: 0 })
+            }
+        });
+        // Without a thread, the writer's connection keeps checkpointing itself.
+        let Ok(thread) = spawned else { return Ok(ck) };
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        ck.go = Some(go_tx);
+        ck.thread = Some(thread);
+        Ok(ck)
     }
 
     /// Call between a COMMIT and the next BEGIN on the writer's connection.
@@ -110,7 +109,7 @@ impl Checkpointer {
             false => Ok(()),
         };
         self.stop();
-        conn.pragma_update(None, "wal_autocheckpoint", AUTO_PAGES)?;
+        conn.pragma_update(None, "wal_autocheckpoint", self.auto)?;
         waited
     }
 
@@ -158,8 +157,8 @@ mod tests {
         .unwrap();
         assert!(biggest > txn as u64, "the writer's own checkpoints were not off: WAL at most {biggest} bytes");
         assert!(biggest < (EVERY as u64 + 2) * txn as u64, "WAL reached {biggest} bytes");
-        let auto: u32 = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
-        assert_eq!(auto, AUTO_PAGES);
+        let auto: i64 = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+        assert_eq!(auto, 1000, "the connection's own checkpoints are back");
         let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 2000);
     }
