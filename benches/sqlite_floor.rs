@@ -4,10 +4,11 @@
 //!     FLOOR_ROWS=200000 cargo bench --bench sqlite_floor
 //!
 //! Each case inserts the same number of rows, already sorted, into a fresh database made by
-//! `store::open_rw` (the real schema, page size, WAL and pragmas), the way the writer does:
-//! 64 rows to a multi-row `INSERT OR FAIL`, the columns every row shares bound once per
-//! statement, a commit every 125,000 rows, checkpoints left to the end (the writer has them
-//! run on a thread beside it). The baseline is a table of one text key. Nothing else runs: no
+//! `store::open_rw` (the real schema, page size, WAL and pragmas), the way the writer does,
+//! with its statements and sizes (`store::writer`): `ROWS_PER_INSERT` rows to a multi-row
+//! `INSERT OR FAIL`, the columns every row shares bound once per statement, a commit every
+//! `TX_ROWS` rows, checkpoints left to the end (the writer has them run on a thread beside
+//! it). The next day's read of `domains` is the writer's query, `CURRENT_DOMAINS`. The baseline is a table of one text key. Nothing else runs: no
 //! parsing, no sorting, no hashing. What this prints is the least the writer thread of an
 //! import of that many domains (or records) can spend in SQLite.
 
@@ -17,9 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ToSql};
 
 use zonefeed::store;
-
-const PER_INSERT: usize = 64;
-const TX_ROWS: usize = 125_000;
+use zonefeed::store::writer::{multi_insert, CURRENT_DOMAINS, ROWS_PER_INSERT, TX_ROWS};
 
 /// `n` names in byte order, shaped like a TLD's domains.
 fn names(n: usize) -> Vec<String> {
@@ -34,20 +33,6 @@ fn fresh(dir: &Path, label: &str) -> Connection {
     c
 }
 
-/// `INSERT OR FAIL INTO table (shared.., cols..)` with `rows` rows; `?1..?k` are the shared
-/// values.
-fn insert_sql(table: &str, shared: &[&str], cols: &[&str], rows: usize) -> String {
-    let k = shared.len();
-    let row = |r: usize| {
-        let own = (0..cols.len()).map(|c| format!("?{}", k + r * cols.len() + c + 1));
-        let all: Vec<String> = (1..=k).map(|i| format!("?{i}")).chain(own).collect();
-        format!("({})", all.join(", "))
-    };
-    let values: Vec<String> = (0..rows).map(row).collect();
-    let names: Vec<&str> = shared.iter().chain(cols).copied().collect();
-    format!("INSERT OR FAIL INTO {table} ({}) VALUES {}", names.join(", "), values.join(", "))
-}
-
 /// Inserts rows `0..n`; `own(i)` gives row `i`'s own values. Returns the seconds taken.
 fn insert<'v>(
     conn: &Connection,
@@ -60,12 +45,12 @@ fn insert<'v>(
     let shared_cols: Vec<&str> = shared.iter().map(|s| s.0).collect();
     let t = Instant::now();
     conn.execute_batch("BEGIN").expect("begin");
-    let mut st = conn.prepare(&insert_sql(table, &shared_cols, cols, PER_INSERT)).expect("prepare");
+    let mut st = conn.prepare(&multi_insert(table, &shared_cols, cols, ROWS_PER_INSERT)).expect("prepare");
     let mut in_tx = 0;
     let mut i = 0;
     while i < n {
-        let rows = PER_INSERT.min(n - i);
-        let mut tail = (rows < PER_INSERT).then(|| conn.prepare(&insert_sql(table, &shared_cols, cols, rows)).expect("prepare"));
+        let rows = ROWS_PER_INSERT.min(n - i);
+        let mut tail = (rows < ROWS_PER_INSERT).then(|| conn.prepare(&multi_insert(table, &shared_cols, cols, rows)).expect("prepare"));
         let st = tail.as_mut().unwrap_or(&mut st);
         for (k, (_, v)) in shared.iter().enumerate() {
             st.raw_bind_parameter(k + 1, v).expect("bind");
@@ -94,12 +79,7 @@ type OldDomain = (String, [u8; 16], Option<[u8; 16]>, bool);
 /// current version on a next day. Returns the seconds taken and the rows read.
 fn read_domains(conn: &Connection) -> (f64, usize) {
     let t = Instant::now();
-    let mut st = conn
-        .prepare(
-            "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
-              WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
-        )
-        .expect("prepare");
+    let mut st = conn.prepare(CURRENT_DOMAINS).expect("prepare");
     let (mut after, mut n) = (String::new(), 0);
     loop {
         let page: Vec<OldDomain> = st

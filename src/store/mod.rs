@@ -5,9 +5,9 @@
 //! while an import runs or its purge is under way, the rows it adds and the rows it replaces
 //! (see [`CORE`]). An import compares the new version with the current rows as it writes and
 //! writes only what differs, in batches, so a day's import writes its changes, not the whole
-//! zone again, and the WAL holds a few batches at a time (see [`checkpoint`]). Readers see one whole version: the
-//! switch is one tiny transaction. [`clean_leftovers`] rolls back an interrupted import and
-//! finishes an interrupted purge.
+//! zone again, and the WAL holds a few batches at a time (see [`checkpoint`]). Readers see one
+//! whole version: the switch is one tiny transaction. [`clean_leftovers`] rolls back an
+//! interrupted import and finishes an interrupted purge.
 
 mod checkpoint;
 pub mod writer;

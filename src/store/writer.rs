@@ -18,14 +18,14 @@ use super::checkpoint::{self, Checkpointer};
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
 /// 40 MiB.
-const TX_ROWS: usize = 125_000;
+pub const TX_ROWS: usize = 125_000;
 /// Current rows read per query.
 const PAGE: i64 = 10_000;
 
 /// Rows per INSERT statement. Within one statement SQLite keeps its B-tree cursor on the last
 /// page, so sorted keys append without a descent from the root per row (3-4x faster than
 /// one row per statement here).
-const ROWS_PER_INSERT: usize = 64;
+pub const ROWS_PER_INSERT: usize = 64;
 
 /// [`PAGE`] and [`TX_ROWS`], unless `ZONEFEED_TEST_BATCH` sets both: the tests make them tiny
 /// so that a merge reads many pages across many commits (for tests, not an interface).
@@ -41,7 +41,7 @@ fn sizes() -> (i64, usize) {
 /// statement, as `?1..?k`, which spares SQLite a bind (a copy, for text) per row and column.
 /// `OR FAIL` spares SQLite the statement journal a multi-row insert otherwise keeps to undo
 /// itself (10-15% of insert time here); a failure aborts the whole import anyway.
-fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) -> String {
+pub fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) -> String {
     let k = shared.len();
     let values: Vec<String> = (0..rows)
         .map(|r| {
@@ -193,11 +193,17 @@ struct OldGroup {
     sig: Option<[u8; 16]>,
 }
 
+/// A page of the current `domains` rows the merge compares with (see [`Pager::new`]).
+pub const CURRENT_DOMAINS: &str = "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
+  WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3";
+
 /// A table's rows for one TLD in name order, a page at a time.
 struct Pager<'c, T> {
     st: Option<Statement<'c>>,
     tld: &'c str,
     zone: i64,
+    /// Rows a query reads.
+    page: i64,
     buf: VecDeque<T>,
     after: Option<String>,
     map: fn(&Row<'_>) -> rusqlite::Result<T>,
@@ -217,18 +223,18 @@ impl<'c, T> Pager<'c, T> {
     ) -> rusqlite::Result<Self> {
         let st = sql.map(|s| conn.prepare(s)).transpose()?;
         let after = st.as_ref().map(|_| String::new());
-        Ok(Pager { st, tld, zone, buf: VecDeque::new(), after, map, name })
+        let (page, _) = sizes();
+        Ok(Pager { st, tld, zone, page, buf: VecDeque::new(), after, map, name })
     }
 
     fn peek(&mut self) -> rusqlite::Result<Option<&T>> {
         if self.buf.is_empty() {
             if let (Some(after), Some(st)) = (self.after.take(), self.st.as_mut()) {
-                let (page, _) = sizes();
-                let rows = st.query_map(params![self.tld, after, page, self.zone], self.map)?;
+                let rows = st.query_map(params![self.tld, after, self.page, self.zone], self.map)?;
                 for row in rows {
                     self.buf.push_back(row?);
                 }
-                if self.buf.len() as i64 == page {
+                if self.buf.len() as i64 == self.page {
                     self.after = self.buf.back().map(|o| (self.name)(o).to_string());
                 }
             }
@@ -400,10 +406,7 @@ impl<'c> Merge<'c> {
             tld,
             old_domains: Pager::new(
                 conn,
-                job.previous.as_ref().map(|_| {
-                    "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
-                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3"
-                }),
+                job.previous.as_ref().map(|_| CURRENT_DOMAINS),
                 tld,
                 job.zone,
                 |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
