@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::changes::Kind;
+use crate::query::check::Level;
 
 /// zonefeed: ingest, track and query ICANN CZDS zone files.
 #[derive(Debug, Parser)]
@@ -26,15 +29,87 @@ pub struct Global {
     /// Config file (JSON, a superset of ICANN's czds client config.json)
     #[arg(long, global = true, env = "ZONEFEED_CONFIG", value_name = "PATH", default_value = "config.json")]
     pub config: PathBuf,
-    /// Machine-readable output on stdout
+    /// The same as --format json: one JSON document on stdout (errors too, as {"error": ...})
     #[arg(long, global = true)]
     pub json: bool,
+    /// Output format: text, tsv (commands with a tab form), json (one document; an array for
+    /// lists), jsonl (one object a line)
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// No progress and no summary on stderr/stdout (errors still go to stderr)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+}
+
+impl Command {
+    /// `--wait`, for the commands that write.
+    pub fn wait(&self) -> Option<u64> {
+        match self {
+            Command::Import(a) => Some(a.wait.wait),
+            Command::Download(a) => Some(a.wait.wait),
+            Command::Sync(a) => Some(a.download.wait.wait),
+            Command::Watch(a) => Some(a.wait.wait),
+            Command::Webhooks(a) => Some(a.wait.wait),
+            Command::Service(a) => Some(a.wait.wait),
+            Command::Prune(a) => Some(a.wait.wait),
+            _ => None,
+        }
+    }
+}
+
+impl Global {
+    /// `--json` is `--format json`; text otherwise.
+    pub fn output_format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Text)
+        }
+    }
+}
+
+/// How a command prints its data (README, "Output").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Tsv,
+    Json,
+    Jsonl,
+}
+
+impl Format {
+    pub fn is_json(self) -> bool {
+        matches!(self, Format::Json | Format::Jsonl)
+    }
+}
+
+/// For commands that write the database: how long to wait for another writer.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
     /// Seconds to wait for another zonefeed writing the same database before exiting 5
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub wait: u64,
+}
+
+/// The import flags `import` and `sync` share.
+#[derive(Debug, Clone, Args)]
+pub struct ImportFlags {
+    /// Keep only zones and domains, not every record: far faster and smaller
+    #[arg(long)]
+    pub no_records: bool,
+    /// Accept up to N malformed records per zone (skipped and counted); more fails the import
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_errors: u64,
+    /// Memory for sorting before spilling to disk, e.g. 512M, 2G
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub memory: usize,
+    /// The percentage (0-100) of a zone's domains a new version may remove before it is
+    /// refused as a short or broken file
+    #[arg(long, value_name = "PCT", default_value_t = 5.0, value_parser = parse_percent)]
+    pub max_removed: f64,
+    /// Chunk size in bytes (for tests; the default suits real zones)
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub chunk_size: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,27 +141,14 @@ zonefeed --json sync com net org\n  \
 pub struct SyncArgs {
     #[command(flatten)]
     pub download: DownloadArgs,
-    /// Keep only zones and domains, not every record
-    #[arg(long)]
-    pub no_records: bool,
-    /// Accept up to N malformed records per zone
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_errors: u64,
-    /// Memory for sorting before spilling to disk
-    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
-    pub memory: usize,
-    /// The share of a zone's domains a new version may remove before it is refused
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
-    pub max_removed: f64,
-    /// Import even a version with an older serial or too many removals
+    #[command(flatten)]
+    pub import: ImportFlags,
+    /// Import even a version with an older serial or date, or too many removals
     #[arg(long)]
     pub force_import: bool,
     /// Do not deliver webhooks after importing (events stay queued)
     #[arg(long)]
     pub no_webhooks: bool,
-    /// Chunk size in bytes (for tests)
-    #[arg(long, hide = true, value_name = "BYTES")]
-    pub chunk_size: Option<usize>,
 }
 
 /// CZDS access requests: list, show, extend before they expire, request, cancel.
@@ -112,26 +174,25 @@ pub struct RequestsArgs {
 pub enum RequestsCommand {
     /// Requests with their status and expiry
     List {
-        /// Only this status (Approved, Pending, Denied, Revoked, Expired, Canceled, Submitted)
-        #[arg(long)]
-        status: Option<String>,
+        /// Only this status
+        #[arg(long, value_enum, ignore_case = true)]
+        status: Option<RequestStatus>,
         /// Only these TLDs (exact match)
         #[arg(long, value_name = "TLD", num_args = 1.., value_delimiter = ',')]
         tld: Vec<String>,
         /// Only requests expiring within this many days
         #[arg(long, value_name = "DAYS")]
         expiring_within: Option<i64>,
-        #[arg(long, value_parser = ["text", "tsv", "json"], default_value = "text")]
-        format: String,
     },
     /// One request's details, by TLD or request id
     Show {
+        /// The request: a TLD (its newest request) or a CZDS request id
         #[arg(value_name = "TLD|ID")]
         what: String,
     },
     /// Extend approved requests that expire soon (and are extensible)
     Extend {
-        /// Only these TLDs
+        /// Only these TLDs [default: every approved request]
         #[arg(value_name = "TLD")]
         tlds: Vec<String>,
         /// The window, in days before expiry
@@ -143,6 +204,7 @@ pub enum RequestsCommand {
     },
     /// Request access to TLDs (shows the terms version and asks first, unless --yes)
     New {
+        /// TLDs to request access to
         #[arg(value_name = "TLD", required_unless_present = "all")]
         tlds: Vec<String>,
         /// Every TLD not approved or pending yet
@@ -160,6 +222,7 @@ pub enum RequestsCommand {
     },
     /// Cancel a request, by TLD or request id
     Cancel {
+        /// The request: a TLD (its newest request) or a CZDS request id
         #[arg(value_name = "TLD|ID")]
         what: String,
     },
@@ -182,6 +245,8 @@ zonefeed service stop\n  ExecStart=/usr/local/bin/zonefeed service run   # under
 pub struct ServiceArgs {
     #[command(subcommand)]
     pub command: ServiceCommand,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,13 +269,12 @@ pub enum ServiceCommand {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed domain example.com --history\n  zonefeed domain bücher.de --format json")]
 pub struct DomainArgs {
+    /// The domain (`example.com`, or Unicode such as `bücher.de`)
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Also every change event of the domain, with zone version and date
     #[arg(long)]
     pub history: bool,
-    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
-    pub format: String,
 }
 
 /// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
@@ -231,10 +295,9 @@ pub struct SearchArgs {
     /// Only this zone
     #[arg(long, value_name = "TLD")]
     pub tld: Option<String>,
+    /// At most N names (0: all); when there are more, stderr says how many
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
-    #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
-    pub format: String,
 }
 
 /// Zone statistics: records per type, domains, DNSSEC share, top name servers and providers,
@@ -248,8 +311,6 @@ pub struct StatsArgs {
     /// How many name servers and providers to list
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
-    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
-    pub format: String,
 }
 
 /// Findings from the zone data alone, each with a level, a stable code, the domain and a message.
@@ -259,16 +320,18 @@ pub struct StatsArgs {
 /// ds_digest_length (error), bad_ns_hostname (error), ttl_outlier (notice: outside
 /// 300-604800 s). Needs a zone imported with its records.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  zonefeed check com --level warning\n  zonefeed check --format json | jq .summary")]
+#[command(after_help = "Examples:\n  zonefeed check com --level warning\n  zonefeed check --format json | jq '.[].summary'\n  \
+zonefeed check com --fail-on error   # exit 1 when there are errors")]
 pub struct CheckArgs {
     /// One zone [default: every imported zone]
     #[arg(value_name = "TLD")]
     pub tld: Option<String>,
     /// The lowest level shown
-    #[arg(long, value_parser = ["notice", "warning", "error", "critical"], default_value = "notice")]
-    pub level: String,
-    #[arg(long, value_parser = ["text", "tsv", "json"], default_value = "text")]
-    pub format: String,
+    #[arg(long, value_enum, default_value = "notice")]
+    pub level: Level,
+    /// Exit 1 when there is a finding at this level or above (for pipelines)
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<Level>,
 }
 
 /// A read-only JSON API over the database (`/v1`), safe to run while imports write.
@@ -282,9 +345,12 @@ pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Worker threads
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub threads: usize,
+    /// Threads answering requests (each with its own read-only connection)
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+    /// Open connections at most; more wait in the kernel's backlog [default: `serve.max_connections`, else 4096]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 /// Watchlists: exact domains (their delegation changes or they go) and brand terms (new
@@ -299,12 +365,15 @@ zonefeed watch hits --since 2026-11-23 --format jsonl")]
 pub struct WatchArgs {
     #[command(subcommand)]
     pub command: WatchCommand,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum WatchCommand {
     /// Watch domains, or brand terms with --term
     Add {
+        /// Domains to watch (`example.com`)
         #[arg(value_name = "DOMAIN")]
         domains: Vec<String>,
         /// A brand term (letters, digits, hyphens)
@@ -315,16 +384,15 @@ pub enum WatchCommand {
     List,
     /// Stop watching a domain or term
     Remove {
+        /// A watched domain or term
         #[arg(value_name = "DOMAIN|TERM")]
         value: String,
     },
     /// Matches found by imports
     Hits {
-        /// Hits recorded at or after this UTC date or time
+        /// Hits recorded at or after this date or time (2026-11-23, RFC 3339, or 7d / 24h ago)
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
-        format: String,
     },
 }
 
@@ -341,6 +409,8 @@ Config:\n  \"webhooks\": [{\"url\": \"https://hooks.example.com/zonefeed\", \"ev
 pub struct WebhooksArgs {
     #[command(subcommand)]
     pub command: WebhooksCommand,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -361,15 +431,27 @@ pub enum WebhooksCommand {
     },
 }
 
-/// Drop history older than N days: events, delivered webhook batches, replaced versions.
+/// Drop history older than N days: events, delivered webhook batches, replaced versions,
+/// removed domains, download records.
 ///
-/// Never the current version of a zone, and never an event still waiting for a webhook.
+/// Never the current version of a zone, and never an event still waiting for a webhook. On a
+/// terminal it shows what it would remove and asks first (--yes does not ask); --keep-days 0
+/// drops all history and always needs --yes.
 #[derive(Debug, Args)]
-#[command(after_help = "Example (daily, from cron):\n  zonefeed prune --keep-days 90")]
+#[command(after_help = "Examples:\n  zonefeed prune --keep-days 90 --dry-run\n  \
+15 7 * * *  zonefeed --quiet prune --keep-days 90   # daily, from cron")]
 pub struct PruneArgs {
     /// Days of history to keep
     #[arg(long, value_name = "N")]
     pub keep_days: u32,
+    /// Print what would be removed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Download zone files from CZDS: unchanged ones are skipped, cut transfers resumed.
@@ -404,6 +486,8 @@ pub struct DownloadArgs {
     /// A file holding the password (mode 0600); there is no password flag, argv is public
     #[arg(long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Domains added, removed and modified between imported versions (the newly-registered feed).
@@ -412,23 +496,21 @@ pub struct DownloadArgs {
 /// kind within a version. The first import of a zone is its baseline and records none.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed changes --tld com --kind added --since 2026-11-23\n  \
-zonefeed changes --version 42 --format tsv > com.diff\n  zonefeed changes --format jsonl | jq .domain")]
+zonefeed changes --zone-version 42 --format tsv > com.diff\n  zonefeed changes --format jsonl | jq .domain")]
 pub struct ChangesArgs {
     /// Only this zone
     #[arg(long, value_name = "TLD")]
     pub tld: Option<String>,
     /// Only this kind
-    #[arg(long, value_parser = ["added", "removed", "modified", "watch"])]
-    pub kind: Option<String>,
-    /// Changes recorded at or after this UTC date or time (2026-11-23 or 2026-11-23T06:00:00Z)
-    #[arg(long, value_name = "DATE", conflicts_with = "version")]
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
+    /// Changes recorded at or after this date or time: 2026-11-23, 2026-11-23T06:00:00Z (RFC
+    /// 3339), or 7d / 24h ago
+    #[arg(long, value_name = "DATE", conflicts_with = "zone_version")]
     pub since: Option<String>,
-    /// Changes recorded by this version (a zones.id)
+    /// Changes recorded by this zone version (a zones.id)
     #[arg(long, value_name = "ID")]
-    pub version: Option<i64>,
-    /// Output format; tsv is `kind<TAB>domain`
-    #[arg(long, value_parser = ["text", "tsv", "json", "jsonl"], default_value = "text")]
-    pub format: String,
+    pub zone_version: Option<i64>,
 }
 
 /// Import zone files (plain or gzip, CZDS form or any RFC 1035 master file) into SQLite.
@@ -446,15 +528,8 @@ pub struct ImportArgs {
     /// $ORIGIN, else the CZDS file name]
     #[arg(long, value_name = "TLD")]
     pub tld: Option<String>,
-    /// Keep only zones and domains, not every record: far faster and smaller
-    #[arg(long)]
-    pub no_records: bool,
-    /// Accept up to N malformed records (skipped and counted); more fails the import
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_errors: u64,
-    /// Memory for sorting before spilling to disk, e.g. 512M, 2G
-    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
-    pub memory: usize,
+    #[command(flatten)]
+    pub flags: ImportFlags,
     /// Follow `$INCLUDE` (files inside the zone file's directory, 8 levels deep at most); the
     /// file is then parsed in one piece
     #[arg(long)]
@@ -463,16 +538,11 @@ pub struct ImportArgs {
     /// --max-removed of the zone's domains
     #[arg(long)]
     pub force: bool,
-    /// The share of a zone's domains a new version may remove before it is refused as a
-    /// short or broken file
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
-    pub max_removed: f64,
     /// Parser threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Chunk size in bytes (for tests; the default suits real zones)
-    #[arg(long, hide = true, value_name = "BYTES")]
-    pub chunk_size: Option<usize>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// `512M`, `2G`, `1048576`.
@@ -492,4 +562,40 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     };
     let n: usize = num.trim().parse().map_err(|_| format!("`{s}` is not a size like 512M or 2G"))?;
     n.checked_mul(mult).filter(|&v| v >= 1 << 20).ok_or_else(|| format!("`{s}` must be at least 1M"))
+}
+
+/// A percentage, 0 to 100.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("`{s}` is not a percentage from 0 to 100")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+/// The request statuses CZDS knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RequestStatus {
+    Submitted,
+    Pending,
+    Approved,
+    Denied,
+    Revoked,
+    Expired,
+    Canceled,
+}
+
+impl RequestStatus {
+    /// As the CZDS API spells it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            RequestStatus::Submitted => "Submitted",
+            RequestStatus::Pending => "Pending",
+            RequestStatus::Approved => "Approved",
+            RequestStatus::Denied => "Denied",
+            RequestStatus::Revoked => "Revoked",
+            RequestStatus::Expired => "Expired",
+            RequestStatus::Canceled => "Canceled",
+        }
+    }
 }

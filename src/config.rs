@@ -29,6 +29,58 @@ pub enum ConfigError {
     Exposed { what: &'static str, path: PathBuf, mode: u32 },
 }
 
+/// Every key zonefeed reads (README, "Config file").
+pub const KEYS: &[&str] = &[
+    "icann.account.username",
+    "icann.account.password",
+    "authentication.base.url",
+    "czds.base.url",
+    "working.directory",
+    "tlds",
+    "database.path",
+    "log.interval_seconds",
+    "download.parallel",
+    "download.retries",
+    "download.retry_delay_seconds",
+    "download.low_speed_limit",
+    "download.low_speed_time",
+    "download.connect_timeout_seconds",
+    "webhooks",
+    "webhooks.retries",
+    "webhooks.retry_delay_seconds",
+    "webhooks.timeout_seconds",
+    "serve.max_limit",
+    "serve.max_connections",
+    "serve.header_timeout_seconds",
+    "serve.request_timeout_seconds",
+    "service.download_start_time",
+    "service.download_end_time",
+    "service.timezone",
+    "service.pid_file",
+    "service.log_file",
+    "service.no_records",
+];
+
+/// The known key nearest to `key` by edit distance, when it is near enough to be a typo.
+fn closest_key(key: &str) -> Option<&'static str> {
+    let (best, d) = KEYS.iter().map(|k| (*k, edit_distance(key, k))).min_by_key(|&(_, d)| d)?;
+    (d <= 3.max(key.len() / 4)).then_some(best)
+}
+
+/// Levenshtein distance over bytes.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// The config file's keys, as read.
 #[derive(Debug, Default)]
 pub struct Config {
@@ -47,6 +99,13 @@ impl Config {
         let v: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Json { path: path.into(), source })?;
         let Value::Object(map) = v else { return Err(ConfigError::NotObject { path: path.into() }) };
         let cfg = Config { path: path.into(), map };
+        for key in cfg.map.keys().filter(|k| !KEYS.contains(&k.as_str())) {
+            // Warn, not fail: ICANN's client may gain keys, and one config serves both tools.
+            match closest_key(key) {
+                Some(near) => eprintln!("warning: config `{}`: unknown key `{key}` is ignored; did you mean `{near}`?", path.display()),
+                None => eprintln!("warning: config `{}`: unknown key `{key}` is ignored", path.display()),
+            }
+        }
         let webhook_secret = cfg.map.get("webhooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|w| w.get("secret").is_some()));
         if cfg.map.contains_key("icann.account.password") || webhook_secret {
             check_private("config", path)?;
@@ -147,12 +206,14 @@ pub fn check_private(_: &'static str, _: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// How long a writer waits for another by default (`--wait`).
+pub const DEFAULT_WAIT_SECS: u64 = 30;
+
 /// Settings every command shares.
 #[derive(Debug)]
 pub struct Settings {
     pub db: PathBuf,
     pub log_interval: Duration,
-    pub json: bool,
     pub quiet: bool,
     pub wait: Duration,
     /// The config file, for the keys of single commands.
@@ -160,7 +221,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn resolve(g: &crate::cli::Global) -> Result<Settings, ConfigError> {
+    /// `wait`: the command's `--wait` (commands that do not write have none).
+    pub fn resolve(g: &crate::cli::Global, wait: Option<u64>) -> Result<Settings, ConfigError> {
         let explicit = std::env::var_os("ZONEFEED_CONFIG").is_some() || g.config != Path::new("config.json");
         let cfg = Config::load(&g.config, explicit)?;
         let db = match &g.db {
@@ -171,9 +233,8 @@ impl Settings {
         Ok(Settings {
             db,
             log_interval: Duration::from_secs_f64(secs),
-            json: g.json,
             quiet: g.quiet,
-            wait: Duration::from_secs(g.wait),
+            wait: Duration::from_secs(wait.unwrap_or(DEFAULT_WAIT_SECS)),
             config: cfg,
         })
     }
@@ -269,4 +330,16 @@ pub fn download_options(cfg: &Config, dir: PathBuf, force: bool) -> Result<crate
         low_speed_limit: cfg.positive_integer("download.low_speed_limit")?.unwrap_or(1024),
         low_speed_time: Duration::from_secs_f64(cfg.positive_number("download.low_speed_time")?.unwrap_or(60.0)),
     })
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelled_key_names_the_closest_one() {
+        assert_eq!(closest_key("databse.path"), Some("database.path"));
+        assert_eq!(closest_key("download.paralel"), Some("download.parallel"));
+        assert_eq!(closest_key("something.else.entirely"), None);
+    }
 }

@@ -31,4 +31,5 @@ pub mod service;
 pub mod store;
 pub mod sync;
 pub mod synth;
+pub mod time;
 pub mod zone;

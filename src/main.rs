@@ -10,5 +10,10 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    zonefeed::cmd::run(zonefeed::cli::Cli::parse())
+    let cli = zonefeed::cli::Cli::parse();
+    let json = cli.global.output_format().is_json();
+    match zonefeed::cmd::run(&cli) {
+        Ok(status) => status.into(),
+        Err(err) => zonefeed::cmd::report(&err, json),
+    }
 }

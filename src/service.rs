@@ -10,8 +10,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError};
-use crate::store::utc;
+use crate::config::{Config, ConfigError, Settings};
+use crate::sync::{self, Plan, SyncStatus};
+use crate::time::{unix_now, utc};
 
 /// Checks of a zone whose file of the day is not there yet.
 pub const RECHECK: i64 = 30 * 60;
@@ -272,5 +273,99 @@ mod tests {
         assert!(!day_done(&conn, "com", day).unwrap(), "downloaded but not imported is not done");
         conn.execute("UPDATE zones SET sha256 = 'bb'", []).unwrap();
         assert!(day_done(&conn, "com", day).unwrap());
+    }
+}
+
+/// The pid in the pid file, if that process is alive.
+pub fn running_pid(pid_file: &std::path::Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    #[cfg(unix)]
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    #[cfg(not(unix))]
+    let alive = false;
+    alive.then_some(pid)
+}
+
+/// The service: syncs the zones still waiting for today's file when [`next_wake`] says so,
+/// sleeps otherwise. `base` is every run's plan; its zone list is narrowed to the zones still
+/// waiting. `once`: one run now, whatever the window; returns whether every zone went well.
+pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path::Path, once: bool) -> anyhow::Result<bool> {
+    if !once {
+        if let Some(pid) = running_pid(pid_file).filter(|&p| p != std::process::id() as i32) {
+            anyhow::bail!("the service already runs (pid {pid})");
+        }
+        std::fs::write(pid_file, std::process::id().to_string())
+            .map_err(|e| anyhow::Error::new(e).context(format!("pid file `{}`", pid_file.display())))?;
+    }
+    let log = |msg: &str| eprintln!("{} zonefeed service: {msg}", crate::time::now_utc());
+    let mut day = utc_day(unix_now());
+    // None: every zone (the day's first run); Some: the zones still waiting for today's file.
+    let mut pending: Option<Vec<String>> = None;
+    let mut last_check = None;
+    loop {
+        let now = unix_now();
+        if utc_day(now) != day {
+            day = utc_day(now);
+            pending = None;
+            last_check = None;
+        }
+        let waiting = pending.as_ref().is_none_or(|p| !p.is_empty());
+        let wake = if once { Wake::Now } else { next_wake(now, window, waiting, last_check) };
+        if let Wake::At(t) = wake {
+            log(&format!("next check at {}", utc(t)));
+            // Short sleeps: a suspended machine or a clock change is noticed within a minute.
+            while unix_now() < t {
+                std::thread::sleep(std::time::Duration::from_secs((t - unix_now()).clamp(1, 60) as u64));
+            }
+            continue;
+        }
+        let conn = crate::store::open_rw(&s.db, s.wait)?;
+        let run = record_start(&conn, now).unwrap_or(0);
+        let mut plan = base.clone();
+        plan.zones.tlds = pending.clone().unwrap_or_default();
+        log(&format!("sync of {}", if plan.zones.tlds.is_empty() { "every zone".to_string() } else { plan.zones.tlds.join(" ") }));
+        let mut zones: Vec<(String, bool)> = Vec::new();
+        let result = sync::sync(s, &plan, |z| {
+            if let Some(e) = &z.error {
+                log(&format!("{}: {e}", z.tld));
+            }
+            zones.push((z.tld.clone(), z.status == SyncStatus::Ok));
+            Ok(())
+        });
+        let all_ok = match &result {
+            Ok(o) => o.fatal.is_none() && o.failed == 0 && o.deliveries.iter().all(|d| d.pending == 0 && !d.disabled),
+            Err(e) => {
+                log(&format!("sync failed: {e:#}"));
+                false
+            }
+        };
+        let failed = zones.iter().filter(|(_, ok)| !ok).count();
+        let still: Vec<String> = zones.iter().map(|(t, _)| t).filter(|t| !day_done(&conn, t, &day).unwrap_or(false)).cloned().collect();
+        last_check = Some(now);
+        let after = unix_now();
+        let next = match next_wake(after, window, !still.is_empty(), last_check) {
+            Wake::At(t) => t,
+            Wake::Now => after,
+        };
+        let outcome = if all_ok { "ok" } else { "some zones failed" };
+        log(&format!("{} zones, {} still waiting for today's file: {outcome}", zones.len(), still.len()));
+        let r = Run {
+            id: run,
+            started_at: utc(now),
+            finished_at: Some(crate::time::now_utc()),
+            zones: zones.len() as i64,
+            ok: (zones.len() - failed) as i64,
+            failed: failed as i64,
+            pending: still.len() as i64,
+            result: outcome.to_string(),
+            next_run: (!once).then(|| utc(next)),
+        };
+        let _ = record_end(&conn, run, &r);
+        pending = Some(still);
+        if once {
+            // A run that could not start at all (login refused, database busy) says why.
+            return result.map(|_| all_ok);
+        }
     }
 }

@@ -6,25 +6,34 @@
 //! is complete and verified. When the download had to start over, the overlapped import is
 //! dropped and the finished file imported again. One import runs at a time (one writer).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::czds::download::{self, ZoneResult};
+use crate::changes::webhooks;
+use crate::config::Settings;
+use crate::czds::download::{self, Status, ZoneResult};
 use crate::czds::feed::{Feed, Start};
 use crate::czds::Client;
 use crate::ingest::source::{Input, SharedReader};
 use crate::ingest::{self, Summary};
-use crate::progress::{Progress, Transfers};
+use crate::progress::{Mode, Progress, Transfers};
+
+/// Whether a zone's sync went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncStatus {
+    Ok,
+    Failed,
+}
 
 /// What `sync` did with one zone.
 #[derive(Debug, Serialize)]
 pub struct ZoneSync {
     pub tld: String,
-    /// `ok` or `failed`.
-    pub status: &'static str,
+    pub status: SyncStatus,
     pub download: ZoneResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import: Option<Summary>,
@@ -32,6 +41,117 @@ pub struct ZoneSync {
     pub overlapped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Which zones a `download` or `sync` covers, and how they are fetched.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// The zones [empty: the config's `tlds`, else every zone the account may download].
+    pub tlds: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Where files go [None: `working.directory`/zonefiles].
+    pub dir: Option<PathBuf>,
+    /// Downloads at once [None: `download.parallel`, else 4].
+    pub parallel: Option<usize>,
+    /// Download even zones whose file is complete and current.
+    pub force: bool,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// One sync: the zones, how they are imported, and whether webhooks are delivered after.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub zones: Selection,
+    pub import: ingest::Options,
+    pub deliver: bool,
+}
+
+/// Downloads at once when neither the flag nor the config says.
+const DEFAULT_PARALLEL: usize = 4;
+
+/// A download run, ready to go: client, zone list fetched and filtered, directory locked.
+pub struct Session {
+    pub client: Client,
+    pub plan: download::Plan,
+    pub opts: download::Options,
+    pub parallel: usize,
+    pub conn: Connection,
+    _dir_lock: std::fs::File,
+}
+
+impl Session {
+    /// Resolves the selection against flags, config and defaults, locks the directory (one
+    /// downloader per directory: a second waits `--wait`, then exits 5) and lists the zones.
+    pub fn open(s: &Settings, sel: &Selection) -> anyhow::Result<Session> {
+        let (client, czds_cfg) = crate::cmd::czds_client(s, sel.username.as_deref(), sel.password_file.as_deref())?;
+        let dir = sel.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
+        let opts = crate::config::download_options(&s.config, dir.clone(), sel.force)?;
+        let parallel = match sel.parallel {
+            Some(p) => p,
+            None => s.config.positive_integer("download.parallel")?.map_or(DEFAULT_PARALLEL, |p| p as usize),
+        }
+        .max(1);
+        let wanted = if sel.tlds.is_empty() { s.config.string_list("tlds")? } else { Some(sel.tlds.clone()) };
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::Error::new(e).context(format!("`{}`", dir.display())))?;
+        let what = format!("`{}` is busy: another zonefeed is downloading there", dir.display());
+        let _dir_lock = crate::cmd::exclusive_lock(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
+        let conn = crate::store::open_rw(&s.db, s.wait)?;
+        let links = client.links()?;
+        let plan = download::plan(&links, wanted.as_deref(), &sel.exclude);
+        Ok(Session { client, plan, opts, parallel, conn, _dir_lock })
+    }
+}
+
+/// How a sync went, past the per-zone reports.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub ok: usize,
+    pub failed: usize,
+    /// The exit code that stopped the run (3 login refused, 4 rate limited).
+    pub fatal: Option<u8>,
+    /// What the webhook delivery did (empty when it did not run).
+    pub deliveries: Vec<webhooks::Delivered>,
+}
+
+/// Runs a sync: every zone downloaded and imported (handed to `report` as it finishes), then
+/// the webhooks delivered. Per-zone failures are reported, not returned.
+pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyhow::Result<()>) -> anyhow::Result<Outcome> {
+    let delivery = webhooks::DeliveryOptions::from_config(&s.config)?;
+    // The same lock as import: overlapping cron runs wait, then exit 5.
+    let _db_lock = crate::store::WriteLock::acquire(&s.db, s.wait)?;
+    let Session { client, plan: zones, opts, parallel, mut conn, _dir_lock } = Session::open(s, &plan.zones)?;
+    let mode = Mode::detect(s.quiet, s.log_interval);
+    let transfers = Transfers::new(mode, zones.jobs.len() as u64);
+    // Bars belong to the transfers; an import shows its progress as log lines only under cron.
+    let progress = Progress::new(if matches!(mode, Mode::Bar) { Mode::Quiet } else { mode });
+    let mut outcome = Outcome::default();
+    let mut failure = None;
+    let mut tally = |z: ZoneSync| {
+        outcome.fatal = outcome.fatal.or(z.download.fatal);
+        if z.status == SyncStatus::Ok {
+            outcome.ok += 1;
+        } else {
+            outcome.failed += 1;
+        }
+        if failure.is_none() {
+            failure = report(&z).err();
+        }
+    };
+    for r in zones.refused {
+        tally(ZoneSync { tld: r.tld.clone(), status: SyncStatus::Failed, error: r.reason.clone(), download: r, import: None, overlapped: false });
+    }
+    let cx = Context { client: &client, download: &opts, import: &plan.import, transfers: &transfers, progress: &progress };
+    run(&cx, &zones.jobs, parallel, &mut conn, &mut tally);
+    transfers.finish();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if plan.deliver && !plan.import.webhooks.is_empty() {
+        let _lock = crate::cmd::webhooks_lock(s)?;
+        outcome.deliveries = webhooks::deliver(&conn, &plan.import.webhooks, &delivery)?;
+    }
+    Ok(outcome)
 }
 
 /// What every zone of a run shares.
@@ -70,7 +190,7 @@ pub fn run(cx: &Context<'_>, jobs: &[(String, String)], parallel: usize, conn: &
         }
         drop(tx);
         for r in rx {
-            cx.transfers.zone_done(&format!("{} {}", r.tld, r.status));
+            cx.transfers.zone_done(&format!("{} {}", r.tld, r.download.status.as_str()));
             done(r);
         }
         let started = next.load(Ordering::Relaxed).min(jobs.len());
@@ -79,7 +199,7 @@ pub fn run(cx: &Context<'_>, jobs: &[(String, String)], parallel: usize, conn: &
                 let d = ZoneResult::failed(tld, link, "not attempted: the CZDS login failed or was rate limited".into());
                 done(ZoneSync {
                     tld: tld.clone(),
-                    status: "failed",
+                    status: SyncStatus::Failed,
                     error: d.reason.clone(),
                     download: d,
                     import: None,
@@ -114,12 +234,12 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
             Start::Done => None,
         };
         let d = downloading.join().unwrap_or_else(|_| ZoneResult::failed(tld, link, "download thread panicked".into()));
-        let mut out = ZoneSync { tld: tld.into(), status: "failed", download: d, import: None, overlapped: false, error: None };
-        if out.download.status == "failed" {
+        let mut out = ZoneSync { tld: tld.into(), status: SyncStatus::Failed, download: d, import: None, overlapped: false, error: None };
+        if out.download.status == Status::Failed {
             out.error = out.download.reason.clone();
             return out;
         }
-        if out.download.status == "downloaded" {
+        if out.download.status == Status::Downloaded {
             let c = conn.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = download::record(&c, &out.download) {
                 out.error = Some(format!("downloaded, but recording it in the database failed: {e}"));
@@ -140,7 +260,7 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
         };
         match result {
             Ok(sum) => {
-                out.status = "ok";
+                out.status = SyncStatus::Ok;
                 out.import = Some(sum);
             }
             Err(e) => out.error = Some(e.to_string()),

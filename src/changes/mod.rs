@@ -31,11 +31,39 @@ pub struct Event {
     pub rule: Option<String>,
 }
 
+/// The kinds of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Added,
+    Removed,
+    Modified,
+    /// A watchlist match (with `term` and `rule`).
+    Watch,
+}
+
+impl Kind {
+    /// As stored in `events.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Added => "added",
+            Kind::Removed => "removed",
+            Kind::Modified => "modified",
+            Kind::Watch => "watch",
+        }
+    }
+
+    /// A kind as the API spells it.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Added, Kind::Removed, Kind::Modified, Kind::Watch].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// Which events to list.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub tld: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     /// RFC 3339 UTC lower bound on `at`.
     pub since: Option<String>,
     pub version: Option<i64>,
@@ -44,20 +72,6 @@ pub struct Filter {
     /// Only events with a larger id, in id order (a poller's cursor); with `limit`.
     pub after_id: Option<i64>,
     pub limit: Option<usize>,
-}
-
-/// `2026-11-23` or `2026-11-23T06:00:00Z` as the RFC 3339 text events are stamped with.
-pub fn parse_since(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let date_ok = b.len() >= 10 && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
-    if !date_ok {
-        return None;
-    }
-    match b.len() {
-        10 => Some(format!("{s}T00:00:00Z")),
-        20 if b[10] == b'T' && b[19] == b'Z' => Some(s.to_string()),
-        _ => None,
-    }
 }
 
 /// Events matching `f`, oldest version first, by domain then kind within a version.
@@ -74,7 +88,7 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     match &f.kind {
         Some(k) => {
             sql.push_str(" AND e.kind = ?");
-            args.push(k.clone().into());
+            args.push(k.as_str().to_string().into());
         }
         // The change feed is of domains; watch hits are asked for by name.
         None => sql.push_str(" AND e.kind <> 'watch'"),
@@ -120,17 +134,4 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         term: r.get(7)?,
         rule: r.get(8)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_forms() {
-        assert_eq!(parse_since("2026-11-23").as_deref(), Some("2026-11-23T00:00:00Z"));
-        assert_eq!(parse_since("2026-11-23T06:00:00Z").as_deref(), Some("2026-11-23T06:00:00Z"));
-        assert_eq!(parse_since("yesterday"), None);
-        assert_eq!(parse_since("2026-11-23 06:00"), None);
-    }
 }

@@ -177,7 +177,7 @@ pub struct Entry {
 pub fn add(conn: &Connection, kind: &str, value: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO watch (kind, value, created_at) VALUES (?1, ?2, ?3)",
-        params![kind, value, crate::store::now_utc()],
+        params![kind, value, crate::time::now_utc()],
     )? > 0)
 }
 

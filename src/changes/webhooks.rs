@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
 use crate::czds::Secret;
-use crate::store::{now_utc, unix_now};
+use crate::time::{now_utc, unix_now};
 
 /// Kinds an endpoint may subscribe to; by default it gets the first three.
 const KINDS: [&str; 4] = ["added", "removed", "modified", "watch"];
@@ -449,6 +449,10 @@ pub fn status(conn: &Connection, endpoints: &[Endpoint]) -> rusqlite::Result<Vec
                 )
                 .optional()?
                 .unwrap_or((None, None));
+            // A disabled endpoint's last word is the 410 that disabled it; an older batch's
+            // error and retry time no longer apply.
+            let disabled = disabled(conn, &e.url)?;
+            let (last_error, next) = if disabled.is_some() { (disabled.clone(), None) } else { (last_error, next) };
             Ok(Status {
                 endpoint: e.url.clone(),
                 pending_events: pending_events(conn, &e.url)?,
@@ -456,8 +460,8 @@ pub fn status(conn: &Connection, endpoints: &[Endpoint]) -> rusqlite::Result<Vec
                 delivered_batches: count("SELECT count(*) FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NOT NULL")?,
                 delivered_events: count("SELECT coalesce(sum(events), 0) FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NOT NULL")?,
                 last_error,
-                next_attempt: next.filter(|&n| n > unix_now()).map(crate::store::utc),
-                disabled: disabled(conn, &e.url)?,
+                next_attempt: next.filter(|&n| n > unix_now()).map(crate::time::utc),
+                disabled,
             })
         })
         .collect()

@@ -1,145 +1,92 @@
-//! `import` and `changes`: files into versions, and the events between them.
+//! `zonefeed import`: files into versions.
 
-use super::prelude::*;
+use std::path::Path;
 
-pub fn import(s: &Settings, args: &ImportArgs) -> ExitCode {
+use super::{spill_dir, ExitStatus, Output};
+use crate::cli::{ImportArgs, ImportFlags};
+use crate::config::Settings;
+use crate::ingest::{self, source::Input, Summary};
+use crate::progress::{Mode, Progress};
+
+/// The import options the flags shared by `import` and `sync` ask for.
+pub(super) fn options(s: &Settings, flags: &ImportFlags, force: bool) -> anyhow::Result<ingest::Options> {
+    let mut o = ingest::Options::new(spill_dir(&s.db));
+    o.no_records = flags.no_records;
+    o.max_errors = flags.max_errors;
+    o.memory = flags.memory;
+    o.max_removed = flags.max_removed;
+    o.force = force;
+    o.chunk = flags.chunk_size.unwrap_or(o.chunk).max(1);
+    o.webhooks = crate::changes::webhooks::endpoints(&s.config)?;
+    Ok(o)
+}
+
+/// The summary line of one import.
+pub(super) fn summary_line(sum: &Summary) -> String {
+    let serial = sum.serial.map_or("-".into(), |s| s.to_string());
+    if sum.unchanged {
+        return format!(
+            "{}: unchanged (same SHA-256 as version {}, serial {serial}, {} domains), nothing imported",
+            sum.tld, sum.version, sum.domains
+        );
+    }
+    format!(
+        "{}: version {}, serial {serial}, {} records, {} domains ({} new, {} changed, {} removed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
+        sum.tld,
+        sum.version,
+        sum.records,
+        sum.domains,
+        sum.new_domains,
+        sum.changed_domains,
+        sum.removed_domains,
+        sum.errors,
+        sum.bytes as f64 / 1e6,
+        sum.seconds,
+        sum.bytes as f64 / 1e6 / sum.seconds.max(1e-6)
+    )
+}
+
+pub fn run(s: &Settings, out: &Output, args: &ImportArgs) -> anyhow::Result<ExitStatus> {
     if let Some(n) = args.threads {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
     }
-    let webhooks = match webhooks::endpoints(&s.config) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
+    let opts = options(s, &args.flags, args.force)?;
+    // Nothing is created for a file that is not there: the database only once one can be read.
+    for f in args.files.iter().filter(|f| *f != "-") {
+        if let Err(e) = std::fs::metadata(f) {
+            return Err(anyhow::Error::new(e).context(format!("{f}")));
         }
-    };
-    let (_lock, mut conn) = match open_writer(s) {
-        Ok(w) => w,
-        Err(code) => return code,
-    };
-    let spill_dir = spill_dir(&s.db);
-    let opts = ingest::Options {
-        tld: args.tld.clone(),
-        no_records: args.no_records,
-        max_errors: args.max_errors,
-        memory: args.memory,
-        chunk: args.chunk_size.unwrap_or(ingest::source::CHUNK).max(1),
-        spill_dir,
-        show_errors: 20,
-        parser: Default::default(),
-        force: args.force,
-        max_removed: args.max_removed,
-        webhooks,
-    };
+    }
+    let (_lock, mut conn) = super::open_writer(s, true)?;
     let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));
-    let (mut ok, mut failed, mut busy) = (0, 0, false);
+    let mut results = out.stream();
+    let (mut ok, mut failed, mut busy) = (0, 0, 0);
     for f in &args.files {
         let input = Input::from_arg(f);
         let mut opts = opts.clone();
         if args.allow_include {
             // Confined to the zone file's own directory (the working directory for stdin).
-            let dir = input.path().and_then(|p| p.parent()).filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            match dir.canonicalize() {
-                Ok(dir) => opts.parser.include = Some(crate::zone::parser::Include { dir, depth: 0 }),
-                Err(e) => {
-                    eprintln!("error: {f}: {e}");
-                    failed += 1;
-                    continue;
-                }
-            }
+            let dir = input.path().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            opts.parser.include = Some(crate::zone::parser::Include { dir: dir.canonicalize()?, depth: 0 });
         }
         match ingest::import(&mut conn, &input, &opts, &progress) {
             Ok(sum) => {
                 ok += 1;
-                if s.json {
-                    println!("{}", serde_json::to_string(&sum).unwrap_or_default());
-                } else if !s.quiet {
-                    if sum.unchanged {
-                        println!("{}: unchanged (same SHA-256 as version {}), nothing imported", sum.tld, sum.version);
-                    } else {
-                        println!(
-                            "{}: version {}, serial {}, {} records, {} domains ({} new, {} changed, {} removed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
-                            sum.tld,
-                            sum.version,
-                            sum.serial.map_or("-".into(), |s| s.to_string()),
-                            sum.records,
-                            sum.domains,
-                            sum.new_domains,
-                            sum.changed_domains,
-                            sum.removed_domains,
-                            sum.errors,
-                            sum.bytes as f64 / 1e6,
-                            sum.seconds,
-                            sum.bytes as f64 / 1e6 / sum.seconds.max(1e-6)
-                        );
-                    }
-                }
+                results.push(&sum, Some(summary_line(&sum)))?;
             }
             Err(e) => {
                 failed += 1;
-                busy |= e.is_busy();
-                report(&e);
-                if s.json {
-                    let v = serde_json::json!({"file": f, "error": e.to_string()});
-                    println!("{v}");
+                busy += usize::from(e.is_busy());
+                let err = anyhow::Error::new(e);
+                if args.files.len() == 1 {
+                    return Err(err);
                 }
+                // One file failing does not stop the others; each error is reported as it comes.
+                eprintln!("error: {err}");
+                results.push(&serde_json::json!({"file": f, "error": err.to_string()}), None)?;
             }
         }
     }
-    if ok == 0 && failed > 0 && busy {
-        return ExitCode::from(code::BUSY);
-    }
-    outcome(ok, failed)
-}
-
-fn report(e: &ImportError) {
-    eprintln!("error: {e}");
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        // thiserror messages above already include their source's text; print only new causes.
-        let msg = s.to_string();
-        if !e.to_string().contains(&msg) {
-            eprintln!("Caused by: {msg}");
-        }
-        src = s.source();
-    }
-}
-
-pub fn list_changes(s: &Settings, args: &ChangesArgs) -> ExitCode {
-    let since = match since_arg(args.since.as_deref()) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    if !s.db.exists() {
-        eprintln!("error: no database at `{}` (import a zone first, or give --db)", s.db.display());
-        return ExitCode::from(code::FAILED);
-    }
-    let conn = match store::open_ro(&s.db) {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
-    };
-    let filter = changes::Filter { tld: args.tld.clone(), kind: args.kind.clone(), since, version: args.version, ..Default::default() };
-    let events = match changes::list(&conn, &filter) {
-        Ok(ev) => ev,
-        Err(e) => {
-            eprintln!("error: `{}`: {e}", s.db.display());
-            return ExitCode::from(code::FAILED);
-        }
-    };
-    let format = if s.json { "json" } else { args.format.as_str() };
-    let mut out = std::io::stdout().lock();
-    let written = match format {
-        "tsv" => events.iter().try_for_each(|e| writeln!(out, "{}\t{}", e.kind, e.domain)),
-        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&events).unwrap_or_default()),
-        "jsonl" => events.iter().try_for_each(|e| writeln!(out, "{}", serde_json::to_string(e).unwrap_or_default())),
-        _ => events.iter().try_for_each(|e| writeln!(out, "{}  {}  v{}  {:<8}  {}", e.at, e.tld, e.zone_version, e.kind, e.domain)),
-    };
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: writing output: {e}");
-            ExitCode::from(code::FAILED)
-        }
-    }
+    results.finish()?;
+    Ok(if ok == 0 && busy == failed && failed > 0 { ExitStatus::Busy } else { ExitStatus::of_items(ok, failed) })
 }

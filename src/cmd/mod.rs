@@ -1,103 +1,246 @@
-//! The commands: parsed flags in, an exit code out. Each file holds a family of commands;
-//! this one dispatches and keeps what they share.
+//! The commands: parsed flags in, an [`ExitStatus`] or an error out. One file per command; this
+//! one dispatches and holds what they share: the exit codes, the error kinds that carry one,
+//! and the openers every command uses.
+//!
+//! A command prints data through [`output::Output`] only, and never prints an error itself: it
+//! returns it, and `main` reports it once ([`report`]). A closed stdout surfaces as an
+//! `io::ErrorKind::BrokenPipe` error, which `main` turns into a quiet exit 0, as ripgrep does.
 
-mod ask;
-mod czds;
+mod changes;
+mod check;
+mod domain;
+mod download;
 mod import;
-mod ops;
-mod prelude;
+pub mod output;
+mod prune;
+mod requests;
+mod search;
+mod serve;
+mod service;
+mod stats;
+mod sync;
+mod watch;
+mod webhooks;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
-use crate::store::StoreError;
-use prelude::*;
+use crate::store::{self, StoreError};
 
-/// Exit codes: part of the interface, written in the README.
-pub mod code {
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const BUSY: u8 = 5;
-    pub const PARTIAL: u8 = 6;
+pub use output::Output;
+
+/// The documented exit codes (README, "Exit codes"): part of the interface scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Done (also: nothing to do, file unchanged).
+    Success = 0,
+    /// Failed, or not found / no match (as grep); the previous version is kept.
+    Failure = 1,
+    /// Bad flag, argument or config.
+    Usage = 2,
+    /// CZDS refused the credentials.
+    Auth = 3,
+    /// CZDS answered 429.
+    RateLimited = 4,
+    /// Another zonefeed holds the database (or the download directory).
+    Busy = 5,
+    /// Some items failed, the others are done.
+    Partial = 6,
+}
+
+impl ExitStatus {
+    /// The `code` of a `{"error": {...}}` object.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "ok",
+            ExitStatus::Failure => "failed",
+            ExitStatus::Usage => "usage",
+            ExitStatus::Auth => "authentication_failed",
+            ExitStatus::RateLimited => "rate_limited",
+            ExitStatus::Busy => "busy",
+            ExitStatus::Partial => "partial",
+        }
+    }
+
+    /// The status of a run over several items: all done, none done, or some.
+    pub fn of_items(ok: usize, failed: usize) -> ExitStatus {
+        match (ok, failed) {
+            (_, 0) => ExitStatus::Success,
+            (0, _) => ExitStatus::Failure,
+            _ => ExitStatus::Partial,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// An error that decides its own exit status: a usage error (2), a not-found (1), ...
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub status: ExitStatus,
+    pub message: String,
+}
+
+/// A usage error: exit 2.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure { status: ExitStatus::Usage, message: message.into() }.into()
+}
+
+/// A failure: exit 1.
+pub fn failed(message: impl Into<String>) -> anyhow::Error {
+    Failure { status: ExitStatus::Failure, message: message.into() }.into()
+}
+
+/// The exit status an error stands for: the first error in its chain that says.
+pub fn status_of(err: &anyhow::Error) -> ExitStatus {
+    for e in err.chain() {
+        if let Some(f) = e.downcast_ref::<Failure>() {
+            return f.status;
+        }
+        if let Some(e) = e.downcast_ref::<StoreError>() {
+            if e.is_busy() {
+                return ExitStatus::Busy;
+            }
+        }
+        if let Some(e) = e.downcast_ref::<crate::ingest::ImportError>() {
+            if e.is_busy() {
+                return ExitStatus::Busy;
+            }
+        }
+        if let Some(e) = e.downcast_ref::<crate::czds::CzdsError>() {
+            return match e.exit_code() {
+                3 => ExitStatus::Auth,
+                4 => ExitStatus::RateLimited,
+                _ => ExitStatus::Failure,
+            };
+        }
+        if e.is::<crate::config::ConfigError>()
+            || e.is::<crate::config::CredentialError>()
+            || e.is::<crate::query::BadName>()
+            || e.is::<crate::query::BadQuery>()
+        {
+            return ExitStatus::Usage;
+        }
+    }
+    ExitStatus::Failure
+}
+
+/// Whether the error is stdout closing under us (`zonefeed search .com | head -1`).
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Reports a command's error once: `error: …` and each new `Caused by: …` on stderr, and with
+/// a JSON format also `{"error": {"code", "message"}}` on stdout. Returns the exit code.
+pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    if is_closed_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    let status = status_of(err);
+    let mut shown = err.to_string();
+    eprintln!("error: {shown}");
+    for cause in err.chain().skip(1) {
+        // thiserror messages often hold their source's text already; print only what is new.
+        let msg = cause.to_string();
+        if !shown.contains(&msg) {
+            eprintln!("Caused by: {msg}");
+            shown.push_str(&msg);
+        }
+    }
+    if json {
+        let v = serde_json::json!({"error": {"code": status.name(), "message": format!("{err:#}")}});
+        // A closed stdout has nothing more to say.
+        let _ = output::write_line(&v.to_string());
+    }
+    status.into()
 }
 
 /// Runs the command `cli` names.
-pub fn run(cli: Cli) -> ExitCode {
-    let settings = match Settings::resolve(&cli.global) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(code::USAGE);
-        }
-    };
+pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    let settings = Settings::resolve(&cli.global, cli.command.wait())?;
     let s = &settings;
-    match cli.command {
-        Command::Import(args) => import::import(s, &args),
-        Command::Download(args) => czds::download(s, &args),
-        Command::Sync(args) => czds::sync(s, &args),
-        Command::Requests(args) => czds::requests_cmd(s, &args),
-        Command::Service(args) => ops::service_cmd(s, &args),
-        Command::Changes(args) => import::list_changes(s, &args),
-        Command::Domain(args) => ask::domain_cmd(s, &args),
-        Command::Search(args) => ask::search_cmd(s, &args),
-        Command::Stats(args) => ask::stats_cmd(s, &args),
-        Command::Check(args) => ask::check_cmd(s, &args),
-        Command::Watch(args) => ask::watch_cmd(s, &args),
-        Command::Serve(args) => ask::serve_cmd(s, &args),
-        Command::Webhooks(args) => ops::webhooks_cmd(s, &args),
-        Command::Prune(args) => ops::prune(s, &args),
+    let out = Output::new(cli.global.output_format(), s.quiet);
+    match &cli.command {
+        Command::Import(args) => import::run(s, &out, args),
+        Command::Download(args) => download::run(s, &out, args),
+        Command::Sync(args) => sync::run(s, &out, args),
+        Command::Requests(args) => requests::run(s, &out, args),
+        Command::Service(args) => service::run(s, &out, args),
+        Command::Changes(args) => changes::run(s, &out, args),
+        Command::Domain(args) => domain::run(s, &out, args),
+        Command::Search(args) => search::run(s, &out, args),
+        Command::Stats(args) => stats::run(s, &out, args),
+        Command::Check(args) => check::run(s, &out, args),
+        Command::Watch(args) => watch::run(s, &out, args),
+        Command::Serve(args) => serve::run(s, &out, args),
+        Command::Webhooks(args) => webhooks::run(s, &out, args),
+        Command::Prune(args) => prune::run(s, &out, args),
     }
 }
 
-/// A read-only connection, or the exit code saying why there is none.
-pub fn open_query_db(s: &Settings) -> Result<rusqlite::Connection, ExitCode> {
+/// A read-only connection to an existing zonefeed database; never creates one.
+pub fn open_query_db(s: &Settings) -> anyhow::Result<rusqlite::Connection> {
     if !s.db.exists() {
-        eprintln!("error: no database at `{}` (import a zone first, or give --db)", s.db.display());
-        return Err(ExitCode::from(code::FAILED));
+        return Err(failed(format!("no database at `{}` (import a zone first, or give --db)", s.db.display())));
     }
-    store::open_ro(&s.db).map_err(|e| store_failure(&e))
+    let conn = store::open_ro(&s.db)?;
+    store::check_readable(&conn)?;
+    Ok(conn)
 }
 
-pub fn query_failure(s: &Settings, e: rusqlite::Error) -> ExitCode {
-    eprintln!("error: `{}`: {e}", s.db.display());
-    ExitCode::from(code::FAILED)
-}
-
-/// A read-only connection and the zone named, or every current zone.
-pub fn open_zones(s: &Settings, tld: Option<&str>) -> Result<(rusqlite::Connection, Vec<String>), ExitCode> {
+/// A read-only connection and the zone named (which must be imported), or every current zone.
+pub fn open_zones(s: &Settings, tld: Option<&str>) -> anyhow::Result<(rusqlite::Connection, Vec<String>)> {
     let conn = open_query_db(s)?;
-    let zones = zones_asked(s, &conn, tld)?;
+    let current = store::current_zones(&conn)?;
+    let zones = match tld {
+        Some(t) => vec![known_zone(&current, t)?],
+        None => current,
+    };
     Ok((conn, zones))
 }
 
-/// The zone named, or every current zone.
-fn zones_asked(s: &Settings, conn: &rusqlite::Connection, tld: Option<&str>) -> Result<Vec<String>, ExitCode> {
-    match tld {
-        Some(t) => query::normalize(t).map(|t| vec![t]).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(code::USAGE)
-        }),
-        None => conn
-            .prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")
-            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| query_failure(s, e)),
+/// `--tld` as the canonical name of an imported zone: a bad name is exit 2, an unknown zone 1.
+pub fn known_zone(current: &[String], tld: &str) -> anyhow::Result<String> {
+    let t = crate::query::normalize(tld)?;
+    if !current.contains(&t) {
+        return Err(failed(format!("{t}: not an imported zone")));
     }
+    Ok(t)
+}
+
+/// `--tld` checked against the database, for commands that filter by zone.
+pub fn tld_filter(conn: &rusqlite::Connection, tld: Option<&str>) -> anyhow::Result<Option<String>> {
+    tld.map(|t| known_zone(&store::current_zones(conn)?, t)).transpose()
 }
 
 /// A lock file held for the whole command; exit 5 when another process keeps it past `wait`.
-pub fn exclusive_lock(path: &std::path::Path, busy: &str, wait: std::time::Duration) -> Result<std::fs::File, ExitCode> {
+pub fn exclusive_lock(path: &Path, busy: &str, wait: Duration) -> anyhow::Result<std::fs::File> {
     match crate::lock::exclusive(path, wait) {
         Ok(l) => Ok(l),
         Err(crate::lock::LockError::Busy) => {
-            eprintln!("error: {busy} (waited {}s)", wait.as_secs());
-            Err(ExitCode::from(code::BUSY))
+            Err(Failure { status: ExitStatus::Busy, message: format!("{busy} (waited {}s)", wait.as_secs()) }.into())
         }
-        Err(crate::lock::LockError::Io(e)) => {
-            eprintln!("error: lock file `{}`: {e}", path.display());
-            Err(ExitCode::from(code::FAILED))
-        }
+        Err(crate::lock::LockError::Io(e)) => Err(anyhow::Error::new(e).context(format!("lock file `{}`", path.display()))),
     }
+}
+
+/// The database opened for writing under the writer lock (exit 5 when another writer keeps
+/// it). `create`: whether a missing database may be created (only imports make one).
+pub fn open_writer(s: &Settings, create: bool) -> anyhow::Result<(store::WriteLock, rusqlite::Connection)> {
+    if !create && !s.db.exists() {
+        return Err(failed(format!("no database at `{}` (import a zone first, or give --db)", s.db.display())));
+    }
+    let lock = store::WriteLock::acquire(&s.db, s.wait)?;
+    let conn = store::open_rw(&s.db, s.wait)?;
+    Ok((lock, conn))
 }
 
 /// `31.2 MB`, `850.0 kB`, `12 bytes` (decimal units, as the summaries use).
@@ -111,53 +254,32 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// Sort runs spill next to the database.
-pub fn spill_dir(db: &std::path::Path) -> std::path::PathBuf {
+pub fn spill_dir(db: &Path) -> PathBuf {
     db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf())
 }
 
-pub fn store_failure(e: &StoreError) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(if e.is_busy() { code::BUSY } else { code::FAILED })
-}
-
-/// The database opened for writing under the writer lock (exit 5 when another writer keeps it).
-pub fn open_writer(s: &Settings) -> Result<(store::WriteLock, rusqlite::Connection), ExitCode> {
-    let lock = store::WriteLock::acquire(&s.db, s.wait).map_err(|e| store_failure(&e))?;
-    let conn = store::open_rw(&s.db, s.wait).map_err(|e| store_failure(&e))?;
-    Ok((lock, conn))
-}
-
-/// `--since DATE` as the RFC 3339 text events carry; exit 2 for anything else.
-pub fn since_arg(since: Option<&str>) -> Result<Option<String>, ExitCode> {
+/// `--since` as the RFC 3339 text events carry; exit 2 for anything else.
+pub fn since_arg(since: Option<&str>) -> anyhow::Result<Option<String>> {
     since
         .map(|d| {
-            changes::parse_since(d).ok_or_else(|| {
-                eprintln!("error: --since `{d}`: give a UTC date (2026-11-23) or time (2026-11-23T06:00:00Z)");
-                ExitCode::from(code::USAGE)
-            })
+            crate::time::parse_since(d, crate::time::unix_now()).map_err(|e| usage(format!("--since `{d}`: {e}")))
         })
         .transpose()
 }
 
-/// The config's webhook endpoints and delivery settings; exit 2 when they are malformed.
-pub fn webhook_config(s: &Settings) -> Result<(Vec<webhooks::Endpoint>, webhooks::DeliveryOptions), ExitCode> {
-    let usage = |e: config::ConfigError| {
-        eprintln!("error: {e}");
-        ExitCode::from(code::USAGE)
-    };
-    Ok((webhooks::endpoints(&s.config).map_err(usage)?, webhooks::DeliveryOptions::from_config(&s.config).map_err(usage)?))
+/// The config's webhook endpoints and delivery settings.
+pub fn webhook_config(s: &Settings) -> anyhow::Result<(Vec<crate::changes::webhooks::Endpoint>, crate::changes::webhooks::DeliveryOptions)> {
+    use crate::changes::webhooks;
+    Ok((webhooks::endpoints(&s.config)?, webhooks::DeliveryOptions::from_config(&s.config)?))
 }
 
-/// A CZDS client from flags, environment and config; exit 2 when credentials are missing.
+/// A CZDS client from flags, environment and config.
 pub fn czds_client(
     s: &Settings,
     username: Option<&str>,
-    password_file: Option<&std::path::Path>,
-) -> Result<(crate::czds::Client, CzdsSettings), ExitCode> {
-    let cfg = CzdsSettings::resolve(&s.config, username, password_file).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(code::USAGE)
-    })?;
+    password_file: Option<&Path>,
+) -> anyhow::Result<(crate::czds::Client, crate::config::CzdsSettings)> {
+    let cfg = crate::config::CzdsSettings::resolve(&s.config, username, password_file)?;
     let client = crate::czds::Client::new(
         cfg.endpoints.clone(),
         cfg.credentials.clone(),
@@ -167,11 +289,8 @@ pub fn czds_client(
     Ok((client, cfg))
 }
 
-/// The exit code of a run over several items: 0 all done, 1 none done, 6 some.
-pub fn outcome(ok: usize, failed: usize) -> ExitCode {
-    match (ok, failed) {
-        (_, 0) => ExitCode::SUCCESS,
-        (0, _) => ExitCode::from(code::FAILED),
-        _ => ExitCode::from(code::PARTIAL),
-    }
+/// The webhook delivery lock of a database (one deliverer at a time).
+pub fn webhooks_lock(s: &Settings) -> anyhow::Result<std::fs::File> {
+    let path = PathBuf::from(format!("{}.webhooks.lock", s.db.display()));
+    exclusive_lock(&path, &format!("webhooks of `{}` are busy: another zonefeed is delivering", s.db.display()), s.wait)
 }

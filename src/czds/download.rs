@@ -35,12 +35,31 @@ pub struct Options {
     pub low_speed_time: Duration,
 }
 
+/// What a download did with a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Downloaded,
+    /// The local file is complete and current.
+    Skipped,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Downloaded => "downloaded",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 /// What happened to one zone.
 #[derive(Debug, Clone, Serialize)]
 pub struct ZoneResult {
     pub tld: String,
-    /// `downloaded`, `skipped` (unchanged) or `failed`.
-    pub status: &'static str,
+    pub status: Status,
     /// Bytes of the zone file on disk (downloaded or skipped), received bytes when failed.
     pub bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +80,7 @@ impl ZoneResult {
     pub fn failed(tld: &str, url: &str, reason: String) -> ZoneResult {
         ZoneResult {
             tld: tld.into(),
-            status: "failed",
+            status: Status::Failed,
             bytes: 0,
             file: None,
             url: url.into(),
@@ -148,7 +167,7 @@ pub fn fetch(client: &Client, link: &str, tld: &str, opts: &Options, bar: &Trans
                 let code = c.exit_code();
                 res.fatal = (code == 3 || code == 4).then_some(code);
             }
-            res.status = "failed";
+            res.status = Status::Failed;
             res.reason = Some(e.to_string());
         }
     }
@@ -176,7 +195,7 @@ fn fetch_inner(
     res.last_modified = modified.clone();
     if let (false, Some(len), Some(lm)) = (opts.force, length, &modified) {
         if is_current(&fin, len, lm) {
-            res.status = "skipped";
+            res.status = Status::Skipped;
             res.bytes = len;
             res.file = Some(fin);
             return Ok(());
@@ -197,7 +216,7 @@ fn fetch_inner(
                     let lm = validator.clone().or(modified.clone());
                     finish(&part, &fin, lm.as_deref()).map_err(io(&fin))?;
                     let _ = std::fs::remove_file(&note_path);
-                    res.status = "downloaded";
+                    res.status = Status::Downloaded;
                     res.bytes = std::fs::metadata(&fin).map_err(io(&fin))?.len();
                     res.file = Some(fin);
                     res.sha256 = Some(sha);
@@ -279,7 +298,7 @@ pub fn record(conn: &rusqlite::Connection, r: &ZoneResult) -> rusqlite::Result<(
             r.bytes as i64,
             r.last_modified.as_deref().unwrap_or(""),
             r.sha256.as_deref().unwrap_or(""),
-            crate::store::now_utc()
+            crate::time::now_utc()
         ],
     )?;
     Ok(())
@@ -321,7 +340,7 @@ pub fn fetch_all(
         drop(tx);
         let mut stopped: Option<(String, u8)> = None;
         for r in rx {
-            progress.zone_done(&format!("{} {}", r.tld, r.status));
+            progress.zone_done(&format!("{} {}", r.tld, r.status.as_str()));
             if let (Some(code), Some(reason)) = (r.fatal, &r.reason) {
                 stopped.get_or_insert((reason.clone(), code));
             }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Client, CzdsError};
-use crate::store::unix_now;
+use crate::time::unix_now;
 
 /// Page size of `requests/all` (the portal's own).
 const PAGE: usize = 100;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{CzdsError, Secret};
-use crate::store::{unix_now, utc};
+use crate::time::{unix_now, utc};
 
 /// A token is not used in its last 10 minutes: a long download must not outlive it.
 const MARGIN: i64 = 600;

@@ -55,6 +55,30 @@ pub struct Options {
     pub webhooks: Vec<crate::changes::webhooks::Endpoint>,
 }
 
+/// `--max-removed`'s default, percent.
+pub const DEFAULT_MAX_REMOVED: f64 = 5.0;
+/// Malformed records whose details are printed before they are only counted.
+const SHOW_ERRORS: usize = 20;
+
+impl Options {
+    /// The defaults every entry point starts from (`import`, `sync`, the service).
+    pub fn new(spill_dir: PathBuf) -> Options {
+        Options {
+            tld: None,
+            no_records: false,
+            max_errors: 0,
+            memory: DEFAULT_MEMORY,
+            chunk: source::CHUNK,
+            spill_dir,
+            show_errors: SHOW_ERRORS,
+            parser: Default::default(),
+            force: false,
+            max_removed: DEFAULT_MAX_REMOVED,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -218,10 +242,10 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
                 cancel.store(true, Ordering::Relaxed);
                 drop(raw_rx);
                 let _ = reader.join();
-                return Ok(Summary::unchanged(file.clone(), tld, cur.id, started));
+                return Ok(Summary::unchanged(file.clone(), tld, cur, started));
             }
         }
-        let now = store::now_utc();
+        let now = crate::time::now_utc();
         conn.execute(
             "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records) VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6)",
             params![tld, file, size.map(|s| s as i64), file_digest.as_ref().map(hex), now, !opts.no_records],
@@ -433,7 +457,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8)
          WHERE id = ?1",
-        params![sum.version, store::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
+        params![sum.version, crate::time::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
     )?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced
     // for a version that never became current.
@@ -495,16 +519,17 @@ pub fn hex(d: &[u8; 32]) -> String {
 }
 
 impl Summary {
-    fn unchanged(file: String, tld: String, version: i64, started: Instant) -> Summary {
+    /// An unchanged file: the figures of the current version it equals.
+    fn unchanged(file: String, tld: String, cur: &store::Current, started: Instant) -> Summary {
         Summary {
             file,
             tld,
-            version,
-            serial: None,
-            records: 0,
-            domains: 0,
-            errors: 0,
-            bytes: 0,
+            version: cur.id,
+            serial: cur.serial,
+            records: cur.records,
+            domains: cur.domains,
+            errors: cur.errors,
+            bytes: cur.bytes,
             seconds: started.elapsed().as_secs_f64(),
             unchanged: true,
             new_domains: 0,

@@ -10,7 +10,7 @@ use crate::store;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Notice,
@@ -52,9 +52,19 @@ pub struct Finding {
 pub struct Report {
     pub tld: String,
     pub version: i64,
-    /// Findings per level name, like Zonalizer's `summary`.
+    /// Findings per level name, like Zonalizer's `summary`: all of the zone's, whatever
+    /// level the list below was cut at.
     pub summary: BTreeMap<&'static str, u64>,
     pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether the zone has a finding at `level` or above (`--fail-on`).
+    pub fn any_at(&self, level: Level) -> bool {
+        [Level::Notice, Level::Warning, Level::Error, Level::Critical]
+            .iter()
+            .any(|l| *l >= level && self.summary.get(l.name()).is_some_and(|n| *n > 0))
+    }
 }
 
 /// TTLs outside this range (seconds) are worth a look.
@@ -103,11 +113,11 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     if !kept {
         return Ok(None);
     }
+    // Every finding is collected, so the summary counts the zone's findings whatever `min`
+    // shows; the list is cut to `min` at the end.
     let mut findings = Vec::new();
     let mut add = |level: Level, code: &'static str, domain: &str, message: String| {
-        if level >= min {
-            findings.push(Finding { level, code, domain: domain.to_string(), message });
-        }
+        findings.push(Finding { level, code, domain: domain.to_string(), message });
     };
     let mut st = conn.prepare(&format!(
         "SELECT domain, owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND {} ORDER BY domain, owner, type",
@@ -116,6 +126,8 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     let mut rows = st.query(params![tld, version])?;
     let mut group: Vec<(String, String, i64, String)> = Vec::new();
     let mut current = String::new();
+    // TTLs are per RRset (RFC 2181 §5.2): one finding per (owner, type), not per record.
+    let mut last_outlier: Option<(String, String)> = None;
     let flush = |domain: &str, g: &[(String, String, i64, String)], add: &mut dyn FnMut(Level, &'static str, &str, String)| {
         if domain != tld {
             check_delegation(domain, g, add);
@@ -129,8 +141,9 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
             group.clear();
             current = domain;
         }
-        if !TTL_RANGE.contains(&ttl) {
+        if !TTL_RANGE.contains(&ttl) && last_outlier.as_ref().is_none_or(|(o, t)| *o != owner || *t != rtype) {
             add(Level::Notice, "ttl_outlier", &current, format!("{owner} {rtype} has TTL {ttl}, outside 300-604800"));
+            last_outlier = Some((owner.clone(), rtype.clone()));
         }
         group.push((owner, rtype, ttl, rdata));
     }
@@ -153,6 +166,7 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     for f in &findings {
         *summary.entry(f.level.name()).or_default() += 1;
     }
+    findings.retain(|f| f.level >= min);
     Ok(Some(Report { tld: tld.into(), version, summary, findings }))
 }
 

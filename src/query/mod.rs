@@ -36,6 +36,11 @@ pub fn normalize(name: &str) -> Result<String, BadName> {
     if ascii.len() > 253 || ascii.split('.').any(|l| l.len() > 63) {
         return Err(bad("longer than DNS allows".into()));
     }
+    // Host names and the names zones delegate: letters, digits, hyphens, underscores (`_dmarc`)
+    // and `*`. A blank or a control character is a typo, not a lookup.
+    if let Some(c) = ascii.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))) {
+        return Err(bad(format!("{} is not allowed in a name", crate::zone::escape_char(c))));
+    }
     Ok(ascii)
 }
 
@@ -121,6 +126,14 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
     Ok(out)
 }
 
+/// A `--contains` word or `--glob` pattern that cannot match a name.
+#[derive(Debug, thiserror::Error)]
+#[error("`{query}`: {why}")]
+pub struct BadQuery {
+    pub query: String,
+    pub why: &'static str,
+}
+
 /// How `search` matches names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pattern {
@@ -141,6 +154,51 @@ impl Pattern {
             Some(rest) => normalize(rest).map(Pattern::Suffix),
             None => normalize(query).map(Pattern::Exact),
         }
+    }
+
+    /// The SQL condition on `name` (with its argument, `?2`) for the domains of `zone`.
+    fn condition(&self, zone: &str) -> (&'static str, String) {
+        match self {
+            Pattern::Exact(n) => ("name = ?2", n.clone()),
+            Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
+            Pattern::Suffix(s) => ("name = ?2", s.clone()),
+            Pattern::Contains(w) => ("instr(name, ?2) > 0", w.clone()),
+            Pattern::Glob(g) => ("name GLOB ?2", g.clone()),
+        }
+    }
+
+    /// `--contains WORD`: a non-empty run of name characters.
+    pub fn contains(word: &str) -> Result<Pattern, BadQuery> {
+        let w = word.trim().to_ascii_lowercase();
+        if w.is_empty() || !w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(BadQuery { query: word.into(), why: "a word is letters, digits, hyphens, underscores and dots" });
+        }
+        Ok(Pattern::Contains(w))
+    }
+
+    /// `--glob PATTERN`: `*`, `?` and closed `[...]` classes over name characters.
+    pub fn glob(pattern: &str) -> Result<Pattern, BadQuery> {
+        let g = pattern.trim().to_ascii_lowercase();
+        let bad = |why| Err(BadQuery { query: pattern.into(), why });
+        if g.is_empty() {
+            return bad("the pattern is empty");
+        }
+        let mut in_class = false;
+        for b in g.bytes() {
+            match b {
+                b'[' if in_class => return bad("`[` inside a `[...]` class"),
+                b'[' => in_class = true,
+                b']' if in_class => in_class = false,
+                b']' => return bad("`]` without `[`"),
+                b'^' | b'!' if in_class => {}
+                b if b.is_ascii_alphanumeric() || b"-_.*?".contains(&b) => {}
+                _ => return bad("a glob is name characters, `*`, `?` and `[...]`"),
+            }
+        }
+        if in_class {
+            return bad("`[` is not closed");
+        }
+        Ok(Pattern::Glob(g))
     }
 }
 
@@ -179,13 +237,7 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
     let mut hits = Vec::new();
     let lim = limit as i64;
     for (version, zone) in &zones {
-        let (cond, arg): (&str, String) = match p {
-            Pattern::Exact(n) => ("name = ?2", n.clone()),
-            Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
-            Pattern::Suffix(s) => ("name = ?2", s.clone()),
-            Pattern::Contains(w) => ("instr(name, ?2) > 0", w.to_ascii_lowercase()),
-            Pattern::Glob(g) => ("name GLOB ?2", g.to_ascii_lowercase()),
-        };
+        let (cond, arg) = p.condition(zone);
         let sql = format!(
             "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
               ORDER BY name {order} LIMIT ?3",
@@ -204,6 +256,26 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
     }
     hits.truncate(limit);
     Ok(hits)
+}
+
+/// How many current domains match `p` (for "100 of N shown").
+pub fn search_count(conn: &Connection, p: &Pattern, tld: Option<&str>) -> rusqlite::Result<u64> {
+    let tx = conn.unchecked_transaction()?;
+    let mut total = 0;
+    let zones: Vec<(i64, String)> = {
+        let mut st = tx.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1)")?;
+        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        v
+    };
+    for (version, zone) in &zones {
+        let (cond, arg) = p.condition(zone);
+        let sql = format!(
+            "SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}",
+            store::visible("d", "?3")
+        );
+        total += tx.query_row(&sql, params![zone, arg, version], |r| r.get::<_, i64>(0))? as u64;
+    }
+    Ok(total)
 }
 
 /// A zone's numbers, from its current version.

@@ -1,18 +1,36 @@
 //! `zonefeed serve`: a read-only JSON API over the database (prefix `/v1`).
 //!
-//! tiny_http (synchronous, small) fits the rest of the design: a few worker threads, each with
-//! its own read-only SQLite connection, safe beside a running import thanks to WAL. Lists are
-//! cursor-paginated (`{"items", "paging": {"cursors": {"after", "before"}, "next",
+//! hyper's HTTP/1 server on a small tokio runtime, chosen for the limits a listener needs
+//! that a hand-written loop around a simpler server would have to reinvent:
+//! - request heads (line and headers) are capped at [`MAX_HEAD`]: more gets 431, never a
+//!   read of the whole thing;
+//! - a head must arrive within `serve.header_timeout_seconds` (default 10) of the connection
+//!   going idle, so idle keep-alive connections and half-sent requests are closed;
+//! - a request is answered within `serve.request_timeout_seconds` (default 30), else 503;
+//! - open connections are capped (`--max-connections`); past it, new ones wait in the kernel's
+//!   backlog instead of each getting a thread;
+//! - threads are fixed: two for the network, `--threads` for SQLite queries, each with its own
+//!   read-only connection, safe beside a running import thanks to WAL.
+//!
+//! Lists are cursor-paginated (`{"items", "paging": {"cursors": {"after", "before"}, "next",
 //! "previous"}}`); errors are `{"error": {"code", "message"}}`. Every value from a request
 //! reaches SQL as a parameter.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 
+use crate::changes::Kind;
 use crate::query::{self, check::Level, Page, Pattern};
 
 /// Settings of the server.
@@ -21,10 +39,22 @@ pub struct Options {
     pub db: PathBuf,
     /// The largest `limit` a list accepts.
     pub max_limit: usize,
+    /// Threads answering queries.
     pub threads: usize,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// How long a request head may take, counted from when the connection is idle.
+    pub header_timeout: Duration,
+    /// How long a request may take to answer.
+    pub request_timeout: Duration,
 }
 
 const DEFAULT_LIMIT: usize = 100;
+/// The largest request head (request line and headers) read: 16 KiB, as nginx's
+/// `large_client_header_buffers` default allows for one line. Larger gets 431.
+pub const MAX_HEAD: usize = 16 << 10;
+/// Network threads; queries run on their own threads.
+const IO_THREADS: usize = 2;
 
 struct Shared {
     opts: Options,
@@ -49,61 +79,92 @@ fn not_found(msg: impl Into<String>) -> ApiError {
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     // Details go to the log only.
-    eprintln!("{} zonefeed serve: internal error: {e}", crate::store::now_utc());
+    eprintln!("{} zonefeed serve: internal error: {e}", crate::time::now_utc());
     ApiError(500, "internal_error", "internal error".into())
 }
 
 /// Serves until the process ends; `ready` gets the bound address (port 0 picks one).
-pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str)) -> Result<(), String> {
-    let server = tiny_http::Server::http(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let addr = server.server_addr().to_ip().map_or_else(|| listen.to_string(), |a| a.to_string());
-    ready(&addr);
-    let server = Arc::new(server);
-    let shared =
-        Arc::new(Shared { opts: opts.clone(), requests: AtomicU64::new(0), errors: AtomicU64::new(0), started: crate::store::now_utc() });
-    let workers: Vec<_> = (0..opts.threads.max(1))
-        .map(|_| {
-            let (server, shared) = (server.clone(), shared.clone());
-            std::thread::spawn(move || worker(&server, &shared))
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
-    }
-    Ok(())
+pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Result<()>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(IO_THREADS)
+        .max_blocking_threads(opts.threads.max(1))
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        ready(&listener.local_addr()?.to_string())?;
+        let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
+        let shared =
+            Arc::new(Shared { opts: opts.clone(), requests: AtomicU64::new(0), errors: AtomicU64::new(0), started: crate::time::now_utc() });
+        loop {
+            // Past the cap, connections wait in the kernel's backlog, costing us nothing.
+            let slot = slots.clone().acquire_owned().await?;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    eprintln!("{} zonefeed serve: accept: {e}", crate::time::now_utc());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let service = hyper::service::service_fn(move |req| respond(req, shared.clone()));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(opts.header_timeout)
+                    .max_buf_size(MAX_HEAD)
+                    .serve_connection(TokioIo::new(stream), service);
+                // A client that went away or timed out: nothing to report.
+                let _ = conn.await;
+            });
+        }
+    })
 }
 
-fn worker(server: &tiny_http::Server, shared: &Shared) {
-    let mut conn: Option<rusqlite::Connection> = None;
-    while let Ok(req) = server.recv() {
-        shared.requests.fetch_add(1, Ordering::Relaxed);
-        let host = req.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str().to_string()).unwrap_or_default();
-        let reply = if *req.method() != tiny_http::Method::Get && *req.method() != tiny_http::Method::Head {
-            Err(ApiError(405, "method_not_allowed", "only GET is supported".into()))
-        } else {
-            match connection(&mut conn, &shared.opts.db) {
-                Ok(c) => route(c, shared, req.url(), &host),
+async fn respond(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Full<Bytes>>, Infallible> {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+    let head = req.method() == Method::HEAD;
+    let reply = if req.method() != Method::GET && !head {
+        Err(ApiError(405, "method_not_allowed", "only GET is supported".into()))
+    } else {
+        let url = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+        let sh = shared.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            CONN.with(|slot| match connection(&mut slot.borrow_mut(), &sh.opts.db) {
+                Ok(c) => route(c, &sh, &url, &host),
                 Err(e) => Err(e),
-            }
-        };
-        let (status, body) = match reply {
-            Ok(v) => (200, v),
-            Err(ApiError(status, code, message)) => {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-                (status, json!({"error": {"code": code, "message": message}}))
-            }
-        };
-        let mut resp = tiny_http::Response::from_string(body.to_string()).with_status_code(status);
-        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
-            resp = resp.with_header(h);
+            })
+        });
+        match tokio::time::timeout(shared.opts.request_timeout, work).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(internal(e)),
+            Err(_) => Err(ApiError(503, "timeout", "the request took too long; narrow it (tld, limit)".into())),
         }
-        if status == 405 {
-            if let Ok(h) = tiny_http::Header::from_bytes("Allow", "GET, HEAD") {
-                resp = resp.with_header(h);
-            }
+    };
+    let (status, body) = match reply {
+        Ok(v) => (200, v),
+        Err(ApiError(status, code, message)) => {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            (status, json!({"error": {"code": code, "message": message}}))
         }
-        let _ = req.respond(resp);
+    };
+    let body = if head { Bytes::new() } else { Bytes::from(body.to_string()) };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    if status == 405 {
+        resp.headers_mut().insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
     }
+    Ok(resp)
+}
+
+thread_local! {
+    /// Each query thread's read-only connection, opened on its first request.
+    static CONN: RefCell<Option<rusqlite::Connection>> = const { RefCell::new(None) };
 }
 
 fn connection<'a>(slot: &'a mut Option<rusqlite::Connection>, db: &Path) -> Result<&'a rusqlite::Connection, ApiError> {
@@ -225,6 +286,7 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
     let q = Query::parse(qs)?;
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match segs.as_slice() {
+        ["v1"] => Ok(endpoints()),
         ["v1", "version"] => Ok(json!({"name": "zonefeed", "version": env!("CARGO_PKG_VERSION"), "schema": crate::store::SCHEMA_VERSION})),
         ["v1", "status"] => status(conn, shared),
         ["v1", "zones"] => zones(conn),
@@ -256,9 +318,25 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
         }
         ["v1", "changes"] => changes(conn, shared, &q, path, host, None),
-        ["v1", "watch", "hits"] => changes(conn, shared, &q, path, host, Some("watch")),
+        ["v1", "watch", "hits"] => changes(conn, shared, &q, path, host, Some(Kind::Watch)),
         _ => Err(not_found(format!("no such resource: {path}"))),
     }
+}
+
+/// `/v1/`: what there is to ask.
+fn endpoints() -> Value {
+    let e = |path: &str, about: &str| json!({"path": path, "about": about});
+    json!({"endpoints": [
+        e("/v1/version", "name, version, schema"),
+        e("/v1/status", "current zones, total domains, API counters"),
+        e("/v1/zones", "the imported zones"),
+        e("/v1/zones/{tld}", "a zone's statistics (`root` is the root zone)"),
+        e("/v1/zones/{tld}/checks?level=", "check findings and summary"),
+        e("/v1/domains?search=|contains=|glob=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word or glob, paged"),
+        e("/v1/domains/{name}", "a domain in every zone: records, dates, history"),
+        e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first"),
+        e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
+    ]})
 }
 
 fn status(conn: &rusqlite::Connection, shared: &Shared) -> Reply {
@@ -310,8 +388,12 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         Some("desc") => true,
         Some(d) => return Err(bad("invalid_direction", format!("direction `{d}` is asc or desc"))),
     };
-    let search = q.get("search").ok_or_else(|| bad("invalid_fqdn", "give search=NAME or search=.SUFFIX"))?;
-    let pattern = Pattern::parse(search).map_err(|e| bad("invalid_fqdn", e.to_string()))?;
+    let pattern = match (q.get("search"), q.get("contains"), q.get("glob")) {
+        (Some(n), None, None) => Pattern::parse(n).map_err(|e| bad("invalid_fqdn", e.to_string()))?,
+        (None, Some(w), None) => Pattern::contains(w).map_err(|e| bad("invalid_query", e.to_string()))?,
+        (None, None, Some(g)) => Pattern::glob(g).map_err(|e| bad("invalid_query", e.to_string()))?,
+        _ => return Err(bad("invalid_query", "give one of search=NAME (or .SUFFIX), contains=WORD, glob=PATTERN")),
+    };
     let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
     let (after, before) = (q.get("after").map(|c| uncursor('d', c)).transpose()?, q.get("before").map(|c| uncursor('d', c)).transpose()?);
     // `before` walks the other way from its cursor, then the page is put back in order.
@@ -336,20 +418,18 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
 }
 
 /// The change feed, or (`only` = `watch`) the watch hits.
-fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, only: Option<&str>) -> Reply {
+fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, only: Option<Kind>) -> Reply {
     let limit = q.limit(shared.opts.max_limit)?;
     let since = match q.get("since") {
-        Some(s) => Some(
-            crate::changes::parse_since(s)
-                .ok_or_else(|| bad("invalid_since", "since is a UTC date or time: 2026-11-23 or 2026-11-23T06:00:00Z"))?,
-        ),
+        Some(s) => Some(crate::time::parse_since(s, crate::time::unix_now()).map_err(|e| bad("invalid_since", format!("since `{s}`: {e}")))?),
         None => None,
     };
     let kind = match q.get("kind").filter(|_| only.is_none()) {
-        None if only.is_some() => only.map(str::to_string),
-        Some(k @ ("added" | "removed" | "modified")) => Some(k.to_string()),
-        Some(k) => return Err(bad("invalid_kind", format!("kind `{k}` is added, removed or modified"))),
-        None => None,
+        None => only,
+        Some(k) => match Kind::parse(k).filter(|k| *k != Kind::Watch) {
+            Some(k) => Some(k),
+            None => return Err(bad("invalid_kind", format!("kind `{k}` is added, removed or modified"))),
+        },
     };
     let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
     let after: i64 = match q.get("after") {

@@ -177,6 +177,8 @@ pub enum StoreError {
     Busy { path: PathBuf, waited: u64 },
     #[error("database `{}`: {source}", path.display())]
     Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("`{}` is an SQLite database but not zonefeed's (it has tables and no zonefeed schema); give --db another path", path.display())]
+    Foreign { path: PathBuf },
     #[error("database `{}` was written by a newer zonefeed (schema {found}, this one knows {SCHEMA_VERSION})", path.display())]
     TooNew { path: PathBuf, found: i64 },
     #[error("lock file `{}`: {source}", path.display())]
@@ -223,6 +225,11 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
     let conn = Connection::open(path).map_err(err)?;
     conn.busy_timeout(busy).map_err(err)?;
+    // Someone else's database is refused before anything is written to it.
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0)).map_err(err)?;
+    if tables > 0 && !is_zonefeed(&conn) {
+        return Err(StoreError::Foreign { path: path.to_path_buf() });
+    }
     // A fresh database gets 8 KiB pages. A day's changes, spread over the name space, dirty
     // most leaf pages whatever their size, so smaller pages mean fewer bytes through the WAL
     // (the next day's import of 10M domains: 13% faster than with 16 KiB); 4 KiB ones cost
@@ -306,6 +313,28 @@ pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Whether the database holds zonefeed's schema (its `meta` row).
+fn is_zonefeed(conn: &Connection) -> bool {
+    conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0)).is_ok()
+}
+
+/// Checks that a read-only connection can read a zonefeed database (and that it is one).
+pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
+    let path = PathBuf::from(conn.path().unwrap_or("the database"));
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .optional()
+        .map_err(|source| match &source {
+            rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => StoreError::Foreign { path: path.clone() },
+            _ => StoreError::Sqlite { path: path.clone(), source },
+        })?;
+    match v.and_then(|v| v.parse::<i64>().ok()) {
+        Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew { path, found }),
+        Some(_) => Ok(()),
+        None => Err(StoreError::Foreign { path }),
+    }
+}
+
 /// The current version of a TLD.
 pub struct Current {
     pub id: i64,
@@ -315,11 +344,16 @@ pub struct Current {
     /// Domains the version holds (removed ones not counted).
     pub domains: u64,
     pub imported_at: String,
+    /// Unique records (0 for a `--no-records` version), malformed records skipped, bytes of text.
+    pub records: u64,
+    pub errors: u64,
+    pub bytes: u64,
 }
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
     conn.query_row(
-        "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at FROM zones WHERE tld = ?1 AND state = 'current'",
+        "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0)
+         FROM zones WHERE tld = ?1 AND state = 'current'",
         params![tld],
         |r| {
             Ok(Current {
@@ -329,27 +363,18 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
                 serial: r.get(3)?,
                 domains: r.get(4)?,
                 imported_at: r.get(5)?,
+                records: r.get(6)?,
+                errors: r.get(7)?,
+                bytes: r.get(8)?,
             })
         },
     )
     .optional()
 }
 
-/// Now as RFC 3339 UTC with seconds: `2026-11-23T23:59:59Z`.
-pub fn now_utc() -> String {
-    utc(unix_now())
-}
-
-/// Seconds since the Unix epoch, now.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64
-}
-
-/// `secs` since the epoch as `2026-11-24T06:00:00Z`.
-pub fn utc(secs: i64) -> String {
-    let (y, m, d) = crate::zone::rdata::civil_from_days(secs.div_euclid(86400));
-    let r = secs.rem_euclid(86400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
+/// The zones that have a current version, by name.
+pub fn current_zones(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")?.query_map([], |r| r.get(0))?.collect()
 }
 
 /// Rows deleted per transaction when dropping rows no version owns.
@@ -513,14 +538,21 @@ pub struct Pruned {
     pub batches: u64,
     pub versions: u64,
     pub downloads: u64,
+    /// Rows of domains removed before the cutoff.
+    pub removed_domains: u64,
+    /// Nothing was changed: the counts are what a prune would remove.
+    pub dry_run: bool,
 }
 
 /// Drops history recorded before `cutoff` (RFC 3339 UTC): events no webhook still waits for,
 /// delivered outbox rows and batches, replaced or failed versions no kept event refers to,
-/// and download records other than each zone's latest. Current versions are never touched.
-pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
+/// download records other than each zone's latest, and the rows of domains removed before it.
+/// Current versions are never touched. `dry_run` counts the same rows in a transaction it then
+/// rolls back, so what it prints is exactly what a real prune would remove.
+pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result<Pruned> {
     let tx = conn.unchecked_transaction()?;
     let mut p = Pruned {
+        dry_run,
         outbox: tx.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1", params![cutoff])? as u64,
         batches: tx.execute("DELETE FROM webhook_batches WHERE delivered_at IS NOT NULL AND delivered_at < ?1", params![cutoff])? as u64,
         ..Default::default()
@@ -545,7 +577,13 @@ pub fn prune(conn: &Connection, cutoff: &str) -> rusqlite::Result<Pruned> {
         "DELETE FROM downloads WHERE downloaded_at < ?1 AND id NOT IN (SELECT max(id) FROM downloads GROUP BY tld)",
         params![cutoff],
     )? as u64;
-    tx.commit()?;
+    p.removed_domains =
+        tx.execute("DELETE FROM domains WHERE removed_at IS NOT NULL AND removed_at < ?1 AND until IS NULL", params![cutoff])? as u64;
+    if dry_run {
+        tx.rollback()?;
+    } else {
+        tx.commit()?;
+    }
     Ok(p)
 }
 

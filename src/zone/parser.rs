@@ -164,20 +164,20 @@ pub fn parse_chunk_with(data: &[u8], first_line: u64, start: State, sink: &mut d
                 out.incomplete = Some((start, line));
                 break;
             }
-            Lexed::Error { line, msg } => out.errors.push(ParseError { line, msg: msg.to_string() }),
+            Lexed::Error { line, msg } => out.errors.push(ParseError { line, msg: super::escape_text(msg) }),
             Lexed::Entry(e) => {
                 let first = &data[toks[0].start..toks[0].end];
                 if !e.blank_owner && !toks[0].quoted && first.eq_ignore_ascii_case(b"$INCLUDE") {
                     match p.include(data, &toks[1..], sink, opts) {
                         Ok(n) => out.records += n,
-                        Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
+                        Err(msg) => out.errors.push(ParseError { line: e.line, msg: super::escape_text(&msg) }),
                     }
                     continue;
                 }
                 match p.entry(data, &toks, &mut rtoks, e.blank_owner, e.line, sink) {
                     Ok(true) => out.records += 1,
                     Ok(false) => {}
-                    Err(msg) => out.errors.push(ParseError { line: e.line, msg }),
+                    Err(msg) => out.errors.push(ParseError { line: e.line, msg: super::escape_text(&msg) }),
                 }
             }
         }

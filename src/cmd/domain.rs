@@ -1,0 +1,42 @@
+//! `zonefeed domain NAME`: a domain's records, dates and history in every imported zone.
+
+use std::fmt::Write;
+
+use super::{failed, open_query_db, ExitStatus, Output};
+use crate::cli::DomainArgs;
+use crate::config::Settings;
+use crate::query::{self, Domain};
+
+pub fn run(s: &Settings, out: &Output, args: &DomainArgs) -> anyhow::Result<ExitStatus> {
+    let name = query::normalize(&args.name)?;
+    let conn = open_query_db(s)?;
+    let found = query::domain(&conn, &name, args.history)?;
+    if found.is_empty() {
+        return Err(failed(format!("{name}: not in any imported zone")));
+    }
+    out.list(&found, text)?;
+    Ok(ExitStatus::Success)
+}
+
+fn text(d: &Domain, _: crate::cli::Format) -> String {
+    let mut t = String::new();
+    let shown = if d.unicode != d.name { format!("{} ({})", d.name, d.unicode) } else { d.name.clone() };
+    let _ = writeln!(t, "{shown} in zone {} (version {})", d.tld, d.zone_version);
+    let _ = writeln!(t, "  first seen {}, last changed {}, last seen {}", d.first_seen, d.last_changed, d.last_seen);
+    if let Some(r) = &d.removed_at {
+        let _ = writeln!(t, "  REMOVED at {r}");
+    }
+    if !d.records_kept {
+        let _ = writeln!(t, "  (records not kept: the zone was imported with --no-records)");
+    }
+    for r in &d.records {
+        let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
+    }
+    if let Some(h) = &d.history {
+        let _ = writeln!(t, "  history:");
+        for e in h {
+            let _ = writeln!(t, "    {}  v{}  {}", e.at, e.zone_version, e.kind);
+        }
+    }
+    t
+}

@@ -1,0 +1,169 @@
+//! The clock and the dates users type: RFC 3339 UTC text is what the database stores and
+//! compares (it sorts as time does), so everything here ends as `2026-11-23T06:00:00Z`.
+
+use crate::zone::rdata::{civil_from_days, days_from_civil};
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64
+}
+
+/// Now as RFC 3339 UTC with seconds: `2026-11-23T23:59:59Z`.
+pub fn now_utc() -> String {
+    utc(unix_now())
+}
+
+/// `secs` since the epoch as `2026-11-24T06:00:00Z`.
+pub fn utc(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let r = secs.rem_euclid(86400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
+}
+
+/// Why a date was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}; give a date (2026-11-23), an RFC 3339 time (2026-11-23T06:00:00Z, 2026-11-23T08:00:00+02:00) or an age (7d, 24h, 30m)")]
+pub struct BadDate(&'static str);
+
+/// `--since`: a calendar date (midnight UTC), an RFC 3339 date-time with `Z` or an offset, or
+/// an age before `now` (`7d`, `24h`, `30m`, `2w`), as RFC 3339 UTC text.
+pub fn parse_since(s: &str, now: i64) -> Result<String, BadDate> {
+    let s = s.trim();
+    if let Some(age) = parse_age(s) {
+        return age.map(|secs| utc(now - secs));
+    }
+    parse_instant(s).map(utc)
+}
+
+/// `7d`-style ages in seconds: None when `s` is not of that shape.
+fn parse_age(s: &str) -> Option<Result<i64, BadDate>> {
+    let unit = s.chars().last()?;
+    let secs = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        'w' => 7 * 86400,
+        _ => return None,
+    };
+    let n = &s[..s.len() - 1];
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(n.parse::<i64>().ok().and_then(|n| n.checked_mul(secs)).filter(|&v| v < 1 << 40).ok_or(BadDate("the age is too large")))
+}
+
+/// A date or RFC 3339 date-time as seconds since the epoch, every field checked.
+pub fn parse_instant(s: &str) -> Result<i64, BadDate> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Result<i64, BadDate> {
+        let part = b.get(r).ok_or(BadDate("too short"))?;
+        if part.iter().all(u8::is_ascii_digit) {
+            Ok(part.iter().fold(0, |a, d| a * 10 + i64::from(d - b'0')))
+        } else {
+            Err(BadDate("not a date"))
+        }
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(BadDate("not a date"));
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) {
+        return Err(BadDate("no such month"));
+    }
+    if d < 1 || d > days_in_month(y, m) {
+        return Err(BadDate("no such day in that month"));
+    }
+    let day = days_from_civil(y, m, d) * 86400;
+    if b.len() == 10 {
+        return Ok(day);
+    }
+    // RFC 3339 §5.6: `T` (or, as it allows, a space or `t`), hh:mm:ss, fractions, then Z or ±hh:mm.
+    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 20 || b[13] != b':' || b[16] != b':' {
+        return Err(BadDate("not an RFC 3339 time"));
+    }
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if hh > 23 || mm > 59 || ss > 60 {
+        return Err(BadDate("no such time of day"));
+    }
+    let mut rest = &b[19..];
+    if rest.first() == Some(&b'.') {
+        let digits = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(BadDate("not an RFC 3339 time"));
+        }
+        rest = &rest[1 + digits..];
+    }
+    let offset = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return Err(BadDate("bad UTC offset"));
+            }
+            let (oh, om) = (i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0'), i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0'));
+            if oh > 23 || om > 59 {
+                return Err(BadDate("bad UTC offset"));
+            }
+            let off = oh * 3600 + om * 60;
+            if *sign == b'+' {
+                off
+            } else {
+                -off
+            }
+        }
+        _ => return Err(BadDate("an RFC 3339 time needs Z or an offset such as +02:00")),
+    };
+    // A leap second is read as the second before it.
+    Ok(day + hh * 3600 + mm * 60 + ss.min(59) - offset)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_times_and_ages() {
+        let now = parse_instant("2026-12-01T12:00:00Z").unwrap();
+        assert_eq!(parse_since("2026-11-23", now).unwrap(), "2026-11-23T00:00:00Z");
+        assert_eq!(parse_since("2026-11-23T06:00:00Z", now).unwrap(), "2026-11-23T06:00:00Z");
+        assert_eq!(parse_since("2026-11-23T08:00:00.123+02:00", now).unwrap(), "2026-11-23T06:00:00Z");
+        assert_eq!(parse_since("2026-11-23 06:00:00-01:30", now).unwrap(), "2026-11-23T07:30:00Z");
+        assert_eq!(parse_since("7d", now).unwrap(), "2026-11-24T12:00:00Z");
+        assert_eq!(parse_since("24h", now).unwrap(), "2026-11-30T12:00:00Z");
+        assert_eq!(parse_since("2024-02-29", now).unwrap(), "2024-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn since_refuses_dates_that_do_not_exist() {
+        let now = 0;
+        for bad in [
+            "2026-13-45",
+            "2026-02-30",
+            "2025-02-29",
+            "2026-04-31",
+            "2026-00-10",
+            "2026-11-00",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T06:00:00",
+            "2026-11-23T06:00Z",
+            "2026-11-23T06:00:00+2:00",
+            "yesterday",
+            "7x",
+            "d",
+            "",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_since(bad, now).is_err(), "{bad} was accepted");
+        }
+    }
+}
