@@ -204,78 +204,6 @@ pub fn runs(conn: &Connection, n: usize) -> rusqlite::Result<Vec<Run>> {
     rows.collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// 2026-11-24 at hh:mm UTC.
-    fn at(h: i64, m: i64) -> i64 {
-        crate::zone::rdata::days_from_civil(2026, 11, 24) * 86400 + h * 3600 + m * 60
-    }
-
-    #[test]
-    fn window_bounds_and_offsets() {
-        let w = Window::default();
-        assert!(!w.contains(at(0, 14)) && w.contains(at(0, 15)) && w.contains(at(5, 44)) && !w.contains(at(5, 45)));
-        assert_eq!(w.next_open(at(0, 0)), at(0, 15));
-        assert_eq!(w.next_open(at(0, 15)), at(0, 15));
-        assert_eq!(w.next_open(at(6, 0)), at(24, 15));
-        assert_eq!(w.close_after(at(1, 0)), at(5, 45));
-        // A window in UTC+02:00 opens at 22:15 UTC the day before.
-        let east = Window { offset: 7200, ..w };
-        assert!(east.contains(at(22, 20) - 86400) && east.contains(at(1, 0)) && !east.contains(at(4, 0)));
-        assert_eq!(east.next_open(at(12, 0)), at(22, 15));
-        // A window across midnight.
-        let night = Window { start: 23 * 60, end: 60, offset: 0 };
-        assert!(night.contains(at(23, 30)) && night.contains(at(0, 30)) && !night.contains(at(1, 0)));
-        assert_eq!(parse_offset("+02:00"), Some(7200));
-        assert_eq!(parse_offset("-05:30"), Some(-19800));
-        assert_eq!(parse_offset("Europe/Berlin"), None);
-        assert_eq!(parse_hhmm("24:00"), None);
-    }
-
-    #[test]
-    fn decisions_through_a_day() {
-        let w = Window::default();
-        // Before the window: sleep until it opens.
-        assert_eq!(next_wake(at(0, 1), &w, true, None), Wake::At(at(0, 15)));
-        // In the window with zones pending, not checked yet: now.
-        assert_eq!(next_wake(at(0, 15), &w, true, None), Wake::Now);
-        // Checked at 00:15 and a file is still yesterday's: again at 00:45, not before.
-        assert_eq!(next_wake(at(0, 20), &w, true, Some(at(0, 15))), Wake::At(at(0, 45)));
-        assert_eq!(next_wake(at(0, 45), &w, true, Some(at(0, 15))), Wake::Now);
-        // The last recheck is cut at the window's end.
-        assert_eq!(next_wake(at(5, 30), &w, true, Some(at(5, 25))), Wake::At(at(5, 45)));
-        // Past the window with a zone never done: the next window, not a late run.
-        assert_eq!(next_wake(at(5, 45), &w, true, Some(at(5, 25))), Wake::At(at(24, 15)));
-        // All done at 01:00: tomorrow's window.
-        assert_eq!(next_wake(at(1, 0), &w, false, Some(at(1, 0))), Wake::At(at(24, 15)));
-    }
-
-    #[test]
-    fn a_day_is_done_only_with_a_file_of_that_day_imported() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = crate::store::open_rw(&dir.path().join("s.db"), std::time::Duration::from_secs(1)).unwrap();
-        let day = "2026-11-24";
-        assert!(!day_done(&conn, "com", day).unwrap());
-        conn.execute_batch(
-            "INSERT INTO zones (tld, source, sha256, imported_at, state) VALUES ('com', 'com.zone.gz', 'aa', '2026-11-24T01:00:00Z', 'current');
-             INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
-               VALUES ('com', 'u', 'f', 1, 'Mon, 23 Nov 2026 23:50:00 GMT', 'aa', '2026-11-24T01:00:00Z');",
-        )
-        .unwrap();
-        assert!(!day_done(&conn, "com", day).unwrap(), "yesterday's file does not finish today");
-        conn.execute_batch(
-            "INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
-               VALUES ('com', 'u', 'f', 1, 'Tue, 24 Nov 2026 00:40:00 GMT', 'bb', '2026-11-24T01:30:00Z');",
-        )
-        .unwrap();
-        assert!(!day_done(&conn, "com", day).unwrap(), "downloaded but not imported is not done");
-        conn.execute("UPDATE zones SET sha256 = 'bb'", []).unwrap();
-        assert!(day_done(&conn, "com", day).unwrap());
-    }
-}
-
 /// The pid in the pid file, if that process is alive.
 pub fn running_pid(pid_file: &std::path::Path) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
@@ -367,5 +295,77 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
             // A run that could not start at all (login refused, database busy) says why.
             return result.map(|_| all_ok);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-24 at hh:mm UTC.
+    fn at(h: i64, m: i64) -> i64 {
+        crate::zone::rdata::days_from_civil(2026, 11, 24) * 86400 + h * 3600 + m * 60
+    }
+
+    #[test]
+    fn window_bounds_and_offsets() {
+        let w = Window::default();
+        assert!(!w.contains(at(0, 14)) && w.contains(at(0, 15)) && w.contains(at(5, 44)) && !w.contains(at(5, 45)));
+        assert_eq!(w.next_open(at(0, 0)), at(0, 15));
+        assert_eq!(w.next_open(at(0, 15)), at(0, 15));
+        assert_eq!(w.next_open(at(6, 0)), at(24, 15));
+        assert_eq!(w.close_after(at(1, 0)), at(5, 45));
+        // A window in UTC+02:00 opens at 22:15 UTC the day before.
+        let east = Window { offset: 7200, ..w };
+        assert!(east.contains(at(22, 20) - 86400) && east.contains(at(1, 0)) && !east.contains(at(4, 0)));
+        assert_eq!(east.next_open(at(12, 0)), at(22, 15));
+        // A window across midnight.
+        let night = Window { start: 23 * 60, end: 60, offset: 0 };
+        assert!(night.contains(at(23, 30)) && night.contains(at(0, 30)) && !night.contains(at(1, 0)));
+        assert_eq!(parse_offset("+02:00"), Some(7200));
+        assert_eq!(parse_offset("-05:30"), Some(-19800));
+        assert_eq!(parse_offset("Europe/Berlin"), None);
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn decisions_through_a_day() {
+        let w = Window::default();
+        // Before the window: sleep until it opens.
+        assert_eq!(next_wake(at(0, 1), &w, true, None), Wake::At(at(0, 15)));
+        // In the window with zones pending, not checked yet: now.
+        assert_eq!(next_wake(at(0, 15), &w, true, None), Wake::Now);
+        // Checked at 00:15 and a file is still yesterday's: again at 00:45, not before.
+        assert_eq!(next_wake(at(0, 20), &w, true, Some(at(0, 15))), Wake::At(at(0, 45)));
+        assert_eq!(next_wake(at(0, 45), &w, true, Some(at(0, 15))), Wake::Now);
+        // The last recheck is cut at the window's end.
+        assert_eq!(next_wake(at(5, 30), &w, true, Some(at(5, 25))), Wake::At(at(5, 45)));
+        // Past the window with a zone never done: the next window, not a late run.
+        assert_eq!(next_wake(at(5, 45), &w, true, Some(at(5, 25))), Wake::At(at(24, 15)));
+        // All done at 01:00: tomorrow's window.
+        assert_eq!(next_wake(at(1, 0), &w, false, Some(at(1, 0))), Wake::At(at(24, 15)));
+    }
+
+    #[test]
+    fn a_day_is_done_only_with_a_file_of_that_day_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open_rw(&dir.path().join("s.db"), std::time::Duration::from_secs(1)).unwrap();
+        let day = "2026-11-24";
+        assert!(!day_done(&conn, "com", day).unwrap());
+        conn.execute_batch(
+            "INSERT INTO zones (tld, source, sha256, imported_at, state) VALUES ('com', 'com.zone.gz', 'aa', '2026-11-24T01:00:00Z', 'current');
+             INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
+               VALUES ('com', 'u', 'f', 1, 'Mon, 23 Nov 2026 23:50:00 GMT', 'aa', '2026-11-24T01:00:00Z');",
+        )
+        .unwrap();
+        assert!(!day_done(&conn, "com", day).unwrap(), "yesterday's file does not finish today");
+        conn.execute_batch(
+            "INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at)
+               VALUES ('com', 'u', 'f', 1, 'Tue, 24 Nov 2026 00:40:00 GMT', 'bb', '2026-11-24T01:30:00Z');",
+        )
+        .unwrap();
+        assert!(!day_done(&conn, "com", day).unwrap(), "downloaded but not imported is not done");
+        conn.execute("UPDATE zones SET sha256 = 'bb'", []).unwrap();
+        assert!(day_done(&conn, "com", day).unwrap());
     }
 }

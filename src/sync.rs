@@ -139,7 +139,14 @@ pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyh
         }
     };
     for r in zones.refused {
-        tally(ZoneSync { tld: r.tld.clone(), status: SyncStatus::Failed, error: r.reason.clone(), download: r, import: None, overlapped: false });
+        tally(ZoneSync {
+            tld: r.tld.clone(),
+            status: SyncStatus::Failed,
+            error: r.reason.clone(),
+            download: r,
+            import: None,
+            overlapped: false,
+        });
     }
     let cx = Context { client: &client, download: &opts, import: &plan.import, transfers: &transfers, progress: &progress };
     run(&cx, &zones.jobs, parallel, &mut conn, &mut tally);

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use super::{failed, open_zones, ExitStatus, Output};
 use crate::cli::{CheckArgs, Format};
 use crate::config::Settings;
-use crate::query::check::{self, Report};
+use crate::query::check::{self, Level, Report};
 
 pub fn run(s: &Settings, out: &Output, args: &CheckArgs) -> anyhow::Result<ExitStatus> {
     let (conn, tlds) = open_zones(s, args.tld.as_deref())?;
@@ -31,7 +31,8 @@ fn text(r: &Report, f: Format) -> String {
         };
     }
     if f != Format::Tsv {
-        let sum: Vec<String> = r.summary.iter().map(|(l, n)| format!("{n} {l}")).collect();
+        let levels = [Level::Notice, Level::Warning, Level::Error, Level::Critical];
+        let sum: Vec<String> = levels.iter().map(|l| format!("{} {}", r.summary.get(l.name()).unwrap_or(&0), l.name())).collect();
         let _ = writeln!(t, "{} (version {}): {}", r.tld, r.version, sum.join(", "));
     }
     t

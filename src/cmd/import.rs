@@ -50,12 +50,13 @@ pub fn run(s: &Settings, out: &Output, args: &ImportArgs) -> anyhow::Result<Exit
     if let Some(n) = args.threads {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
     }
-    let opts = options(s, &args.flags, args.force)?;
-    // Nothing is created for a file that is not there: the database only once one can be read.
-    for f in args.files.iter().filter(|f| *f != "-") {
-        if let Err(e) = std::fs::metadata(f) {
-            return Err(anyhow::Error::new(e).context(format!("{f}")));
-        }
+    let mut opts = options(s, &args.flags, args.force)?;
+    opts.tld.clone_from(&args.tld);
+    // No database is created for files that are not there: only once one of them can be read.
+    if !args.files.iter().any(|f| f == "-" || std::fs::metadata(f).is_ok()) {
+        let f = &args.files[0];
+        let e = std::fs::metadata(f).err().unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
+        return Err(anyhow::Error::new(e).context(f.clone()));
     }
     let (_lock, mut conn) = super::open_writer(s, true)?;
     let progress = Progress::new(Mode::detect(s.quiet, s.log_interval));

@@ -260,15 +260,13 @@ pub fn spill_dir(db: &Path) -> PathBuf {
 
 /// `--since` as the RFC 3339 text events carry; exit 2 for anything else.
 pub fn since_arg(since: Option<&str>) -> anyhow::Result<Option<String>> {
-    since
-        .map(|d| {
-            crate::time::parse_since(d, crate::time::unix_now()).map_err(|e| usage(format!("--since `{d}`: {e}")))
-        })
-        .transpose()
+    since.map(|d| crate::time::parse_since(d, crate::time::unix_now()).map_err(|e| usage(format!("--since `{d}`: {e}")))).transpose()
 }
 
 /// The config's webhook endpoints and delivery settings.
-pub fn webhook_config(s: &Settings) -> anyhow::Result<(Vec<crate::changes::webhooks::Endpoint>, crate::changes::webhooks::DeliveryOptions)> {
+pub fn webhook_config(
+    s: &Settings,
+) -> anyhow::Result<(Vec<crate::changes::webhooks::Endpoint>, crate::changes::webhooks::DeliveryOptions)> {
     use crate::changes::webhooks;
     Ok((webhooks::endpoints(&s.config)?, webhooks::DeliveryOptions::from_config(&s.config)?))
 }

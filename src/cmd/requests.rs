@@ -40,7 +40,8 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
             let failed = done.iter().filter(|e| e.action == "failed").count();
             let mut results = out.stream();
             for e in &done {
-                results.push(e, Some(format!("{}: {} (expires {}): {}", e.tld, e.action, e.expired.as_deref().unwrap_or("-"), e.reason)))?;
+                results
+                    .push(e, Some(format!("{}: {} (expires {}): {}", e.tld, e.action, e.expired.as_deref().unwrap_or("-"), e.reason)))?;
             }
             results.finish()?;
             if done.is_empty() {
@@ -53,8 +54,11 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
             let existing = requests::list(&client, &requests::Query::default())?;
             let open: BTreeSet<String> =
                 existing.iter().filter(|r| requests::is_open(&r.status)).map(|r| r.tld.to_ascii_lowercase()).collect();
-            let wanted: Vec<String> =
-                if *all { requests::tlds(&client)?.iter().map(|t| t.tld.to_ascii_lowercase()).collect() } else { tlds.iter().map(norm).collect() };
+            let wanted: Vec<String> = if *all {
+                requests::tlds(&client)?.iter().map(|t| t.tld.to_ascii_lowercase()).collect()
+            } else {
+                tlds.iter().map(norm).collect()
+            };
             let mut send = Vec::new();
             for t in wanted {
                 if exclude.contains(&t) || send.contains(&t) {

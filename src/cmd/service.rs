@@ -58,7 +58,11 @@ pub fn run(s: &Settings, out: &Output, args: &ServiceArgs) -> anyhow::Result<Exi
         }
         ServiceCommand::Status => {
             let running = running_pid(&pid_file);
-            let runs = if s.db.exists() { store::open_ro(&s.db).ok().and_then(|c| service::runs(&c, 5).ok()).unwrap_or_default() } else { Vec::new() };
+            let runs = if s.db.exists() {
+                store::open_ro(&s.db).ok().and_then(|c| service::runs(&c, 5).ok()).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let v = serde_json::json!({"running": running.is_some(), "pid": running, "runs": runs});
             out.one(&v, |_| {
                 let mut t = match running {

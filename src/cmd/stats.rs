@@ -32,7 +32,11 @@ fn text(st: &Stats) -> String {
         // Without records there is no DS data: 0% would be a claim about the zone.
         let _ = writeln!(t, "  with DS: not kept (imported with --no-records)");
     }
-    let _ = writeln!(t, "  delegations: {} in-bailiwick, {} out-of-bailiwick, {} mixed", st.in_bailiwick, st.out_of_bailiwick, st.mixed_bailiwick);
+    let _ = writeln!(
+        t,
+        "  delegations: {} in-bailiwick, {} out-of-bailiwick, {} mixed",
+        st.in_bailiwick, st.out_of_bailiwick, st.mixed_bailiwick
+    );
     let _ = writeln!(t, "  records per type: {}", join(&st.types));
     let _ = writeln!(t, "  top name servers: {}", join(st.top_ns_hosts.iter().map(|(h, n)| (h, n))));
     let _ = writeln!(t, "  top providers (domains): {}", join(st.top_providers.iter().map(|(h, n)| (h, n))));

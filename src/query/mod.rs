@@ -269,10 +269,8 @@ pub fn search_count(conn: &Connection, p: &Pattern, tld: Option<&str>) -> rusqli
     };
     for (version, zone) in &zones {
         let (cond, arg) = p.condition(zone);
-        let sql = format!(
-            "SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}",
-            store::visible("d", "?3")
-        );
+        let sql =
+            format!("SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}", store::visible("d", "?3"));
         total += tx.query_row(&sql, params![zone, arg, version], |r| r.get::<_, i64>(0))? as u64;
     }
     Ok(total)

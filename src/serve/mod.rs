@@ -94,8 +94,12 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         ready(&listener.local_addr()?.to_string())?;
         let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
-        let shared =
-            Arc::new(Shared { opts: opts.clone(), requests: AtomicU64::new(0), errors: AtomicU64::new(0), started: crate::time::now_utc() });
+        let shared = Arc::new(Shared {
+            opts: opts.clone(),
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            started: crate::time::now_utc(),
+        });
         loop {
             // Past the cap, connections wait in the kernel's backlog, costing us nothing.
             let slot = slots.clone().acquire_owned().await?;
@@ -421,7 +425,9 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
 fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, only: Option<Kind>) -> Reply {
     let limit = q.limit(shared.opts.max_limit)?;
     let since = match q.get("since") {
-        Some(s) => Some(crate::time::parse_since(s, crate::time::unix_now()).map_err(|e| bad("invalid_since", format!("since `{s}`: {e}")))?),
+        Some(s) => {
+            Some(crate::time::parse_since(s, crate::time::unix_now()).map_err(|e| bad("invalid_since", format!("since `{s}`: {e}")))?)
+        }
         None => None,
     };
     let kind = match q.get("kind").filter(|_| only.is_none()) {

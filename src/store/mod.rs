@@ -321,13 +321,12 @@ fn is_zonefeed(conn: &Connection) -> bool {
 /// Checks that a read-only connection can read a zonefeed database (and that it is one).
 pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
     let path = PathBuf::from(conn.path().unwrap_or("the database"));
-    let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
-        .optional()
-        .map_err(|source| match &source {
+    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(
+        |source| match &source {
             rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => StoreError::Foreign { path: path.clone() },
             _ => StoreError::Sqlite { path: path.clone(), source },
-        })?;
+        },
+    )?;
     match v.and_then(|v| v.parse::<i64>().ok()) {
         Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew { path, found }),
         Some(_) => Ok(()),

@@ -14,7 +14,7 @@ fn signed_day(t: &TestEnv, sh: &Path, prefix: &str, domains: &str, day: &str, st
 
 fn changes_tsv(t: &TestEnv, db: &str, version: i64) -> String {
     let v = version.to_string();
-    let out = t.run(&["--db", db, "changes", "--version", &v, "--format", "tsv"]);
+    let out = t.run(&["--db", db, "changes", "--zone-version", &v, "--format", "tsv"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

@@ -76,7 +76,7 @@ impl AccessRequest {
 
 pub fn iso(t: u64) -> String {
     // The portal writes ISO 8601 with milliseconds and +0000.
-    let z = zonefeed::crate::time::utc(t as i64);
+    let z = zonefeed::time::utc(t as i64);
     format!("{}.000+0000", z.trim_end_matches('Z'))
 }
 

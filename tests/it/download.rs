@@ -46,7 +46,7 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let mut a = vec!["--json", "--wait", "1", "download"];
+        let mut a = vec!["--format", "jsonl", "download", "--wait", "1"];
         a.extend_from_slice(args);
         let out = self.env.run(&a);
         assert_no_secret(&out, &self.czds);
@@ -392,7 +392,7 @@ fn a_long_download_logs_progress_lines_when_stderr_is_not_a_terminal() {
     t.czds.add_zone("slow", data.clone());
     // About a millisecond a byte: a few seconds in all, slow but never stalled.
     t.czds.state().faults.drip = Some((0, Duration::from_millis(1), 1));
-    let out = t.env.run(&["--wait", "1", "download", "slow"]);
+    let out = t.env.run(&["download", "--wait", "1", "slow"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(t.file("slow"), data);
     let lines = stderr(&out).lines().filter(|l| l.starts_with("zonefeed: download: ") && l.contains("zones done")).count();

@@ -34,7 +34,7 @@ impl TestEnv {
 
     /// Imports into `db` and returns the output, asserting success.
     pub fn import_ok(&self, db: &str, args: &[&str]) -> Output {
-        let mut a = vec!["--db", db, "--quiet", "--json", "import"];
+        let mut a = vec!["--db", db, "--quiet", "--format", "jsonl", "import"];
         a.extend_from_slice(args);
         let out = self.run(&a);
         assert!(out.status.success(), "import {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -143,8 +143,13 @@ fn crlf_no_final_newline_stdin_and_multi_member_gzip() {
 
     for (name, data) in [("plain", text.clone()), ("gz", gzip(&text))] {
         let db = format!("stdin-{name}.db");
-        let mut child =
-            t.cmd().args(["--db", &db, "-q", "--json", "import", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = t
+            .cmd()
+            .args(["--db", &db, "-q", "--format", "jsonl", "import", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(&data).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -288,7 +293,7 @@ fn a_second_writer_waits_then_exits_5() {
     let lock = std::fs::OpenOptions::new().write(true).open(t.path("z.db.lock")).unwrap();
     lock.lock().unwrap();
     let start = std::time::Instant::now();
-    let out = t.run(&["--db", "z.db", "--wait", "1", "import", SAMPLE]);
+    let out = t.run(&["--db", "z.db", "import", "--wait", "1", SAMPLE]);
     assert_eq!(out.status.code(), Some(5));
     assert!(start.elapsed() >= std::time::Duration::from_millis(900), "it waited");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is busy"));
@@ -536,7 +541,7 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
     assert_eq!(dates("data.example"), (t2.clone(), None, t2.clone(), None), "added");
     assert_eq!(dates("gone.example"), (t1.clone(), Some(t1.clone()), t1.clone(), Some(t2.clone())), "removed");
     // The CLI shows a live domain as last seen in the current version.
-    let out = t.run(&["--db", "chain.db", "--json", "domain", "keep.example"]);
+    let out = t.run(&["--db", "chain.db", "--format", "jsonl", "domain", "keep.example"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let shown = if shown.is_array() { shown[0].clone() } else { shown };
     assert_eq!(shown["last_seen"].as_str(), Some(t2.as_str()), "{shown}");

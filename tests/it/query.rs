@@ -174,11 +174,21 @@ fn check_finds_the_planted_faults_at_their_levels() {
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
     .collect();
     assert_eq!(got, want);
-    // --level error keeps errors only; the JSON summary counts by level.
+    // One finding per RRset, not per record: shortttl.test's two NS records share one TTL.
+    let ttl_rows = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("ttl_outlier")).count();
+    assert_eq!(ttl_rows, 1, "ttl_outlier_once_per_rrset");
+    // --level error keeps errors only; the summary still counts the zone's findings at every
+    // level (it said 0 notices under --level error before).
     let out = t.run(&["--db", "q.db", "--json", "check", "test", "--level", "error"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["summary"], serde_json::json!({"notice": 0, "warning": 0, "error": 4, "critical": 0}));
-    assert!(v["findings"].as_array().unwrap().iter().all(|f| f["level"] == "error"));
+    assert_eq!(v[0]["summary"], serde_json::json!({"notice": 3, "warning": 1, "error": 4, "critical": 0}));
+    assert!(v[0]["findings"].as_array().unwrap().iter().all(|f| f["level"] == "error"));
+    let text = t.run(&["--db", "q.db", "check", "test", "--level", "error"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("test (version 1): 3 notice, 1 warning, 4 error, 0 critical"));
+    // --fail-on: exit 1 when there is a finding at that level or above, whatever --level shows.
+    assert_eq!(t.run(&["--db", "q.db", "-q", "check", "test", "--fail-on", "error"]).status.code(), Some(1));
+    assert_eq!(t.run(&["--db", "q.db", "-q", "check", "test", "--fail-on", "critical"]).status.code(), Some(0));
+    assert_eq!(t.run(&["--db", "q.db", "-q", "check", "test", "--level", "critical", "--fail-on", "warning"]).status.code(), Some(1));
 }
 
 #[test]

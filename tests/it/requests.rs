@@ -57,7 +57,7 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut a = vec!["--json", "requests"];
+        let mut a = vec!["--format", "jsonl", "requests"];
         a.extend_from_slice(args);
         self.env.run(&a)
     }

@@ -9,7 +9,7 @@ fn stderr(o: &std::process::Output) -> String {
 }
 
 fn status(t: &Setup) -> serde_json::Value {
-    let out = t.env.run(&["--db", "s.db", "--json", "service", "status"]);
+    let out = t.env.run(&["--db", "s.db", "--format", "jsonl", "service", "status"]);
     assert!(out.status.success(), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("status JSON")
 }

@@ -59,7 +59,7 @@ impl Setup {
     }
 
     fn sync(&self, args: &[&str]) -> std::process::Output {
-        let mut a = vec!["--json", "--db", "s.db", "sync", "--chunk-size", "65536"];
+        let mut a = vec!["--format", "jsonl", "--db", "s.db", "sync", "--chunk-size", "65536"];
         a.extend_from_slice(args);
         self.env.run(&a)
     }

@@ -37,7 +37,7 @@ impl Setup {
     }
 
     fn deliver(&self) -> std::process::Output {
-        self.env.run(&["--db", "w.db", "--json", "webhooks", "deliver"])
+        self.env.run(&["--db", "w.db", "--format", "jsonl", "webhooks", "deliver"])
     }
 
     /// Every event in the database as (id, kind, domain).
@@ -108,7 +108,7 @@ fn every_event_arrives_signed_once_after_dedup_despite_500_and_429() {
     t.import(3);
     assert!(t.deliver().status.success());
     assert_eq!(t.received(), t.events());
-    let status = t.env.run(&["--db", "w.db", "--json", "webhooks", "status"]);
+    let status = t.env.run(&["--db", "w.db", "--format", "jsonl", "webhooks", "status"]);
     let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(st["pending_events"], 0);
     assert_eq!(st["delivered_events"].as_u64().unwrap() as usize, t.events().len());
@@ -224,7 +224,7 @@ fn prune_drops_old_history_but_never_current_or_undelivered() {
     .unwrap();
     let pending: i64 = conn.query_row("SELECT count(*) FROM outbox WHERE delivered_at IS NULL", [], |r| r.get(0)).unwrap();
     assert!(pending > 0);
-    let out = t.env.run(&["--db", "w.db", "--json", "prune", "--keep-days", "30"]);
+    let out = t.env.run(&["--db", "w.db", "--format", "jsonl", "prune", "--keep-days", "30"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(p["events"].as_u64().unwrap() > 0 && p["outbox"].as_u64().unwrap() > 0);
