@@ -28,6 +28,8 @@ const BATCH: usize = 16_384;
 pub struct Grouped {
     pub records: u64,
     pub serial: Option<u32>,
+    /// SOA records at the origin: a version needs exactly one.
+    pub soas: u64,
     pub types: BTreeMap<String, u64>,
 }
 
@@ -123,8 +125,11 @@ fn flush(
             Some((_, n)) => *n += 1,
             None => types.push((rtype.to_vec(), 1)),
         }
-        if is_apex && rtype == b"SOA" && g.serial.is_none() {
-            g.serial = std::str::from_utf8(rdata).ok().and_then(|s| s.split(' ').nth(2)).and_then(|s| s.parse().ok());
+        if is_apex && owner == domain && rtype == b"SOA" {
+            g.soas += 1;
+            if g.serial.is_none() {
+                g.serial = std::str::from_utf8(rdata).ok().and_then(|s| s.split(' ').nth(2)).and_then(|s| s.parse().ok());
+            }
         }
         if !is_apex && owner == domain && rtype == b"NS" {
             delegation = true;

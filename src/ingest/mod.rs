@@ -120,6 +120,8 @@ pub enum ImportError {
     NoZone { file: String },
     #[error("{file}: --tld `{tld}`: {msg}")]
     BadTld { file: String, tld: String, msg: String },
+    #[error("{file}: {count} SOA records at the origin `{zone}`; a zone version has exactly one (RFC 1035 §5.2){hint}")]
+    Soa { file: String, zone: String, count: u64, hint: &'static str },
     #[error("{file}: holds no records")]
     Empty { file: String },
     #[error("{file}: sort spill: {source}")]
@@ -231,7 +233,14 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let zone = match (&opts.tld, probed, initial_origin.clone()) {
             (Some(_), _, Some(o)) => o,
             (_, Some(p), _) => p,
-            (_, None, Some(fallback)) => fallback,
+            (_, None, Some(fallback)) => {
+                eprintln!(
+                    "note: {file}: no SOA or $ORIGIN in its first {} MiB; the zone `{}` is taken from the file name",
+                    PROBE >> 20,
+                    fallback.text()
+                );
+                fallback
+            }
             _ => return Err(stop_reader(ImportError::NoZone { file: file.clone() })),
         };
         let tld = zone.text().to_string();
@@ -336,8 +345,18 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         drop(w_tx);
         let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;
         trace(started, "written");
-        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        // The writer's own error is the cause when grouping stopped because the writer did
+        // (a full disk says "database or disk is full", not "the writer stopped").
         let wstats = wstats.map_err(werr)?;
+        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        if g.soas != 1 && !opts.force {
+            let hint = if g.soas == 0 {
+                " (is --tld or the file name the right zone?); --force imports a fragment anyway"
+            } else {
+                "; --force imports it anyway"
+            };
+            return Err(ImportError::Soa { file: file.clone(), zone: tld.clone(), count: g.soas, hint });
+        }
         if let (Some(cur), false) = (&previous, opts.force) {
             if let (Some(serial), Some(current)) = (g.serial, cur.serial) {
                 if serial_older(serial, current) {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 use memchr::{memchr, memrchr};
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
@@ -183,8 +183,48 @@ pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io:
     let chained = io::Cursor::new(head[..n].to_vec()).chain(reader);
     let tee = Tee { inner: chained, hasher: Some(Sha256::new()), counters: counters.clone(), out: digest.clone() };
     let stream: Box<dyn Read + Send> =
-        if gzip { Box::new(MultiGzDecoder::new(io::BufReader::with_capacity(1 << 20, tee))) } else { Box::new(tee) };
+        if gzip { Box::new(Members::new(io::BufReader::with_capacity(1 << 20, tee))) } else { Box::new(tee) };
     Ok(Opened { kind: Kind::Stream(stream), size, gzip })
+}
+
+/// A gzip file of one or more members (RFC 1952 §2.2), read whole. Unlike flate2's
+/// `MultiGzDecoder`, it tells a cut file (the stream ends inside a member: "truncated") from
+/// one that is complete but followed by bytes that are not another member ("data after the
+/// end").
+struct Members<R: io::BufRead> {
+    member: Option<GzDecoder<R>>,
+}
+
+impl<R: io::BufRead> Members<R> {
+    fn new(r: R) -> Members<R> {
+        Members { member: Some(GzDecoder::new(r)) }
+    }
+}
+
+impl<R: io::BufRead> Read for Members<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(member) = self.member.as_mut() else { return Ok(0) };
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This member is complete: the input ends here, or another member follows.
+            let mut rest = self.member.take().map(GzDecoder::into_inner).ok_or_else(|| io::Error::other("no member"))?;
+            let next = rest.fill_buf()?;
+            if next.is_empty() {
+                return Ok(0);
+            }
+            // A buffer may end between the two magic bytes; the first must match.
+            if next[0] != 0x1f || next.get(1).is_some_and(|&b| b != 0x8b) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "data after the end of the gzip stream (the file is complete, then not gzip: junk appended?)",
+                ));
+            }
+            self.member = Some(GzDecoder::new(rest));
+        }
+    }
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

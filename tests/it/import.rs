@@ -305,15 +305,19 @@ fn a_second_writer_waits_then_exits_5() {
 fn zone_comes_from_flag_soa_origin_or_file_name() {
     let t = TestEnv::new();
     let no_soa = "$ORIGIN org.\nexample 1 IN NS ns.example\n";
+    // Fragments without an SOA are no version of a zone: they import only with --force.
     let p = t.write("x.zone", no_soa.as_bytes());
-    assert_eq!(summary(&t.import_ok("a.db", &[p.to_str().unwrap()]))["tld"], "org");
+    assert_eq!(summary(&t.import_ok("a.db", &["--force", p.to_str().unwrap()]))["tld"], "org");
     let p = t.write("net.txt", b"example.net. 1 IN NS ns.example.net.\n");
-    assert_eq!(summary(&t.import_ok("a.db", &[p.to_str().unwrap()]))["tld"], "net");
+    let out = t.import_ok("a.db", &["--force", p.to_str().unwrap()]);
+    assert_eq!(summary(&out)["tld"], "net");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("the zone `net` is taken from the file name"), "a guessed zone is said: {note}");
     let p = t.write("mystery.db", b"example.net. 1 IN NS ns.example.net.\n");
     let out = t.run(&["--db", "a.db", "import", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot tell which zone"));
-    assert_eq!(summary(&t.import_ok("a.db", &["--tld", "net", p.to_str().unwrap()]))["tld"], "net");
+    assert_eq!(summary(&t.import_ok("a.db", &["--force", "--tld", "net", p.to_str().unwrap()]))["tld"], "net");
     let root = t.write(
         "root.zone",
         b". 1 IN SOA a.root-servers.net. n.s. 1 2 3 4 5\ncom. 1 IN NS a.gtld-servers.net.\na.gtld-servers.net. 1 IN A 192.0.2.1\n",
