@@ -201,7 +201,7 @@ pub(crate) fn commit_all(
             }
             records += out.records;
             counters.records.store(records, Ordering::Relaxed);
-            sorter.push(part).map_err(|e| ImportError::Spill { file: file.to_string(), source: e })?;
+            sorter.push(part).map_err(|e| ImportError::Spill { file: file.to_string(), dir: opts.spill_dir.clone(), source: e })?;
         }
     }
     if let Some((_, l)) = carry {

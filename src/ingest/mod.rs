@@ -53,6 +53,8 @@ pub struct Options {
     pub max_removed: f64,
     /// Webhook endpoints whose outbox gets this version's events, in the switch transaction.
     pub webhooks: Vec<crate::changes::webhooks::Endpoint>,
+    /// The connection's busy timeout (`--wait`), given back after the final checkpoint.
+    pub busy: Duration,
 }
 
 /// `--max-removed`'s default, percent.
@@ -75,6 +77,7 @@ impl Options {
             force: false,
             max_removed: DEFAULT_MAX_REMOVED,
             webhooks: Vec::new(),
+            busy: Duration::from_secs(crate::config::DEFAULT_WAIT_SECS),
         }
     }
 }
@@ -124,8 +127,8 @@ pub enum ImportError {
     Soa { file: String, zone: String, count: u64, hint: &'static str },
     #[error("{file}: holds no records")]
     Empty { file: String },
-    #[error("{file}: sort spill: {source}")]
-    Spill { file: String, source: std::io::Error },
+    #[error("{file}: sort spill in `{}`: {source}", dir.display())]
+    Spill { file: String, dir: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("{file}: serial {serial} is older than the current version's {current} (RFC 1982); --force imports it anyway")]
@@ -338,7 +341,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         trace(started, "parsed and sorted into runs");
         progress.phase("writing");
         let spilled_runs = sorter.spilled_runs();
-        let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
         trace(started, "last run sorted");
         let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters);
         trace(started, "grouped");
@@ -348,7 +351,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         // The writer's own error is the cause when grouping stopped because the writer did
         // (a full disk says "database or disk is full", not "the writer stopped").
         let wstats = wstats.map_err(werr)?;
-        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), source: e })?;
+        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
         if g.soas != 1 && !opts.force {
             let hint = if g.soas == 0 {
                 " (is --tld or the file name the right zone?); --force imports a fragment anyway"
@@ -410,8 +413,15 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Ok(sum)
         }
         Err(e) => {
-            // Drop the half-written version now; the next run would do it otherwise.
-            let _ = store::clean_leftovers(conn);
+            // Drop the half-written version now, so its rows do not keep a full disk full.
+            // On a full disk the first try may fail for want of WAL room: truncating the WAL
+            // (the failed transactions' frames) makes some, then it tries once more.
+            if store::clean_leftovers(conn).is_err() {
+                let _ = store::truncate_wal(conn, store::READER_BOUND);
+                if let Err(c) = store::clean_leftovers(conn) {
+                    eprintln!("warning: {file}: the failed import's rows could not be removed now ({c}); the next import removes them");
+                }
+            }
             Err(e)
         }
     }
@@ -437,19 +447,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     let dir = std::env::temp_dir();
     // Inputs here are small (fuzz cases, tests): a small budget keeps each call cheap.
     let mut sorter = sort::Sorter::new(4 << 20, dir.clone());
-    let opts = Options {
-        tld: None,
-        no_records: false,
-        max_errors: u64::MAX,
-        memory: DEFAULT_MEMORY,
-        chunk,
-        spill_dir: dir,
-        show_errors: 0,
-        parser: parser::Options::default(),
-        force: false,
-        max_removed: 5.0,
-        webhooks: Vec::new(),
-    };
+    let opts = Options { max_errors: u64::MAX, chunk, show_errors: 0, ..Options::new(dir) };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
     commit::commit_all(rx, initial, &zone, &latest, &mut sorter, &opts, "<memory>", &counters, &mut |e| {
@@ -492,7 +490,12 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
         // (readers already ignore them: the current version says it has none).
         store::delete_tld_rows(conn, &sum.tld, store::RECORD_TABLES)?;
     }
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+    // Readers never stall the import here: at most READER_BOUND, then the WAL waits for them.
+    let truncated = store::truncate_wal(conn, store::READER_BOUND);
+    conn.busy_timeout(opts.busy)?;
+    if !truncated? {
+        trace(started, "a reader kept the WAL from being truncated");
+    }
     trace(started, "checkpointed");
     Ok(())
 }

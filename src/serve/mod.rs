@@ -53,6 +53,8 @@ const DEFAULT_LIMIT: usize = 100;
 /// The largest request head (request line and headers) read: 16 KiB, as nginx's
 /// `large_client_header_buffers` default allows for one line. Larger gets 431.
 pub const MAX_HEAD: usize = 16 << 10;
+/// How often `serve` looks whether the WAL can be truncated.
+const UPKEEP: Duration = Duration::from_secs(5);
 /// Network threads; queries run on their own threads.
 const IO_THREADS: usize = 2;
 
@@ -99,6 +101,18 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             started: crate::time::now_utc(),
+        });
+        // A reader that held an old snapshot through an import left the WAL long; once no
+        // import runs and the readers have let go, it is truncated here.
+        let db = opts.db.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(UPKEEP).await;
+                let db = db.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || crate::store::upkeep(&db)).await {
+                    eprintln!("{} zonefeed serve: WAL upkeep: {e}", crate::time::now_utc());
+                }
+            }
         });
         loop {
             // Past the cap, connections wait in the kernel's backlog, costing us nothing.

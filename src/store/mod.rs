@@ -214,6 +214,41 @@ impl WriteLock {
     }
 }
 
+/// How long a writer waits for readers at its final checkpoint: a reader holding an old
+/// snapshot must not stall an import (it kept one waiting the whole `--wait`, 30 s, before).
+pub const READER_BOUND: Duration = Duration::from_secs(2);
+
+/// Copies the WAL into the database and truncates it, waiting at most `bound` for readers
+/// still on older snapshots. Returns false when one kept it from completing: the WAL then
+/// stays as it is until a later checkpoint (the next import, or `serve`'s upkeep) finds the
+/// readers gone.
+pub fn truncate_wal(conn: &Connection, bound: Duration) -> rusqlite::Result<bool> {
+    conn.busy_timeout(bound)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+    let busy = match busy {
+        Ok(b) => b != 0,
+        Err(e) if matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)) => true,
+        Err(e) => return Err(e),
+    };
+    Ok(!busy)
+}
+
+/// `serve`'s upkeep: when no zonefeed writes the database and its WAL has grown, truncates it
+/// (a reader that held an old snapshot during an import kept the import from doing so).
+/// Does nothing when another process writes, or the WAL is small; never waits.
+pub fn upkeep(db: &Path) -> Result<bool, StoreError> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let size = std::fs::metadata(PathBuf::from(wal)).map_or(0, |m| m.len());
+    if size < 1 << 20 {
+        return Ok(false);
+    }
+    let Ok(_lock) = WriteLock::acquire(db, Duration::ZERO) else { return Ok(false) };
+    let err = |source| StoreError::Sqlite { path: db.to_path_buf(), source };
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+    truncate_wal(&conn, Duration::ZERO).map_err(err)
+}
+
 fn lock_path(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
     s.push(".lock");
