@@ -135,7 +135,11 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
 
 /// Whether the error is stdout closing under us (`zonefeed search .com | head -1`).
 pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+    use std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>().is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
+    })
 }
 
 /// Reports a command's error once: `error: …` and each new `Caused by: …` on stderr, and with
@@ -192,7 +196,7 @@ pub fn open_query_db(s: &Settings) -> anyhow::Result<rusqlite::Connection> {
         return Err(failed(format!("no database at `{}` (import a zone first, or give --db)", s.db.display())));
     }
     let conn = store::open_ro(&s.db)?;
-    store::check_readable(&conn)?;
+    store::check_readable(&conn, &s.db)?;
     Ok(conn)
 }
 

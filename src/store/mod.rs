@@ -353,9 +353,9 @@ fn is_zonefeed(conn: &Connection) -> bool {
     conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0)).is_ok()
 }
 
-/// Checks that a read-only connection can read a zonefeed database (and that it is one).
-pub fn check_readable(conn: &Connection) -> Result<(), StoreError> {
-    let path = PathBuf::from(conn.path().unwrap_or("the database"));
+/// Checks that a read-only connection to `path` can read a zonefeed database (and that it is one).
+pub fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let path = path.to_path_buf();
     let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(
         |source| match &source {
             rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => StoreError::Foreign { path: path.clone() },

@@ -4,6 +4,7 @@
 //! CI sets ZONEFEED_REQUIRE_SHARED=1 so that absence fails instead.
 
 mod changes;
+mod cli;
 mod czds_server;
 mod download;
 mod env;

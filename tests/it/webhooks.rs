@@ -162,6 +162,24 @@ fn gone_disables_the_endpoint_until_enabled() {
     assert!(String::from_utf8_lossy(&st.stdout).contains("DISABLED"));
     let url = t.hook.url();
     assert!(t.env.run(&["--db", "w.db", "webhooks", "enable", &url]).status.success());
+    // A 500 that stays queued, then a 410: status shows the 410 that disabled the endpoint,
+    // not the older 500 (it kept showing the 500 before).
+    for _ in 0..6 {
+        t.hook.state().script.push_back((500, vec![], Duration::ZERO));
+    }
+    assert_eq!(t.deliver().status.code(), Some(1));
+    let st = t.env.run(&["--db", "w.db", "--json", "webhooks", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert!(v[0]["last_error"].as_str().unwrap_or("").contains("500"), "{v}");
+    t.hook.state().script.clear();
+    t.hook.state().script.push_back((410, vec![], Duration::ZERO));
+    assert_eq!(t.deliver().status.code(), Some(1));
+    let st = t.env.run(&["--db", "w.db", "--json", "webhooks", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let last = v[0]["last_error"].as_str().unwrap_or("");
+    assert!(last.contains("410") && !last.contains("500"), "status_after_410_shows_the_410: {v}");
+    assert!(v[0].get("next_attempt").is_none(), "a disabled endpoint has no next attempt: {v}");
+    assert!(t.env.run(&["--db", "w.db", "webhooks", "enable", &url]).status.success());
     assert!(t.deliver().status.success());
     assert_eq!(t.received(), t.events());
 }
