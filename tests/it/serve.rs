@@ -2,6 +2,7 @@
 
 use std::io::BufRead;
 use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::env::TestEnv;
 
@@ -18,7 +19,11 @@ impl Drop for Server {
 }
 
 fn start(t: &TestEnv, db: &str) -> Server {
-    let mut child = t.cmd().args(["--db", db, "serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    start_with(t, &["--db", db, "serve", "--listen", "127.0.0.1:0"])
+}
+
+fn start_with(t: &TestEnv, args: &[&str]) -> Server {
+    let mut child = t.cmd().args(args).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base =
@@ -136,6 +141,13 @@ fn every_error_code_comes_from_a_real_request() {
         (format!("{b}/v1/domains/nothere.com"), 404, "not_found"),
         (format!("{b}/v1/zones/nope"), 404, "not_found"),
         (format!("{b}/v1/nothing"), 404, "not_found"),
+        (format!("{b}/v1/changes?since=2026-13-45"), 400, "invalid_since"),
+        (format!("{b}/v1/changes?since=2026-02-30"), 400, "invalid_since"),
+        (format!("{b}/v1/watch/hits?since=2026-11-23T06:00"), 400, "invalid_since"),
+        (format!("{b}/v1/domains?search=a%20b"), 400, "invalid_fqdn"),
+        (format!("{b}/v1/domains?glob=%5B"), 400, "invalid_query"),
+        (format!("{b}/v1/domains?contains=a%20b"), 400, "invalid_query"),
+        (format!("{b}/v1/domains?search=.com&glob=*"), 400, "invalid_query"),
     ];
     for (url, status, code) in &cases {
         let (st, v) = call("GET", url);
@@ -147,4 +159,137 @@ fn every_error_code_comes_from_a_real_request() {
     // The counters saw them.
     let (_, v) = call("GET", &format!("{b}/v1/status"));
     assert!(v["api"]["errors"].as_u64().unwrap() > cases.len() as u64);
+}
+
+#[test]
+fn the_api_lists_its_endpoints_and_searches_by_word_and_glob() {
+    let (_t, s) = setup();
+    let (st, v) = call("GET", &format!("{}/v1/", s.base));
+    assert_eq!(st, 200);
+    let paths: Vec<&str> = v["endpoints"].as_array().unwrap().iter().filter_map(|e| e["path"].as_str()).collect();
+    assert!(paths.contains(&"/v1/changes?tld=&kind=&since=&limit=&after=") && paths.len() >= 9, "{v}");
+    // Every listed endpoint answers (placeholders filled in).
+    for p in &paths {
+        let url = p.split('?').next().unwrap().replace("{tld}", "com").replace("{name}", "example.com");
+        let (st, _) = call("GET", &format!("{}{url}", s.base));
+        assert!(st == 200 || st == 404 || st == 400, "{url}: {st}");
+    }
+    let (st, v) = call("GET", &format!("{}/v1/domains?contains=ba&limit=1000", s.base));
+    assert_eq!(st, 200);
+    let names: Vec<&str> = v["items"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+    assert!(!names.is_empty() && names.iter().all(|n| n.contains("ba")), "{names:?}");
+    let (_, v) = call("GET", &format!("{}/v1/domains?glob=b*.com&limit=1000", s.base));
+    let names: Vec<&str> = v["items"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+    assert!(!names.is_empty() && names.iter().all(|n| n.starts_with('b') && n.ends_with(".com")), "{names:?}");
+}
+
+#[test]
+fn serve_refuses_a_database_it_cannot_read_at_startup() {
+    let t = TestEnv::new();
+    t.write("garbage.db", &[7u8; 8192]);
+    let c = t.db("theirs.db");
+    c.execute_batch("CREATE TABLE t (x)").unwrap();
+    drop(c);
+    for (db, says) in [("garbage.db", "garbage.db"), ("theirs.db", "not zonefeed's"), ("missing.db", "no database at")] {
+        let out = t.run(&["--db", db, "serve", "--listen", "127.0.0.1:0"]);
+        assert_eq!(out.status.code(), Some(1), "{db}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{db}: {err}");
+    }
+}
+
+/// (threads, resident KiB) of a process.
+fn usage_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |k: &str| -> u64 {
+        status.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    (field("Threads:"), field("VmRSS:"))
+}
+
+/// A status line from a raw connection, or "" when the server closed it without one.
+fn status_line(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = conn.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(2).any(|w| w == b"\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn serve_stays_bounded_under_idle_crowds_and_huge_heads() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let t = TestEnv::new();
+    let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/com.zone.gz");
+    t.import_ok("b.db", &[f.to_str().unwrap()]);
+    t.write("serve.json", br#"{"serve.header_timeout_seconds": 2}"#);
+    // -q: the address is still printed, it is what scripts read.
+    let s = start_with(&t, &["--config", "serve.json", "--db", "b.db", "-q", "serve", "--listen", "127.0.0.1:0", "--threads", "4"]);
+    let pid = s.child.id();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    assert_eq!(call("GET", &format!("{}/v1/status", s.base)).0, 200);
+    let (_, rss0) = usage_of(pid);
+
+    // 2,000 idle connections: no thread each, and a normal request still answers at once.
+    let idle: Vec<TcpStream> = (0..2000).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (threads, rss) = usage_of(pid);
+    assert!(threads <= 12, "{threads} threads for 2,000 idle connections");
+    assert!(rss < rss0 + 64 * 1024, "RSS grew from {rss0} to {rss} KiB for idle connections");
+    let started = Instant::now();
+    assert_eq!(call("GET", &format!("{}/v1/status", s.base)).0, 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "a request behind 2,000 idle connections took {:?}", started.elapsed());
+
+    // A 100 MiB header is not read: 431 after the first 16 KiB, and memory stays put.
+    let mut big = TcpStream::connect(&addr).unwrap();
+    big.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ").unwrap();
+    let chunk = vec![b'a'; 64 << 10];
+    let mut sent = 0usize;
+    while sent < 100 << 20 {
+        match big.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(sent < 100 << 20, "the server read a 100 MiB header whole");
+    assert!(status_line(&mut big).contains(" 431 "), "no 431 for a huge header");
+    let mut long = TcpStream::connect(&addr).unwrap();
+    long.write_all(format!("GET /v1/status?{} HTTP/1.1\r\nHost: x\r\n\r\n", "q".repeat(64 << 10)).as_bytes()).ok();
+    let line = status_line(&mut long);
+    assert!(line.contains(" 431 ") || line.contains(" 414 "), "a 64 KiB request line got {line:?}");
+    let (_, rss) = usage_of(pid);
+    assert!(rss < rss0 + 64 * 1024, "RSS grew from {rss0} to {rss} KiB");
+
+    // Idle and half-sent connections are closed after the header timeout (2 s here).
+    let mut half = TcpStream::connect(&addr).unwrap();
+    half.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(status_line(&mut kept).contains(" 200 "));
+    std::thread::sleep(Duration::from_secs(4));
+    for (what, mut c) in [("half-sent", half), ("idle keep-alive", kept), ("idle", idle.into_iter().next().unwrap())] {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rest = Vec::new();
+        // Closed: EOF (perhaps after a 408) or a reset, never a timeout.
+        match c.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert!(
+                e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut,
+                "{what} connection still open"
+            ),
+        }
+    }
+    let (threads, _) = usage_of(pid);
+    assert!(threads <= 12, "{threads} threads");
+    assert_eq!(call("GET", &format!("{}/v1/status", s.base)).0, 200);
 }

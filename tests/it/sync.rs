@@ -210,3 +210,15 @@ fn a_dropped_connection_resumes_under_the_running_import() {
     direct.import_ok("d.db", &[f.to_str().unwrap()]);
     assert_eq!(crate::env::tables(&t.env.db("s.db")), crate::env::tables(&direct.db("d.db")));
 }
+
+#[test]
+fn the_first_sync_of_a_file_already_downloaded_says_so_not_unchanged() {
+    let t = Setup::new();
+    t.publish("com", 0);
+    assert!(t.env.run(&["--db", "s.db", "-q", "download", "com"]).status.success());
+    let out = t.env.run(&["--db", "s.db", "sync", "com"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("com: file already downloaded (unchanged on the server), version 1:"), "{text}");
+    assert!(text.contains("domains (first import)") && !text.contains(" new, "), "{text}");
+}
