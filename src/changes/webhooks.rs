@@ -283,7 +283,7 @@ fn post(agent: &ureq::Agent, e: &Endpoint, id: &str, body: &str) -> Result<u16, 
         Ok(resp) => {
             let status = resp.status().as_u16();
             if status == 429 || status >= 500 {
-                let retry_after = crate::czds::retry_after(&resp);
+                let retry_after = crate::http::retry_after(&resp);
                 return Err(Failure { why: format!("HTTP {status}"), status: Some(status), retry_after });
             }
             if (300..400).contains(&status) {

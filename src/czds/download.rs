@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::feed::Feed;
-use super::{header, Client, CzdsError};
+use super::{Client, CzdsError};
+use crate::http::header;
 use crate::progress::TransferBar;
 
 /// How downloads behave (flags and the config's `download.*` keys).

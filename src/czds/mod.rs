@@ -191,7 +191,7 @@ impl Client {
             200 => {}
             401 => return Err(CzdsError::LoginFailed { user: self.creds.username.clone(), url }),
             429 => {
-                let wait = retry_after(&resp).unwrap_or(Duration::from_secs(300));
+                let wait = crate::http::retry_after(&resp).unwrap_or(Duration::from_secs(300));
                 let until = self.cache.block(wait);
                 return Err(CzdsError::RateLimited { until });
             }
@@ -319,17 +319,3 @@ impl Client {
     }
 }
 
-/// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3), at most an hour.
-pub fn retry_after(resp: &Response<Body>) -> Option<Duration> {
-    let v = resp.headers().get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(3600)));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    at.duration_since(std::time::SystemTime::now()).ok().map(|d| d.min(Duration::from_secs(3600)))
-}
-
-/// A response header as text.
-pub fn header<'a>(resp: &'a Response<Body>, name: &str) -> Option<&'a str> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok())
-}

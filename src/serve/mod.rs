@@ -31,6 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 
 use crate::changes::Kind;
+use crate::http::{decode, encode};
 use crate::query::{self, check::Level, Page, Pattern};
 
 /// Settings of the server.
@@ -190,37 +191,6 @@ fn connection<'a>(slot: &'a mut Option<rusqlite::Connection>, db: &Path) -> Resu
         *slot = Some(crate::store::open_ro(db).map_err(internal)?);
     }
     slot.as_ref().ok_or_else(|| internal("no connection"))
-}
-
-/// `%XX` and (in queries) `+` decoded; invalid UTF-8 is an error.
-fn decode(s: &str, plus: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' if plus => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 struct Query(BTreeMap<String, String>);

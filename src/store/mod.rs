@@ -1,6 +1,9 @@
 //! SQLite: schema, the process lock, and the single writer thread.
 //!
-//! Only this module owns a `rusqlite::Connection`. Versions of a TLD's zone are rows of
+//! Connections are opened here only ([`open_rw`], [`open_ro`]), and every write of a
+//! version's rows is here; the modules that answer questions (`query`, `changes`, `service`,
+//! `serve`) and the webhook outbox run their own read SQL over those connections, beside the
+//! types they return. Versions of a TLD's zone are rows of
 //! `zones`; `records`, `domains` and `record_groups` hold each TLD's current version and,
 //! while an import runs or its purge is under way, the rows it adds and the rows it replaces
 //! (see [`CORE`]). An import compares the new version with the current rows as it writes and
