@@ -85,12 +85,12 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
     add("gzip", "gzip -dc > /dev/null", secs, rss)
     for label, flags in (("zonefeed import --no-records", "--no-records"), ("zonefeed import", "")):
         db = fresh_db()
-        secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz}", db)
+        secs, rss, out = measured(f"{binary} --db {db} --quiet --format jsonl import {flags} {gz}", db)
         s = json.loads(out.strip().splitlines()[-1])
         records = s["records"]
         add(label, label, secs, rss, (measured.wal, os.path.getsize(db)))
         # The next day over this one: the daily case.
-        secs, rss, out = measured(f"{binary} --db {db} --quiet --json import {flags} {gz1}", db)
+        secs, rss, out = measured(f"{binary} --db {db} --quiet --format jsonl import {flags} {gz1}", db)
         s = json.loads(out.strip().splitlines()[-1])
         changed = s["new_domains"] + s["changed_domains"] + s["removed_domains"]
         add(label + " next", f"  next day over it ({changed} changes)", secs, rss, (measured.wal, os.path.getsize(db)))
