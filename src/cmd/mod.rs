@@ -291,6 +291,15 @@ pub fn czds_client(
     Ok((client, cfg))
 }
 
+/// Asks `question [y/N]` on the terminal; true for yes.
+pub fn confirm(question: &str) -> std::io::Result<bool> {
+    use std::io::BufRead;
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// The webhook delivery lock of a database (one deliverer at a time).
 pub fn webhooks_lock(s: &Settings) -> anyhow::Result<std::fs::File> {
     let path = PathBuf::from(format!("{}.webhooks.lock", s.db.display()));

@@ -1,8 +1,8 @@
 //! `zonefeed prune`: the one way history is dropped.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 
-use super::{open_writer, usage, ExitStatus, Output};
+use super::{confirm, open_writer, usage, ExitStatus, Output};
 use crate::cli::PruneArgs;
 use crate::config::Settings;
 use crate::store::{self, Pruned};
@@ -18,10 +18,7 @@ pub fn run(s: &Settings, out: &Output, args: &PruneArgs) -> anyhow::Result<ExitS
     let p = store::prune(&conn, &cutoff, args.dry_run || ask)?;
     if ask {
         eprintln!("would remove, before {cutoff}: {}", counts(&p));
-        eprint!("prune? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirm("prune?")? {
             eprintln!("nothing pruned");
             return Ok(ExitStatus::Failure);
         }

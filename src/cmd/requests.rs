@@ -1,9 +1,9 @@
 //! `zonefeed requests`: CZDS access requests: list, show, extend, request, cancel.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 
-use super::{czds_client, failed, usage, ExitStatus, Output};
+use super::{confirm, czds_client, failed, usage, ExitStatus, Output};
 use crate::cli::{Format, RequestsArgs, RequestsCommand};
 use crate::config::Settings;
 use crate::czds::{self, requests};
@@ -82,10 +82,7 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
                 if !std::io::stdin().is_terminal() {
                     return Err(usage("not a terminal to ask on; read the terms, then give --yes"));
                 }
-                eprint!("accept these terms and send the request? [y/N] ");
-                let mut answer = String::new();
-                std::io::stdin().lock().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                if !confirm("accept these terms and send the request?")? {
                     eprintln!("nothing sent");
                     return Ok(ExitStatus::Failure);
                 }
