@@ -15,7 +15,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Event {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub domain: String,
     pub tld: String,
     /// The version that recorded it (`zones.id`).
@@ -56,6 +56,19 @@ impl Kind {
     /// A kind as the API spells it.
     pub fn parse(s: &str) -> Option<Kind> {
         [Kind::Added, Kind::Removed, Kind::Modified, Kind::Watch].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::FromSql for Kind {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Kind> {
+        let s = v.as_str()?;
+        Kind::parse(s).ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("unknown event kind `{s}`").into()))
     }
 }
 

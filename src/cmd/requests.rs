@@ -37,7 +37,7 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
         }
         RequestsCommand::Extend { tlds, within, dry_run } => {
             let done = requests::extend(&client, &tlds.iter().map(norm).collect::<Vec<_>>(), *within, *dry_run)?;
-            let failed = done.iter().filter(|e| e.action == "failed").count();
+            let failed = done.iter().filter(|e| e.action == requests::Action::Failed).count();
             let mut results = out.stream();
             for e in &done {
                 results

@@ -109,14 +109,38 @@ fn path_segment(id: &str) -> Result<&str, CzdsError> {
     }
 }
 
+/// What `extend` did, or would do, with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Action {
+    #[serde(rename = "extended")]
+    Extended,
+    /// A dry run's.
+    #[serde(rename = "would extend")]
+    WouldExtend,
+    #[serde(rename = "skipped")]
+    Skipped,
+    #[serde(rename = "failed")]
+    Failed,
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Action::Extended => "extended",
+            Action::WouldExtend => "would extend",
+            Action::Skipped => "skipped",
+            Action::Failed => "failed",
+        })
+    }
+}
+
 /// What `extend` did with one request.
 #[derive(Debug, Serialize)]
 pub struct Extension {
     pub tld: String,
     pub request_id: String,
     pub expired: Option<String>,
-    /// `extended`, `would extend` (dry run), `skipped` or `failed`.
-    pub action: &'static str,
+    pub action: Action,
     pub reason: String,
 }
 
@@ -132,13 +156,13 @@ pub fn extend(client: &Client, tlds: &[String], within_days: i64, dry_run: bool)
             tld: r.tld.clone(),
             request_id: r.request_id.clone(),
             expired: r.expired.clone(),
-            action: "skipped",
+            action: Action::Skipped,
             reason: String::new(),
         };
         let d = match details(client, &r.request_id) {
             Ok(d) => d,
             Err(err) => {
-                e.action = "failed";
+                e.action = Action::Failed;
                 e.reason = err.to_string();
                 out.push(e);
                 continue;
@@ -151,16 +175,16 @@ pub fn extend(client: &Client, tlds: &[String], within_days: i64, dry_run: bool)
         } else if !extensible {
             e.reason = "CZDS says it cannot be extended now (extensions open 30 days before expiry)".into();
         } else if dry_run {
-            e.action = "would extend";
+            e.action = Action::WouldExtend;
             e.reason = "--dry-run".into();
         } else {
             match client.api("POST", &format!("/czds/requests/extension/{}", path_segment(&r.request_id)?), Some(&json!({}))) {
                 Ok(_) => {
-                    e.action = "extended";
+                    e.action = Action::Extended;
                     e.reason = "extension requested".into();
                 }
                 Err(err) => {
-                    e.action = "failed";
+                    e.action = Action::Failed;
                     e.reason = err.to_string();
                 }
             }
