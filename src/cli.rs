@@ -511,6 +511,9 @@ pub struct ChangesArgs {
     /// Changes recorded by this zone version (a zones.id)
     #[arg(long, value_name = "ID")]
     pub zone_version: Option<i64>,
+    /// Only domains whose name-server providers changed (tsv: `domain<TAB>from<TAB>to`)
+    #[arg(long, conflicts_with = "kind")]
+    pub moved: bool,
 }
 
 /// Import zone files (plain or gzip, CZDS form or any RFC 1035 master file) into SQLite.

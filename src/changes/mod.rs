@@ -5,6 +5,7 @@
 //! only versions that became current (state `current` or `replaced`) have events to show; a
 //! failed or interrupted import's events are dropped with its rows.
 
+pub mod diff;
 pub mod watch;
 pub mod webhooks;
 
@@ -29,6 +30,25 @@ pub struct Event {
     pub term: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// For `modified` events: the records added and removed (`null` when the zone was
+    /// imported with `--no-records`: there is nothing to compare).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Option<diff::Diff>>,
+    /// For `modified` events whose name-server providers changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<diff::Moved>,
+}
+
+impl Event {
+    /// Fills in a `modified` event's diff and move from the history the store keeps.
+    pub fn add_diff(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        if self.kind == Kind::Modified {
+            let d = diff::of(conn, &self.tld, &self.domain, self.zone_version, self.previous_version)?;
+            self.moved = d.as_ref().and_then(|(_, m)| m.clone());
+            self.diff = Some(d.map(|(d, _)| d));
+        }
+        Ok(())
+    }
 }
 
 /// The kinds of event.
@@ -85,6 +105,8 @@ pub struct Filter {
     /// Only events with a larger id, in id order (a poller's cursor); with `limit`.
     pub after_id: Option<i64>,
     pub limit: Option<usize>,
+    /// Only `modified` events whose providers moved.
+    pub moved: bool,
 }
 
 /// Events matching `f`, oldest version first, by domain then kind within a version.
@@ -131,7 +153,14 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     }
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map(params_from_iter(args), event_row)?;
-    rows.collect()
+    let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>()?;
+    for e in &mut events {
+        e.add_diff(conn)?;
+    }
+    if f.moved {
+        events.retain(|e| e.moved.is_some());
+    }
+    Ok(events)
 }
 
 /// An event from `SELECT id, kind, domain, tld, zone, prev_zone, at, term, rule`.
@@ -146,5 +175,7 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         at: r.get(6)?,
         term: r.get(7)?,
         rule: r.get(8)?,
+        diff: None,
+        moved: None,
     })
 }

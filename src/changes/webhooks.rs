@@ -414,7 +414,11 @@ fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
     let mut st = conn.prepare(
         "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
     )?;
-    let events = st.query_map(params![b.id], super::event_row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut events = st.query_map(params![b.id], super::event_row)?.collect::<Result<Vec<_>, _>>()?;
+    // A modified event carries its diff, read from the kept history: the same on every retry.
+    for e in &mut events {
+        e.add_diff(conn)?;
+    }
     let n = events.len() as u64;
     let body = serde_json::to_string(&Payload { id: &b.id, timestamp: &b.created_at, tld: &b.tld, events }).unwrap_or_default();
     Ok((body, n))

@@ -34,8 +34,11 @@ fn text(d: &Domain, _: crate::cli::Format) -> String {
     }
     if let Some(h) = &d.history {
         let _ = writeln!(t, "  history:");
+        if let Some(p) = &d.history_pruned_before {
+            let _ = writeln!(t, "    (history before {p} was pruned)");
+        }
         for e in h {
-            let _ = writeln!(t, "    {}  v{}  {}", e.at, e.zone_version, e.kind);
+            let _ = writeln!(t, "    {}  v{}  {}{}", e.at, e.zone_version, e.kind, super::changes::diff_lines(e, "      "));
         }
     }
     t

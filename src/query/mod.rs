@@ -79,6 +79,10 @@ pub struct Domain {
     pub records_kept: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Event>>,
+    /// With the history: `prune` dropped what came before this time, so an empty or short
+    /// history is not "no changes" before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_pruned_before: Option<String>,
 }
 
 /// `name` in every zone whose current version holds it (or held it: `removed_at` set).
@@ -105,6 +109,7 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
             records: Vec::new(),
             records_kept: r.get::<_, i64>(6)? != 0,
             history: None,
+            history_pruned_before: None,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -121,6 +126,7 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
         if history {
             let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };
             d.history = Some(crate::changes::list(&tx, &filter)?);
+            d.history_pruned_before = store::pruned_before(&tx)?;
         }
     }
     Ok(out)
@@ -421,7 +427,7 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
 
 /// The provider of an NS host: its registrable domain by the Public Suffix List
 /// (`ns1.dns.example.co.uk` -> `example.co.uk`), else the host itself.
-fn provider(host: &str) -> String {
+pub fn provider(host: &str) -> String {
     psl::domain_str(host).unwrap_or(host).to_string()
 }
 

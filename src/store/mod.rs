@@ -125,6 +125,7 @@ CREATE TABLE IF NOT EXISTS downloads (
     downloaded_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS downloads_tld ON downloads (tld, id);
+
 CREATE TABLE IF NOT EXISTS outbox (
     id           INTEGER PRIMARY KEY,
     endpoint     TEXT NOT NULL,
@@ -171,6 +172,21 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     disabled_at TEXT,
     reason      TEXT
 );
+"#;
+
+/// Views over the current versions, created once the tables have their present shape (a
+/// migration drops them first: SQLite renames a table inside the views that use it).
+const VIEWS: &str = r#"
+-- For people who query the database: each zone's current version only, removed domains
+-- left out, one row per record, text names (README, "Views").
+CREATE VIEW IF NOT EXISTS current_domains AS
+    SELECT d.tld, d.name, d.first_seen, d.last_changed, z.id AS version
+      FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+     WHERE d.since <= z.id AND (d.until IS NULL OR d.until > z.id) AND d.removed_at IS NULL;
+CREATE VIEW IF NOT EXISTS current_records AS
+    SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, z.id AS version
+      FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+     WHERE r.since <= z.id AND (r.until IS NULL OR r.until > z.id);
 "#;
 
 /// What went wrong with the database.
@@ -289,6 +305,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(SCHEMA_VERSION) => {}
         Some(v) => {
+            conn.execute_batch("DROP VIEW IF EXISTS current_domains; DROP VIEW IF EXISTS current_records;").map_err(err)?;
             // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
             // Schema 3: `downloads`; schema 4: the webhook outbox; schema 5:
             // service_runs (created above like every table).
@@ -340,6 +357,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 .map_err(err)?;
         }
     }
+    conn.execute_batch(VIEWS).map_err(err)?;
     Ok(conn)
 }
 
@@ -349,6 +367,11 @@ pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
     Ok(conn)
+}
+
+/// The time before which `prune` dropped history, if it ever did.
+pub fn pruned_before(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'pruned_before'", [], |r| r.get(0)).optional()
 }
 
 /// Whether the database holds zonefeed's schema (its `meta` row).
@@ -457,18 +480,11 @@ pub const STATE_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_grou
 /// rolled back: the WAL holds one such batch at a time.
 const NAMES_PER_TX: i64 = 2_000;
 
-/// After version `zone` became current: deletes the rows it replaced, name by name from
-/// `pending`, in batches.
+/// After version `zone` became current: the rows it replaced stay, closed (`until` = it), as
+/// the zone's history (`prune` is the one way they go); its `pending` names are forgotten,
+/// in batches.
 pub fn purge_replaced(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
-    for_pending(
-        conn,
-        zone,
-        &[
-            "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND until IS NOT NULL AND until <= ?3",
-            "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND until IS NOT NULL AND until <= ?3",
-            "DELETE FROM domains WHERE tld = ?1 AND name = ?2 AND until IS NOT NULL AND until <= ?3",
-        ],
-    )
+    for_pending(conn, zone, &[])
 }
 
 /// Version `zone` never became current: drops the rows it wrote and makes the ones it
@@ -577,6 +593,8 @@ pub struct Pruned {
     pub downloads: u64,
     /// Rows of domains removed before the cutoff.
     pub removed_domains: u64,
+    /// History: records, domain and group rows that versions before the cutoff replaced.
+    pub history_rows: u64,
     /// Nothing was changed: the counts are what a prune would remove.
     pub dry_run: bool,
 }
@@ -616,6 +634,22 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
     )? as u64;
     p.removed_domains =
         tx.execute("DELETE FROM domains WHERE removed_at IS NOT NULL AND removed_at < ?1 AND until IS NULL", params![cutoff])? as u64;
+    // History rows closed by versions that became current before the cutoff.
+    for table in ["records", "domains", "record_groups"] {
+        p.history_rows += tx.execute(
+            &format!(
+                "DELETE FROM {table} WHERE until IS NOT NULL AND until IN
+                   (SELECT id FROM zones WHERE state IN ('current', 'replaced') AND coalesce(finished_at, imported_at) < ?1)"
+            ),
+            params![cutoff],
+        )? as u64;
+    }
+    // History views say where what is left begins.
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('pruned_before', ?1)
+           ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        params![cutoff],
+    )?;
     if dry_run {
         tx.rollback()?;
     } else {

@@ -401,11 +401,21 @@ fn prune_dry_run_changes_nothing_and_keep_days_0_needs_yes() {
     // A real prune removes exactly what the dry run said, removed domains included.
     let out = t.run(&["--db", "pr.db", "--json", "prune", "--keep-days", "30"]);
     let did: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for k in ["events", "outbox", "batches", "versions", "downloads", "removed_domains"] {
+    for k in ["events", "outbox", "batches", "versions", "downloads", "removed_domains", "history_rows"] {
         assert_eq!(did[k], would[k], "{k}");
     }
     let removed: i64 = db.query_row("SELECT count(*) FROM domains WHERE removed_at IS NOT NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(removed, 0, "removed-domain rows older than the cutoff are pruned");
+    // The history rows those versions replaced go too, and history views say where what is
+    // left begins instead of presenting the pruned part as "no changes".
+    assert!(did["history_rows"].as_u64().unwrap() > 0, "{did}");
+    let closed: i64 = db.query_row("SELECT count(*) FROM records WHERE until IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(closed, 0);
+    let out = t.run(&["--db", "pr.db", "domain", "lonely.test", "--history"]);
+    assert!(stdout(&out).contains(&format!("(history before {} was pruned)", did["before"].as_str().unwrap())), "{}", stdout(&out));
+    let out = t.run(&["--db", "pr.db", "--json", "domain", "lonely.test", "--history"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["history_pruned_before"], did["before"]);
 }
 
 #[test]

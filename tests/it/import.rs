@@ -526,18 +526,24 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
         String::from_utf8_lossy(&out.stdout),
         "added\tdata.example\nremoved\tflip.example\nremoved\tgone.example\nmodified\tttl.example\n"
     );
-    let rrsig: String =
-        t.db("chain.db").query_row("SELECT rdata FROM records WHERE domain = 'keep.example' AND type = 'RRSIG'", [], |r| r.get(0)).unwrap();
-    assert!(rrsig.ends_with("BBBB"), "{rrsig}");
+    let rrsig = |cond: &str| -> String {
+        let sql = format!("SELECT rdata FROM records WHERE domain = 'keep.example' AND type = 'RRSIG' AND {cond}");
+        t.db("chain.db").query_row(&sql, [], |r| r.get(0)).unwrap()
+    };
+    assert!(rrsig("until IS NULL").ends_with("BBBB"), "the current signature");
+    // The replaced one is kept as history, closed by version 2.
+    assert!(rrsig("until = 2").ends_with("AAAA"), "the signature version 2 replaced");
     // Dates: carried over where nothing changed, the new version's where something did.
     let conn = t.db("chain.db");
     let at = |v: i64| conn.query_row("SELECT imported_at FROM zones WHERE id = ?1", [v], |r| r.get::<_, String>(0)).unwrap();
     let (t1, t2) = (at(1), at(2));
     assert_ne!(t1, t2);
     let dates = |name: &str| {
-        conn.query_row("SELECT first_seen, last_seen, last_changed, removed_at FROM domains WHERE name = ?1", [name], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
-        })
+        conn.query_row(
+            "SELECT first_seen, last_seen, last_changed, removed_at FROM domains WHERE name = ?1 AND until IS NULL",
+            [name],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)),
+        )
         .unwrap()
     };
     assert_eq!(dates("keep.example"), (t1.clone(), None, t1.clone(), None), "re-signed only");

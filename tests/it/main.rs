@@ -9,6 +9,7 @@ mod czds_server;
 mod diskfull;
 mod download;
 mod env;
+mod history;
 mod http;
 mod import;
 mod query;

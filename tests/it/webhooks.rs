@@ -90,6 +90,15 @@ fn every_event_arrives_signed_once_after_dedup_despite_500_and_429() {
     let got = t.hook.state().received.clone();
     assert!(got.iter().all(|d| d.signature_ok), "every request carries a valid Standard Webhooks signature");
     assert!(got.iter().all(|d| d.custom_header.as_deref() == Some("brand")));
+    // Modified events carry their diff (what changed), added and removed ones none.
+    let all: Vec<serde_json::Value> = got.iter().flat_map(|d| d.body["events"].as_array().cloned().unwrap_or_default()).collect();
+    let modified: Vec<&serde_json::Value> = all.iter().filter(|e| e["kind"] == "modified").collect();
+    assert!(!modified.is_empty());
+    for e in &modified {
+        let n = e["diff"]["added"].as_array().map_or(0, Vec::len) + e["diff"]["removed"].as_array().map_or(0, Vec::len);
+        assert!(n > 0, "a webhook's modified event without its diff: {e}");
+    }
+    assert!(all.iter().filter(|e| e["kind"] != "modified").all(|e| e.get("diff").is_none()));
     // The refused batch was resent with the same id and the same events.
     assert_eq!(got[0].id, got[1].id);
     assert_eq!(got[1].id, got[2].id);

@@ -1,0 +1,196 @@
+//! History (issue "History that answers what was it before"): replaced rows are kept, and a
+//! modified event says what changed, checked against the zone texts themselves.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::env::{self, TestEnv};
+
+/// (owner, TYPE, ttl, rdata) as zonefeed stores them, computed here from czds-style text:
+/// names without their final dot, IPv6 as RFC 5952 writes it.
+type Rec = (String, String, i64, String);
+
+/// Every domain's records (at or below it, RRSIG/NSEC/NSEC3 left out) in a czds-style text.
+fn records_by_domain(text: &[u8], tld: &str) -> BTreeMap<String, BTreeSet<Rec>> {
+    let mut out: BTreeMap<String, BTreeSet<Rec>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        let f: Vec<&str> = line.splitn(5, '\t').collect();
+        let (owner, ttl, rtype, rdata) = (f[0].trim_end_matches('.').to_string(), f[1].parse().unwrap(), f[3].to_ascii_uppercase(), f[4]);
+        if matches!(rtype.as_str(), "RRSIG" | "NSEC" | "NSEC3" | "SOA" | "DNSKEY" | "NSEC3PARAM") || owner == tld {
+            continue;
+        }
+        let labels: Vec<&str> = owner.split('.').collect();
+        let domain = labels[labels.len() - 2..].join(".");
+        let rdata = match rtype.as_str() {
+            "NS" => rdata.trim_end_matches('.').to_string(),
+            "AAAA" => rdata.parse::<std::net::Ipv6Addr>().unwrap().to_string(),
+            _ => rdata.to_string(),
+        };
+        out.entry(domain).or_default().insert((owner, rtype, ttl, rdata));
+    }
+    out
+}
+
+fn providers(recs: &BTreeSet<Rec>, domain: &str) -> BTreeSet<String> {
+    recs.iter().filter(|r| r.1 == "NS" && r.0 == domain).map(|r| psl::domain_str(&r.3).unwrap_or(&r.3).to_string()).collect()
+}
+
+fn recs_of(v: &serde_json::Value) -> BTreeSet<Rec> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["owner"].as_str().unwrap().into(),
+                r["type"].as_str().unwrap().into(),
+                r["ttl"].as_i64().unwrap(),
+                r["rdata"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_modified_event_carries_the_diff_of_the_two_days_texts_and_moved_when_providers_changed() {
+    let Some(sh) = env::shared("every_modified_event_carries_the_diff_of_the_two_days_texts") else { return };
+    let t = TestEnv::new();
+    let days: Vec<Vec<u8>> =
+        (0..4).map(|d| env::zonegen(&sh, &["zone", "--domains", "3000", "--day", &d.to_string(), "--signed"])).collect();
+    let by_day: Vec<_> = days.iter().map(|d| records_by_domain(d, "com")).collect();
+    for style in ["czds", "master"] {
+        let db = format!("{style}.db");
+        for (d, czds) in days.iter().enumerate() {
+            let text = if style == "czds" {
+                czds.clone()
+            } else {
+                env::zonegen(&sh, &["zone", "--domains", "3000", "--day", &d.to_string(), "--signed", "--style", "master"])
+            };
+            let f = t.write(&format!("{style}-{d}.zone"), &text);
+            t.import_ok(&db, &[f.to_str().unwrap()]);
+        }
+        let out = t.run(&["--db", &db, "changes", "--kind", "modified", "--format", "jsonl"]);
+        let events: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(events.len() > 20, "{style}: {} modified events", events.len());
+        let (mut moved, mut stayed) = (0, 0);
+        for e in &events {
+            let day = e["zone_version"].as_i64().unwrap() as usize - 1;
+            let domain = e["domain"].as_str().unwrap();
+            let empty = BTreeSet::new();
+            let before = by_day[day - 1].get(domain).unwrap_or(&empty);
+            let after = by_day[day].get(domain).unwrap_or(&empty);
+            let want_added: BTreeSet<Rec> = after.difference(before).cloned().collect();
+            let want_removed: BTreeSet<Rec> = before.difference(after).cloned().collect();
+            assert_eq!(recs_of(&e["diff"]["added"]), want_added, "{style} day {day} {domain}: added");
+            assert_eq!(recs_of(&e["diff"]["removed"]), want_removed, "{style} day {day} {domain}: removed");
+            assert!(!want_added.is_empty() || !want_removed.is_empty(), "{domain}: a modified event with no change");
+            let (from, to) = (providers(before, domain), providers(after, domain));
+            if from == to {
+                assert!(e.get("moved").is_none(), "{domain}: moved without a provider change: {e}");
+                stayed += 1;
+            } else {
+                let got: (BTreeSet<String>, BTreeSet<String>) = (
+                    e["moved"]["from"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                    e["moved"]["to"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+                );
+                assert_eq!(got, (from, to), "{domain}");
+                moved += 1;
+            }
+        }
+        assert!(moved > 0, "{style}: the fixture moves some domains ({moved} moved, {stayed} not)");
+        // `changes --moved` lists exactly the moved ones, as domain<TAB>from<TAB>to.
+        let out = t.run(&["--db", &db, "changes", "--moved", "--format", "tsv"]);
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        assert_eq!(lines.len(), moved, "{style}");
+        assert!(lines.iter().all(|l| l.split('\t').count() == 3), "{lines:?}");
+        // The replaced rows are kept: every version's records can be read back.
+        let conn = t.db(&db);
+        let closed: i64 = conn.query_row("SELECT count(*) FROM records WHERE until IS NOT NULL", [], |r| r.get(0)).unwrap();
+        assert!(closed > 0, "{style}: no history kept");
+    }
+    // A --no-records zone has no diff to give, and says so: "diff": null.
+    for (d, text) in days.iter().take(2).enumerate() {
+        let f = t.write(&format!("nr-{d}.zone"), text);
+        t.import_ok("nr.db", &["--no-records", f.to_str().unwrap()]);
+    }
+    let out = t.run(&["--db", "nr.db", "--json", "changes", "--kind", "modified"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v.as_array().unwrap().is_empty());
+    assert!(v.as_array().unwrap().iter().all(|e| e.get("diff") == Some(&serde_json::Value::Null)), "{v}");
+}
+
+#[test]
+fn a_ttl_change_is_a_removed_and_an_added_record_and_a_new_host_of_the_same_provider_is_no_move() {
+    let t = TestEnv::new();
+    let soa = |serial: u32| format!("example. 300 IN SOA ns.nic.example. hm.nic.example. {serial} 2 3 4 5\n");
+    let v1 = format!(
+        "{}ttl.example. 300 IN NS ns1.host.net.\nsame.example. 300 IN NS ns1.host.net.\nmove.example. 300 IN NS ns1.host.net.\n",
+        soa(1)
+    );
+    let v2 = format!(
+        "{}ttl.example. 600 IN NS ns1.host.net.\nsame.example. 300 IN NS ns2.host.net.\nmove.example. 300 IN NS a.other.org.\n",
+        soa(2)
+    );
+    for (i, v) in [v1, v2].iter().enumerate() {
+        let f = t.write(&format!("v{i}.zone"), v.as_bytes());
+        t.import_ok("m.db", &[f.to_str().unwrap()]);
+    }
+    let out = t.run(&["--db", "m.db", "--json", "changes"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by: BTreeMap<&str, &serde_json::Value> = v.as_array().unwrap().iter().map(|e| (e["domain"].as_str().unwrap(), e)).collect();
+    let rec = |o: &str, ttl: i64, host: &str| serde_json::json!({"owner": o, "type": "NS", "ttl": ttl, "rdata": host});
+    assert_eq!(
+        by["ttl.example"]["diff"],
+        serde_json::json!({"added": [rec("ttl.example", 600, "ns1.host.net")], "removed": [rec("ttl.example", 300, "ns1.host.net")]})
+    );
+    assert!(by["ttl.example"].get("moved").is_none());
+    assert!(by["same.example"].get("moved").is_none(), "host.net to host.net is no move");
+    assert_eq!(by["move.example"]["moved"], serde_json::json!({"from": ["host.net"], "to": ["other.org"]}));
+    // domain --history shows the diff, marked + and - (readable without colour).
+    let out = t.run(&["--db", "m.db", "domain", "move.example", "--history"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("- move.example 300 NS ns1.host.net") && text.contains("+ move.example 300 NS a.other.org"), "{text}");
+    assert!(text.contains("moved from host.net to other.org"), "{text}");
+}
+
+#[test]
+fn the_views_hold_the_current_versions_and_a_past_version_reads_back_from_history() {
+    let t = TestEnv::new();
+    let mut days = Vec::new();
+    for day in 0..3 {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_day(&mut text, "com", 4000, 11, day).unwrap();
+        let f = t.write(&format!("c{day}.zone"), &text);
+        t.import_ok("v.db", &[f.to_str().unwrap()]);
+        days.push(text);
+    }
+    let conn = t.db("v.db");
+    let names = |sql: &str| -> BTreeSet<String> {
+        conn.prepare(sql).unwrap().query_map([], |r| r.get::<_, String>(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    // current_domains: the delegations of the last day's text, removed ones left out.
+    let text: BTreeSet<String> = String::from_utf8_lossy(&days[2])
+        .lines()
+        .filter(|l| l.contains("\tns\t"))
+        .filter_map(|l| l.split('\t').next())
+        .filter(|o| o.matches('.').count() == 2)
+        .map(|o| o.trim_end_matches('.').to_string())
+        .collect();
+    assert_eq!(names("SELECT name FROM current_domains WHERE tld = 'com'"), text);
+    let (tables, _) = env::tables(&conn);
+    let view: Vec<String> = conn
+        .prepare("SELECT tld || ' ' || domain || ' ' || owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM current_records ORDER BY tld, domain, owner, type, rdata")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(view, tables);
+    // Version 1 (day 0) reads back exactly from the kept history.
+    let day0 = records_by_domain(&days[0], "com");
+    let want: BTreeSet<String> = day0.keys().cloned().collect();
+    let got = names(&format!(
+        "SELECT DISTINCT d.name FROM domains d WHERE d.tld = 'com' AND d.removed_at IS NULL AND {}",
+        zonefeed::store::visible("d", "1")
+    ));
+    assert_eq!(got, want, "day 0's domains, read from version 1's history");
+}
