@@ -267,14 +267,18 @@ pub enum ServiceCommand {
 ///
 /// Unicode names are looked up by their A-labels (IDNA). Exit 1 when no imported zone has it.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  zonefeed domain example.com --history\n  zonefeed domain bücher.de --format json")]
+#[command(after_help = "Examples:\n  zonefeed domain example.com --history\n  zonefeed domain example.com --at 2026-11-02\n  \
+zonefeed domain bücher.de --format json")]
 pub struct DomainArgs {
     /// The domain (`example.com`, or Unicode such as `bücher.de`)
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// Also every change event of the domain, with zone version and date
+    /// Also every change event of the domain, oldest first, each with what changed
     #[arg(long)]
     pub history: bool,
+    /// The domain as it was on this day (YYYY-MM-DD): the version of each zone current then
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub at: Option<String>,
 }
 
 /// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
@@ -537,10 +541,14 @@ pub struct ImportArgs {
     /// file is then parsed in one piece
     #[arg(long)]
     pub allow_include: bool,
-    /// Import even a version with an older SOA serial, or one that removes more than
+    /// Import even a version with an older SOA serial or date, or one that removes more than
     /// --max-removed of the zone's domains
     #[arg(long)]
     pub force: bool,
+    /// The day the file's data is for (YYYY-MM-DD): dates first seen, changes and events
+    /// [default: the Last-Modified download or sync recorded for the file, else its mtime]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub date: Option<String>,
     /// Parser threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -565,6 +573,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     };
     let n: usize = num.trim().parse().map_err(|_| format!("`{s}` is not a size like 512M or 2G"))?;
     n.checked_mul(mult).filter(|&v| v >= 1 << 20).ok_or_else(|| format!("`{s}` must be at least 1M"))
+}
+
+/// `--date YYYY-MM-DD`, checked to exist.
+pub fn parse_date(s: &str) -> Result<String, String> {
+    crate::time::parse_day(s).map_err(|e| e.to_string())
 }
 
 /// A percentage, 0 to 100.

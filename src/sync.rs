@@ -229,7 +229,11 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
             download::fetch(cx.client, link, tld, cx.download, &bar, Some(&feed))
         });
         // Import behind the download while it writes; the reader ends only when it is verified.
-        let overlapped = match feed.wait_started() {
+        let started = feed.wait_started();
+        // The zone date is the day of the file's Last-Modified, known from the HEAD.
+        let mut opts = opts.clone();
+        opts.date = feed.last_modified().as_deref().and_then(crate::time::day_of_http_date);
+        let overlapped = match started {
             Start::Writing(generation) => Some(match feed.reader(&part, &fin, generation) {
                 Ok(reader) => {
                     let input = Input::Reader(fin.display().to_string(), SharedReader::new(Box::new(reader)));
@@ -263,7 +267,11 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
             Some(Err(e)) if !matches!(e, ingest::ImportError::Read { .. } | ingest::ImportError::Open { .. }) => Err(e),
             // The overlapped import lost its input to a restart of the download, or nothing was
             // written (the file was current already): import the finished file.
-            _ => import_file(conn, &fin, &opts, cx.progress),
+            _ => {
+                let mut opts = opts.clone();
+                opts.date = out.download.last_modified.as_deref().and_then(crate::time::day_of_http_date);
+                import_file(conn, &fin, &opts, cx.progress)
+            }
         };
         match result {
             Ok(sum) => {

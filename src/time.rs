@@ -20,6 +20,26 @@ pub fn utc(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", r / 3600, r / 60 % 60, r % 60)
 }
 
+/// The UTC day of `secs` as RFC 3339 midnight: a version's zone date.
+pub fn day(secs: i64) -> String {
+    utc(secs - secs.rem_euclid(86400))
+}
+
+/// The UTC day of an HTTP date (`Last-Modified`), as [`day`] gives it.
+pub fn day_of_http_date(v: &str) -> Option<String> {
+    let t = httpdate::parse_http_date(v.trim()).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(day(secs))
+}
+
+/// `--date YYYY-MM-DD`: a zone date.
+pub fn parse_day(s: &str) -> Result<String, BadDate> {
+    if s.trim().len() != 10 {
+        return Err(BadDate("a zone date is a day: YYYY-MM-DD"));
+    }
+    parse_instant(s.trim()).map(day)
+}
+
 /// Why a date was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}; give a date (2026-11-23), an RFC 3339 time (2026-11-23T06:00:00Z, 2026-11-23T08:00:00+02:00) or an age (7d, 24h, 30m)")]

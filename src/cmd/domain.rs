@@ -10,9 +10,12 @@ use crate::query::{self, Domain};
 pub fn run(s: &Settings, out: &Output, args: &DomainArgs) -> anyhow::Result<ExitStatus> {
     let name = query::normalize(&args.name)?;
     let conn = open_query_db(s)?;
-    let found = query::domain(&conn, &name, args.history)?;
+    let found = query::domain(&conn, &name, args.history, args.at.as_deref())?;
     if found.is_empty() {
-        return Err(failed(format!("{name}: not in any imported zone")));
+        return Err(failed(match &args.at {
+            Some(at) => format!("{name}: in no version of an imported zone current on {}", &at[..10]),
+            None => format!("{name}: not in any imported zone"),
+        }));
     }
     out.list(&found, text)?;
     Ok(ExitStatus::Success)

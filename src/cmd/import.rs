@@ -53,6 +53,7 @@ pub fn run(s: &Settings, out: &Output, args: &ImportArgs) -> anyhow::Result<Exit
     }
     let mut opts = options(s, &args.flags, args.force)?;
     opts.tld.clone_from(&args.tld);
+    opts.date.clone_from(&args.date);
     // No database is created for files that are not there: only once one of them can be read.
     if !args.files.iter().any(|f| f == "-" || std::fs::metadata(f).is_ok()) {
         let f = &args.files[0];

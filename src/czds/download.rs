@@ -194,6 +194,9 @@ fn fetch_inner(
     let length = header(&head, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     let modified = header(&head, "last-modified").map(str::to_string);
     res.last_modified = modified.clone();
+    if let Some(f) = feed {
+        f.set_last_modified(modified.clone());
+    }
     if let (false, Some(len), Some(lm)) = (opts.force, length, &modified) {
         if is_current(&fin, len, lm) {
             res.status = Status::Skipped;

@@ -25,6 +25,8 @@ struct FeedState {
     phase: Phase,
     /// Bumped each time the `.part` file is started from zero.
     generation: u64,
+    /// The `Last-Modified` the server gave for the file: the zone date of its import.
+    last_modified: Option<String>,
 }
 
 #[derive(Debug)]
@@ -43,7 +45,7 @@ pub enum Start {
 
 impl Feed {
     pub fn new() -> Arc<Feed> {
-        Arc::new(Feed { state: Mutex::new(FeedState { phase: Phase::Waiting, generation: 0 }), cv: Condvar::new() })
+        Arc::new(Feed { state: Mutex::new(FeedState { phase: Phase::Waiting, generation: 0, last_modified: None }), cv: Condvar::new() })
     }
 
     fn update(&self, f: impl FnOnce(&mut FeedState)) {
@@ -62,6 +64,15 @@ impl Feed {
                 s.phase = Phase::Writing;
             }
         });
+    }
+
+    pub(crate) fn set_last_modified(&self, v: Option<String>) {
+        self.update(|s| s.last_modified = v);
+    }
+
+    /// The file's `Last-Modified`, known before its first byte is written.
+    pub fn last_modified(&self) -> Option<String> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).last_modified.clone()
     }
 
     pub(crate) fn complete(&self) {

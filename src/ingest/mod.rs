@@ -53,6 +53,9 @@ pub struct Options {
     pub max_removed: f64,
     /// Webhook endpoints whose outbox gets this version's events, in the switch transaction.
     pub webhooks: Vec<crate::changes::webhooks::Endpoint>,
+    /// The zone date (RFC 3339, midnight UTC) [None: the `Last-Modified` a download recorded
+    /// for the file, else its mtime, else today].
+    pub date: Option<String>,
     /// The connection's busy timeout (`--wait`), given back after the final checkpoint.
     pub busy: Duration,
 }
@@ -77,6 +80,7 @@ impl Options {
             force: false,
             max_removed: DEFAULT_MAX_REMOVED,
             webhooks: Vec::new(),
+            date: None,
             busy: Duration::from_secs(crate::config::DEFAULT_WAIT_SECS),
         }
     }
@@ -88,6 +92,8 @@ pub struct Summary {
     pub file: String,
     pub tld: String,
     pub version: i64,
+    /// The day the version's data is for (`YYYY-MM-DD`).
+    pub zone_date: String,
     pub serial: Option<u32>,
     pub records: u64,
     pub domains: u64,
@@ -125,6 +131,8 @@ pub enum ImportError {
     BadTld { file: String, tld: String, msg: String },
     #[error("{file}: {count} SOA records at the origin `{zone}`; a zone version has exactly one (RFC 1035 §5.2){hint}")]
     Soa { file: String, zone: String, count: u64, hint: &'static str },
+    #[error("{file}: dated {date}, before the current version's {current}; --force imports it anyway (or give --date)")]
+    OlderDate { file: String, date: String, current: String },
     #[error("{file}: holds no records")]
     Empty { file: String },
     #[error("{file}: sort spill in `{}`: {source}", dir.display())]
@@ -257,10 +265,27 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
                 return Ok(Summary::unchanged(file.clone(), tld, cur, started));
             }
         }
+        // The day the data is for: every date a row or event gets is this one, so importing a
+        // year of archived files gives each day its own date.
+        let zone_date = match &opts.date {
+            Some(d) => d.clone(),
+            None => zone_date_of(conn, input, file_digest.as_ref()),
+        };
+        if let (Some(cur), false) = (&previous, opts.force) {
+            if cur.zone_date.as_ref().is_some_and(|c| zone_date < *c) {
+                let current = cur.zone_date.clone().unwrap_or_default();
+                return Err(stop_reader(ImportError::OlderDate {
+                    file: file.clone(),
+                    date: day_text(&zone_date),
+                    current: day_text(&current),
+                }));
+            }
+        }
         let now = crate::time::now_utc();
         conn.execute(
-            "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records) VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6)",
-            params![tld, file, size.map(|s| s as i64), file_digest.as_ref().map(hex), now, !opts.no_records],
+            "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records, zone_date)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6, ?7)",
+            params![tld, file, size.map(|s| s as i64), file_digest.as_ref().map(hex), now, !opts.no_records, zone_date],
         )
         .map_err(werr)?;
         let version = conn.last_insert_rowid();
@@ -278,8 +303,12 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let job = writer::Job {
             zone: version,
             tld: tld.clone(),
-            previous: previous.as_ref().map(|p| writer::Previous { id: p.id, imported_at: p.imported_at.clone(), records: p.with_records }),
-            now: now.clone(),
+            previous: previous.as_ref().map(|p| writer::Previous {
+                id: p.id,
+                imported_at: p.zone_date.clone().unwrap_or_else(|| p.imported_at.clone()),
+                records: p.with_records,
+            }),
+            now: zone_date.clone(),
             records: !opts.no_records,
         };
         // The writer takes the connection until it is joined: only one thread ever uses it.
@@ -382,6 +411,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             file: file.clone(),
             tld: tld.clone(),
             version,
+            zone_date: day_text(&zone_date),
             serial: g.serial,
             records: g.records,
             domains: wstats.domains,
@@ -536,6 +566,31 @@ fn gzip_hint(msg: String, gzip: bool) -> String {
     }
 }
 
+/// A version's zone date when none is given: the `Last-Modified` that `download` or `sync`
+/// recorded for these bytes, else the file's mtime, else (stdin) today.
+fn zone_date_of(conn: &Connection, input: &Input, digest: Option<&[u8; 32]>) -> String {
+    use rusqlite::OptionalExtension;
+    let recorded = digest.and_then(|d| {
+        conn.query_row("SELECT last_modified FROM downloads WHERE sha256 = ?1 ORDER BY id DESC LIMIT 1", params![hex(d)], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .ok()
+        .flatten()
+    });
+    if let Some(day) = recorded.as_deref().and_then(crate::time::day_of_http_date) {
+        return day;
+    }
+    let mtime = input.path().and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let secs = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs() as i64);
+    crate::time::day(secs.unwrap_or_else(crate::time::unix_now))
+}
+
+/// `2026-11-23` of `2026-11-23T00:00:00Z`.
+fn day_text(date: &str) -> String {
+    date.get(..10).unwrap_or(date).to_string()
+}
+
 pub fn hex(d: &[u8; 32]) -> String {
     data_encoding::HEXLOWER.encode(d)
 }
@@ -547,6 +602,7 @@ impl Summary {
             file,
             tld,
             version: cur.id,
+            zone_date: cur.zone_date.as_deref().map(day_text).unwrap_or_default(),
             serial: cur.serial,
             records: cur.records,
             domains: cur.domains,

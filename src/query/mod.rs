@@ -85,18 +85,26 @@ pub struct Domain {
     pub history_pruned_before: Option<String>,
 }
 
-/// `name` in every zone whose current version holds it (or held it: `removed_at` set).
-pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<Vec<Domain>> {
+/// `name` in every zone whose current version holds it (or held it: `removed_at` set); with
+/// `at` (a zone date, RFC 3339 midnight), in the version of each zone that was current on
+/// that day, read from the kept history.
+pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) -> rusqlite::Result<Vec<Domain>> {
     // One snapshot for the domain rows and their records: an import may switch versions
     // between two statements.
     let tx = conn.unchecked_transaction()?;
+    let version = match at {
+        None => "z.state = 'current' AND ?2 IS NULL",
+        Some(_) => {
+            "z.id = (SELECT max(y.id) FROM zones y WHERE y.tld = d.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2)"
+        }
+    };
     let mut st = tx.prepare(&format!(
-        "SELECT d.tld, z.id, d.first_seen, coalesce(d.last_seen, z.imported_at), d.last_changed, d.removed_at, z.with_records
-           FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+        "SELECT d.tld, z.id, d.first_seen, coalesce(d.last_seen, z.zone_date, z.imported_at), d.last_changed, d.removed_at, z.with_records
+           FROM domains d JOIN zones z ON z.tld = d.tld AND {version}
           WHERE d.name = ?1 AND {} ORDER BY d.tld",
         store::visible("d", "z.id")
     ))?;
-    let rows = st.query_map(params![name], |r| {
+    let rows = st.query_map(params![name, at], |r| {
         Ok(Domain {
             name: name.to_string(),
             unicode: unicode(name),
@@ -113,16 +121,18 @@ pub fn domain(conn: &Connection, name: &str, history: bool) -> rusqlite::Result<
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    for d in out.iter_mut().filter(|d| d.records_kept) {
-        let mut st = tx.prepare(&format!(
-            "SELECT owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND domain = ?2 AND {} ORDER BY owner, type, rdata",
-            store::visible("r", "?3")
-        ))?;
-        d.records = st
-            .query_map(params![d.tld, name, d.zone_version], |r| {
-                Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
+    for d in out.iter_mut() {
+        if d.records_kept {
+            let mut st = tx.prepare(&format!(
+                "SELECT owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND domain = ?2 AND {} ORDER BY owner, type, rdata",
+                store::visible("r", "?3")
+            ))?;
+            d.records = st
+                .query_map(params![d.tld, name, d.zone_version], |r| {
+                    Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
         if history {
             let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };
             d.history = Some(crate::changes::list(&tx, &filter)?);

@@ -299,7 +299,11 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
         ["v1", "domains"] => domains(conn, shared, &q, path, host),
         ["v1", "domains", name] => {
             let name = zone_of_path(name)?;
-            let found = query::domain(conn, &name, true).map_err(internal)?;
+            let at = match q.get("at") {
+                Some(a) => Some(crate::time::parse_day(a).map_err(|e| bad("invalid_date", format!("at `{a}`: {e}")))?),
+                None => None,
+            };
+            let found = query::domain(conn, &name, true, at.as_deref()).map_err(internal)?;
             if found.is_empty() {
                 return Err(not_found(format!("`{name}` is not in any imported zone")));
             }

@@ -24,15 +24,16 @@ use crate::lock::LockError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Every zone's rows, each with the version that wrote it (`since`) and the version that
 /// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
 /// from the current version, as `since` = its own id, and marks the rows they replace with
 /// `until` = its id, in batched transactions; readers see a zone's current version `C` through
 /// [`visible`] (`since <= C AND (until IS NULL OR until > C)`), so neither half shows until
-/// the switch moves `C`, in one tiny transaction. The replaced rows are purged afterwards,
-/// again in batches, by way of `pending` (the names a version touched).
+/// the switch moves `C`, in one tiny transaction. The replaced rows stay as history (read any
+/// version `V` the same way); `pending` (the names a version touched) lets an interrupted
+/// import be rolled back.
 const CORE: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     tld    TEXT NOT NULL,
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS zones (
     sha256      TEXT,
     imported_at TEXT NOT NULL,
     finished_at TEXT,
+    zone_date   TEXT,
     state       TEXT NOT NULL CHECK (state IN ('importing', 'current', 'replaced', 'failed')),
     records     INTEGER,
     domains     INTEGER,
@@ -312,6 +314,20 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
             if v < 2 {
                 conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
             }
+            if v < 8 {
+                // Schema 8: each version's zone date (the day its data is for); versions
+                // imported before it get their import day.
+                let has: bool = conn
+                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'zone_date'", [], |r| r.get(0))
+                    .map_err(err)?;
+                if !has {
+                    conn.execute_batch(
+                        "ALTER TABLE zones ADD COLUMN zone_date TEXT;
+                         UPDATE zones SET zone_date = substr(imported_at, 1, 10) || 'T00:00:00Z';",
+                    )
+                    .map_err(err)?;
+                }
+            }
             if v < 6 {
                 // Schema 6: watch events (kind `watch`, with term and rule). SQLite cannot
                 // change a CHECK in place: the table is rebuilt, ids kept.
@@ -404,6 +420,8 @@ pub struct Current {
     /// Domains the version holds (removed ones not counted).
     pub domains: u64,
     pub imported_at: String,
+    /// The day its data is for (RFC 3339, midnight UTC).
+    pub zone_date: Option<String>,
     /// Unique records (0 for a `--no-records` version), malformed records skipped, bytes of text.
     pub records: u64,
     pub errors: u64,
@@ -412,7 +430,8 @@ pub struct Current {
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
     conn.query_row(
-        "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0)
+        "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0),
+                zone_date
          FROM zones WHERE tld = ?1 AND state = 'current'",
         params![tld],
         |r| {
@@ -426,6 +445,7 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
                 records: r.get(6)?,
                 errors: r.get(7)?,
                 bytes: r.get(8)?,
+                zone_date: r.get(9)?,
             })
         },
     )

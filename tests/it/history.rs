@@ -194,3 +194,90 @@ fn the_views_hold_the_current_versions_and_a_past_version_reads_back_from_histor
     ));
     assert_eq!(got, want, "day 0's domains, read from version 1's history");
 }
+
+/// Every table, ids and wall-clock times aside, history included: what two databases must
+/// share to be "the same import".
+fn dump(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT tld, domain, owner, type, ttl, rdata, since, until FROM records ORDER BY 1, 2, 3, 4, 6, 7",
+        "SELECT tld, name, hex(hash), hex(sig), first_seen, last_seen, last_changed, removed_at, since, until FROM domains ORDER BY 1, 2, 9",
+        "SELECT tld, name, hex(hash), since, until FROM record_groups ORDER BY 1, 2, 4",
+        "SELECT zone, prev_zone, tld, domain, kind, at FROM events ORDER BY 1, 4, 5",
+        "SELECT id, tld, serial, state, records, domains, zone_date FROM zones ORDER BY id",
+    ] {
+        let mut st = conn.prepare(sql).unwrap();
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+#[test]
+fn zone_dates_come_from_the_data_so_a_backfill_equals_daily_imports_and_at_reads_the_past() {
+    let Some(sh) = env::shared("zone_dates_come_from_the_data") else { return };
+    let t = TestEnv::new();
+    let dates = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06"];
+    let texts: Vec<Vec<u8>> = (0..6).map(|d| env::zonegen(&sh, &["zone", "--domains", "2000", "--day", &d.to_string()])).collect();
+    for style in ["czds", "master"] {
+        for (d, date) in dates.iter().enumerate() {
+            let text = if style == "czds" {
+                texts[d].clone()
+            } else {
+                env::zonegen(&sh, &["zone", "--domains", "2000", "--day", &d.to_string(), "--style", "master"])
+            };
+            // The backfill: every file at once, dated by --date.
+            let f = t.write(&format!("{style}-{d}.zone"), &text);
+            t.import_ok(&format!("{style}-backfill.db"), &["--date", date, f.to_str().unwrap()]);
+            // Each on its own day: the date comes from the file (its mtime here).
+            let g = t.write(&format!("{style}-{d}-daily.zone"), &text);
+            let touched = std::process::Command::new("touch").args(["-d", &format!("{date} 06:00:00Z")]).arg(&g).status().unwrap();
+            assert!(touched.success());
+            t.import_ok(&format!("{style}-daily.db"), &[g.to_str().unwrap()]);
+        }
+        let (backfill, daily) = (t.db(&format!("{style}-backfill.db")), t.db(&format!("{style}-daily.db")));
+        assert_eq!(dump(&backfill), dump(&daily), "{style}: a backfill with --date equals daily imports dated by their files");
+        // Events are dated by the day their data is for, not by when they were imported.
+        let ats: BTreeSet<String> =
+            backfill.prepare("SELECT DISTINCT at FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let want: BTreeSet<String> = dates[1..].iter().map(|d| format!("{d}T00:00:00Z")).collect();
+        assert_eq!(ats, want);
+        // `domain --at` each day shows exactly the records that day's text holds for the name.
+        let out = t.run(&["--db", &format!("{style}-backfill.db"), "changes", "--kind", "modified", "--format", "tsv"]);
+        let modified: Vec<String> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').nth(1).unwrap().to_string()).collect();
+        assert!(modified.len() >= 5, "{style}: {} modified", modified.len());
+        for name in modified.iter().take(8) {
+            for (d, date) in dates.iter().enumerate() {
+                let want = records_by_domain(&texts[d], "com").remove(name.as_str()).unwrap_or_default();
+                let out = t.run(&["--db", &format!("{style}-backfill.db"), "--json", "domain", name, "--at", date]);
+                let got: BTreeSet<Rec> = if out.status.success() {
+                    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                    if v[0]["removed_at"].is_null() {
+                        recs_of(&v[0]["records"])
+                    } else {
+                        BTreeSet::new()
+                    }
+                } else {
+                    BTreeSet::new()
+                };
+                assert_eq!(got, want, "{style} {name} --at {date}");
+            }
+        }
+    }
+    // A file dated before the current version is refused, like an older serial.
+    let f = t.write("late.zone", &texts[0]);
+    let out = t.run(&["--db", "czds-backfill.db", "import", "--date", "2026-10-01", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("dated 2026-10-01, before the current version's 2026-11-06"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(t.run(&["--db", "czds-backfill.db", "import", "--date", "2026-02-30", f.to_str().unwrap()]).status.code(), Some(2));
+}

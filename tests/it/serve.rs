@@ -148,6 +148,7 @@ fn every_error_code_comes_from_a_real_request() {
         (format!("{b}/v1/domains?glob=%5B"), 400, "invalid_query"),
         (format!("{b}/v1/domains?contains=a%20b"), 400, "invalid_query"),
         (format!("{b}/v1/domains?search=.com&glob=*"), 400, "invalid_query"),
+        (format!("{b}/v1/domains/example.com?at=2026-13-01"), 400, "invalid_date"),
     ];
     for (url, status, code) in &cases {
         let (st, v) = call("GET", url);
