@@ -121,6 +121,7 @@ pub enum Command {
     Changes(ChangesArgs),
     Domain(DomainArgs),
     Search(SearchArgs),
+    Ns(NsArgs),
     Stats(StatsArgs),
     Check(CheckArgs),
     Watch(WatchArgs),
@@ -282,14 +283,28 @@ pub struct DomainArgs {
 }
 
 /// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
-/// matches the name and everything under it; or --contains WORD, --glob 'pay*pal*'.
+/// matches the name and everything under it; or --contains WORD, --glob 'pay*pal*'; or pivot
+/// on name servers: --ns HOST, --provider DOMAIN, --ip ADDRESS.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed search .co.uk --limit 20\n  zonefeed search --contains paypal --tld com\n  \
-zonefeed search --glob 'pay*pa1*' --format tsv")]
+zonefeed search --glob 'pay*pa1*' --format tsv\n  zonefeed search --ns ns1.example.net --at 2026-11-02\n  \
+zonefeed search --provider cloudflare.com --limit 0 | wc -l\n  zonefeed search --ip 192.0.2.53")]
 pub struct SearchArgs {
     /// A name, or a leading-dot suffix
-    #[arg(value_name = "QUERY", required_unless_present_any = ["contains", "glob"])]
+    #[arg(value_name = "QUERY", required_unless_present_any = ["contains", "glob", "ns", "provider", "ip"])]
     pub query: Option<String>,
+    /// Domains delegated to this name server
+    #[arg(long, value_name = "HOST", conflicts_with_all = ["query", "contains", "glob", "provider", "ip"])]
+    pub ns: Option<String>,
+    /// Domains delegated to any name server under this registrable domain
+    #[arg(long, value_name = "DOMAIN", conflicts_with_all = ["query", "contains", "glob", "ip"])]
+    pub provider: Option<String>,
+    /// Domains whose name servers have this address in the glue of any imported zone
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["query", "contains", "glob"])]
+    pub ip: Option<String>,
+    /// Search the versions current on this day (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub at: Option<String>,
     /// Names containing this word
     #[arg(long, value_name = "WORD", conflicts_with_all = ["query", "glob"])]
     pub contains: Option<String>,
@@ -302,6 +317,19 @@ pub struct SearchArgs {
     /// At most N names (0: all); when there are more, stderr says how many
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: usize,
+}
+
+/// A name server's page: domains it serves now, first and last seen, the domains it gained and
+/// lost lately, the addresses glue gives it (DZDB's nameserver page).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed ns ns1.example.net\n  zonefeed ns a.ns.cloudflare.com --days 7 --json")]
+pub struct NsArgs {
+    /// The name server's host name
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// How far back "added" and "removed" look, in days
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub days: i64,
 }
 
 /// Zone statistics: records per type, domains, DNSSEC share, top name servers and providers,

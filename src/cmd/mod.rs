@@ -11,6 +11,7 @@ mod check;
 mod domain;
 mod download;
 mod import;
+mod ns;
 pub mod output;
 mod prune;
 mod requests;
@@ -181,6 +182,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Changes(args) => changes::run(s, &out, args),
         Command::Domain(args) => domain::run(s, &out, args),
         Command::Search(args) => search::run(s, &out, args),
+        Command::Ns(args) => ns::run(s, &out, args),
         Command::Stats(args) => stats::run(s, &out, args),
         Command::Check(args) => check::run(s, &out, args),
         Command::Watch(args) => watch::run(s, &out, args),

@@ -1,26 +1,41 @@
 //! `zonefeed search`: names by exact name, suffix, substring or glob.
 
-use super::{open_query_db, tld_filter, usage, ExitStatus, Output};
+use super::{failed, open_query_db, tld_filter, usage, ExitStatus, Output};
 use crate::cli::{Format, SearchArgs};
 use crate::config::Settings;
 use crate::query::{self, Pattern};
 
 pub fn run(s: &Settings, out: &Output, args: &SearchArgs) -> anyhow::Result<ExitStatus> {
-    let pattern = match (&args.query, &args.contains, &args.glob) {
-        (_, Some(w), _) => Pattern::contains(w)?,
-        (_, _, Some(g)) => Pattern::glob(g)?,
-        (Some(q), _, _) => Pattern::parse(q)?,
-        _ => return Err(usage("give a QUERY, --contains WORD or --glob PATTERN")),
+    let pattern = match (&args.query, &args.contains, &args.glob, &args.ns, &args.provider, &args.ip) {
+        (_, Some(w), ..) => Pattern::contains(w)?,
+        (_, _, Some(g), ..) => Pattern::glob(g)?,
+        (.., Some(h), _, _) => Pattern::Ns(query::normalize(h)?),
+        (.., Some(p), _) => Pattern::Provider(query::normalize(p)?),
+        (.., Some(a)) => Pattern::ip(a)?,
+        (Some(q), ..) => Pattern::parse(q)?,
+        _ => return Err(usage("give a QUERY, --contains WORD, --glob PATTERN, --ns HOST, --provider DOMAIN or --ip ADDRESS")),
     };
     let conn = open_query_db(s)?;
     let tld = tld_filter(&conn, args.tld.as_deref())?;
+    if pattern.is_pivot() {
+        // A zone imported with --no-records has no NS data: say so rather than find nothing.
+        let zones = query::versions(&conn, tld.as_deref(), args.at.as_deref())?;
+        let blind: Vec<&str> = zones.iter().filter(|z| !z.2).map(|z| z.1.as_str()).collect();
+        if !blind.is_empty() && blind.len() == zones.len() {
+            return Err(failed(format!("{}: imported with --no-records, so there is no NS data to search", blind.join(", "))));
+        }
+        for z in blind {
+            eprintln!("warning: {z}: imported with --no-records, not searched (no NS data)");
+        }
+    }
     // One more than asked for tells whether there are more; counting them is a second pass
     // made only then.
     let limit = if args.limit == 0 { usize::MAX } else { args.limit };
-    let mut hits = query::search(&conn, &pattern, tld.as_deref(), limit.saturating_add(1))?;
+    let page = query::Page { at: args.at.clone(), ..Default::default() };
+    let mut hits = query::search_page(&conn, &pattern, tld.as_deref(), limit.saturating_add(1), &page)?;
     if hits.len() > limit {
         hits.truncate(limit);
-        let total = query::search_count(&conn, &pattern, tld.as_deref())?;
+        let total = query::search_count(&conn, &pattern, tld.as_deref(), args.at.as_deref())?;
         eprintln!("{limit} of {total} shown (--limit N for more, --limit 0 for all)");
     }
     out.list(&hits, |h, f| match f {

@@ -161,6 +161,12 @@ pub enum Pattern {
     Contains(String),
     /// A shell glob over the whole name (`pay*pal*`).
     Glob(String),
+    /// Delegated to this name server.
+    Ns(String),
+    /// Delegated to a name server under this registrable domain (`cloudflare.com`).
+    Provider(String),
+    /// Delegated to a name server that glue gives this address.
+    Ip(String),
 }
 
 impl Pattern {
@@ -180,7 +186,50 @@ impl Pattern {
             Pattern::Suffix(s) => ("name = ?2", s.clone()),
             Pattern::Contains(w) => ("instr(name, ?2) > 0", w.clone()),
             Pattern::Glob(g) => ("name GLOB ?2", g.clone()),
+            Pattern::Ns(_) | Pattern::Provider(_) | Pattern::Ip(_) => ("?2 <> ?2", String::new()),
         }
+    }
+
+    /// The pivots on name servers, answered from the NS and address indexes of `records`.
+    pub fn is_pivot(&self) -> bool {
+        matches!(self, Pattern::Ns(_) | Pattern::Provider(_) | Pattern::Ip(_))
+    }
+
+    /// `--ip ADDRESS`: an IPv4 or IPv6 address, in the form records store.
+    pub fn ip(addr: &str) -> Result<Pattern, BadQuery> {
+        addr.trim()
+            .parse::<std::net::IpAddr>()
+            .map(|a| Pattern::Ip(a.to_string()))
+            .map_err(|_| BadQuery { query: addr.into(), why: "not an IPv4 or IPv6 address" })
+    }
+
+    /// The records query of a pivot: the domains of zone `?1` delegated as asked (`?2`), in
+    /// version `?5`, after `?4`, at most `?3`.
+    fn pivot_sql(&self, cmp: &str, order: &str) -> String {
+        let hosts = match self {
+            Pattern::Ns(_) => "r.rdata = ?2".to_string(),
+            // A suffix cannot use the B-tree: this one scans the NS-host index, never the
+            // table.
+            Pattern::Provider(_) => "(r.rdata = ?2 OR r.rdata LIKE '%.' || ?2)".to_string(),
+            // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
+            // zone date, or NULL for the current ones).
+            _ => format!(
+                "r.rdata IN (SELECT g.owner FROM records g
+                   WHERE g.type IN ('A', 'AAAA') AND g.rdata = ?2 AND {})",
+                store::visible(
+                    "g",
+                    "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
+                       ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
+                )
+            ),
+        };
+        format!(
+            "SELECT DISTINCT r.domain FROM records r
+              WHERE r.type = 'NS' AND {hosts} AND r.tld = ?1 AND r.owner = r.domain AND {}
+                AND (?4 IS NULL OR r.domain {cmp} ?4)
+              ORDER BY r.domain {order} LIMIT ?3",
+            store::visible("r", "?5")
+        )
     }
 
     /// `--contains WORD`: a non-empty run of name characters.
@@ -231,6 +280,8 @@ pub struct Hit {
 pub struct Page {
     pub cursor: Option<String>,
     pub desc: bool,
+    /// A zone date (RFC 3339 midnight): search the versions current then.
+    pub at: Option<String>,
 }
 
 /// Current (not removed) domains matching `p`, by name, at most `limit`.
@@ -242,25 +293,46 @@ pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -
     search_page(conn, p, tld, limit, &Page::default())
 }
 
+/// The version of each zone (all, or `tld`) current now, or on the zone date `at`, and
+/// whether it kept its records.
+pub fn versions(conn: &Connection, tld: Option<&str>, at: Option<&str>) -> rusqlite::Result<Vec<(i64, String, bool)>> {
+    let mut st = conn.prepare(
+        "SELECT max(id), tld, with_records FROM zones
+          WHERE (?1 IS NULL OR tld = ?1)
+            AND CASE WHEN ?2 IS NULL THEN state = 'current' ELSE state IN ('current', 'replaced') AND zone_date <= ?2 END
+          GROUP BY tld ORDER BY tld",
+    )?;
+    let v = st.query_map(params![tld, at], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?.collect();
+    v
+}
+
 pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
     let tx = conn.unchecked_transaction()?;
-    let zones: Vec<(i64, String)> = {
-        let mut st = tx.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1) ORDER BY tld")?;
-        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-        v
-    };
+    let zones = versions(&tx, tld, page.at.as_deref())?;
     let (cmp, order) = if page.desc { ("<", "DESC") } else { (">", "ASC") };
     let mut hits = Vec::new();
     let lim = limit as i64;
-    for (version, zone) in &zones {
+    for (version, zone, _) in &zones {
         let (cond, arg) = p.condition(zone);
-        let sql = format!(
-            "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
-              ORDER BY name {order} LIMIT ?3",
-            store::visible("d", "?5")
-        );
+        let sql = if p.is_pivot() {
+            p.pivot_sql(cmp, order)
+        } else {
+            format!(
+                "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
+                  ORDER BY name {order} LIMIT ?3",
+                store::visible("d", "?5")
+            )
+        };
+        let arg = match p {
+            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => h.clone(),
+            _ => arg,
+        };
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![zone, &arg, &lim, &page.cursor, version];
+        if matches!(p, Pattern::Ip(_)) {
+            args.push(&page.at);
+        }
         let mut st = tx.prepare_cached(&sql)?;
-        let names = st.query_map(params![zone, arg, lim, page.cursor, version], |r| r.get::<_, String>(0))?;
+        let names = st.query_map(args.as_slice(), |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
             hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
@@ -275,19 +347,29 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
 }
 
 /// How many current domains match `p` (for "100 of N shown").
-pub fn search_count(conn: &Connection, p: &Pattern, tld: Option<&str>) -> rusqlite::Result<u64> {
+pub fn search_count(conn: &Connection, p: &Pattern, tld: Option<&str>, at: Option<&str>) -> rusqlite::Result<u64> {
     let tx = conn.unchecked_transaction()?;
     let mut total = 0;
-    let zones: Vec<(i64, String)> = {
-        let mut st = tx.prepare("SELECT id, tld FROM zones WHERE state = 'current' AND (?1 IS NULL OR tld = ?1)")?;
-        let v = st.query_map(params![tld], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-        v
-    };
-    for (version, zone) in &zones {
+    for (version, zone, _) in &versions(&tx, tld, at)? {
         let (cond, arg) = p.condition(zone);
-        let sql =
-            format!("SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}", store::visible("d", "?3"));
-        total += tx.query_row(&sql, params![zone, arg, version], |r| r.get::<_, i64>(0))? as u64;
+        total += match p {
+            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => {
+                let sql = format!("SELECT count(*) FROM ({})", p.pivot_sql(">", "ASC"));
+                let (all, none) = (-1i64, None::<String>);
+                let mut args: Vec<&dyn rusqlite::ToSql> = vec![zone, h, &all, &none, version];
+                if matches!(p, Pattern::Ip(_)) {
+                    args.push(&at);
+                }
+                tx.query_row(&sql, args.as_slice(), |r| r.get::<_, i64>(0))?
+            }
+            _ => {
+                let sql = format!(
+                    "SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}",
+                    store::visible("d", "?3")
+                );
+                tx.query_row(&sql, params![zone, arg, version], |r| r.get::<_, i64>(0))?
+            }
+        } as u64;
     }
     Ok(total)
 }
@@ -458,4 +540,95 @@ mod tests {
         assert_eq!(provider("ns1.example.co.uk"), "example.co.uk");
         assert_eq!(provider("localhost"), "localhost");
     }
+}
+
+/// A name server's page, DZDB's: how many domains it serves, since when, what it gained and
+/// lost lately, and the addresses glue gives it.
+#[derive(Debug, Serialize)]
+pub struct NameServer {
+    pub host: String,
+    /// Domains delegated to it in the current versions.
+    pub domains: u64,
+    /// The zone date of the first version that delegated a domain to it, as far as history
+    /// reaches (see `history_pruned_before`).
+    pub first_seen: Option<String>,
+    /// The last zone date a version delegated a domain to it.
+    pub last_seen: Option<String>,
+    /// Domains that gained it, and lost it, in versions of the last `days` days.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub days: i64,
+    /// A and AAAA records for it in the current versions of the imported zones.
+    pub addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_pruned_before: Option<String>,
+}
+
+/// The page of name server `host`, over the NS-target and address indexes.
+pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlite::Result<NameServer> {
+    let tx = conn.unchecked_transaction()?;
+    let one = |sql: &str| tx.query_row(sql, params![host], |r| r.get::<_, Option<String>>(0));
+    let domains: i64 = tx.query_row(
+        &format!(
+            "SELECT count(DISTINCT r.tld || ' ' || r.domain) FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+              WHERE r.type = 'NS' AND r.rdata = ?1 AND r.owner = r.domain AND {}",
+            store::visible("r", "z.id")
+        ),
+        params![host],
+        |r| r.get(0),
+    )?;
+    let first_seen = one("SELECT min(z.zone_date) FROM records r JOIN zones z ON z.id = r.since
+          WHERE r.type = 'NS' AND r.rdata = ?1 AND z.state IN ('current', 'replaced')")?;
+    // A row still open was seen in its zone's current version; a closed one in the version
+    // before the one that closed it.
+    let last_seen = one(
+        "SELECT max(CASE WHEN r.until IS NULL THEN (SELECT zone_date FROM zones c WHERE c.tld = r.tld AND c.state = 'current')
+                    ELSE (SELECT max(p.zone_date) FROM zones p WHERE p.tld = r.tld AND p.id < r.until AND p.state IN ('current', 'replaced')) END)
+           FROM records r WHERE r.type = 'NS' AND r.rdata = ?1",
+    )?;
+    let since = crate::time::day(now - days * 86400);
+    let changed = |opened: &str, closed: &str| -> rusqlite::Result<Vec<String>> {
+        let sql = format!(
+            "SELECT DISTINCT r.domain FROM records r JOIN zones z ON z.id = r.{opened}
+              WHERE r.type = 'NS' AND r.rdata = ?1 AND r.owner = r.domain AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
+                AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = z.tld AND p.id < z.id AND p.state IN ('current', 'replaced'))
+                AND NOT EXISTS (SELECT 1 FROM records o WHERE o.type = 'NS' AND o.rdata = ?1 AND o.tld = r.tld AND o.domain = r.domain
+                                  AND o.owner = o.domain AND o.{closed} = r.{opened})
+              ORDER BY r.domain"
+        );
+        let mut st = tx.prepare(&sql)?;
+        let v = st.query_map(params![host, since], |r| r.get(0))?.collect();
+        v
+    };
+    let added = changed("since", "until")?;
+    let removed = changed("until", "since")?;
+    // Glue for the host sits in the zone above it, under the domain directly below that
+    // zone's origin: a primary-key lookup in each zone that could hold it.
+    let mut addresses = BTreeMap::new();
+    let mut st = tx.prepare(&format!(
+        "SELECT r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+          WHERE r.tld = ?1 AND r.domain = ?2 AND r.owner = ?3 AND r.type IN ('A', 'AAAA') AND {}",
+        store::visible("r", "z.id")
+    ))?;
+    for zone in store::current_zones(&tx)? {
+        let under = if zone == "." { Some(host) } else { host.strip_suffix(&format!(".{zone}")) };
+        let Some(label) = under.and_then(|u| u.rsplit('.').next()) else { continue };
+        let domain = if zone == "." { label.to_string() } else { format!("{label}.{zone}") };
+        for a in st.query_map(params![zone, domain, host], |r| r.get::<_, String>(0))? {
+            addresses.insert(a?, ());
+        }
+    }
+    drop(st);
+    let addresses = addresses.into_keys().collect();
+    Ok(NameServer {
+        host: host.to_string(),
+        domains: domains as u64,
+        first_seen,
+        last_seen,
+        added,
+        removed,
+        days,
+        addresses,
+        history_pruned_before: store::pruned_before(&tx)?,
+    })
 }

@@ -309,6 +309,14 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
             }
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
         }
+        ["v1", "nameservers", host] => {
+            let host = zone_of_path(host)?;
+            let page = query::nameserver(conn, &host, 30, crate::time::unix_now()).map_err(internal)?;
+            if page.first_seen.is_none() {
+                return Err(not_found(format!("no imported version delegates to `{host}`")));
+            }
+            serde_json::to_value(page).map_err(internal)
+        }
         ["v1", "changes"] => changes(conn, shared, &q, path, host, None),
         ["v1", "watch", "hits"] => changes(conn, shared, &q, path, host, Some(Kind::Watch)),
         _ => Err(not_found(format!("no such resource: {path}"))),
@@ -324,8 +332,9 @@ fn endpoints() -> Value {
         e("/v1/zones", "the imported zones"),
         e("/v1/zones/{tld}", "a zone's statistics (`root` is the root zone)"),
         e("/v1/zones/{tld}/checks?level=", "check findings and summary"),
-        e("/v1/domains?search=|contains=|glob=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word or glob, paged"),
-        e("/v1/domains/{name}", "a domain in every zone: records, dates, history"),
+        e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
+        e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history; as it was on a day"),
+        e("/v1/nameservers/{host}", "a name server: domains now, first and last seen, gained and lost in 30 days, glue"),
         e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
     ]})
@@ -380,18 +389,33 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         Some("desc") => true,
         Some(d) => return Err(bad("invalid_direction", format!("direction `{d}` is asc or desc"))),
     };
-    let pattern = match (q.get("search"), q.get("contains"), q.get("glob")) {
-        (Some(n), None, None) => Pattern::parse(n).map_err(|e| bad("invalid_fqdn", e.to_string()))?,
-        (None, Some(w), None) => Pattern::contains(w).map_err(|e| bad("invalid_query", e.to_string()))?,
-        (None, None, Some(g)) => Pattern::glob(g).map_err(|e| bad("invalid_query", e.to_string()))?,
-        _ => return Err(bad("invalid_query", "give one of search=NAME (or .SUFFIX), contains=WORD, glob=PATTERN")),
+    let fqdn = |n: &str| query::normalize(n).map_err(|e| bad("invalid_fqdn", e.to_string()));
+    let asked: Vec<(&str, &str)> =
+        ["search", "contains", "glob", "ns", "provider", "ip"].into_iter().filter_map(|k| q.get(k).map(|v| (k, v))).collect();
+    let pattern = match asked.as_slice() {
+        [("search", n)] => Pattern::parse(n).map_err(|e| bad("invalid_fqdn", e.to_string()))?,
+        [("contains", w)] => Pattern::contains(w).map_err(|e| bad("invalid_query", e.to_string()))?,
+        [("glob", g)] => Pattern::glob(g).map_err(|e| bad("invalid_query", e.to_string()))?,
+        [("ns", h)] => Pattern::Ns(fqdn(h)?),
+        [("provider", p)] => Pattern::Provider(fqdn(p)?),
+        [("ip", a)] => Pattern::ip(a).map_err(|e| bad("invalid_query", e.to_string()))?,
+        _ => {
+            return Err(bad(
+                "invalid_query",
+                "give one of search=NAME (or .SUFFIX), contains=WORD, glob=PATTERN, ns=HOST, provider=DOMAIN, ip=ADDRESS",
+            ))
+        }
+    };
+    let at = match q.get("at") {
+        Some(a) => Some(crate::time::parse_day(a).map_err(|e| bad("invalid_date", format!("at `{a}`: {e}")))?),
+        None => None,
     };
     let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
     let (after, before) = (q.get("after").map(|c| uncursor('d', c)).transpose()?, q.get("before").map(|c| uncursor('d', c)).transpose()?);
     // `before` walks the other way from its cursor, then the page is put back in order.
     let page = match (&after, &before) {
-        (_, Some(b)) => Page { cursor: Some(b.clone()), desc: !desc },
-        (a, None) => Page { cursor: a.clone(), desc },
+        (_, Some(b)) => Page { cursor: Some(b.clone()), desc: !desc, at },
+        (a, None) => Page { cursor: a.clone(), desc, at },
     };
     let mut hits = query::search_page(conn, &pattern, tld.as_deref(), limit + 1, &page).map_err(internal)?;
     let more = hits.len() > limit;

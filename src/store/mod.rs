@@ -176,9 +176,14 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
 );
 "#;
 
-/// Views over the current versions, created once the tables have their present shape (a
-/// migration drops them first: SQLite renames a table inside the views that use it).
+/// Views over the current versions and the reverse-lookup indexes, created once the tables
+/// have their present shape (a migration drops the views first: SQLite renames a table inside
+/// the views that use it).
 const VIEWS: &str = r#"
+-- Reverse lookups (`search --ns/--provider/--ip`, `ns HOST`): NS targets and glue addresses.
+-- Partial, so the other records cost nothing; the primary key columns come with them.
+CREATE INDEX IF NOT EXISTS records_ns ON records (rdata, tld, domain, until) WHERE type = 'NS';
+CREATE INDEX IF NOT EXISTS records_addr ON records (rdata, until) WHERE type IN ('A', 'AAAA');
 -- For people who query the database: each zone's current version only, removed domains
 -- left out, one row per record, text names (README, "Views").
 CREATE VIEW IF NOT EXISTS current_domains AS

@@ -45,8 +45,8 @@ fn a_full_disk_names_the_cause_keeps_nothing_of_the_failed_import_and_the_next_o
     let Some(fs) = Tmpfs::mount(&t.path("small"), "12m") else { return };
     let db = fs.0.join("z.db");
     let db = db.to_str().unwrap();
-    let com0 = zone(&t, "com", 20_000, 0);
-    let com1 = zone(&t, "com", 20_000, 1);
+    let com0 = zone(&t, "com", 12_000, 0);
+    let com1 = zone(&t, "com", 12_000, 1);
     let net = zone(&t, "net", 80_000, 0);
     t.import_ok(db, &[&com0]);
     // net does not fit: it fails, saying why.

@@ -281,3 +281,92 @@ fn zone_dates_come_from_the_data_so_a_backfill_equals_daily_imports_and_at_reads
     );
     assert_eq!(t.run(&["--db", "czds-backfill.db", "import", "--date", "2026-02-30", f.to_str().unwrap()]).status.code(), Some(2));
 }
+
+/// Domains delegated to each NS host, per a czds-style text; and each glue address's hosts.
+fn delegations_by_host(text: &[u8]) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) {
+    let (mut ns, mut glue): (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, BTreeSet<String>>) = Default::default();
+    for (domain, recs) in records_by_domain(text, "com") {
+        for (owner, rtype, _, rdata) in recs {
+            match rtype.as_str() {
+                "NS" if owner == domain => {
+                    ns.entry(rdata).or_default().insert(domain.clone());
+                }
+                "A" | "AAAA" => {
+                    glue.entry(rdata).or_default().insert(owner);
+                }
+                _ => {}
+            }
+        }
+    }
+    (ns, glue)
+}
+
+#[test]
+fn reverse_lookups_equal_the_sets_the_texts_give_now_and_at_a_past_day() {
+    let Some(sh) = env::shared("reverse_lookups_equal_the_sets_the_texts_give") else { return };
+    let t = TestEnv::new();
+    let dates = ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"];
+    let texts: Vec<Vec<u8>> = (0..4).map(|d| env::zonegen(&sh, &["zone", "--domains", "3000", "--day", &d.to_string()])).collect();
+    for (d, text) in texts.iter().enumerate() {
+        let f = t.write(&format!("r{d}.zone"), text);
+        t.import_ok("r.db", &["--date", dates[d], f.to_str().unwrap()]);
+    }
+    let search = |args: &[&str]| -> BTreeSet<String> {
+        let mut a = vec!["--db", "r.db", "search", "--limit", "0", "--format", "tsv"];
+        a.extend_from_slice(args);
+        let out = t.run(&a);
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect()
+    };
+    for (day, at) in [(3usize, None), (1, Some(dates[1]))] {
+        let (ns, glue) = delegations_by_host(&texts[day]);
+        let with_at = |mut a: Vec<String>| {
+            if let Some(d) = at {
+                a.extend(["--at".to_string(), d.to_string()]);
+            }
+            a
+        };
+        let run = |a: Vec<String>| search(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        // The busiest hosts, and one with a single domain.
+        let mut hosts: Vec<(&String, &BTreeSet<String>)> = ns.iter().collect();
+        hosts.sort_by_key(|(h, d)| (std::cmp::Reverse(d.len()), (*h).clone()));
+        let single = ns.iter().find(|(_, d)| d.len() == 1).unwrap();
+        for (host, want) in hosts.iter().take(4).copied().chain([single]) {
+            assert_eq!(&run(with_at(vec!["--ns".into(), host.clone()])), want, "--ns {host} {at:?}");
+        }
+        // Providers: every host under the registrable domain.
+        for (host, _) in hosts.iter().take(3) {
+            let provider = psl::domain_str(host).unwrap().to_string();
+            let want: BTreeSet<String> =
+                ns.iter().filter(|(h, _)| psl::domain_str(h) == Some(provider.as_str())).flat_map(|(_, d)| d.clone()).collect();
+            assert_eq!(run(with_at(vec!["--provider".into(), provider.clone()])), want, "--provider {provider} {at:?}");
+        }
+        // Addresses: the hosts glue gives them, then the domains delegated to those hosts.
+        for (ip, owners) in glue.iter().take(4) {
+            let want: BTreeSet<String> = owners.iter().flat_map(|h| ns.get(h).cloned().unwrap_or_default()).collect();
+            assert_eq!(run(with_at(vec!["--ip".into(), ip.clone()])), want, "--ip {ip} {at:?}");
+        }
+    }
+    // The name server page: domains now, and what it gained and lost over the four days.
+    let by_day: Vec<BTreeMap<String, BTreeSet<String>>> = texts.iter().map(|x| delegations_by_host(x).0).collect();
+    let (host, now) = by_day[3].iter().max_by_key(|(_, d)| d.len()).unwrap();
+    let out = t.run(&["--db", "r.db", "--json", "ns", host, "--days", "40"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["domains"].as_u64(), Some(now.len() as u64));
+    let empty = BTreeSet::new();
+    let (mut added, mut removed) = (BTreeSet::new(), BTreeSet::new());
+    for d in 1..4 {
+        let (before, after) = (by_day[d - 1].get(host).unwrap_or(&empty), by_day[d].get(host).unwrap_or(&empty));
+        added.extend(after.difference(before).cloned());
+        removed.extend(before.difference(after).cloned());
+    }
+    let list = |k: &str| -> BTreeSet<String> { v[k].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect() };
+    assert_eq!(list("added"), added, "{host}");
+    assert_eq!(list("removed"), removed, "{host}");
+    assert_eq!(v["first_seen"], "2026-11-20T00:00:00Z");
+    assert_eq!(v["last_seen"], "2026-11-23T00:00:00Z");
+    // A zone imported with --no-records has no NS data: that is said, not an empty answer.
+    t.import_ok("nr.db", &["--no-records", t.path("r0.zone").to_str().unwrap()]);
+    let out = t.run(&["--db", "nr.db", "search", "--ns", host]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("imported with --no-records, so there is no NS data"));
+}

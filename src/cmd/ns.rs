@@ -1,0 +1,36 @@
+//! `zonefeed ns HOST`: a name server's page.
+
+use super::{open_query_db, ExitStatus, Output};
+use crate::cli::NsArgs;
+use crate::config::Settings;
+use crate::query::{self, NameServer};
+
+pub fn run(s: &Settings, out: &Output, args: &NsArgs) -> anyhow::Result<ExitStatus> {
+    let host = query::normalize(&args.host)?;
+    let conn = open_query_db(s)?;
+    let page = query::nameserver(&conn, &host, args.days, crate::time::unix_now())?;
+    out.one(&page, text)?;
+    // Like `domain`: a host no version ever delegated to is not found.
+    Ok(if page.first_seen.is_none() { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+fn text(p: &NameServer) -> String {
+    let mut t = format!(
+        "{}: {} domains now; first seen {}, last seen {}\n",
+        p.host,
+        p.domains,
+        p.first_seen.as_deref().unwrap_or("never"),
+        p.last_seen.as_deref().unwrap_or("never")
+    );
+    if let Some(b) = &p.history_pruned_before {
+        t.push_str(&format!("  (history before {b} was pruned)\n"));
+    }
+    t.push_str(&format!("  addresses (glue): {}\n", if p.addresses.is_empty() { "none".into() } else { p.addresses.join(", ") }));
+    for (what, list) in [("added", &p.added), ("removed", &p.removed)] {
+        t.push_str(&format!("  {what} in the last {} days: {}\n", p.days, list.len()));
+        for d in list {
+            t.push_str(&format!("    {d}\n"));
+        }
+    }
+    t
+}
