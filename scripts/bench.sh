@@ -20,7 +20,8 @@ N="${BENCH_DOMAINS:-1000000}"
 DIR="target/bench"
 mkdir -p "$DIR"
 cargo build --release --quiet --bin zonefeed --example zonegen --example czds_mock
-BIN="$PWD/target/release/zonefeed"
+# BENCH_BIN: another build to measure (a baseline), with this script and its zone.
+BIN="${BENCH_BIN:-$PWD/target/release/zonefeed}"
 GZ="$DIR/com-$N-day0.zone.gz"
 GZ1="$DIR/com-$N-day1.zone.gz"
 for day in 0 1; do
@@ -79,6 +80,20 @@ def add(key, label, secs, rss, wal=None):
     if wal:
         r["wal"] = (max(wal[0], r["wal"][0] if r["wal"] else 0), wal[1])
 
+def pivots(db):
+    # The first page of `search --ns` for a host with about 1,000 domains (as near as the zone
+    # has), current and --at day 0: the reverse lookup answers from its index, not a scan.
+    import sqlite3
+    c = sqlite3.connect(db)
+    host = c.execute("""SELECT rdata FROM records WHERE type = 'NS' AND until IS NULL GROUP BY rdata
+                        ORDER BY abs(count(*) - 1000) LIMIT 1""").fetchone()[0]
+    day0 = c.execute("SELECT substr(min(zone_date), 1, 10) FROM zones").fetchone()[0]
+    served = c.execute("SELECT count(*) FROM records WHERE type = 'NS' AND until IS NULL AND rdata = ?", (host,)).fetchone()[0]
+    c.close()
+    for label, extra in (("search --ns, first page", ""), ("search --ns --at day 0", f"--at {day0}")):
+        secs, rss, _ = measured(f"{binary} --db {db} search --ns {host} --limit 100 {extra} > /dev/null")
+        add(label, f"{label} ({served} domains)", secs, rss)
+
 records = None
 for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
     secs, rss, _ = measured(f"gzip -dc {gz} > /dev/null")
@@ -94,6 +109,8 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
         s = json.loads(out.strip().splitlines()[-1])
         changed = s["new_domains"] + s["changed_domains"] + s["removed_domains"]
         add(label + " next", f"  next day over it ({changed} changes)", secs, rss, (measured.wal, os.path.getsize(db)))
+        if flags == "":
+            pivots(db)
 
 def median(xs):
     xs = sorted(xs)
@@ -104,6 +121,10 @@ print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.g
 print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'peak WAL / db':>16}")
 for r in runs.values():
     label, secs, wal = r["label"], median(r["secs"]), r["wal"]
+    if label.startswith("search"):
+        # A whole command (process start and database open included), in milliseconds.
+        print(f"{label:48} {secs*1000:8.1f} ms")
+        continue
     w = f"{wal[0]/2**20:.0f}/{wal[1]/2**20:.0f} MiB" if wal else ""
     print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {w:>16}")
 PY
