@@ -190,7 +190,8 @@ impl Pattern {
         }
     }
 
-    /// The pivots on name servers, answered from the NS and address indexes of `records`.
+    /// The pivots on name servers. They scan each zone's records: the reverse-lookup index
+    /// they need is still to come (README, "Reverse lookups").
     pub fn is_pivot(&self) -> bool {
         matches!(self, Pattern::Ns(_) | Pattern::Provider(_) | Pattern::Ip(_))
     }
@@ -208,8 +209,6 @@ impl Pattern {
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
         let hosts = match self {
             Pattern::Ns(_) => "r.rdata = ?2".to_string(),
-            // A suffix cannot use the B-tree: this one scans the NS-host index, never the
-            // table.
             Pattern::Provider(_) => "(r.rdata = ?2 OR r.rdata LIKE '%.' || ?2)".to_string(),
             // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
             // zone date, or NULL for the current ones).
@@ -564,7 +563,7 @@ pub struct NameServer {
     pub history_pruned_before: Option<String>,
 }
 
-/// The page of name server `host`, over the NS-target and address indexes.
+/// The page of name server `host` (a scan of the records, like the pivots).
 pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlite::Result<NameServer> {
     let tx = conn.unchecked_transaction()?;
     let one = |sql: &str| tx.query_row(sql, params![host], |r| r.get::<_, Option<String>>(0));

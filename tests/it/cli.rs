@@ -230,14 +230,7 @@ fn someone_elses_sqlite_file_is_refused_and_left_as_it_was() {
         assert_eq!(out.status.code(), Some(1), "{cmd:?}");
         assert!(stderr(&out).contains("`theirs.db` is an SQLite database but not zonefeed's"), "{cmd:?}: {}", stderr(&out));
     }
-    let tables: Vec<String> = t
-        .db("theirs.db")
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables = crate::env::column(&t.db("theirs.db"), "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name");
     assert_eq!(tables, ["accounts"], "our tables were added to someone else's database");
     assert_eq!(std::fs::read(t.path("theirs.db")).unwrap(), before);
 }
@@ -446,13 +439,9 @@ fn every_argument_and_flag_has_help_and_every_command_an_example() {
 #[test]
 fn the_database_writer_never_waits_long_on_a_reader() {
     let t = TestEnv::new();
-    let mut day0 = Vec::new();
-    zonefeed::synth::write_zone_day(&mut day0, "com", 20_000, 4, 0).unwrap();
-    let f0 = t.write("d0.zone", &day0);
+    let f0 = crate::env::synth_day(&t, "d0.zone", "com", 20_000, 4, 0);
     t.import_ok("r.db", &[f0.to_str().unwrap()]);
-    let mut day1 = Vec::new();
-    zonefeed::synth::write_zone_day(&mut day1, "com", 20_000, 4, 1).unwrap();
-    let f1 = t.write("d1.zone", &day1);
+    let f1 = crate::env::synth_day(&t, "d1.zone", "com", 20_000, 4, 1);
     // A reader in the middle of a read transaction, as a sqlite3 shell or a dashboard holds one.
     let reader = t.db("r.db");
     reader.execute_batch("BEGIN").unwrap();

@@ -181,6 +181,20 @@ pub fn assert_settled(conn: &Connection) {
     assert_eq!(pending, 0, "pending names left");
 }
 
+/// The first column of `sql`'s rows, as text.
+pub fn column(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(sql).expect("query");
+    let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("rows");
+    rows.collect::<Result<_, _>>().expect("row")
+}
+
+/// Day `day` of a synthetic zone (`zonefeed::synth`), written to `name` in the test's dir.
+pub fn synth_day(t: &TestEnv, name: &str, tld: &str, domains: u64, seed: u64, day: u64) -> PathBuf {
+    let mut text = Vec::new();
+    zonefeed::synth::write_zone_day(&mut text, tld, domains, seed, day).expect("synthetic zone");
+    t.write(name, &text)
+}
+
 /// The current domain list of a TLD hashed as zonegen's `domains_sha256` is.
 pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     use sha2::Digest;

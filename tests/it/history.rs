@@ -164,9 +164,7 @@ fn the_views_hold_the_current_versions_and_a_past_version_reads_back_from_histor
         days.push(text);
     }
     let conn = t.db("v.db");
-    let names = |sql: &str| -> BTreeSet<String> {
-        conn.prepare(sql).unwrap().query_map([], |r| r.get::<_, String>(0)).unwrap().collect::<Result<_, _>>().unwrap()
-    };
+    let names = |sql: &str| -> BTreeSet<String> { env::column(&conn, sql).into_iter().collect() };
     // current_domains: the delegations of the last day's text, removed ones left out.
     let text: BTreeSet<String> = String::from_utf8_lossy(&days[2])
         .lines()
@@ -177,13 +175,10 @@ fn the_views_hold_the_current_versions_and_a_past_version_reads_back_from_histor
         .collect();
     assert_eq!(names("SELECT name FROM current_domains WHERE tld = 'com'"), text);
     let (tables, _) = env::tables(&conn);
-    let view: Vec<String> = conn
-        .prepare("SELECT tld || ' ' || domain || ' ' || owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM current_records ORDER BY tld, domain, owner, type, rdata")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let view = env::column(
+        &conn,
+        "SELECT tld || ' ' || domain || ' ' || owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM current_records ORDER BY tld, domain, owner, type, rdata",
+    );
     assert_eq!(view, tables);
     // Version 1 (day 0) reads back exactly from the kept history.
     let day0 = records_by_domain(&days[0], "com");
@@ -243,8 +238,7 @@ fn zone_dates_come_from_the_data_so_a_backfill_equals_daily_imports_and_at_reads
         let (backfill, daily) = (t.db(&format!("{style}-backfill.db")), t.db(&format!("{style}-daily.db")));
         assert_eq!(dump(&backfill), dump(&daily), "{style}: a backfill with --date equals daily imports dated by their files");
         // Events are dated by the day their data is for, not by when they were imported.
-        let ats: BTreeSet<String> =
-            backfill.prepare("SELECT DISTINCT at FROM events").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let ats: BTreeSet<String> = env::column(&backfill, "SELECT DISTINCT at FROM events").into_iter().collect();
         let want: BTreeSet<String> = dates[1..].iter().map(|d| format!("{d}T00:00:00Z")).collect();
         assert_eq!(ats, want);
         // `domain --at` each day shows exactly the records that day's text holds for the name.

@@ -395,6 +395,19 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     t.import_ok("k.db", &[p2.to_str().unwrap()]);
     assert_eq!(tables(&t.db("k.db")), clean2);
     crate::env::assert_settled(&t.db("k.db"));
+    // The kept history too: every row with the versions that wrote and closed it (named by
+    // serial, since the killed runs used up ids), as one clean run of each day leaves it.
+    let history = |db: &str| {
+        crate::env::column(
+            &t.db(db),
+            "SELECT r.tld || ' ' || r.domain || ' ' || r.owner || ' ' || r.type || ' ' || r.ttl || ' ' || r.rdata
+                    || ' ' || s.serial || ' ' || coalesce(u.serial, '-')
+               FROM records r JOIN zones s ON s.id = r.since LEFT JOIN zones u ON u.id = r.until ORDER BY 1",
+        )
+    };
+    let kept = history("clean.db");
+    assert!(kept.iter().any(|r| r.ends_with(" 7 8")), "the replaced rows are kept as history");
+    assert_eq!(history("k.db"), kept, "history after kills and reruns");
 }
 
 #[test]
