@@ -14,7 +14,7 @@
 //!                                   │ groups in name order, over a bounded channel
 //!                                   ▼
 //!      the single SQLite writer thread: merge-join with the current rows,   (store::writer)
-//!      write what differs under the new version ─► switch ─► purge what it replaced
+//!      write what differs under the new version ─► switch (replaced rows kept, closed)
 //! ```
 
 pub mod changes;

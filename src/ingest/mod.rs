@@ -513,8 +513,8 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     tx.commit()?;
     trace(started, "current");
     // The rows this version replaced are no reader's now.
-    store::purge_replaced(conn, sum.version)?;
-    trace(started, "replaced rows purged");
+    store::settle(conn, sum.version)?;
+    trace(started, "pending names settled (the replaced rows stay as history)");
     if opts.no_records {
         // --no-records keeps no records of this TLD: a previous version's go now, in batches
         // (readers already ignore them: the current version says it has none).

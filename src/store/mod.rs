@@ -4,13 +4,12 @@
 //! version's rows is here; the modules that answer questions (`query`, `changes`, `service`,
 //! `serve`) and the webhook outbox run their own read SQL over those connections, beside the
 //! types they return. Versions of a TLD's zone are rows of
-//! `zones`; `records`, `domains` and `record_groups` hold each TLD's current version and,
-//! while an import runs or its purge is under way, the rows it adds and the rows it replaces
-//! (see [`CORE`]). An import compares the new version with the current rows as it writes and
+//! `zones`; `records`, `domains` and `record_groups` hold every version of each TLD: rows
+//! carry the version that wrote them and the one that replaced them (see [`CORE`]). An import compares the new version with the current rows as it writes and
 //! writes only what differs, in batches, so a day's import writes its changes, not the whole
 //! zone again, and the WAL holds a few batches at a time (see [`checkpoint`]). Readers see one
 //! whole version: the switch is one tiny transaction. [`clean_leftovers`] rolls back an
-//! interrupted import and finishes an interrupted purge.
+//! interrupted import.
 
 mod checkpoint;
 pub mod writer;
@@ -501,14 +500,14 @@ pub const RECORD_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_gro
 /// Every table holding a TLD's current state.
 pub const STATE_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name"), ("domains", "name")];
 
-/// Names handled per transaction when a version's replaced rows are purged or its own rows
+/// Names handled per transaction when a version's pending names are settled or its own rows
 /// rolled back: the WAL holds one such batch at a time.
 const NAMES_PER_TX: i64 = 2_000;
 
 /// After version `zone` became current: the rows it replaced stay, closed (`until` = it), as
 /// the zone's history (`prune` is the one way they go); its `pending` names are forgotten,
 /// in batches.
-pub fn purge_replaced(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
+pub fn settle(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
     for_pending(conn, zone, &[])
 }
 
@@ -556,8 +555,8 @@ fn for_pending(conn: &Connection, zone: i64, stmts: &[&str]) -> rusqlite::Result
 }
 
 /// Puts right what interrupted imports left: versions still `importing` become `failed`, lose
-/// their events and have their rows rolled back; a version that became current has the rows
-/// it replaced purged; a TLD with no current version loses the rows a cut-short first import
+/// their events and have their rows rolled back; a version that became current has its
+/// pending names settled; a TLD with no current version loses the rows a cut-short first import
 /// wrote; a TLD whose current version kept no records loses any records. Returns the versions
 /// marked failed.
 pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
@@ -583,7 +582,7 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     };
     for (zone, became_current) in touched {
         if became_current {
-            purge_replaced(conn, zone)?;
+            settle(conn, zone)?;
         } else {
             roll_back(conn, zone)?;
         }

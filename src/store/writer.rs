@@ -358,7 +358,7 @@ struct Replace<'c> {
     /// current one replaced.
     domain: Statement<'c>,
     domain_done: Statement<'c>,
-    /// Notes the name in `pending`, for the purge after the switch or a rollback.
+    /// Notes the name in `pending`, for a rollback should the import not finish.
     pending: Statement<'c>,
 }
 
