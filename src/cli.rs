@@ -463,8 +463,8 @@ pub enum WebhooksCommand {
     },
 }
 
-/// Drop history older than N days: events, delivered webhook batches, replaced versions,
-/// removed domains, download records.
+/// Drop history older than N days: events, the rows versions replaced, delivered webhook
+/// batches, replaced versions, removed domains, download records.
 ///
 /// Never the current version of a zone, and never an event still waiting for a webhook. On a
 /// terminal it shows what it would remove and asks first (--yes does not ask); --keep-days 0
