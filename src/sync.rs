@@ -231,7 +231,6 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
         // Import behind the download while it writes; the reader ends only when it is verified.
         let started = feed.wait_started();
         // The zone date is the day of the file's Last-Modified, known from the HEAD.
-        let mut opts = opts.clone();
         opts.date = feed.last_modified().as_deref().and_then(crate::time::day_of_http_date);
         let overlapped = match started {
             Start::Writing(generation) => Some(match feed.reader(&part, &fin, generation) {
@@ -268,7 +267,6 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
             // The overlapped import lost its input to a restart of the download, or nothing was
             // written (the file was current already): import the finished file.
             _ => {
-                let mut opts = opts.clone();
                 opts.date = out.download.last_modified.as_deref().and_then(crate::time::day_of_http_date);
                 import_file(conn, &fin, &opts, cx.progress)
             }

@@ -107,6 +107,9 @@ pub struct Filter {
     pub limit: Option<usize>,
     /// Only `modified` events whose providers moved.
     pub moved: bool,
+    /// Read each `modified` event's diff and move from history (forms that show them; a
+    /// plain list of names does not pay for it).
+    pub diffs: bool,
 }
 
 /// Events matching `f`, oldest version first, by domain then kind within a version.
@@ -154,8 +157,10 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map(params_from_iter(args), event_row)?;
     let mut events: Vec<Event> = rows.collect::<rusqlite::Result<_>>()?;
-    for e in &mut events {
-        e.add_diff(conn)?;
+    if f.diffs || f.moved {
+        for e in &mut events {
+            e.add_diff(conn)?;
+        }
     }
     if f.moved {
         events.retain(|e| e.moved.is_some());

@@ -10,7 +10,9 @@ pub fn run(s: &Settings, out: &Output, args: &ChangesArgs) -> anyhow::Result<Exi
     let conn = open_query_db(s)?;
     let tld = tld_filter(&conn, args.tld.as_deref())?;
     let kind = if args.moved { Some(changes::Kind::Modified) } else { args.kind };
-    let filter = Filter { tld, kind, since, version: args.zone_version, moved: args.moved, ..Default::default() };
+    // TSV shows no diff: it is read only for the forms that print it.
+    let diffs = out.format() != Format::Tsv;
+    let filter = Filter { tld, kind, since, version: args.zone_version, moved: args.moved, diffs, ..Default::default() };
     let events = changes::list(&conn, &filter)?;
     // A feed with nothing new is not a failure (as `git log`): exit 0, `[]` in JSON.
     out.list(&events, |e, f| match (f, &e.moved) {

@@ -18,7 +18,6 @@ pub(super) fn options(s: &Settings, flags: &ImportFlags, force: bool) -> anyhow:
     o.force = force;
     o.chunk = flags.chunk_size.unwrap_or(o.chunk).max(1);
     o.webhooks = crate::changes::webhooks::endpoints(&s.config)?;
-    o.busy = s.wait;
     Ok(o)
 }
 

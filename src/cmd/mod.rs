@@ -192,11 +192,17 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// A read-only connection to an existing zonefeed database; never creates one.
-pub fn open_query_db(s: &Settings) -> anyhow::Result<rusqlite::Connection> {
+/// Exit 1 when there is no database: only the commands that import create one.
+fn require_db(s: &Settings) -> anyhow::Result<()> {
     if !s.db.exists() {
         return Err(failed(format!("no database at `{}` (import a zone first, or give --db)", s.db.display())));
     }
+    Ok(())
+}
+
+/// A read-only connection to an existing zonefeed database; never creates one.
+pub fn open_query_db(s: &Settings) -> anyhow::Result<rusqlite::Connection> {
+    require_db(s)?;
     let conn = store::open_ro(&s.db)?;
     store::check_readable(&conn, &s.db)?;
     Ok(conn)
@@ -241,8 +247,8 @@ pub fn exclusive_lock(path: &Path, busy: &str, wait: Duration) -> anyhow::Result
 /// The database opened for writing under the writer lock (exit 5 when another writer keeps
 /// it). `create`: whether a missing database may be created (only imports make one).
 pub fn open_writer(s: &Settings, create: bool) -> anyhow::Result<(store::WriteLock, rusqlite::Connection)> {
-    if !create && !s.db.exists() {
-        return Err(failed(format!("no database at `{}` (import a zone first, or give --db)", s.db.display())));
+    if !create {
+        require_db(s)?;
     }
     let lock = store::WriteLock::acquire(&s.db, s.wait)?;
     let conn = store::open_rw(&s.db, s.wait)?;

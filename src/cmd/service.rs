@@ -22,7 +22,6 @@ fn plan(s: &Settings) -> anyhow::Result<Plan> {
     let mut import = crate::ingest::Options::new(super::spill_dir(&s.db));
     import.no_records = s.config.boolean("service.no_records")?.unwrap_or(false);
     import.webhooks = crate::changes::webhooks::endpoints(&s.config)?;
-    import.busy = s.wait;
     Ok(Plan { zones: Selection::default(), import, deliver: true })
 }
 

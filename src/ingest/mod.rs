@@ -56,8 +56,6 @@ pub struct Options {
     /// The zone date (RFC 3339, midnight UTC) [None: the `Last-Modified` a download recorded
     /// for the file, else its mtime, else today].
     pub date: Option<String>,
-    /// The connection's busy timeout (`--wait`), given back after the final checkpoint.
-    pub busy: Duration,
 }
 
 /// `--max-removed`'s default, percent.
@@ -81,7 +79,6 @@ impl Options {
             max_removed: DEFAULT_MAX_REMOVED,
             webhooks: Vec::new(),
             date: None,
-            busy: Duration::from_secs(crate::config::DEFAULT_WAIT_SECS),
         }
     }
 }
@@ -521,9 +518,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
         store::delete_tld_rows(conn, &sum.tld, store::RECORD_TABLES)?;
     }
     // Readers never stall the import here: at most READER_BOUND, then the WAL waits for them.
-    let truncated = store::truncate_wal(conn, store::READER_BOUND);
-    conn.busy_timeout(opts.busy)?;
-    if !truncated? {
+    if !store::truncate_wal(conn, store::READER_BOUND)? {
         trace(started, "a reader kept the WAL from being truncated");
     }
     trace(started, "checkpointed");

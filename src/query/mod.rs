@@ -134,7 +134,8 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
                 .collect::<rusqlite::Result<_>>()?;
         }
         if history {
-            let filter = crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), ..Default::default() };
+            let filter =
+                crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), diffs: true, ..Default::default() };
             d.history = Some(crate::changes::list(&tx, &filter)?);
             d.history_pruned_before = store::pruned_before(&tx)?;
         }
@@ -178,16 +179,44 @@ impl Pattern {
         }
     }
 
-    /// The SQL condition on `name` (with its argument, `?2`) for the domains of `zone`.
-    fn condition(&self, zone: &str) -> (&'static str, String) {
-        match self {
+    /// The query of zone `?1`'s matching names in version `?5`, after (or, `desc`, before)
+    /// `?4`, at most `?3` (-1: all), and the value it takes as `?2`. A pivot reads records;
+    /// `--ip` also takes the zone date `?6` (NULL: now) for the glue's zones.
+    fn zone_query(&self, zone: &str, desc: bool) -> (String, String) {
+        let (cmp, order) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        let (cond, arg) = match self {
+            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => return (self.pivot_sql(cmp, order), h.clone()),
             Pattern::Exact(n) => ("name = ?2", n.clone()),
             Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
             Pattern::Suffix(s) => ("name = ?2", s.clone()),
             Pattern::Contains(w) => ("instr(name, ?2) > 0", w.clone()),
             Pattern::Glob(g) => ("name GLOB ?2", g.clone()),
-            Pattern::Ns(_) | Pattern::Provider(_) | Pattern::Ip(_) => ("?2 <> ?2", String::new()),
+        };
+        let sql = format!(
+            "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
+              ORDER BY name {order} LIMIT ?3",
+            store::visible("d", "?5")
+        );
+        (sql, arg)
+    }
+
+    /// The parameters of [`Pattern::zone_query`]'s query.
+    fn zone_args(
+        &self,
+        zone: &str,
+        arg: String,
+        limit: i64,
+        cursor: Option<&str>,
+        version: i64,
+        at: Option<&str>,
+    ) -> rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>> {
+        use rusqlite::types::Value;
+        let text = |v: Option<&str>| v.map_or(Value::Null, |v| Value::Text(v.to_string()));
+        let mut args = vec![Value::Text(zone.to_string()), Value::Text(arg), Value::Integer(limit), text(cursor), Value::Integer(version)];
+        if matches!(self, Pattern::Ip(_)) {
+            args.push(text(at));
         }
+        rusqlite::params_from_iter(args)
     }
 
     /// The pivots on name servers. They scan each zone's records: the reverse-lookup index
@@ -307,31 +336,13 @@ pub fn versions(conn: &Connection, tld: Option<&str>, at: Option<&str>) -> rusql
 
 pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
     let tx = conn.unchecked_transaction()?;
-    let zones = versions(&tx, tld, page.at.as_deref())?;
-    let (cmp, order) = if page.desc { ("<", "DESC") } else { (">", "ASC") };
+    let at = page.at.as_deref();
     let mut hits = Vec::new();
     let lim = limit as i64;
-    for (version, zone, _) in &zones {
-        let (cond, arg) = p.condition(zone);
-        let sql = if p.is_pivot() {
-            p.pivot_sql(cmp, order)
-        } else {
-            format!(
-                "SELECT name FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {} AND (?4 IS NULL OR name {cmp} ?4)
-                  ORDER BY name {order} LIMIT ?3",
-                store::visible("d", "?5")
-            )
-        };
-        let arg = match p {
-            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => h.clone(),
-            _ => arg,
-        };
-        let mut args: Vec<&dyn rusqlite::ToSql> = vec![zone, &arg, &lim, &page.cursor, version];
-        if matches!(p, Pattern::Ip(_)) {
-            args.push(&page.at);
-        }
+    for (version, zone, _) in &versions(&tx, tld, at)? {
+        let (sql, arg) = p.zone_query(zone, page.desc);
         let mut st = tx.prepare_cached(&sql)?;
-        let names = st.query_map(args.as_slice(), |r| r.get::<_, String>(0))?;
+        let names = st.query_map(p.zone_args(zone, arg, lim, page.cursor.as_deref(), *version, at), |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
             hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
@@ -349,26 +360,11 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
 pub fn search_count(conn: &Connection, p: &Pattern, tld: Option<&str>, at: Option<&str>) -> rusqlite::Result<u64> {
     let tx = conn.unchecked_transaction()?;
     let mut total = 0;
+    // The same per-zone queries as a page, counted whole.
     for (version, zone, _) in &versions(&tx, tld, at)? {
-        let (cond, arg) = p.condition(zone);
-        total += match p {
-            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => {
-                let sql = format!("SELECT count(*) FROM ({})", p.pivot_sql(">", "ASC"));
-                let (all, none) = (-1i64, None::<String>);
-                let mut args: Vec<&dyn rusqlite::ToSql> = vec![zone, h, &all, &none, version];
-                if matches!(p, Pattern::Ip(_)) {
-                    args.push(&at);
-                }
-                tx.query_row(&sql, args.as_slice(), |r| r.get::<_, i64>(0))?
-            }
-            _ => {
-                let sql = format!(
-                    "SELECT count(*) FROM domains d WHERE tld = ?1 AND {cond} AND removed_at IS NULL AND {}",
-                    store::visible("d", "?3")
-                );
-                tx.query_row(&sql, params![zone, arg, version], |r| r.get::<_, i64>(0))?
-            }
-        } as u64;
+        let (sql, arg) = p.zone_query(zone, false);
+        let args = p.zone_args(zone, arg, -1, None, *version, at);
+        total += tx.query_row(&format!("SELECT count(*) FROM ({sql})"), args, |r| r.get::<_, i64>(0))? as u64;
     }
     Ok(total)
 }

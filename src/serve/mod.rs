@@ -213,6 +213,11 @@ impl Query {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// `at=YYYY-MM-DD` as a zone date, checked to exist.
+    fn at(&self) -> Result<Option<String>, ApiError> {
+        self.get("at").map(|a| crate::time::parse_day(a).map_err(|e| bad("invalid_date", format!("at `{a}`: {e}")))).transpose()
+    }
+
     fn limit(&self, max: usize) -> Result<usize, ApiError> {
         match self.get("limit") {
             None => Ok(DEFAULT_LIMIT.min(max)),
@@ -299,10 +304,7 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
         ["v1", "domains"] => domains(conn, shared, &q, path, host),
         ["v1", "domains", name] => {
             let name = zone_of_path(name)?;
-            let at = match q.get("at") {
-                Some(a) => Some(crate::time::parse_day(a).map_err(|e| bad("invalid_date", format!("at `{a}`: {e}")))?),
-                None => None,
-            };
+            let at = q.at()?;
             let found = query::domain(conn, &name, true, at.as_deref()).map_err(internal)?;
             if found.is_empty() {
                 return Err(not_found(format!("`{name}` is not in any imported zone")));
@@ -406,10 +408,7 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
             ))
         }
     };
-    let at = match q.get("at") {
-        Some(a) => Some(crate::time::parse_day(a).map_err(|e| bad("invalid_date", format!("at `{a}`: {e}")))?),
-        None => None,
-    };
+    let at = q.at()?;
     let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
     let (after, before) = (q.get("after").map(|c| uncursor('d', c)).transpose()?, q.get("before").map(|c| uncursor('d', c)).transpose()?);
     // `before` walks the other way from its cursor, then the page is put back in order.
@@ -454,7 +453,8 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         Some(c) => uncursor('e', c)?.parse().map_err(|_| bad("invalid_cursor", "the cursor is not one this API gave out"))?,
         None => 0,
     };
-    let filter = crate::changes::Filter { tld, kind, since, after_id: Some(after), limit: Some(limit + 1), ..Default::default() };
+    let filter =
+        crate::changes::Filter { tld, kind, since, after_id: Some(after), limit: Some(limit + 1), diffs: true, ..Default::default() };
     let mut events = crate::changes::list(conn, &filter).map_err(internal)?;
     let more = events.len() > limit;
     events.truncate(limit);

@@ -243,11 +243,21 @@ impl WriteLock {
 /// snapshot must not stall an import (it kept one waiting the whole `--wait`, 30 s, before).
 pub const READER_BOUND: Duration = Duration::from_secs(2);
 
-/// Copies the WAL into the database and truncates it, waiting at most `bound` for readers
-/// still on older snapshots. Returns false when one kept it from completing: the WAL then
-/// stays as it is until a later checkpoint (the next import, or `serve`'s upkeep) finds the
-/// readers gone.
+/// Copies `conn`'s WAL into the database and truncates it, waiting at most `bound` for
+/// readers still on older snapshots. Returns false when one kept it from completing: the WAL
+/// then stays as it is until a later checkpoint (the next import, or `serve`'s upkeep) finds
+/// the readers gone.
 pub fn truncate_wal(conn: &Connection, bound: Duration) -> rusqlite::Result<bool> {
+    match conn.path().filter(|p| !p.is_empty()) {
+        Some(path) => checkpoint_truncate(Path::new(path), bound),
+        None => Ok(false),
+    }
+}
+
+/// The TRUNCATE checkpoint on a connection of its own, so `bound` never replaces the busy
+/// timeout (`--wait`) of the connection that asked.
+fn checkpoint_truncate(db: &Path, bound: Duration) -> rusqlite::Result<bool> {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(bound)?;
     let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
     let busy = match busy {
@@ -269,9 +279,7 @@ pub fn upkeep(db: &Path) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let Ok(_lock) = WriteLock::acquire(db, Duration::ZERO) else { return Ok(false) };
-    let err = |source| StoreError::Sqlite { path: db.to_path_buf(), source };
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
-    truncate_wal(&conn, Duration::ZERO).map_err(err)
+    checkpoint_truncate(db, Duration::ZERO).map_err(|source| StoreError::Sqlite { path: db.to_path_buf(), source })
 }
 
 fn lock_path(db: &Path) -> PathBuf {
@@ -305,9 +313,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     .map_err(err)?;
     conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
-    let found: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(err)?;
-    match found.and_then(|v| v.parse::<i64>().ok()) {
+    match schema_version(&conn).map_err(err)? {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(SCHEMA_VERSION) => {}
         Some(v) => {
@@ -394,21 +400,26 @@ pub fn pruned_before(conn: &Connection) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT value FROM meta WHERE key = 'pruned_before'", [], |r| r.get(0)).optional()
 }
 
+/// The schema version `meta` records: None when the row is missing, an error when there is
+/// no `meta` table at all.
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
+    Ok(v.and_then(|v| v.parse().ok()))
+}
+
 /// Whether the database holds zonefeed's schema (its `meta` row).
 fn is_zonefeed(conn: &Connection) -> bool {
-    conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0)).is_ok()
+    matches!(schema_version(conn), Ok(Some(_)))
 }
 
 /// Checks that a read-only connection to `path` can read a zonefeed database (and that it is one).
 pub fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let path = path.to_path_buf();
-    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(
-        |source| match &source {
-            rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => StoreError::Foreign { path: path.clone() },
-            _ => StoreError::Sqlite { path: path.clone(), source },
-        },
-    )?;
-    match v.and_then(|v| v.parse::<i64>().ok()) {
+    let v = schema_version(conn).map_err(|source| match &source {
+        rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("no such table") => StoreError::Foreign { path: path.clone() },
+        _ => StoreError::Sqlite { path: path.clone(), source },
+    })?;
+    match v {
         Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew { path, found }),
         Some(_) => Ok(()),
         None => Err(StoreError::Foreign { path }),
