@@ -307,6 +307,8 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             }),
             now: zone_date.clone(),
             records: !opts.no_records,
+            memory: opts.memory,
+            spill_dir: opts.spill_dir.clone(),
         };
         // The writer takes the connection until it is joined: only one thread ever uses it.
         let writer_conn: &mut Connection = &mut *conn;

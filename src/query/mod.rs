@@ -185,7 +185,8 @@ impl Pattern {
     fn zone_query(&self, zone: &str, desc: bool) -> (String, String) {
         let (cmp, order) = if desc { ("<", "DESC") } else { (">", "ASC") };
         let (cond, arg) = match self {
-            Pattern::Ns(h) | Pattern::Provider(h) | Pattern::Ip(h) => return (self.pivot_sql(cmp, order), h.clone()),
+            Pattern::Ns(h) | Pattern::Provider(h) => return (self.pivot_sql(cmp, order), crate::zone::name::reversed(h)),
+            Pattern::Ip(a) => return (self.pivot_sql(cmp, order), a.clone()),
             Pattern::Exact(n) => ("name = ?2", n.clone()),
             Pattern::Suffix(s) if s == "." || s == zone || zone.ends_with(&format!(".{s}")) => ("?2 = ?2", String::new()),
             Pattern::Suffix(s) => ("name = ?2", s.clone()),
@@ -219,8 +220,8 @@ impl Pattern {
         rusqlite::params_from_iter(args)
     }
 
-    /// The pivots on name servers. They scan each zone's records: the reverse-lookup index
-    /// they need is still to come (README, "Reverse lookups").
+    /// The pivots on name servers, which read the reverse-lookup index (`ns_links`,
+    /// `glue_links`) that imports with records keep.
     pub fn is_pivot(&self) -> bool {
         matches!(self, Pattern::Ns(_) | Pattern::Provider(_) | Pattern::Ip(_))
     }
@@ -233,30 +234,38 @@ impl Pattern {
             .map_err(|_| BadQuery { query: addr.into(), why: "not an IPv4 or IPv6 address" })
     }
 
-    /// The records query of a pivot: the domains of zone `?1` delegated as asked (`?2`), in
-    /// version `?5`, after `?4`, at most `?3`.
+    /// The index query of a pivot: the domains of zone `?1` delegated as asked (`?2`: a
+    /// host or provider with its labels reversed, or an address), in version `?5`, after `?4`,
+    /// at most `?3`. One host's domains are a range of `ns_links` in domain order; a
+    /// provider's hosts are one range too, merged.
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
-        let hosts = match self {
-            Pattern::Ns(_) => "r.rdata = ?2".to_string(),
-            Pattern::Provider(_) => "(r.rdata = ?2 OR r.rdata LIKE '%.' || ?2)".to_string(),
+        let (hosts, distinct) = match self {
+            Pattern::Ns(_) => ("l.rhost = ?2".to_string(), ""),
+            // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
+            // p + "-..." (another name); the substr test keeps the first two.
+            Pattern::Provider(_) => (
+                "l.rhost >= ?2 AND l.rhost < ?2 || '/' AND (l.rhost = ?2 OR substr(l.rhost, 1, length(?2) + 1) = ?2 || '.')".to_string(),
+                "DISTINCT",
+            ),
             // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
             // zone date, or NULL for the current ones).
-            _ => format!(
-                "r.rdata IN (SELECT g.owner FROM records g
-                   WHERE g.type IN ('A', 'AAAA') AND g.rdata = ?2 AND {})",
-                store::visible(
-                    "g",
-                    "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
-                       ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
-                )
+            _ => (
+                format!(
+                    "l.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
+                    store::visible(
+                        "g",
+                        "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
+                           ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
+                    )
+                ),
+                "DISTINCT",
             ),
         };
         format!(
-            "SELECT DISTINCT r.domain FROM records r
-              WHERE r.type = 'NS' AND {hosts} AND r.tld = ?1 AND r.owner = r.domain AND {}
-                AND (?4 IS NULL OR r.domain {cmp} ?4)
-              ORDER BY r.domain {order} LIMIT ?3",
-            store::visible("r", "?5")
+            "SELECT {distinct} l.domain FROM ns_links l
+              WHERE {hosts} AND l.tld = ?1 AND {} AND (?4 IS NULL OR l.domain {cmp} ?4)
+              ORDER BY l.domain {order} LIMIT ?3",
+            store::visible("l", "?5")
         )
     }
 
@@ -559,44 +568,45 @@ pub struct NameServer {
     pub history_pruned_before: Option<String>,
 }
 
-/// The page of name server `host` (a scan of the records, like the pivots).
+/// The page of name server `host`, from the reverse-lookup index.
 pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlite::Result<NameServer> {
     let tx = conn.unchecked_transaction()?;
-    let one = |sql: &str| tx.query_row(sql, params![host], |r| r.get::<_, Option<String>>(0));
+    let rhost = crate::zone::name::reversed(host);
+    let one = |sql: &str| tx.query_row(sql, params![rhost], |r| r.get::<_, Option<String>>(0));
     let domains: i64 = tx.query_row(
         &format!(
-            "SELECT count(DISTINCT r.tld || ' ' || r.domain) FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
-              WHERE r.type = 'NS' AND r.rdata = ?1 AND r.owner = r.domain AND {}",
-            store::visible("r", "z.id")
+            "SELECT count(*) FROM ns_links l JOIN zones z ON z.tld = l.tld AND z.state = 'current'
+              WHERE l.rhost = ?1 AND {}",
+            store::visible("l", "z.id")
         ),
-        params![host],
+        params![rhost],
         |r| r.get(0),
     )?;
-    let first_seen = one("SELECT min(z.zone_date) FROM records r JOIN zones z ON z.id = r.since
-          WHERE r.type = 'NS' AND r.rdata = ?1 AND z.state IN ('current', 'replaced')")?;
+    let first_seen = one("SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since
+          WHERE l.rhost = ?1 AND z.state IN ('current', 'replaced')")?;
     // A row still open was seen in its zone's current version; a closed one in the version
     // before the one that closed it.
     let last_seen = one(
-        "SELECT max(CASE WHEN r.until IS NULL THEN (SELECT zone_date FROM zones c WHERE c.tld = r.tld AND c.state = 'current')
-                    ELSE (SELECT max(p.zone_date) FROM zones p WHERE p.tld = r.tld AND p.id < r.until AND p.state IN ('current', 'replaced')) END)
-           FROM records r WHERE r.type = 'NS' AND r.rdata = ?1",
+        "SELECT max(CASE WHEN l.until IS NULL THEN (SELECT zone_date FROM zones c WHERE c.tld = l.tld AND c.state = 'current')
+                    ELSE (SELECT max(p.zone_date) FROM zones p WHERE p.tld = l.tld AND p.id < l.until AND p.state IN ('current', 'replaced')) END)
+           FROM ns_links l WHERE l.rhost = ?1",
     )?;
     let since = crate::time::day(now - days * 86400);
-    let changed = |opened: &str, closed: &str| -> rusqlite::Result<Vec<String>> {
+    // A pair opens and closes only when the domain gains or loses the host (see
+    // store::CORE); a zone's first version is its baseline, not gains.
+    let changed = |at: &str| -> rusqlite::Result<Vec<String>> {
         let sql = format!(
-            "SELECT DISTINCT r.domain FROM records r JOIN zones z ON z.id = r.{opened}
-              WHERE r.type = 'NS' AND r.rdata = ?1 AND r.owner = r.domain AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
+            "SELECT DISTINCT l.domain FROM ns_links l JOIN zones z ON z.id = l.{at}
+              WHERE l.rhost = ?1 AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
                 AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = z.tld AND p.id < z.id AND p.state IN ('current', 'replaced'))
-                AND NOT EXISTS (SELECT 1 FROM records o WHERE o.type = 'NS' AND o.rdata = ?1 AND o.tld = r.tld AND o.domain = r.domain
-                                  AND o.owner = o.domain AND o.{closed} = r.{opened})
-              ORDER BY r.domain"
+              ORDER BY l.domain"
         );
         let mut st = tx.prepare(&sql)?;
-        let v = st.query_map(params![host, since], |r| r.get(0))?.collect();
+        let v = st.query_map(params![rhost, since], |r| r.get(0))?.collect();
         v
     };
-    let added = changed("since", "until")?;
-    let removed = changed("until", "since")?;
+    let added = changed("since")?;
+    let removed = changed("until")?;
     // Glue for the host sits in the zone above it, under the domain directly below that
     // zone's origin: a primary-key lookup in each zone that could hold it.
     let mut addresses = BTreeMap::new();

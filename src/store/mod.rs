@@ -12,6 +12,7 @@
 //! interrupted import.
 
 mod checkpoint;
+mod links;
 pub mod writer;
 
 use std::fs::File;
@@ -20,10 +21,11 @@ use std::time::Duration;
 
 use crate::lock::LockError;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Every zone's rows, each with the version that wrote it (`since`) and the version that
 /// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
@@ -33,6 +35,14 @@ pub const SCHEMA_VERSION: i64 = 8;
 /// the switch moves `C`, in one tiny transaction. The replaced rows stay as history (read any
 /// version `V` the same way); `pending` (the names a version touched) lets an interrupted
 /// import be rolled back.
+///
+/// `ns_links` and `glue_links` are the reverse-lookup index, kept by imports with records:
+/// a row per (name server, domain) a domain's own NS records delegate to, and per (address,
+/// host) an A or AAAA record gives, with the versions it held between. They change only when
+/// the pair does (a TTL change leaves them be), so `since` and `until` are when a domain
+/// gained and lost a name server. Hosts are stored with their labels reversed (`rhost`,
+/// `com.cloudflare.ns1`, see [`crate::zone::name::reversed`]): a provider's hosts are one
+/// range of the key.
 const CORE: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     tld    TEXT NOT NULL,
@@ -66,6 +76,22 @@ CREATE TABLE IF NOT EXISTS record_groups (
     since INTEGER NOT NULL,
     until INTEGER,
     PRIMARY KEY (tld, name, since)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ns_links (
+    rhost  TEXT NOT NULL,
+    tld    TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    since  INTEGER NOT NULL,
+    until  INTEGER,
+    PRIMARY KEY (rhost, tld, domain, since)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS glue_links (
+    addr  TEXT NOT NULL,
+    rhost TEXT NOT NULL,
+    tld   TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER,
+    PRIMARY KEY (addr, rhost, tld, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending (
     zone INTEGER NOT NULL,
@@ -311,6 +337,10 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
          PRAGMA temp_store = FILE;",
     )
     .map_err(err)?;
+    conn.create_scalar_function("zf_reversed", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |cx| {
+        Ok(crate::zone::name::reversed(&cx.get::<String>(0)?))
+    })
+    .map_err(err)?;
     conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
     match schema_version(&conn).map_err(err)? {
@@ -374,6 +404,19 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                      DROP TABLE domains_v6;
                      COMMIT;"
                 ))
+                .map_err(err)?;
+            }
+            if v < 9 {
+                // Schema 9: the reverse-lookup index, from the records kept (history before
+                // it has a row per record interval, not per pair: visible rows are the same).
+                conn.execute_batch(
+                    "BEGIN;
+                     INSERT OR IGNORE INTO ns_links (rhost, tld, domain, since, until)
+                       SELECT zf_reversed(rdata), tld, domain, since, until FROM records WHERE type = 'NS' AND owner = domain;
+                     INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since, until)
+                       SELECT rdata, zf_reversed(owner), tld, since, until FROM records WHERE type IN ('A', 'AAAA');
+                     COMMIT;",
+                )
                 .map_err(err)?;
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
@@ -475,29 +518,34 @@ pub fn current_zones(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// Rows deleted per transaction when dropping rows no version owns.
 const DELETE_BATCH: i64 = 50_000;
 
-/// Deletes `tld`'s rows from `tables` (each keyed by `(tld, key)`) in batches, so the WAL
-/// never has to hold a whole zone.
+/// Deletes `tld`'s rows from `tables` in batches, so the WAL never has to hold a whole zone.
+/// Each table is named with `key`, the column its primary key orders by first after `tld`,
+/// or before it (the reverse-lookup index, whose rows of every TLD are interleaved: a cursor
+/// on `key` makes the whole deletion one pass over them).
 pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) -> rusqlite::Result<()> {
     for &(table, key) in tables {
+        let mut from = String::new();
         loop {
             // The key of the DELETE_BATCH-th row: everything before it goes in one transaction.
             let cut: Option<String> = conn
                 .query_row(
-                    &format!("SELECT {key} FROM {table} WHERE tld = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
-                    params![tld, DELETE_BATCH],
+                    &format!("SELECT {key} FROM {table} WHERE {key} >= ?3 AND tld = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
+                    params![tld, DELETE_BATCH, from],
                     |r| r.get(0),
                 )
                 .optional()?;
             match cut {
                 Some(c) => {
-                    let n = conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1 AND {key} < ?2"), params![tld, c])?;
+                    let n =
+                        conn.execute(&format!("DELETE FROM {table} WHERE {key} >= ?3 AND {key} < ?2 AND tld = ?1"), params![tld, c, from])?;
                     if n == 0 {
                         // One key holds more rows than a batch: take it whole.
-                        conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1 AND {key} = ?2"), params![tld, c])?;
+                        conn.execute(&format!("DELETE FROM {table} WHERE {key} = ?2 AND tld = ?1"), params![tld, c])?;
                     }
+                    from = c;
                 }
                 None => {
-                    conn.execute(&format!("DELETE FROM {table} WHERE tld = ?1"), params![tld])?;
+                    conn.execute(&format!("DELETE FROM {table} WHERE {key} >= ?2 AND tld = ?1"), params![tld, from])?;
                     break;
                 }
             }
@@ -506,10 +554,13 @@ pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) ->
     Ok(())
 }
 
-/// The tables holding a TLD's records (kept only by imports with records).
-pub const RECORD_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name")];
+/// The tables holding a TLD's records (kept only by imports with records), each with the
+/// first column of its primary key.
+pub const RECORD_TABLES: &[(&str, &str)] =
+    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "rhost"), ("glue_links", "addr")];
 /// Every table holding a TLD's current state.
-pub const STATE_TABLES: &[(&str, &str)] = &[("records", "domain"), ("record_groups", "name"), ("domains", "name")];
+pub const STATE_TABLES: &[(&str, &str)] =
+    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "rhost"), ("glue_links", "addr"), ("domains", "name")];
 
 /// Names handled per transaction when a version's pending names are settled or its own rows
 /// rolled back: the WAL holds one such batch at a time.
@@ -529,6 +580,15 @@ pub fn roll_back(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
         conn,
         zone,
         &[
+            // The pairs first: the records this version wrote and closed say which they are.
+            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND since = ?3 AND rhost IN
+               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND since = ?3)",
+            "UPDATE ns_links SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND rhost IN
+               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3)",
+            "DELETE FROM glue_links WHERE tld = ?1 AND since = ?3 AND (addr, rhost) IN
+               (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND since = ?3)",
+            "UPDATE glue_links SET until = NULL WHERE tld = ?1 AND until = ?3 AND (addr, rhost) IN
+               (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND until = ?3)",
             "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND since = ?3",
             "UPDATE records SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3",
             "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND since = ?3",
@@ -670,7 +730,7 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
     p.removed_domains =
         tx.execute("DELETE FROM domains WHERE removed_at IS NOT NULL AND removed_at < ?1 AND until IS NULL", params![cutoff])? as u64;
     // History rows closed by versions that became current before the cutoff.
-    for table in ["records", "domains", "record_groups"] {
+    for table in ["records", "domains", "record_groups", "ns_links", "glue_links"] {
         p.history_rows += tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE until IS NOT NULL AND until IN
@@ -696,6 +756,10 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rows(c: &Connection, sql: &str) -> Vec<String> {
+        c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    }
 
     /// A database written by `sql` (an older schema), then opened by this zonefeed.
     fn migrated(sql: &str) -> (tempfile::TempDir, Connection) {
@@ -757,5 +821,22 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         assert_eq!(doms, vec![("a.com".into(), vec![2], None), ("b.com".into(), vec![3], Some("l0".into()))]);
+    }
+
+    #[test]
+    fn schema_8_gets_the_reverse_lookup_index_from_its_records() {
+        let (_dir, c) = migrated(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('schema_version', '8');
+             CREATE TABLE records (tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL,
+               rdata TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER, PRIMARY KEY (tld, domain, owner, type, rdata, since)) WITHOUT ROWID;
+             INSERT INTO records VALUES ('com', 'a.com', 'a.com', 'NS', 60, 'ns1.dns.net', 1, 2), ('com', 'a.com', 'a.com', 'NS', 60, 'ns2.dns.net', 2, NULL),
+               ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, NULL), ('com', 'a.com', 'sub.a.com', 'NS', 60, 'x.net', 1, NULL),
+               ('com', 'a.com', 'a.com', 'DS', 60, '1 8 2 AA', 1, NULL);",
+        );
+        let ns = rows(&c, "SELECT rhost || ' ' || domain || ' ' || since || ' ' || coalesce(until, '-') FROM ns_links ORDER BY 1");
+        assert_eq!(ns, ["net.dns.ns1 a.com 1 2", "net.dns.ns2 a.com 2 -"]);
+        let glue = rows(&c, "SELECT addr || ' ' || rhost || ' ' || since FROM glue_links");
+        assert_eq!(glue, ["192.0.2.1 com.a.ns 1"]);
     }
 }

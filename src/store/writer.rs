@@ -9,11 +9,14 @@
 //! until the switch. The first version of a zone is its baseline and records no events.
 
 use std::collections::VecDeque;
+use std::ops::Range;
+use std::path::PathBuf;
 
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
+use super::links::{Bulk, Changes, Pairs};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -111,6 +114,10 @@ pub struct Job {
     pub now: String,
     /// This version keeps its records (no `--no-records`).
     pub records: bool,
+    /// The import's memory budget and where sorts spill (the reverse-lookup index of a
+    /// version written whole is sorted, see [`super::links`]).
+    pub memory: usize,
+    pub spill_dir: PathBuf,
 }
 
 /// The version a new one is compared with.
@@ -154,6 +161,17 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
+    // Counts rows written and commits every `tx_rows`.
+    let mut tick = |rows: usize| -> rusqlite::Result<()> {
+        in_tx += rows;
+        if in_tx >= tx_rows {
+            conn.execute_batch("COMMIT")?;
+            ck.committed(conn)?;
+            conn.execute_batch("BEGIN")?;
+            in_tx = 0;
+        }
+        Ok(())
+    };
     conn.execute_batch("BEGIN")?;
     let mut merge = Merge::new(conn, job)?;
     for b in rx {
@@ -164,18 +182,27 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
             start = g.end;
         }
         merge.finish_batch(&b)?;
-        in_tx += b.rows.len() + b.groups.len();
-        if in_tx >= tx_rows {
-            conn.execute_batch("COMMIT")?;
-            ck.committed(conn)?;
-            conn.execute_batch("BEGIN")?;
-            in_tx = 0;
-        }
+        tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
+    let bulk = merge.bulk.take();
     drop(merge);
+    if let Some(bulk) = bulk {
+        bulk.write(conn, &job.tld, job.zone, &mut tick)?;
+    }
     conn.execute_batch("COMMIT")?;
     Ok(stats)
+}
+
+/// The reverse-lookup pairs of `b.rows[rows]`.
+fn pairs(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
+    let mut p = Pairs::default();
+    for r in &b.rows[rows] {
+        let [domain, owner, rtype, rdata] =
+            b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+        p.add(domain, owner, rtype, rdata);
+    }
+    Ok(p)
 }
 
 /// A current `domains` row, as far as the merge needs it (its dates are carried over in SQL).
@@ -392,6 +419,9 @@ struct Merge<'c> {
     groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
     event: Statement<'c>,
+    /// The reverse-lookup index: kept in place when records are compared, else sorted whole.
+    links: Changes<'c>,
+    bulk: Option<Bulk>,
 }
 
 impl<'c> Merge<'c> {
@@ -441,6 +471,8 @@ impl<'c> Merge<'c> {
             groups: Inserter::new(conn, "record_groups", &[("tld", tld_sql), ("since", zone)], GROUP, bind_group)?,
             replace: Replace::new(conn)?,
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
+            links: Changes::new(conn)?,
+            bulk: (job.records && !compare_records).then(|| Bulk::new(job.memory, job.spill_dir.clone())),
         })
     }
 
@@ -452,7 +484,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop_before(&g.name)? {
-            self.records_gone(&o.name, true)?;
+            self.records_gone(&o.name, true, Pairs::default())?;
         }
         let od = self.old_domains.pop_eq(&g.name)?;
         let og = self.old_groups.pop_eq(&g.name)?;
@@ -474,10 +506,14 @@ impl<'c> Merge<'c> {
         if self.compare_records && old_records == Some((g.hash, g.sig)) {
             return Ok(());
         }
+        let new = pairs(b, start..g.end)?;
         if self.compare_records && old_records.is_some() {
-            self.records_gone(&g.name, og.is_some())?;
+            self.records_gone(&g.name, og.is_some(), new)?;
         } else if self.compare_records {
             self.note_pending(&g.name)?;
+            self.links.apply(self.tld, self.job.zone, Pairs::default(), new)?;
+        } else if let Some(bulk) = &mut self.bulk {
+            bulk.push(&new)?;
         }
         for row in start..g.end {
             self.records.push(b, row)?;
@@ -531,7 +567,7 @@ impl<'c> Merge<'c> {
         stats.removed_domains += 1;
         self.record_event(&o.name, "removed")?;
         if self.compare_records && records_go {
-            self.records_gone(&o.name, false)?;
+            self.records_gone(&o.name, false, Pairs::default())?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
         let row = NewDomain {
@@ -567,9 +603,11 @@ impl<'c> Merge<'c> {
     }
 
     /// The name's current records (and its group row, when it has one) are replaced, by
-    /// none or by new ones.
-    fn records_gone(&mut self, name: &str, group: bool) -> rusqlite::Result<()> {
+    /// none or by new ones, whose reverse-lookup pairs are `new`.
+    fn records_gone(&mut self, name: &str, group: bool, new: Pairs) -> rusqlite::Result<()> {
         self.note_pending(name)?;
+        let old = self.links.current(self.tld, name, self.job.zone)?;
+        self.links.apply(self.tld, self.job.zone, old, new)?;
         self.replace.records.execute(params![self.tld, name, self.job.zone])?;
         if group {
             self.replace.groups.execute(params![self.tld, name, self.job.zone])?;
@@ -597,7 +635,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop()? {
-            self.records_gone(&o.name, true)?;
+            self.records_gone(&o.name, true, Pairs::default())?;
         }
         Ok(())
     }

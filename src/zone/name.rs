@@ -331,6 +331,21 @@ pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a 
     Ok(last.map(|s| &owner[s..]))
 }
 
+/// A name in canonical text with its labels in reverse order (`ns1.cloudflare.com` →
+/// `com.cloudflare.ns1`): the names under a domain are then one range of a sorted key, from
+/// `reversed(domain) + "."` to before `reversed(domain) + "/"`. Its own inverse (an escaped dot
+/// splits like a dot, both ways).
+pub fn reversed(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for (i, label) in name.rsplit('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(label);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +431,22 @@ mod tests {
         s.clear();
         wire_to_text(d, &mut s);
         assert_eq!(s, "com");
+    }
+
+    #[test]
+    fn reversed_names_put_a_domains_names_in_one_range_and_reverse_back() {
+        assert_eq!(reversed("ns1.cloudflare.com"), "com.cloudflare.ns1");
+        assert_eq!(reversed("com"), "com");
+        for n in ["a.b.c", "a\\.b.c", "x"] {
+            assert_eq!(reversed(&reversed(n)), n);
+        }
+        let p = reversed("cloudflare.com");
+        let (lo, hi) = (format!("{p}."), format!("{p}/"));
+        let within = |n: &str| {
+            let r = reversed(n);
+            r.as_str() >= lo.as_str() && r.as_str() < hi.as_str()
+        };
+        assert!(within("ns1.cloudflare.com") && within("a.b.cloudflare.com"));
+        assert!(!within("cloudflare.com") && !within("ns1.cloudflare-dns.com") && !within("cloudflare.com.evil.net"));
     }
 }

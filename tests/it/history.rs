@@ -200,6 +200,8 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT tld, name, hex(hash), since, until FROM record_groups ORDER BY 1, 2, 4",
         "SELECT zone, prev_zone, tld, domain, kind, at FROM events ORDER BY 1, 4, 5",
         "SELECT id, tld, serial, state, records, domains, zone_date FROM zones ORDER BY id",
+        "SELECT rhost, tld, domain, since, until FROM ns_links ORDER BY 1, 2, 3, 4",
+        "SELECT addr, rhost, tld, since, until FROM glue_links ORDER BY 1, 2, 3, 4",
     ] {
         let mut st = conn.prepare(sql).unwrap();
         let n = st.column_count();
@@ -358,6 +360,32 @@ fn reverse_lookups_equal_the_sets_the_texts_give_now_and_at_a_past_day() {
     assert_eq!(list("removed"), removed, "{host}");
     assert_eq!(v["first_seen"], "2026-11-20T00:00:00Z");
     assert_eq!(v["last_seen"], "2026-11-23T00:00:00Z");
+    // The index kept in place day by day equals the one a first import builds whole (sorted
+    // apart and appended): the current version's pairs, read the way a reader reads them.
+    let f = t.path("r3.zone");
+    t.import_ok("whole.db", &["--date", dates[3], f.to_str().unwrap()]);
+    let pairs = |db: &str| {
+        let c = t.db(db);
+        let mut v = env::column(
+            &c,
+            &format!(
+                "SELECT 'ns ' || l.rhost || ' ' || l.domain FROM ns_links l JOIN zones z ON z.tld = l.tld AND z.state = 'current' WHERE {}",
+                zonefeed::store::visible("l", "z.id")
+            ),
+        );
+        v.extend(env::column(
+            &c,
+            &format!(
+                "SELECT 'glue ' || g.addr || ' ' || g.rhost FROM glue_links g JOIN zones z ON z.tld = g.tld AND z.state = 'current' WHERE {}",
+                zonefeed::store::visible("g", "z.id")
+            ),
+        ));
+        v.sort();
+        v
+    };
+    let whole = pairs("whole.db");
+    assert!(whole.len() > 3000, "{}", whole.len());
+    assert_eq!(pairs("r.db"), whole);
     // A zone imported with --no-records has no NS data: that is said, not an empty answer.
     t.import_ok("nr.db", &["--no-records", t.path("r0.zone").to_str().unwrap()]);
     let out = t.run(&["--db", "nr.db", "search", "--ns", host]);

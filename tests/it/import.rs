@@ -408,6 +408,17 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     let kept = history("clean.db");
     assert!(kept.iter().any(|r| r.ends_with(" 7 8")), "the replaced rows are kept as history");
     assert_eq!(history("k.db"), kept, "history after kills and reruns");
+    let links = |db: &str| {
+        crate::env::column(
+            &t.db(db),
+            "SELECT l.rhost || ' ' || l.tld || ' ' || l.domain || ' ' || s.serial || ' ' || coalesce(u.serial, '-')
+               FROM ns_links l JOIN zones s ON s.id = l.since LEFT JOIN zones u ON u.id = l.until ORDER BY 1",
+        )
+    };
+    let kept = links("clean.db");
+    assert!(kept.iter().any(|r| r.starts_with("net.moved.ns0 ") && r.ends_with(" 8 -")), "a gained name server opens a pair");
+    assert!(kept.iter().any(|r| r.starts_with("net.host3.ns0 ") && r.ends_with(" 7 8")), "a lost one closes its pair");
+    assert_eq!(links("k.db"), kept, "the reverse-lookup index after kills and reruns");
 }
 
 #[test]
