@@ -90,9 +90,13 @@ def pivots(db):
     day0 = c.execute("SELECT substr(min(zone_date), 1, 10) FROM zones").fetchone()[0]
     served = c.execute("SELECT count(*) FROM records WHERE type = 'NS' AND until IS NULL AND rdata = ?", (host,)).fetchone()[0]
     c.close()
-    for label, extra in (("search --ns, first page", ""), ("search --ns --at day 0", f"--at {day0}")):
-        secs, rss, _ = measured(f"{binary} --db {db} search --ns {host} --limit 100 {extra} > /dev/null")
-        add(label, f"{label} ({served} domains)", secs, rss)
+    provider = ".".join(host.split(".")[-2:])
+    for label, cmd in (("search --ns, first page", f"search --ns {host} --limit 100"),
+                       ("search --ns --at day 0", f"search --ns {host} --limit 100 --at {day0}"),
+                       (f"search --provider {provider}", f"search --provider {provider} --limit 100"),
+                       ("ns HOST (its page)", f"ns {host}")):
+        secs, rss, _ = measured(f"{binary} --db {db} {cmd} > /dev/null")
+        add(label, label if "provider" in label else f"{label} ({served} domains)", secs, rss)
 
 records = None
 for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
@@ -121,7 +125,7 @@ print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.g
 print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'peak WAL / db':>16}")
 for r in runs.values():
     label, secs, wal = r["label"], median(r["secs"]), r["wal"]
-    if label.startswith("search"):
+    if label.startswith(("search", "ns ")):
         # A whole command (process start and database open included), in milliseconds.
         print(f"{label:48} {secs*1000:8.1f} ms")
         continue

@@ -129,6 +129,7 @@ pub enum Command {
     Webhooks(WebhooksArgs),
     Service(ServiceArgs),
     Prune(PruneArgs),
+    Export(ExportArgs),
 }
 
 /// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
@@ -484,6 +485,34 @@ pub struct PruneArgs {
     pub yes: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+/// Write the history as a Parquet dataset that Spark, Trino, DuckDB and ClickHouse read.
+///
+/// One Hive partition per table, zone and zone date (DIR/domains/tld=com/date=2026-11-01/
+/// part-0.parquet); the root zone's partitions are tld=root. Incremental: a manifest in DIR
+/// (zonefeed-export.json) records what is there, and a run writes only the versions not
+/// exported before, so running it again writes nothing. Files appear whole or not at all (an
+/// interrupted run is finished by the next). Tables: domains (name, first_seen, last_changed,
+/// ns, ds_count, signed), records (zones imported with records), changes (each day's events
+/// with their diff and moved providers).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed export --to /data/zones\n  \
+zonefeed export --to /data/zones --tld com --since 2026-11-01 --tables domains,changes\n  \
+duckdb -c \"SELECT date, count(*) FROM read_parquet('/data/zones/domains/**/*.parquet', hive_partitioning = true) GROUP BY date\"")]
+pub struct ExportArgs {
+    /// The dataset's directory (created if missing; it must be empty or an export already)
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Only these zones (repeat the flag, or separate with commas)
+    #[arg(long, value_name = "TLD", value_delimiter = ',')]
+    pub tld: Vec<String>,
+    /// Only versions whose zone date is this day or later (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub since: Option<String>,
+    /// The tables to write
+    #[arg(long, value_name = "TABLES", value_delimiter = ',', default_value = "domains,records,changes")]
+    pub tables: Vec<crate::export::ExportTable>,
 }
 
 /// Download zone files from CZDS: unchanged ones are skipped, cut transfers resumed.

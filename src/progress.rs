@@ -264,3 +264,72 @@ impl Drop for TransferBar {
         }
     }
 }
+
+/// Progress of work counted in rows, one step at a time (a partition, a table): a spinner on a
+/// terminal, a line every interval otherwise.
+pub struct Tally {
+    bar: Option<ProgressBar>,
+    state: Arc<Mutex<(String, u64)>>,
+    ticker: Option<Running>,
+}
+
+impl Tally {
+    /// `task` names the work in log lines (`export`).
+    pub fn new(mode: Mode, task: &'static str) -> Tally {
+        let state = Arc::new(Mutex::new((String::new(), 0u64)));
+        match mode {
+            Mode::Quiet => Tally { bar: None, state, ticker: None },
+            Mode::Bar => {
+                let bar = ProgressBar::new_spinner();
+                let style = ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                bar.set_style(style);
+                bar.set_prefix(task);
+                bar.enable_steady_tick(Duration::from_millis(200));
+                Tally { bar: Some(bar), state, ticker: None }
+            }
+            Mode::Log(every) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let (st, stop2) = (state.clone(), stop.clone());
+                let handle = std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let mut next = every;
+                    while !stop2.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                        if start.elapsed() < next {
+                            continue;
+                        }
+                        next += every;
+                        if let Ok(s) = st.lock() {
+                            eprintln!("zonefeed: {task}: {}: {} rows, {:.0}s", s.0, s.1, start.elapsed().as_secs_f64());
+                        }
+                    }
+                });
+                Tally { bar: None, state, ticker: Some(Running { stop, handle }) }
+            }
+        }
+    }
+
+    /// The current step and the rows it has done.
+    pub fn set(&self, step: &str, rows: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            if s.0 != step {
+                s.0 = step.to_string();
+            }
+            s.1 = rows;
+        }
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{step}: {rows} rows"));
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        if let Some(r) = self.ticker {
+            r.stop.store(true, Ordering::Relaxed);
+            let _ = r.handle.join();
+        }
+    }
+}

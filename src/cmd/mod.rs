@@ -10,6 +10,7 @@ mod changes;
 mod check;
 mod domain;
 mod download;
+mod export;
 mod import;
 mod ns;
 pub mod output;
@@ -189,6 +190,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Serve(args) => serve::run(s, &out, args),
         Command::Webhooks(args) => webhooks::run(s, &out, args),
         Command::Prune(args) => prune::run(s, &out, args),
+        Command::Export(args) => export::run(s, &out, args),
     }
 }
 

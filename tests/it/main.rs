@@ -9,6 +9,7 @@ mod czds_server;
 mod diskfull;
 mod download;
 mod env;
+mod export;
 mod history;
 mod http;
 mod import;
