@@ -5,7 +5,7 @@
 
 pub mod check;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -236,34 +236,31 @@ impl Pattern {
 
     /// The index query of a pivot: the domains of zone `?1` delegated as asked (`?2`: a
     /// host or provider with its labels reversed, or an address), in version `?5`, after `?4`,
-    /// at most `?3`. One host's domains are a range of `ns_links` in domain order; a
-    /// provider's hosts are one range too, merged.
+    /// at most `?3`. The hosts give the NS sets that hold them (`ns_set_hosts`); each set's
+    /// domains are a range of `ns_links` in domain order, and a domain has one set at a time.
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
-        let (hosts, distinct) = match self {
-            Pattern::Ns(_) => ("l.rhost = ?2".to_string(), ""),
+        let hosts = match self {
+            Pattern::Ns(_) => "h.rhost = ?2".to_string(),
             // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
             // p + "-..." (another name); the substr test keeps the first two.
-            Pattern::Provider(_) => (
-                "l.rhost >= ?2 AND l.rhost < ?2 || '/' AND (l.rhost = ?2 OR substr(l.rhost, 1, length(?2) + 1) = ?2 || '.')".to_string(),
-                "DISTINCT",
-            ),
+            Pattern::Provider(_) => {
+                "h.rhost >= ?2 AND h.rhost < ?2 || '/' AND (h.rhost = ?2 OR substr(h.rhost, 1, length(?2) + 1) = ?2 || '.')".to_string()
+            }
             // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
             // zone date, or NULL for the current ones).
-            _ => (
-                format!(
-                    "l.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
-                    store::visible(
-                        "g",
-                        "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
-                           ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
-                    )
-                ),
-                "DISTINCT",
+            _ => format!(
+                "h.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
+                store::visible(
+                    "g",
+                    "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
+                       ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
+                )
             ),
         };
         format!(
-            "SELECT {distinct} l.domain FROM ns_links l
-              WHERE {hosts} AND l.tld = ?1 AND {} AND (?4 IS NULL OR l.domain {cmp} ?4)
+            "SELECT l.domain FROM ns_links l
+              WHERE l.set_id IN (SELECT h.set_id FROM ns_set_hosts h WHERE {hosts}) AND l.tld = ?1 AND {}
+                AND (?4 IS NULL OR l.domain {cmp} ?4)
               ORDER BY l.domain {order} LIMIT ?3",
             store::visible("l", "?5")
         )
@@ -573,40 +570,47 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     let tx = conn.unchecked_transaction()?;
     let rhost = crate::zone::name::reversed(host);
     let one = |sql: &str| tx.query_row(sql, params![rhost], |r| r.get::<_, Option<String>>(0));
+    // The links of the NS sets that hold the host.
+    const SETS: &str = "l.set_id IN (SELECT set_id FROM ns_set_hosts WHERE rhost = ?1)";
     let domains: i64 = tx.query_row(
         &format!(
             "SELECT count(*) FROM ns_links l JOIN zones z ON z.tld = l.tld AND z.state = 'current'
-              WHERE l.rhost = ?1 AND {}",
+              WHERE {SETS} AND {}",
             store::visible("l", "z.id")
         ),
         params![rhost],
         |r| r.get(0),
     )?;
-    let first_seen = one("SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since
-          WHERE l.rhost = ?1 AND z.state IN ('current', 'replaced')")?;
+    let first_seen = one(&format!(
+        "SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since
+          WHERE {SETS} AND z.state IN ('current', 'replaced')"
+    ))?;
     // A row still open was seen in its zone's current version; a closed one in the version
     // before the one that closed it.
-    let last_seen = one(
+    let last_seen = one(&format!(
         "SELECT max(CASE WHEN l.until IS NULL THEN (SELECT zone_date FROM zones c WHERE c.tld = l.tld AND c.state = 'current')
                     ELSE (SELECT max(p.zone_date) FROM zones p WHERE p.tld = l.tld AND p.id < l.until AND p.state IN ('current', 'replaced')) END)
-           FROM ns_links l WHERE l.rhost = ?1",
-    )?;
+           FROM ns_links l WHERE {SETS}"
+    ))?;
     let since = crate::time::day(now - days * 86400);
-    // A pair opens and closes only when the domain gains or loses the host (see
-    // store::CORE); a zone's first version is its baseline, not gains.
-    let changed = |at: &str| -> rusqlite::Result<Vec<String>> {
+    // A domain gained the host where a link to a set holding it opened and no link to
+    // such a set closed at that version (a move between two sets that hold it is neither);
+    // lost it the other way round. A zone's first version is its baseline, not gains.
+    let links = |at: &str| -> rusqlite::Result<BTreeSet<(String, String, i64)>> {
         let sql = format!(
-            "SELECT DISTINCT l.domain FROM ns_links l JOIN zones z ON z.id = l.{at}
-              WHERE l.rhost = ?1 AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
-                AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = z.tld AND p.id < z.id AND p.state IN ('current', 'replaced'))
-              ORDER BY l.domain"
+            "SELECT l.tld, l.domain, l.{at} FROM ns_links l JOIN zones z ON z.id = l.{at}
+              WHERE {SETS} AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
+                AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = z.tld AND p.id < z.id AND p.state IN ('current', 'replaced'))"
         );
         let mut st = tx.prepare(&sql)?;
-        let v = st.query_map(params![rhost, since], |r| r.get(0))?.collect();
+        let v = st.query_map(params![rhost, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect();
         v
     };
-    let added = changed("since")?;
-    let removed = changed("until")?;
+    let (opened, closed) = (links("since")?, links("until")?);
+    let names = |a: &BTreeSet<(String, String, i64)>, b: &BTreeSet<(String, String, i64)>| -> Vec<String> {
+        a.difference(b).map(|(_, d, _)| d.clone()).collect::<BTreeSet<_>>().into_iter().collect()
+    };
+    let (added, removed) = (names(&opened, &closed), names(&closed, &opened));
     // Glue for the host sits in the zone above it, under the domain directly below that
     // zone's origin: a primary-key lookup in each zone that could hold it.
     let mut addresses = BTreeMap::new();

@@ -36,13 +36,13 @@ pub const SCHEMA_VERSION: i64 = 9;
 /// version `V` the same way); `pending` (the names a version touched) lets an interrupted
 /// import be rolled back.
 ///
-/// `ns_links` and `glue_links` are the reverse-lookup index, kept by imports with records:
-/// a row per (name server, domain) a domain's own NS records delegate to, and per (address,
-/// host) an A or AAAA record gives, with the versions it held between. They change only when
-/// the pair does (a TTL change leaves them be), so `since` and `until` are when a domain
-/// gained and lost a name server. Hosts are stored with their labels reversed (`rhost`,
-/// `com.cloudflare.ns1`, see [`crate::zone::name::reversed`]): a provider's hosts are one
-/// range of the key.
+/// `ns_links`, `ns_set_hosts` and `glue_links` are the reverse-lookup index, kept by imports
+/// with records (see [`links`]): a row per domain and the NS set its own NS records name
+/// (`set_id`, a hash of the hosts), the hosts of each set, and a row per (address, host) an A
+/// or AAAA record gives, with the versions each held between. Links change only when the set
+/// or pair does (a TTL change leaves them be). Hosts are stored with their labels reversed
+/// (`rhost`, `com.cloudflare.ns1`, see [`crate::zone::name::reversed`]): a provider's hosts
+/// are one range of the key.
 const CORE: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     tld    TEXT NOT NULL,
@@ -78,12 +78,17 @@ CREATE TABLE IF NOT EXISTS record_groups (
     PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ns_links (
-    rhost  TEXT NOT NULL,
+    set_id INTEGER NOT NULL,
     tld    TEXT NOT NULL,
     domain TEXT NOT NULL,
     since  INTEGER NOT NULL,
     until  INTEGER,
-    PRIMARY KEY (rhost, tld, domain, since)
+    PRIMARY KEY (set_id, tld, domain, since)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ns_set_hosts (
+    rhost  TEXT NOT NULL,
+    set_id INTEGER NOT NULL,
+    PRIMARY KEY (rhost, set_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS glue_links (
     addr  TEXT NOT NULL,
@@ -337,10 +342,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
          PRAGMA temp_store = FILE;",
     )
     .map_err(err)?;
-    conn.create_scalar_function("zf_reversed", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |cx| {
-        Ok(crate::zone::name::reversed(&cx.get::<String>(0)?))
-    })
-    .map_err(err)?;
+    register_functions(&conn).map_err(err)?;
     conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
     match schema_version(&conn).map_err(err)? {
@@ -407,17 +409,9 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 .map_err(err)?;
             }
             if v < 9 {
-                // Schema 9: the reverse-lookup index, from the records kept (history before
-                // it has a row per record interval, not per pair: visible rows are the same).
-                conn.execute_batch(
-                    "BEGIN;
-                     INSERT OR IGNORE INTO ns_links (rhost, tld, domain, since, until)
-                       SELECT zf_reversed(rdata), tld, domain, since, until FROM records WHERE type = 'NS' AND owner = domain;
-                     INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since, until)
-                       SELECT rdata, zf_reversed(owner), tld, since, until FROM records WHERE type IN ('A', 'AAAA');
-                     COMMIT;",
-                )
-                .map_err(err)?;
+                // Schema 9: the reverse-lookup index, for the current versions (history before
+                // the upgrade is not in it).
+                index_current(&conn).map_err(err)?;
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
@@ -428,6 +422,75 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     }
     conn.execute_batch(VIEWS).map_err(err)?;
     Ok(conn)
+}
+
+/// Fills the reverse-lookup index from the current versions' records, in one transaction
+/// (the upgrade to schema 9): a domain's NS set is linked from the latest version that wrote
+/// one of its NS records.
+fn index_current(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut st = tx.prepare(&format!(
+            "SELECT r.tld, r.domain, r.rdata, r.since FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+              WHERE r.type = 'NS' AND r.owner = r.domain AND {} ORDER BY r.tld, r.domain",
+            visible("r", "z.id")
+        ))?;
+        let mut link = tx.prepare("INSERT OR IGNORE INTO ns_links (set_id, tld, domain, since) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut host = tx.prepare("INSERT OR IGNORE INTO ns_set_hosts (rhost, set_id) VALUES (?1, ?2)")?;
+        let mut flush = |key: &(String, String), hosts: &mut Vec<String>, since: i64| -> rusqlite::Result<()> {
+            hosts.sort_unstable();
+            hosts.dedup();
+            let set = links::set_id(hosts);
+            link.execute(params![set, key.0, key.1, since])?;
+            for h in hosts.drain(..) {
+                host.execute(params![h, set])?;
+            }
+            Ok(())
+        };
+        let mut rows = st.query([])?;
+        let mut cur: Option<((String, String), Vec<String>, i64)> = None;
+        while let Some(r) = rows.next()? {
+            let key: (String, String) = (r.get(0)?, r.get(1)?);
+            let (rhost, since) = (crate::zone::name::reversed(r.get_ref(2)?.as_str()?), r.get::<_, i64>(3)?);
+            match &mut cur {
+                Some((k, hosts, s)) if *k == key => {
+                    hosts.push(rhost);
+                    *s = (*s).max(since);
+                }
+                _ => {
+                    if let Some((k, mut hosts, s)) = cur.take() {
+                        flush(&k, &mut hosts, s)?;
+                    }
+                    cur = Some((key, vec![rhost], since));
+                }
+            }
+        }
+        if let Some((k, mut hosts, s)) = cur.take() {
+            flush(&k, &mut hosts, s)?;
+        }
+        tx.execute_batch(&format!(
+            "INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since)
+               SELECT r.rdata, zf_reversed(r.owner), r.tld, r.since FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+                WHERE r.type IN ('A', 'AAAA') AND {}",
+            visible("r", "z.id")
+        ))?;
+    }
+    tx.commit()
+}
+
+/// The SQL functions the writer's SQL uses: `zf_reversed(name)` ([`crate::zone::name::reversed`])
+/// and `zf_set_id(hosts)`, the NS-set id ([`links::set_id`]) of newline-separated hosts in
+/// any order (NULL for none).
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("zf_reversed", 1, flags, |cx| Ok(crate::zone::name::reversed(&cx.get::<String>(0)?)))?;
+    conn.create_scalar_function("zf_set_id", 1, flags, |cx| {
+        let Some(hosts) = cx.get::<Option<String>>(0)? else { return Ok(None) };
+        let mut r: Vec<String> = hosts.split('\n').map(crate::zone::name::reversed).collect();
+        r.sort_unstable();
+        r.dedup();
+        Ok(Some(links::set_id(&r)))
+    })
 }
 
 /// Opens the database read-only (queries; safe beside a running import thanks to WAL).
@@ -524,20 +587,23 @@ const DELETE_BATCH: i64 = 50_000;
 /// on `key` makes the whole deletion one pass over them).
 pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) -> rusqlite::Result<()> {
     for &(table, key) in tables {
-        let mut from = String::new();
+        // NULL: from the first key (text or integer).
+        let mut from = rusqlite::types::Value::Null;
         loop {
             // The key of the DELETE_BATCH-th row: everything before it goes in one transaction.
-            let cut: Option<String> = conn
+            let cut: Option<rusqlite::types::Value> = conn
                 .query_row(
-                    &format!("SELECT {key} FROM {table} WHERE {key} >= ?3 AND tld = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
+                    &format!("SELECT {key} FROM {table} WHERE (?3 IS NULL OR {key} >= ?3) AND tld = ?1 ORDER BY {key} LIMIT 1 OFFSET ?2"),
                     params![tld, DELETE_BATCH, from],
                     |r| r.get(0),
                 )
                 .optional()?;
             match cut {
                 Some(c) => {
-                    let n =
-                        conn.execute(&format!("DELETE FROM {table} WHERE {key} >= ?3 AND {key} < ?2 AND tld = ?1"), params![tld, c, from])?;
+                    let n = conn.execute(
+                        &format!("DELETE FROM {table} WHERE (?3 IS NULL OR {key} >= ?3) AND {key} < ?2 AND tld = ?1"),
+                        params![tld, c, from],
+                    )?;
                     if n == 0 {
                         // One key holds more rows than a batch: take it whole.
                         conn.execute(&format!("DELETE FROM {table} WHERE {key} = ?2 AND tld = ?1"), params![tld, c])?;
@@ -545,7 +611,7 @@ pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) ->
                     from = c;
                 }
                 None => {
-                    conn.execute(&format!("DELETE FROM {table} WHERE {key} >= ?2 AND tld = ?1"), params![tld, from])?;
+                    conn.execute(&format!("DELETE FROM {table} WHERE (?2 IS NULL OR {key} >= ?2) AND tld = ?1"), params![tld, from])?;
                     break;
                 }
             }
@@ -557,10 +623,10 @@ pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) ->
 /// The tables holding a TLD's records (kept only by imports with records), each with the
 /// first column of its primary key.
 pub const RECORD_TABLES: &[(&str, &str)] =
-    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "rhost"), ("glue_links", "addr")];
+    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "set_id"), ("glue_links", "addr")];
 /// Every table holding a TLD's current state.
 pub const STATE_TABLES: &[(&str, &str)] =
-    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "rhost"), ("glue_links", "addr"), ("domains", "name")];
+    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "set_id"), ("glue_links", "addr"), ("domains", "name")];
 
 /// Names handled per transaction when a version's pending names are settled or its own rows
 /// rolled back: the WAL holds one such batch at a time.
@@ -580,15 +646,15 @@ pub fn roll_back(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
         conn,
         zone,
         &[
-            // The pairs first: the records this version wrote and closed say which they are.
-            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND since = ?3 AND rhost IN
-               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND since = ?3)",
-            "UPDATE ns_links SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND rhost IN
-               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3)",
+            // The index first: the records this version wrote and closed say which rows are its.
             "DELETE FROM glue_links WHERE tld = ?1 AND since = ?3 AND (addr, rhost) IN
                (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND since = ?3)",
             "UPDATE glue_links SET until = NULL WHERE tld = ?1 AND until = ?3 AND (addr, rhost) IN
                (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND until = ?3)",
+            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND since = ?3 AND set_id = zf_set_id(
+               (SELECT group_concat(rdata, char(10)) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND since = ?3))",
+            "UPDATE ns_links SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND set_id = zf_set_id(
+               (SELECT group_concat(rdata, char(10)) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3))",
             "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND since = ?3",
             "UPDATE records SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3",
             "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND since = ?3",
@@ -828,14 +894,23 @@ mod tests {
         let (_dir, c) = migrated(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              INSERT INTO meta VALUES ('schema_version', '8');
+             CREATE TABLE zones (id INTEGER PRIMARY KEY, tld TEXT NOT NULL, serial INTEGER, source TEXT NOT NULL, size INTEGER, sha256 TEXT,
+               imported_at TEXT NOT NULL, finished_at TEXT, zone_date TEXT, state TEXT NOT NULL, records INTEGER, domains INTEGER,
+               errors INTEGER, bytes INTEGER, with_records INTEGER NOT NULL DEFAULT 1);
+             INSERT INTO zones (id, tld, source, imported_at, zone_date, state) VALUES
+               (1, 'com', 'a', '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 'replaced'), (2, 'com', 'b', '2026-11-02T00:00:00Z', '2026-11-02T00:00:00Z', 'current');
              CREATE TABLE records (tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL,
                rdata TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER, PRIMARY KEY (tld, domain, owner, type, rdata, since)) WITHOUT ROWID;
              INSERT INTO records VALUES ('com', 'a.com', 'a.com', 'NS', 60, 'ns1.dns.net', 1, 2), ('com', 'a.com', 'a.com', 'NS', 60, 'ns2.dns.net', 2, NULL),
                ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, NULL), ('com', 'a.com', 'sub.a.com', 'NS', 60, 'x.net', 1, NULL),
                ('com', 'a.com', 'a.com', 'DS', 60, '1 8 2 AA', 1, NULL);",
         );
-        let ns = rows(&c, "SELECT rhost || ' ' || domain || ' ' || since || ' ' || coalesce(until, '-') FROM ns_links ORDER BY 1");
-        assert_eq!(ns, ["net.dns.ns1 a.com 1 2", "net.dns.ns2 a.com 2 -"]);
+        let ns = rows(&c, "SELECT domain || ' ' || since || ' ' || coalesce(until, '-') FROM ns_links ORDER BY 1");
+        assert_eq!(ns, ["a.com 2 -"], "the current version's set, from the version that wrote its latest NS record");
+        let set: i64 = c.query_row("SELECT set_id FROM ns_links", [], |r| r.get(0)).unwrap();
+        assert_eq!(set, links::set_id(&["net.dns.ns2".into()]));
+        let hosts = rows(&c, "SELECT rhost FROM ns_set_hosts ORDER BY 1");
+        assert_eq!(hosts, ["net.dns.ns2"]);
         let glue = rows(&c, "SELECT addr || ' ' || rhost || ' ' || since FROM glue_links");
         assert_eq!(glue, ["192.0.2.1 com.a.ns 1"]);
     }

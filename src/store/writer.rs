@@ -16,7 +16,7 @@ use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
-use super::links::{Bulk, Changes, Pairs};
+use super::links::{Bulk, Changes, Links};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -185,18 +185,27 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
         tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
-    let bulk = merge.bulk.take();
-    drop(merge);
-    if let Some(bulk) = bulk {
-        bulk.write(conn, &job.tld, job.zone, &mut tick)?;
+    let Merge { links, bulk, .. } = merge;
+    trace("rows written; the reverse-lookup index next");
+    match bulk {
+        Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
+        None => links.finish(conn, &job.tld, job.zone, &mut tick)?,
     }
+    trace("reverse-lookup index written");
     conn.execute_batch("COMMIT")?;
     Ok(stats)
 }
 
-/// The reverse-lookup pairs of `b.rows[rows]`.
-fn pairs(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
-    let mut p = Pairs::default();
+/// With ZONEFEED_TRACE set, notes a step of the writer on stderr (the importer traces its own).
+fn trace(what: &str) {
+    if std::env::var_os("ZONEFEED_TRACE").is_some() {
+        eprintln!("trace: writer: {what} ({})", crate::time::now_utc());
+    }
+}
+
+/// What `b.rows[rows]` give the reverse-lookup index.
+fn links_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Links> {
+    let mut p = Links::default();
     for r in &b.rows[rows] {
         let [domain, owner, rtype, rdata] =
             b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
@@ -419,7 +428,7 @@ struct Merge<'c> {
     groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
     event: Statement<'c>,
-    /// The reverse-lookup index: kept in place when records are compared, else sorted whole.
+    /// The reverse-lookup index: its changes when records are compared, else all of it.
     links: Changes<'c>,
     bulk: Option<Bulk>,
 }
@@ -484,7 +493,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop_before(&g.name)? {
-            self.records_gone(&o.name, true, Pairs::default())?;
+            self.records_gone(&o.name, true, Links::default())?;
         }
         let od = self.old_domains.pop_eq(&g.name)?;
         let og = self.old_groups.pop_eq(&g.name)?;
@@ -506,14 +515,14 @@ impl<'c> Merge<'c> {
         if self.compare_records && old_records == Some((g.hash, g.sig)) {
             return Ok(());
         }
-        let new = pairs(b, start..g.end)?;
+        let new = links_of(b, start..g.end)?;
         if self.compare_records && old_records.is_some() {
             self.records_gone(&g.name, og.is_some(), new)?;
         } else if self.compare_records {
             self.note_pending(&g.name)?;
-            self.links.apply(self.tld, self.job.zone, Pairs::default(), new)?;
+            self.links.note(&g.name, Links::default(), new);
         } else if let Some(bulk) = &mut self.bulk {
-            bulk.push(&new)?;
+            bulk.push(&g.name, new)?;
         }
         for row in start..g.end {
             self.records.push(b, row)?;
@@ -567,7 +576,7 @@ impl<'c> Merge<'c> {
         stats.removed_domains += 1;
         self.record_event(&o.name, "removed")?;
         if self.compare_records && records_go {
-            self.records_gone(&o.name, false, Pairs::default())?;
+            self.records_gone(&o.name, false, Links::default())?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
         let row = NewDomain {
@@ -604,10 +613,10 @@ impl<'c> Merge<'c> {
 
     /// The name's current records (and its group row, when it has one) are replaced, by
     /// none or by new ones, whose reverse-lookup pairs are `new`.
-    fn records_gone(&mut self, name: &str, group: bool, new: Pairs) -> rusqlite::Result<()> {
+    fn records_gone(&mut self, name: &str, group: bool, new: Links) -> rusqlite::Result<()> {
         self.note_pending(name)?;
         let old = self.links.current(self.tld, name, self.job.zone)?;
-        self.links.apply(self.tld, self.job.zone, old, new)?;
+        self.links.note(name, old, new);
         self.replace.records.execute(params![self.tld, name, self.job.zone])?;
         if group {
             self.replace.groups.execute(params![self.tld, name, self.job.zone])?;
@@ -635,7 +644,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop()? {
-            self.records_gone(&o.name, true, Pairs::default())?;
+            self.records_gone(&o.name, true, Links::default())?;
         }
         Ok(())
     }

@@ -200,7 +200,8 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT tld, name, hex(hash), since, until FROM record_groups ORDER BY 1, 2, 4",
         "SELECT zone, prev_zone, tld, domain, kind, at FROM events ORDER BY 1, 4, 5",
         "SELECT id, tld, serial, state, records, domains, zone_date FROM zones ORDER BY id",
-        "SELECT rhost, tld, domain, since, until FROM ns_links ORDER BY 1, 2, 3, 4",
+        "SELECT set_id, tld, domain, since, until FROM ns_links ORDER BY 1, 2, 3, 4",
+        "SELECT rhost, set_id FROM ns_set_hosts ORDER BY 1, 2",
         "SELECT addr, rhost, tld, since, until FROM glue_links ORDER BY 1, 2, 3, 4",
     ] {
         let mut st = conn.prepare(sql).unwrap();
@@ -369,7 +370,8 @@ fn reverse_lookups_equal_the_sets_the_texts_give_now_and_at_a_past_day() {
         let mut v = env::column(
             &c,
             &format!(
-                "SELECT 'ns ' || l.rhost || ' ' || l.domain FROM ns_links l JOIN zones z ON z.tld = l.tld AND z.state = 'current' WHERE {}",
+                "SELECT 'ns ' || h.rhost || ' ' || l.domain FROM ns_links l JOIN ns_set_hosts h ON h.set_id = l.set_id
+                   JOIN zones z ON z.tld = l.tld AND z.state = 'current' WHERE {}",
                 zonefeed::store::visible("l", "z.id")
             ),
         );
