@@ -5,7 +5,7 @@
 
 pub mod check;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -143,6 +143,23 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     Ok(out)
 }
 
+/// The (host, domain) pairs of zone `tld` in version `v` (SQL expressions) whose host meets
+/// `base_hosts` (over `b.rhost`) and `link_hosts` (over `l.rhost`), as rows (`rhost`,
+/// `domain`): the base's pairs (blocks meeting `block`) but those closed by `v`, and the
+/// pairs gained after the base still held in `v` (see `store::links`).
+pub fn pairs_sql(base_hosts: &str, link_hosts: &str, block: &str, tld: &str, v: &str) -> String {
+    format!(
+        "SELECT b.rhost AS rhost, j.value AS domain FROM ns_base b, json_each(b.domains) j
+          WHERE {base_hosts} AND b.tld = {tld} AND b.since <= {v} AND {block}
+            AND NOT EXISTS (SELECT 1 FROM ns_links c WHERE c.rhost = b.rhost AND c.tld = b.tld AND c.domain = j.value
+                              AND c.since = b.since AND c.until <= {v})
+         UNION ALL
+         SELECT l.rhost, l.domain FROM ns_links l
+          WHERE {link_hosts} AND l.tld = {tld} AND l.since > coalesce((SELECT version FROM ns_bases WHERE tld = {tld}), 0) AND {}",
+        store::visible("l", v)
+    )
+}
+
 /// A `--contains` word or `--glob` pattern that cannot match a name.
 #[derive(Debug, thiserror::Error)]
 #[error("`{query}`: {why}")]
@@ -236,20 +253,21 @@ impl Pattern {
 
     /// The index query of a pivot: the domains of zone `?1` delegated as asked (`?2`: a
     /// host or provider with its labels reversed, or an address), in version `?5`, after `?4`,
-    /// at most `?3`. The hosts give the NS sets that hold them (`ns_set_hosts`); each set's
-    /// domains are a range of `ns_links` in domain order, and a domain has one set at a time.
+    /// at most `?3`. See [`pairs_sql`].
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
-        let hosts = match self {
-            Pattern::Ns(_) => "h.rhost = ?2".to_string(),
+        let hosts = |x: &str| match self {
+            Pattern::Ns(_) => format!("{x}.rhost = ?2"),
             // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
             // p + "-..." (another name); the substr test keeps the first two.
             Pattern::Provider(_) => {
-                "h.rhost >= ?2 AND h.rhost < ?2 || '/' AND (h.rhost = ?2 OR substr(h.rhost, 1, length(?2) + 1) = ?2 || '.')".to_string()
+                format!(
+                    "{x}.rhost >= ?2 AND {x}.rhost < ?2 || '/' AND ({x}.rhost = ?2 OR substr({x}.rhost, 1, length(?2) + 1) = ?2 || '.')"
+                )
             }
             // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
             // zone date, or NULL for the current ones).
             _ => format!(
-                "h.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
+                "{x}.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
                 store::visible(
                     "g",
                     "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
@@ -257,12 +275,11 @@ impl Pattern {
                 )
             ),
         };
+        // Only the base blocks that reach past the cursor.
+        let block = if cmp == ">" { "(?4 IS NULL OR b.last > ?4)" } else { "(?4 IS NULL OR b.first < ?4)" };
         format!(
-            "SELECT l.domain FROM ns_links l
-              WHERE l.set_id IN (SELECT h.set_id FROM ns_set_hosts h WHERE {hosts}) AND l.tld = ?1 AND {}
-                AND (?4 IS NULL OR l.domain {cmp} ?4)
-              ORDER BY l.domain {order} LIMIT ?3",
-            store::visible("l", "?5")
+            "SELECT DISTINCT domain FROM ({}) WHERE (?4 IS NULL OR domain {cmp} ?4) ORDER BY domain {order} LIMIT ?3",
+            pairs_sql(&hosts("b"), &hosts("l"), block, "?1", "?5")
         )
     }
 
@@ -570,47 +587,54 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     let tx = conn.unchecked_transaction()?;
     let rhost = crate::zone::name::reversed(host);
     let one = |sql: &str| tx.query_row(sql, params![rhost], |r| r.get::<_, Option<String>>(0));
-    // The links of the NS sets that hold the host.
-    const SETS: &str = "l.set_id IN (SELECT set_id FROM ns_set_hosts WHERE rhost = ?1)";
-    let domains: i64 = tx.query_row(
-        &format!(
-            "SELECT count(*) FROM ns_links l JOIN zones z ON z.tld = l.tld AND z.state = 'current'
-              WHERE {SETS} AND {}",
-            store::visible("l", "z.id")
-        ),
-        params![rhost],
-        |r| r.get(0),
+    // Domains now: the pairs each zone's current version holds.
+    let mut domains = 0i64;
+    let mut now_in: Vec<String> = Vec::new();
+    for (version, zone, _) in versions(&tx, None, None)? {
+        let n: i64 = tx.query_row(
+            &format!("SELECT count(*) FROM ({})", pairs_sql("b.rhost = ?1", "l.rhost = ?1", "1", "?2", "?3")),
+            params![rhost, zone, version],
+            |r| r.get(0),
+        )?;
+        if n > 0 {
+            domains += n;
+            now_in.push(zone);
+        }
+    }
+    let first_seen = one(
+        "SELECT min(z.zone_date) FROM (SELECT since FROM ns_base WHERE rhost = ?1 UNION ALL SELECT since FROM ns_links WHERE rhost = ?1) s
+           JOIN zones z ON z.id = s.since WHERE z.state IN ('current', 'replaced')",
     )?;
-    let first_seen = one(&format!(
-        "SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since
-          WHERE {SETS} AND z.state IN ('current', 'replaced')"
-    ))?;
-    // A row still open was seen in its zone's current version; a closed one in the version
-    // before the one that closed it.
-    let last_seen = one(&format!(
-        "SELECT max(CASE WHEN l.until IS NULL THEN (SELECT zone_date FROM zones c WHERE c.tld = l.tld AND c.state = 'current')
-                    ELSE (SELECT max(p.zone_date) FROM zones p WHERE p.tld = l.tld AND p.id < l.until AND p.state IN ('current', 'replaced')) END)
-           FROM ns_links l WHERE {SETS}"
-    ))?;
+    // Still delegated: its zones' current dates; else the last version before one that
+    // closed a pair (every pair of the base that went has a closing row).
+    let last_seen = if now_in.is_empty() {
+        one("SELECT max((SELECT max(p.zone_date) FROM zones p WHERE p.tld = l.tld AND p.id < l.until AND p.state IN ('current', 'replaced')))
+               FROM ns_links l WHERE l.rhost = ?1 AND l.until IS NOT NULL")?
+    } else {
+        let mut st = tx.prepare("SELECT zone_date FROM zones WHERE tld = ?1 AND state = 'current'")?;
+        let mut best: Option<String> = None;
+        for z in &now_in {
+            let d: Option<String> = st.query_row(params![z], |r| r.get(0)).optional()?.flatten();
+            best = best.max(d);
+        }
+        best
+    };
     let since = crate::time::day(now - days * 86400);
-    // A domain gained the host where a link to a set holding it opened and no link to
-    // such a set closed at that version (a move between two sets that hold it is neither);
-    // lost it the other way round. A zone's first version is its baseline, not gains.
-    let links = |at: &str| -> rusqlite::Result<BTreeSet<(String, String, i64)>> {
+    // Gains are the pairs opened after each zone's base (a zone's first version is its
+    // baseline, not gains); losses the pairs closed, base pairs included.
+    let changed = |at: &str, gains: bool| -> rusqlite::Result<Vec<String>> {
+        let not_base = if gains { "AND l.since <> coalesce((SELECT version FROM ns_bases b WHERE b.tld = l.tld), 0)" } else { "" };
         let sql = format!(
-            "SELECT l.tld, l.domain, l.{at} FROM ns_links l JOIN zones z ON z.id = l.{at}
-              WHERE {SETS} AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced')
-                AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = z.tld AND p.id < z.id AND p.state IN ('current', 'replaced'))"
+            "SELECT DISTINCT l.domain FROM ns_links l JOIN zones z ON z.id = l.{at}
+              WHERE l.rhost = ?1 AND z.zone_date >= ?2 AND z.state IN ('current', 'replaced') {not_base}
+              ORDER BY l.domain"
         );
         let mut st = tx.prepare(&sql)?;
-        let v = st.query_map(params![rhost, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect();
+        let v = st.query_map(params![rhost, since], |r| r.get(0))?.collect();
         v
     };
-    let (opened, closed) = (links("since")?, links("until")?);
-    let names = |a: &BTreeSet<(String, String, i64)>, b: &BTreeSet<(String, String, i64)>| -> Vec<String> {
-        a.difference(b).map(|(_, d, _)| d.clone()).collect::<BTreeSet<_>>().into_iter().collect()
-    };
-    let (added, removed) = (names(&opened, &closed), names(&closed, &opened));
+    let added = changed("since", true)?;
+    let removed = changed("until", false)?;
     // Glue for the host sits in the zone above it, under the domain directly below that
     // zone's origin: a primary-key lookup in each zone that could hold it.
     let mut addresses = BTreeMap::new();

@@ -36,13 +36,15 @@ pub const SCHEMA_VERSION: i64 = 9;
 /// version `V` the same way); `pending` (the names a version touched) lets an interrupted
 /// import be rolled back.
 ///
-/// `ns_links`, `ns_set_hosts` and `glue_links` are the reverse-lookup index, kept by imports
-/// with records (see [`links`]): a row per domain and the NS set its own NS records name
-/// (`set_id`, a hash of the hosts), the hosts of each set, and a row per (address, host) an A
-/// or AAAA record gives, with the versions each held between. Links change only when the set
-/// or pair does (a TTL change leaves them be). Hosts are stored with their labels reversed
-/// (`rhost`, `com.cloudflare.ns1`, see [`crate::zone::name::reversed`]): a provider's hosts
-/// are one range of the key.
+/// `ns_base`, `ns_bases`, `ns_links` and `glue_links` are the reverse-lookup index, kept by
+/// imports with records (see [`links`]). A zone's index starts from a base version
+/// (`ns_bases`): its (name server, domain) pairs as blocks of a host's domains (`ns_base`, a
+/// JSON array of names). A pair gained later is an `ns_links` row (`since`, `until`); a pair
+/// of the base lost later is an `ns_links` row whose `since` is the base version and `until`
+/// the version that lost it. `glue_links` is a row per (address, host) an A or AAAA record
+/// gives. Pairs change only when the pair does (a TTL change leaves them be). Hosts are
+/// stored with their labels reversed (`rhost`, `com.cloudflare.ns1`, see
+/// [`crate::zone::name::reversed`]): a provider's hosts are one range of the key.
 const CORE: &str = r#"
 CREATE TABLE IF NOT EXISTS records (
     tld    TEXT NOT NULL,
@@ -77,18 +79,27 @@ CREATE TABLE IF NOT EXISTS record_groups (
     until INTEGER,
     PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ns_base (
+    rhost   TEXT NOT NULL,
+    tld     TEXT NOT NULL,
+    first   TEXT NOT NULL,
+    last    TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    domains TEXT NOT NULL,
+    since   INTEGER NOT NULL,
+    PRIMARY KEY (rhost, tld, first)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ns_bases (
+    tld     TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ns_links (
-    set_id INTEGER NOT NULL,
+    rhost  TEXT NOT NULL,
     tld    TEXT NOT NULL,
     domain TEXT NOT NULL,
     since  INTEGER NOT NULL,
     until  INTEGER,
-    PRIMARY KEY (set_id, tld, domain, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ns_set_hosts (
-    rhost  TEXT NOT NULL,
-    set_id INTEGER NOT NULL,
-    PRIMARY KEY (rhost, set_id)
+    PRIMARY KEY (rhost, tld, domain, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS glue_links (
     addr  TEXT NOT NULL,
@@ -425,72 +436,42 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
 }
 
 /// Fills the reverse-lookup index from the current versions' records, in one transaction
-/// (the upgrade to schema 9): a domain's NS set is linked from the latest version that wrote
-/// one of its NS records.
+/// (the upgrade to schema 9): each zone's current version is its base.
 fn index_current(conn: &Connection) -> rusqlite::Result<()> {
     let tx = conn.unchecked_transaction()?;
-    {
+    let zones: Vec<(String, i64)> = {
+        let mut st = tx.prepare("SELECT tld, id FROM zones WHERE state = 'current' AND with_records = 1")?;
+        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for (tld, id) in zones {
         let mut st = tx.prepare(&format!(
-            "SELECT r.tld, r.domain, r.rdata, r.since FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
-              WHERE r.type = 'NS' AND r.owner = r.domain AND {} ORDER BY r.tld, r.domain",
-            visible("r", "z.id")
+            "SELECT zf_reversed(rdata) AS h, domain FROM records r
+              WHERE tld = ?1 AND type = 'NS' AND owner = domain AND {} ORDER BY h, domain",
+            visible("r", "?2")
         ))?;
-        let mut link = tx.prepare("INSERT OR IGNORE INTO ns_links (set_id, tld, domain, since) VALUES (?1, ?2, ?3, ?4)")?;
-        let mut host = tx.prepare("INSERT OR IGNORE INTO ns_set_hosts (rhost, set_id) VALUES (?1, ?2)")?;
-        let mut flush = |key: &(String, String), hosts: &mut Vec<String>, since: i64| -> rusqlite::Result<()> {
-            hosts.sort_unstable();
-            hosts.dedup();
-            let set = links::set_id(hosts);
-            link.execute(params![set, key.0, key.1, since])?;
-            for h in hosts.drain(..) {
-                host.execute(params![h, set])?;
-            }
-            Ok(())
-        };
-        let mut rows = st.query([])?;
-        let mut cur: Option<((String, String), Vec<String>, i64)> = None;
+        let mut blocks = links::Blocks::new(&tx, &tld, id)?;
+        let mut rows = st.query(params![tld, id])?;
         while let Some(r) = rows.next()? {
-            let key: (String, String) = (r.get(0)?, r.get(1)?);
-            let (rhost, since) = (crate::zone::name::reversed(r.get_ref(2)?.as_str()?), r.get::<_, i64>(3)?);
-            match &mut cur {
-                Some((k, hosts, s)) if *k == key => {
-                    hosts.push(rhost);
-                    *s = (*s).max(since);
-                }
-                _ => {
-                    if let Some((k, mut hosts, s)) = cur.take() {
-                        flush(&k, &mut hosts, s)?;
-                    }
-                    cur = Some((key, vec![rhost], since));
-                }
-            }
+            blocks.add(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?)?;
         }
-        if let Some((k, mut hosts, s)) = cur.take() {
-            flush(&k, &mut hosts, s)?;
-        }
-        tx.execute_batch(&format!(
-            "INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since)
-               SELECT r.rdata, zf_reversed(r.owner), r.tld, r.since FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
-                WHERE r.type IN ('A', 'AAAA') AND {}",
-            visible("r", "z.id")
-        ))?;
+        blocks.finish()?;
+        tx.execute(
+            &format!(
+                "INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since)
+                   SELECT rdata, zf_reversed(owner), tld, ?2 FROM records r WHERE tld = ?1 AND type IN ('A', 'AAAA') AND {}",
+                visible("r", "?2")
+            ),
+            params![tld, id],
+        )?;
     }
     tx.commit()
 }
 
-/// The SQL functions the writer's SQL uses: `zf_reversed(name)` ([`crate::zone::name::reversed`])
-/// and `zf_set_id(hosts)`, the NS-set id ([`links::set_id`]) of newline-separated hosts in
-/// any order (NULL for none).
+/// The SQL function the writer's SQL uses: `zf_reversed(name)` ([`crate::zone::name::reversed`]).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("zf_reversed", 1, flags, |cx| Ok(crate::zone::name::reversed(&cx.get::<String>(0)?)))?;
-    conn.create_scalar_function("zf_set_id", 1, flags, |cx| {
-        let Some(hosts) = cx.get::<Option<String>>(0)? else { return Ok(None) };
-        let mut r: Vec<String> = hosts.split('\n').map(crate::zone::name::reversed).collect();
-        r.sort_unstable();
-        r.dedup();
-        Ok(Some(links::set_id(&r)))
-    })
+    conn.create_scalar_function("zf_reversed", 1, flags, |cx| Ok(crate::zone::name::reversed(&cx.get::<String>(0)?)))
 }
 
 /// Opens the database read-only (queries; safe beside a running import thanks to WAL).
@@ -622,11 +603,24 @@ pub fn delete_tld_rows(conn: &Connection, tld: &str, tables: &[(&str, &str)]) ->
 
 /// The tables holding a TLD's records (kept only by imports with records), each with the
 /// first column of its primary key.
-pub const RECORD_TABLES: &[(&str, &str)] =
-    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "set_id"), ("glue_links", "addr")];
+pub const RECORD_TABLES: &[(&str, &str)] = &[
+    ("records", "domain"),
+    ("record_groups", "name"),
+    ("ns_base", "rhost"),
+    ("ns_bases", "tld"),
+    ("ns_links", "rhost"),
+    ("glue_links", "addr"),
+];
 /// Every table holding a TLD's current state.
-pub const STATE_TABLES: &[(&str, &str)] =
-    &[("records", "domain"), ("record_groups", "name"), ("ns_links", "set_id"), ("glue_links", "addr"), ("domains", "name")];
+pub const STATE_TABLES: &[(&str, &str)] = &[
+    ("records", "domain"),
+    ("record_groups", "name"),
+    ("ns_base", "rhost"),
+    ("ns_bases", "tld"),
+    ("ns_links", "rhost"),
+    ("glue_links", "addr"),
+    ("domains", "name"),
+];
 
 /// Names handled per transaction when a version's pending names are settled or its own rows
 /// rolled back: the WAL holds one such batch at a time.
@@ -651,10 +645,13 @@ pub fn roll_back(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
                (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND since = ?3)",
             "UPDATE glue_links SET until = NULL WHERE tld = ?1 AND until = ?3 AND (addr, rhost) IN
                (SELECT rdata, zf_reversed(owner) FROM records WHERE tld = ?1 AND domain = ?2 AND type IN ('A', 'AAAA') AND until = ?3)",
-            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND since = ?3 AND set_id = zf_set_id(
-               (SELECT group_concat(rdata, char(10)) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND since = ?3))",
-            "UPDATE ns_links SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND set_id = zf_set_id(
-               (SELECT group_concat(rdata, char(10)) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3))",
+            // Pairs it gained; base pairs it lost (their closing rows go); pairs it lost.
+            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND since = ?3 AND rhost IN
+               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND since = ?3)",
+            "DELETE FROM ns_links WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND since = (SELECT version FROM ns_bases WHERE tld = ?1)
+               AND rhost IN (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3)",
+            "UPDATE ns_links SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3 AND rhost IN
+               (SELECT zf_reversed(rdata) FROM records WHERE tld = ?1 AND domain = ?2 AND owner = ?2 AND type = 'NS' AND until = ?3)",
             "DELETE FROM records WHERE tld = ?1 AND domain = ?2 AND since = ?3",
             "UPDATE records SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3",
             "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND since = ?3",
@@ -796,7 +793,13 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
     p.removed_domains =
         tx.execute("DELETE FROM domains WHERE removed_at IS NOT NULL AND removed_at < ?1 AND until IS NULL", params![cutoff])? as u64;
     // History rows closed by versions that became current before the cutoff.
-    for table in ["records", "domains", "record_groups", "ns_links", "glue_links"] {
+    // A base pair's closing row stays: without it the base would show the pair open.
+    p.history_rows += tx.execute(
+        "DELETE FROM ns_links WHERE until IS NOT NULL AND since <> coalesce((SELECT version FROM ns_bases b WHERE b.tld = ns_links.tld), -1)
+           AND until IN (SELECT id FROM zones WHERE state IN ('current', 'replaced') AND coalesce(finished_at, imported_at) < ?1)",
+        params![cutoff],
+    )? as u64;
+    for table in ["records", "domains", "record_groups", "glue_links"] {
         p.history_rows += tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE until IS NOT NULL AND until IN
@@ -905,13 +908,10 @@ mod tests {
                ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, NULL), ('com', 'a.com', 'sub.a.com', 'NS', 60, 'x.net', 1, NULL),
                ('com', 'a.com', 'a.com', 'DS', 60, '1 8 2 AA', 1, NULL);",
         );
-        let ns = rows(&c, "SELECT domain || ' ' || since || ' ' || coalesce(until, '-') FROM ns_links ORDER BY 1");
-        assert_eq!(ns, ["a.com 2 -"], "the current version's set, from the version that wrote its latest NS record");
-        let set: i64 = c.query_row("SELECT set_id FROM ns_links", [], |r| r.get(0)).unwrap();
-        assert_eq!(set, links::set_id(&["net.dns.ns2".into()]));
-        let hosts = rows(&c, "SELECT rhost FROM ns_set_hosts ORDER BY 1");
-        assert_eq!(hosts, ["net.dns.ns2"]);
+        let ns = rows(&c, "SELECT rhost || ' ' || tld || ' ' || n || ' ' || domains || ' ' || since FROM ns_base ORDER BY 1");
+        assert_eq!(ns, ["net.dns.ns2 com 1 [\"a.com\"] 2"], "the current version is the base");
+        assert_eq!(rows(&c, "SELECT tld || ' ' || version FROM ns_bases"), ["com 2"]);
         let glue = rows(&c, "SELECT addr || ' ' || rhost || ' ' || since FROM glue_links");
-        assert_eq!(glue, ["192.0.2.1 com.a.ns 1"]);
+        assert_eq!(glue, ["192.0.2.1 com.a.ns 2"]);
     }
 }

@@ -16,7 +16,7 @@ use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
-use super::links::{Bulk, Changes, Links};
+use super::links::{Bulk, Changes, Pairs};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -203,14 +203,23 @@ fn trace(what: &str) {
     }
 }
 
-/// What `b.rows[rows]` give the reverse-lookup index.
-fn links_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Links> {
-    let mut p = Links::default();
+/// Calls `f` with the fields of each of `b.rows[rows]`.
+fn each_record(b: &Batch, rows: Range<usize>, mut f: impl FnMut(&str, &str, &str, &str) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
     for r in &b.rows[rows] {
         let [domain, owner, rtype, rdata] =
             b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
-        p.add(domain, owner, rtype, rdata);
+        f(domain, owner, rtype, rdata)?;
     }
+    Ok(())
+}
+
+/// The reverse-lookup pairs of `b.rows[rows]`.
+fn pairs_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
+    let mut p = Pairs::default();
+    each_record(b, rows, |d, o, t, r| {
+        p.add(d, o, t, r);
+        Ok(())
+    })?;
     Ok(p)
 }
 
@@ -493,7 +502,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop_before(&g.name)? {
-            self.records_gone(&o.name, true, Links::default())?;
+            self.records_gone(&o.name, true, Pairs::default())?;
         }
         let od = self.old_domains.pop_eq(&g.name)?;
         let og = self.old_groups.pop_eq(&g.name)?;
@@ -515,14 +524,13 @@ impl<'c> Merge<'c> {
         if self.compare_records && old_records == Some((g.hash, g.sig)) {
             return Ok(());
         }
-        let new = links_of(b, start..g.end)?;
         if self.compare_records && old_records.is_some() {
-            self.records_gone(&g.name, og.is_some(), new)?;
+            self.records_gone(&g.name, og.is_some(), pairs_of(b, start..g.end)?)?;
         } else if self.compare_records {
             self.note_pending(&g.name)?;
-            self.links.note(&g.name, Links::default(), new);
+            self.links.note(Pairs::default(), pairs_of(b, start..g.end)?);
         } else if let Some(bulk) = &mut self.bulk {
-            bulk.push(&g.name, new)?;
+            each_record(b, start..g.end, |d, o, t, r| bulk.record(d, o, t, r))?;
         }
         for row in start..g.end {
             self.records.push(b, row)?;
@@ -576,7 +584,7 @@ impl<'c> Merge<'c> {
         stats.removed_domains += 1;
         self.record_event(&o.name, "removed")?;
         if self.compare_records && records_go {
-            self.records_gone(&o.name, false, Links::default())?;
+            self.records_gone(&o.name, false, Pairs::default())?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
         let row = NewDomain {
@@ -613,10 +621,10 @@ impl<'c> Merge<'c> {
 
     /// The name's current records (and its group row, when it has one) are replaced, by
     /// none or by new ones, whose reverse-lookup pairs are `new`.
-    fn records_gone(&mut self, name: &str, group: bool, new: Links) -> rusqlite::Result<()> {
+    fn records_gone(&mut self, name: &str, group: bool, new: Pairs) -> rusqlite::Result<()> {
         self.note_pending(name)?;
         let old = self.links.current(self.tld, name, self.job.zone)?;
-        self.links.note(name, old, new);
+        self.links.note(old, new);
         self.replace.records.execute(params![self.tld, name, self.job.zone])?;
         if group {
             self.replace.groups.execute(params![self.tld, name, self.job.zone])?;
@@ -644,7 +652,7 @@ impl<'c> Merge<'c> {
             self.domain_gone(o, true, stats)?;
         }
         while let Some(o) = self.old_groups.pop()? {
-            self.records_gone(&o.name, true, Links::default())?;
+            self.records_gone(&o.name, true, Pairs::default())?;
         }
         Ok(())
     }

@@ -409,16 +409,21 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     assert!(kept.iter().any(|r| r.ends_with(" 7 8")), "the replaced rows are kept as history");
     assert_eq!(history("k.db"), kept, "history after kills and reruns");
     let links = |db: &str| {
-        crate::env::column(
+        let mut v = crate::env::column(
             &t.db(db),
-            "SELECT (SELECT group_concat(rhost, ',') FROM (SELECT rhost FROM ns_set_hosts h WHERE h.set_id = l.set_id ORDER BY 1))
-                    || ' ' || l.tld || ' ' || l.domain || ' ' || s.serial || ' ' || coalesce(u.serial, '-')
+            "SELECT l.rhost || ' ' || l.tld || ' ' || l.domain || ' ' || s.serial || ' ' || coalesce(u.serial, '-')
                FROM ns_links l JOIN zones s ON s.id = l.since LEFT JOIN zones u ON u.id = l.until ORDER BY 1",
-        )
+        );
+        v.extend(crate::env::column(
+            &t.db(db),
+            "SELECT 'base ' || b.rhost || ' ' || b.tld || ' ' || b.domains || ' ' || s.serial FROM ns_base b JOIN zones s ON s.id = b.since ORDER BY 1",
+        ));
+        v
     };
     let kept = links("clean.db");
-    assert!(kept.iter().any(|r| r.starts_with("net.moved.ns0 ") && r.ends_with(" 8 -")), "a new NS set opens a link");
-    assert!(kept.iter().any(|r| r.starts_with("net.host3.ns0 ") && r.ends_with(" 7 8")), "the old set's link is closed");
+    assert!(kept.iter().any(|r| r.starts_with("net.moved.ns0 ") && r.ends_with(" 8 -")), "a gained name server opens a row");
+    assert!(kept.iter().any(|r| r.starts_with("net.host3.ns0 ") && r.ends_with(" 7 8")), "a lost one of the base gets its closing row");
+    assert!(kept.iter().any(|r| r.starts_with("base net.host3.ns0 ")), "the first version is the base");
     assert_eq!(links("k.db"), kept, "the reverse-lookup index after kills and reruns");
 }
 
