@@ -14,6 +14,8 @@ use std::io;
 use crossbeam_channel::Sender;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::store::links::Bulk;
+
 use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
@@ -38,7 +40,15 @@ pub struct Grouped {
 /// A group's records go straight into the batch being filled; the batch is sent between
 /// groups, never inside one. Without records they are dropped again once the group's hashes
 /// are taken.
-pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<GroupBatch>, counters: &Counters) -> io::Result<Grouped> {
+/// `bulk`, for a version written whole, collects the reverse-lookup index from the batches.
+pub fn run(
+    mut merged: Merged,
+    zone: &Origin,
+    no_records: bool,
+    tx: &Sender<GroupBatch>,
+    counters: &Counters,
+    mut bulk: Option<&mut Bulk>,
+) -> io::Result<Grouped> {
     let mut g = Grouped::default();
     // A zone holds a handful of types: a short list beats hashing the type on every record.
     let mut types: Vec<(Vec<u8>, u64)> = Vec::new();
@@ -54,6 +64,9 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Grou
             flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
             if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
                 counters.written.store(g.records, Ordering::Relaxed);
+                if let Some(b) = bulk.as_deref_mut() {
+                    b.batch(&batch)?;
+                }
                 tx.send(std::mem::take(&mut batch)).map_err(|_| closed())?;
             }
             start = batch.rows.len();
@@ -72,6 +85,9 @@ pub fn run(mut merged: Merged, zone: &Origin, no_records: bool, tx: &Sender<Grou
     }
     flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
+        if let Some(b) = bulk.as_deref_mut() {
+            b.batch(&batch)?;
+        }
         tx.send(batch).map_err(|_| closed())?;
     }
     g.types = types.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();

@@ -26,6 +26,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use crate::progress::Progress;
+use crate::store::links::Bulk;
 use crate::store::{self, writer};
 use crate::zone::name::Origin;
 use crate::zone::parser::{self, State};
@@ -296,6 +297,10 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
         let (w_tx, w_rx) = bounded::<writer::GroupBatch>(4);
 
+        // A version with no current one with records to compare with is written whole: its
+        // reverse-lookup index is collected by the grouping step, then handed to the writer.
+        let whole = !opts.no_records && !previous.as_ref().is_some_and(|p| p.with_records);
+        let (bulk_tx, bulk_rx) = bounded::<Bulk>(1);
         // The writer, spawned before anything can send to it.
         let job = writer::Job {
             zone: version,
@@ -307,8 +312,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             }),
             now: zone_date.clone(),
             records: !opts.no_records,
-            memory: opts.memory,
-            spill_dir: opts.spill_dir.clone(),
+            bulk: whole.then_some(bulk_rx),
         };
         // The writer takes the connection until it is joined: only one thread ever uses it.
         let writer_conn: &mut Connection = &mut *conn;
@@ -343,6 +347,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Err(e) => {
                 cancel.store(true, Ordering::Relaxed);
                 drop(w_tx);
+                drop(bulk_tx);
                 let _ = parsers.join();
                 let _ = reader.join();
                 let _ = writer_thread.join();
@@ -354,6 +359,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Ok(Ok(())) => {}
             Ok(Err(msg)) => {
                 drop(w_tx);
+                drop(bulk_tx);
                 let _ = writer_thread.join();
                 return Err(ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) });
             }
@@ -361,6 +367,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         }
         if committed.errors > opts.max_errors {
             drop(w_tx);
+            drop(bulk_tx);
             let _ = writer_thread.join();
             return Err(ImportError::TooManyErrors { file: file.clone(), count: committed.errors, max: opts.max_errors });
         }
@@ -371,7 +378,12 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let spilled_runs = sorter.spilled_runs();
         let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
         trace(started, "last run sorted");
-        let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters);
+        let mut bulk = whole.then(|| Bulk::new(opts.memory, opts.spill_dir.clone()));
+        let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters, bulk.as_mut());
+        if let (Some(b), true) = (bulk, grouped.is_ok()) {
+            let _ = bulk_tx.send(b);
+        }
+        drop(bulk_tx);
         trace(started, "grouped");
         drop(w_tx);
         let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;

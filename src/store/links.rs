@@ -4,7 +4,7 @@
 //! Any structure in host order is scattered against the domain order imports arrive in, and
 //! a B-tree row per (host, domain) pair costs a first import nearly what its records cost
 //! (measured: +60% on the 10M bench zone). So the pairs of the version that starts a zone's
-//! index, its base, are written as blocks: up to [`BLOCK`] domains of one host per row
+//! index, its base, are written as blocks: blocks of one host's domains, a row each
 //! ([`Bulk`]: sorted on a thread of their own with the importer's external sorter, appended
 //! in key order at the end). Later versions change the base with rows per pair
 //! ([`Changes`]: noted as names change, applied sorted at the end): a pair gained opens a
@@ -18,12 +18,15 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Sender};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 
-use super::writer::{multi_insert, ROWS_PER_INSERT};
+use super::writer::{multi_insert, GroupBatch, ROWS_PER_INSERT};
 use crate::ingest::sort::{Part, Sorter};
 use crate::zone::name::reversed;
 
-/// Domains per base row: a row of about 2 KiB, within one 8 KiB page.
-pub const BLOCK: usize = 128;
+/// Bytes of domain names per base row, at most: a row must stay under SQLite's largest
+/// local payload on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail
+/// takes an overflow page of its own (at 2 KiB rows, 402 MB of the bench zone's 935 MB
+/// index was such pages' unused space).
+pub const BLOCK_BYTES: usize = 1_400;
 
 /// What a name's records give the index: `(rhost, domain)` for each NS record at the
 /// domain's own name, `(addr, rhost)` for each A and AAAA record.
@@ -179,41 +182,47 @@ impl Bulk {
         Bulk { ns: Part::with_capacity(PART_BYTES), glue: Part::with_capacity(PART_BYTES / 8), tx: Some(tx), sorting: Some(sorting) }
     }
 
-    /// Notes a record's pair, if it gives one, straight into the sort keys.
-    pub fn record(&mut self, domain: &str, owner: &str, rtype: &str, rdata: &str) -> rusqlite::Result<()> {
-        let (part, a, b) = match rtype {
-            "NS" if owner == domain => (&mut self.ns, rdata, domain),
-            "A" | "AAAA" => (&mut self.glue, owner, rdata),
-            _ => return Ok(()),
-        };
-        let start = part.arena_len();
-        let buf = part.key_buf();
-        // `a` reversed label by label, then `\0`, then `b` (glue: `addr \0 rhost`).
-        let reversed_into = |buf: &mut Vec<u8>, name: &str| {
-            for (i, label) in name.rsplit('.').enumerate() {
-                if i > 0 {
-                    buf.push(b'.');
+    /// Notes the pairs of a batch's records (sort keys `domain \0 owner \0 TYPE \0 rdata`),
+    /// on the grouping step's thread: the writer's is the import's busiest.
+    pub fn batch(&mut self, b: &GroupBatch) -> io::Result<()> {
+        for &(at, len, _) in &b.rows {
+            let key = &b.keys[at as usize..(at + len) as usize];
+            let mut f = key.splitn(4, |&c| c == 0);
+            let (Some(domain), Some(owner), Some(rtype), Some(rdata)) = (f.next(), f.next(), f.next(), f.next()) else { continue };
+            let (part, name, other, ns) = match rtype {
+                b"NS" if owner == domain => (&mut self.ns, rdata, domain, true),
+                b"A" | b"AAAA" => (&mut self.glue, owner, rdata, false),
+                _ => continue,
+            };
+            let start = part.arena_len();
+            let buf = part.key_buf();
+            // The host reversed label by label: `rhost \0 domain`, or `addr \0 rhost` for glue.
+            let reversed_into = |buf: &mut Vec<u8>| {
+                for (i, label) in name.rsplit(|&c| c == b'.').enumerate() {
+                    if i > 0 {
+                        buf.push(b'.');
+                    }
+                    buf.extend_from_slice(label);
                 }
-                buf.extend_from_slice(label.as_bytes());
+            };
+            if ns {
+                reversed_into(buf);
+                buf.push(0);
+                buf.extend_from_slice(other);
+            } else {
+                buf.extend_from_slice(other);
+                buf.push(0);
+                reversed_into(buf);
             }
-        };
-        if rtype == "NS" {
-            reversed_into(buf, a);
-            buf.push(0);
-            buf.extend_from_slice(b.as_bytes());
-        } else {
-            buf.extend_from_slice(b.as_bytes());
-            buf.push(0);
-            reversed_into(buf, a);
+            part.finish(start, 0);
         }
-        part.finish(start, 0);
         if self.ns.arena_len() >= PART_BYTES || self.glue.arena_len() >= PART_BYTES / 8 {
             self.send()?;
         }
         Ok(())
     }
 
-    fn send(&mut self) -> rusqlite::Result<()> {
+    fn send(&mut self) -> io::Result<()> {
         let parts = (
             std::mem::replace(&mut self.ns, Part::with_capacity(PART_BYTES)),
             std::mem::replace(&mut self.glue, Part::with_capacity(PART_BYTES / 8)),
@@ -226,10 +235,10 @@ impl Bulk {
     }
 
     /// Waits for the sorting thread and returns its sorters.
-    fn sorted(&mut self) -> rusqlite::Result<(Sorter, Sorter)> {
+    fn sorted(&mut self) -> io::Result<(Sorter, Sorter)> {
         self.tx = None;
         let done = self.sorting.take().map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("the thread panicked"))));
-        done.unwrap_or_else(|| Err(io::Error::other("the thread stopped before"))).map_err(spill_error)
+        done.unwrap_or_else(|| Err(io::Error::other("the thread stopped before")))
     }
 
     /// Writes the index as version `zone`'s base; `tick(rows)` lets the writer commit.
@@ -240,8 +249,8 @@ impl Bulk {
         zone: i64,
         tick: &mut dyn FnMut(usize) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<()> {
-        self.send()?;
-        let (ns, glue) = self.sorted()?;
+        self.send().map_err(spill_error)?;
+        let (ns, glue) = self.sorted().map_err(spill_error)?;
         let mut merged = ns.finish().map_err(spill_error)?;
         let mut blocks = Blocks::new(conn, tld, zone)?;
         let mut last: Vec<u8> = Vec::new();
@@ -275,46 +284,75 @@ fn spill_error(e: io::Error) -> rusqlite::Error {
 }
 
 /// Base rows being written: the (host, domain) pairs of version `zone` in key order, cut into
-/// blocks of [`BLOCK`] domains of one host (a JSON array, which SQL reads with `json_each`).
+/// blocks of one host's domains (a JSON array, which SQL reads with `json_each`) of at most
+/// [`BLOCK_BYTES`].
 pub struct Blocks<'c> {
     insert: Statement<'c>,
     host: String,
-    domains: Vec<String>,
+    /// The block's JSON so far (`["a.com","b.com"`), its first and last names.
+    json: String,
+    first: String,
+    last: String,
 }
 
 impl<'c> Blocks<'c> {
     pub fn new(conn: &'c Connection, tld: &str, zone: i64) -> rusqlite::Result<Self> {
         conn.execute("INSERT OR REPLACE INTO ns_bases (tld, version) VALUES (?1, ?2)", params![tld, zone])?;
         let mut insert =
-            conn.prepare("INSERT OR FAIL INTO ns_base (tld, since, rhost, first, last, n, domains) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+            conn.prepare("INSERT OR FAIL INTO ns_base (tld, since, rhost, first, last, domains) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
         insert.raw_bind_parameter(1, tld)?;
         insert.raw_bind_parameter(2, zone)?;
-        Ok(Blocks { insert, host: String::new(), domains: Vec::with_capacity(BLOCK) })
+        Ok(Blocks { insert, host: String::new(), json: String::new(), first: String::new(), last: String::new() })
     }
 
     /// Adds the next pair; true when it wrote a row.
     pub fn add(&mut self, rhost: &str, domain: &str) -> rusqlite::Result<bool> {
         let mut wrote = false;
-        if rhost != self.host || self.domains.len() == BLOCK {
+        // JSON adds three bytes a name (quotes, comma), more for escapes.
+        if rhost != self.host || self.json.len() + domain.len() + 3 > BLOCK_BYTES {
             wrote = self.flush()?;
             if rhost != self.host {
-                self.host = rhost.to_string();
+                self.host.clear();
+                self.host.push_str(rhost);
             }
         }
-        self.domains.push(domain.to_string());
+        if self.json.is_empty() {
+            self.json.push('[');
+            self.first.clear();
+            self.first.push_str(domain);
+        } else {
+            self.json.push(',');
+        }
+        self.json.push('"');
+        // Names in canonical text are printable ASCII (`\DDD` escapes the rest): `"` and `\`
+        // need escaping; control characters, should one come, too.
+        for c in domain.chars() {
+            match c {
+                '"' | '\\' => {
+                    self.json.push('\\');
+                    self.json.push(c);
+                }
+                c if (c as u32) < 0x20 => self.json.push_str(&format!("\\u{:04x}", c as u32)),
+                c => self.json.push(c),
+            }
+        }
+        self.json.push('"');
+        self.last.clear();
+        self.last.push_str(domain);
         Ok(wrote)
     }
 
     fn flush(&mut self) -> rusqlite::Result<bool> {
-        let (Some(first), Some(last)) = (self.domains.first(), self.domains.last()) else { return Ok(false) };
-        let json = serde_json::to_string(&self.domains).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        if self.json.is_empty() {
+            return Ok(false);
+        }
+        self.json.push(']');
         self.insert.raw_bind_parameter(3, self.host.as_str())?;
-        self.insert.raw_bind_parameter(4, first.as_str())?;
-        self.insert.raw_bind_parameter(5, last.as_str())?;
-        self.insert.raw_bind_parameter(6, self.domains.len() as i64)?;
-        self.insert.raw_bind_parameter(7, json.as_str())?;
+        self.insert.raw_bind_parameter(4, self.first.as_str())?;
+        self.insert.raw_bind_parameter(5, self.last.as_str())?;
+        self.insert.raw_bind_parameter(6, self.json.as_str())?;
         self.insert.raw_execute()?;
-        self.domains.clear();
+        self.json.clear();
         Ok(true)
     }
 

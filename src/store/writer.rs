@@ -10,13 +10,13 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::path::PathBuf;
 
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
+use crossbeam_channel::Receiver as OneShot;
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -114,10 +114,10 @@ pub struct Job {
     pub now: String,
     /// This version keeps its records (no `--no-records`).
     pub records: bool,
-    /// The import's memory budget and where sorts spill (the reverse-lookup index of a
-    /// version written whole is sorted, see [`super::links`]).
-    pub memory: usize,
-    pub spill_dir: PathBuf,
+    /// For a version written whole (no current version with records to compare with), the
+    /// reverse-lookup index the grouping step collects, sent once every batch has been
+    /// (see [`super::links::Bulk`]).
+    pub bulk: Option<OneShot<Bulk>>,
 }
 
 /// The version a new one is compared with.
@@ -185,10 +185,16 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
         tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
-    let Merge { links, bulk, .. } = merge;
+    let Merge { links, .. } = merge;
     trace("rows written; the reverse-lookup index next");
-    match bulk {
-        Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
+    match &job.bulk {
+        // The grouping step collected a version written whole; none comes when it failed
+        // (and the import with it).
+        Some(rx) => {
+            if let Ok(bulk) = rx.recv() {
+                bulk.write(conn, &job.tld, job.zone, &mut tick)?;
+            }
+        }
         None => links.finish(conn, &job.tld, job.zone, &mut tick)?,
     }
     trace("reverse-lookup index written");
@@ -203,23 +209,14 @@ fn trace(what: &str) {
     }
 }
 
-/// Calls `f` with the fields of each of `b.rows[rows]`.
-fn each_record(b: &Batch, rows: Range<usize>, mut f: impl FnMut(&str, &str, &str, &str) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
-    for r in &b.rows[rows] {
-        let [domain, owner, rtype, rdata] =
-            b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
-        f(domain, owner, rtype, rdata)?;
-    }
-    Ok(())
-}
-
 /// The reverse-lookup pairs of `b.rows[rows]`.
 fn pairs_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
     let mut p = Pairs::default();
-    each_record(b, rows, |d, o, t, r| {
-        p.add(d, o, t, r);
-        Ok(())
-    })?;
+    for r in &b.rows[rows] {
+        let [domain, owner, rtype, rdata] =
+            b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+        p.add(domain, owner, rtype, rdata);
+    }
     Ok(p)
 }
 
@@ -437,9 +434,8 @@ struct Merge<'c> {
     groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
     event: Statement<'c>,
-    /// The reverse-lookup index: its changes when records are compared, else all of it.
+    /// The reverse-lookup index's changes, when records are compared.
     links: Changes<'c>,
-    bulk: Option<Bulk>,
 }
 
 impl<'c> Merge<'c> {
@@ -490,7 +486,6 @@ impl<'c> Merge<'c> {
             replace: Replace::new(conn)?,
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             links: Changes::new(conn)?,
-            bulk: (job.records && !compare_records).then(|| Bulk::new(job.memory, job.spill_dir.clone())),
         })
     }
 
@@ -529,8 +524,6 @@ impl<'c> Merge<'c> {
         } else if self.compare_records {
             self.note_pending(&g.name)?;
             self.links.note(Pairs::default(), pairs_of(b, start..g.end)?);
-        } else if let Some(bulk) = &mut self.bulk {
-            each_record(b, start..g.end, |d, o, t, r| bulk.record(d, o, t, r))?;
         }
         for row in start..g.end {
             self.records.push(b, row)?;

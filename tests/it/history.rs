@@ -201,7 +201,7 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT zone, prev_zone, tld, domain, kind, at FROM events ORDER BY 1, 4, 5",
         "SELECT id, tld, serial, state, records, domains, zone_date FROM zones ORDER BY id",
         "SELECT rhost, tld, domain, since, until FROM ns_links ORDER BY 1, 2, 3, 4",
-        "SELECT rhost, tld, first, last, n, domains, since FROM ns_base ORDER BY 1, 2, 3",
+        "SELECT rhost, tld, first, last, domains, since FROM ns_base ORDER BY 1, 2, 3",
         "SELECT tld, version FROM ns_bases ORDER BY 1",
         "SELECT addr, rhost, tld, since, until FROM glue_links ORDER BY 1, 2, 3, 4",
     ] {
