@@ -85,7 +85,7 @@ pub fn run(
     }
     flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
-        if let Some(b) = bulk.as_deref_mut() {
+        if let Some(b) = bulk {
             b.batch(&batch)?;
         }
         tx.send(batch).map_err(|_| closed())?;
