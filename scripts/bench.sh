@@ -108,6 +108,14 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
         s = json.loads(out.strip().splitlines()[-1])
         records = s["records"]
         add(label, label, secs, rss, (measured.wal, os.path.getsize(db)))
+        # The zone's domains as Parquet (issue 16: no slower than its --no-records import);
+        # not for a baseline build, which may not have `export`.
+        if not os.environ.get("BENCH_BIN"):
+            out_dir = os.path.join(d, "export")
+            subprocess.run(["rm", "-rf", out_dir], check=True)
+            secs, rss, _ = measured(f"{binary} --db {db} --quiet export --to {out_dir} --tables domains")
+            add("export " + flags, "  export --tables domains of it", secs, rss)
+            subprocess.run(["rm", "-rf", out_dir], check=True)
         # The next day over this one: the daily case.
         secs, rss, out = measured(f"{binary} --db {db} --quiet --format jsonl import {flags} {gz1}", db)
         s = json.loads(out.strip().splitlines()[-1])
@@ -121,6 +129,11 @@ def median(xs):
     return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 base = median(runs["gzip"]["secs"])
+if "export --no-records" in runs:
+    for flags in ("--no-records", ""):
+        e = median(runs["export " + flags]["secs"])
+        print(f"export of the domains (database imported {flags or 'with records'}) / import --no-records: "
+              f"{e / median(runs['zonefeed import --no-records']['secs']):.2f}")
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores; median of {len(runs['gzip']['secs'])} runs")
 print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'peak WAL / db':>16}")
 for r in runs.values():
