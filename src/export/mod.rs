@@ -394,7 +394,7 @@ fn schema(table: ExportTable) -> &'static str {
                 required binary domain (STRING);
                 required binary owner (STRING);
                 required binary type (STRING);
-                required int32 ttl (INTEGER(32, false));
+                required int32 ttl;
                 required binary rdata (STRING);
             }"
         }
@@ -405,9 +405,9 @@ fn schema(table: ExportTable) -> &'static str {
                 required int32 at (DATE);
                 optional group diff {
                     required group added (LIST) { repeated group list { required group element {
-                        required binary owner (STRING); required binary type (STRING); required int32 ttl (INTEGER(32, false)); required binary rdata (STRING); } } }
+                        required binary owner (STRING); required binary type (STRING); required int32 ttl; required binary rdata (STRING); } } }
                     required group removed (LIST) { repeated group list { required group element {
-                        required binary owner (STRING); required binary type (STRING); required int32 ttl (INTEGER(32, false)); required binary rdata (STRING); } } }
+                        required binary owner (STRING); required binary type (STRING); required int32 ttl; required binary rdata (STRING); } } }
                 }
                 optional group moved {
                     required group from (LIST) { repeated group list { required binary element (STRING); } }
@@ -507,7 +507,8 @@ fn records(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
         c[0].text(r.get_ref(0)?.as_str()?);
         c[1].text(r.get_ref(1)?.as_str()?);
         c[2].text(r.get_ref(2)?.as_str()?);
-        c[3].int(r.get::<_, i64>(3)? as u32 as i32);
+        // RFC 2181: a TTL is 0 to 2^31 - 1, so a signed int32 every engine reads holds it.
+        c[3].int(r.get::<_, i64>(3)?.clamp(0, i64::from(i32::MAX)) as i32);
         c[4].text(r.get_ref(4)?.as_str()?);
         row_done(t, tick)?;
     }
@@ -543,7 +544,7 @@ fn put_event(t: &mut Table, e: &Event) {
         let base = 3 + i * 4;
         c[base].opt_list_with(recs.map(|r| r.iter()), |col, x| col.text(&x.owner));
         c[base + 1].opt_list_with(recs.map(|r| r.iter()), |col, x| col.text(&x.rtype));
-        c[base + 2].opt_list_with(recs.map(|r| r.iter()), |col, x| col.int(x.ttl as u32 as i32));
+        c[base + 2].opt_list_with(recs.map(|r| r.iter()), |col, x| col.int(x.ttl.clamp(0, i64::from(i32::MAX)) as i32));
         c[base + 3].opt_list_with(recs.map(|r| r.iter()), |col, x| col.text(&x.rdata));
     }
     let moved = e.moved.as_ref();

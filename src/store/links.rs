@@ -259,6 +259,7 @@ impl Bulk {
     ) -> rusqlite::Result<()> {
         self.send().map_err(spill_error)?;
         let (ns, glue) = self.sorted().map_err(spill_error)?;
+        super::writer::trace("index sorted");
         let mut merged = ns.finish().map_err(spill_error)?;
         let mut blocks = Blocks::new(conn, tld, zone)?;
         let mut last: Vec<u8> = Vec::new();
@@ -277,6 +278,7 @@ impl Bulk {
             }
         }
         blocks.finish()?;
+        super::writer::trace("name-server pairs written");
         append_glue(conn, glue, tld, zone, tick)
     }
 }
@@ -297,22 +299,39 @@ fn spill_error(e: io::Error) -> rusqlite::Error {
 /// blocks of one host's domains (a JSON array, which SQL reads with `json_each`) of at most
 /// [`BLOCK_BYTES`].
 pub struct Blocks<'c> {
-    insert: Statement<'c>,
+    multi: Statement<'c>,
+    one: Statement<'c>,
     host: String,
     /// The block's JSON so far (`["a.com","b.com"`), its first and last names.
     json: String,
     first: String,
     last: String,
+    /// Finished rows waiting for a full statement (one row a statement took 3-4x as long):
+    /// their four fields end to end, and where each ends.
+    arena: String,
+    rows: Vec<[usize; 4]>,
 }
 
 impl<'c> Blocks<'c> {
     pub fn new(conn: &'c Connection, tld: &str, zone: i64) -> rusqlite::Result<Self> {
         conn.execute("INSERT OR REPLACE INTO ns_bases (tld, version) VALUES (?1, ?2)", params![tld, zone])?;
-        let mut insert =
-            conn.prepare("INSERT OR FAIL INTO ns_base (tld, since, rhost, first, last, domains) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
-        insert.raw_bind_parameter(1, tld)?;
-        insert.raw_bind_parameter(2, zone)?;
-        Ok(Blocks { insert, host: String::new(), json: String::new(), first: String::new(), last: String::new() })
+        let cols = ["rhost", "first", "last", "domains"];
+        let mut multi = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, ROWS_PER_INSERT))?;
+        let mut one = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, 1))?;
+        for st in [&mut multi, &mut one] {
+            st.raw_bind_parameter(1, tld)?;
+            st.raw_bind_parameter(2, zone)?;
+        }
+        Ok(Blocks {
+            multi,
+            one,
+            host: String::new(),
+            json: String::new(),
+            first: String::new(),
+            last: String::new(),
+            arena: String::new(),
+            rows: Vec::with_capacity(ROWS_PER_INSERT),
+        })
     }
 
     /// Adds the next pair; true when it wrote a row.
@@ -352,22 +371,50 @@ impl<'c> Blocks<'c> {
         Ok(wrote)
     }
 
+    /// Ends the block being built (if any) as a row; writes a statement's worth of rows.
     fn flush(&mut self) -> rusqlite::Result<bool> {
         if self.json.is_empty() {
             return Ok(false);
         }
         self.json.push(']');
-        self.insert.raw_bind_parameter(3, self.host.as_str())?;
-        self.insert.raw_bind_parameter(4, self.first.as_str())?;
-        self.insert.raw_bind_parameter(5, self.last.as_str())?;
-        self.insert.raw_bind_parameter(6, self.json.as_str())?;
-        self.insert.raw_execute()?;
+        let mut ends = [0; 4];
+        for (i, f) in [&self.host, &self.first, &self.last, &self.json].into_iter().enumerate() {
+            self.arena.push_str(f);
+            ends[i] = self.arena.len();
+        }
+        self.rows.push(ends);
         self.json.clear();
+        if self.rows.len() == ROWS_PER_INSERT {
+            Self::bind(&mut self.multi, &self.arena, &self.rows)?;
+            self.multi.raw_execute()?;
+            self.rows.clear();
+            self.arena.clear();
+        }
         Ok(true)
     }
 
+    /// Binds `rows` (fields in `arena`) from the statement's third parameter on.
+    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 4]]) -> rusqlite::Result<()> {
+        let mut start = 0;
+        for (i, ends) in rows.iter().enumerate() {
+            for (j, &end) in ends.iter().enumerate() {
+                st.raw_bind_parameter(3 + 4 * i + j, &arena[start..end])?;
+                start = end;
+            }
+        }
+        Ok(())
+    }
+
     pub fn finish(mut self) -> rusqlite::Result<()> {
-        self.flush().map(|_| ())
+        self.flush()?;
+        let mut start = 0;
+        for ends in &self.rows {
+            let row = [ends[0] - start, ends[1] - start, ends[2] - start, ends[3] - start];
+            Self::bind(&mut self.one, &self.arena[start..ends[3]], &[row])?;
+            self.one.raw_execute()?;
+            start = ends[3];
+        }
+        Ok(())
     }
 }
 

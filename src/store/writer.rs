@@ -203,7 +203,7 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
 }
 
 /// With ZONEFEED_TRACE set, notes a step of the writer on stderr (the importer traces its own).
-fn trace(what: &str) {
+pub(super) fn trace(what: &str) {
     if std::env::var_os("ZONEFEED_TRACE").is_some() {
         eprintln!("trace: writer: {what} ({})", crate::time::now_utc());
     }
