@@ -157,6 +157,13 @@ fn make_dir(dir: &Path) -> Result<(), ExportError> {
     }
 }
 
+/// Whether `dir` holds files other than an export's own before its manifest: the lock file,
+/// and the temporary file of a first manifest whose run was killed before the rename.
+fn holds_others(dir: &Path) -> Result<bool, ExportError> {
+    let ours = |name: &std::ffi::OsStr| name == LOCK || name.to_string_lossy().starts_with(".tmp-");
+    Ok(fs::read_dir(dir).map_err(io(dir))?.filter_map(Result::ok).any(|e| !ours(&e.file_name())))
+}
+
 /// Reads the manifest (under the lock). A directory without one becomes an export only when
 /// it is empty, and gets its manifest before anything else: a run killed before its first
 /// partition leaves a directory the next run knows as its own.
@@ -172,8 +179,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest, ExportError> {
             Ok(m)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let foreign = fs::read_dir(dir).map_err(io(dir))?.filter_map(Result::ok).any(|e| e.file_name() != LOCK);
-            if foreign {
+            if holds_others(dir)? {
                 return Err(ExportError::Foreign { path: dir.to_path_buf() });
             }
             let m = Manifest { format: 1, partitions: BTreeMap::new() };
@@ -270,7 +276,7 @@ fn days(conn: &Connection, opts: &Options, pruned_before: Option<&str>) -> rusql
 pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn FnMut(&str, u64)) -> Result<Report, ExportError> {
     make_dir(dir)?;
     // Someone else's directory is refused before the lock file is made in it.
-    if !dir.join(MANIFEST).exists() && fs::read_dir(dir).map_err(io(dir))?.filter_map(Result::ok).any(|e| e.file_name() != LOCK) {
+    if !dir.join(MANIFEST).exists() && holds_others(dir)? {
         return Err(ExportError::Foreign { path: dir.to_path_buf() });
     }
     let _lock = match crate::lock::exclusive(&dir.join(LOCK), std::time::Duration::ZERO) {

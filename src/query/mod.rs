@@ -143,19 +143,32 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     Ok(out)
 }
 
-/// The (host, domain) pairs of zone `tld` in version `v` (SQL expressions) whose host meets
-/// `base_hosts` (over `b.rhost`) and `link_hosts` (over `l.rhost`), as rows (`rhost`,
-/// `domain`): the base's pairs (blocks meeting `block`) but those closed by `v`, and the
-/// pairs gained after the base still held in `v` (see `store::links`).
-pub fn pairs_sql(base_hosts: &str, link_hosts: &str, block: &str, tld: &str, v: &str) -> String {
+/// The (host, domain) pairs of zone `tld` in version `v` (SQL expressions) whose host (its
+/// labels reversed) meets `hosts`, as rows (`rhost`, `domain`, `base`: 1 for the base's):
+/// the base's pairs but those closed by `v`, and the pairs gained after the base still held
+/// in `v` (see `store::links`). `ranges` selects (`lo`, `hi`) bounds of `rhost` that cover
+/// every host meeting `hosts`: a base row holds the pairs of consecutive hosts from its key
+/// on, so a range starts at the last row keyed before it.
+pub fn pairs_sql(hosts: &dyn Fn(&str) -> String, ranges: &str, tld: &str, v: &str) -> String {
+    let last_before = |col: &str| {
+        format!("(SELECT x.{col} FROM ns_base x WHERE x.tld = {tld} AND x.rhost < r.lo ORDER BY x.rhost DESC, x.first DESC LIMIT 1)")
+    };
     format!(
-        "SELECT b.rhost AS rhost, j.value AS domain FROM ns_base b, json_each(b.domains) j
-          WHERE {base_hosts} AND b.tld = {tld} AND b.since <= {v} AND {block}
-            AND NOT EXISTS (SELECT 1 FROM ns_links c WHERE c.rhost = b.rhost AND c.tld = b.tld AND c.domain = j.value
+        "SELECT h.value ->> 0 AS rhost, d.value AS domain, 1 AS base
+           FROM (SELECT r.lo, r.hi, {} AS pr, {} AS pf FROM ({ranges}) r) q
+           JOIN ns_base b ON b.tld = {tld} AND (b.rhost, b.first) >= (coalesce(q.pr, q.lo), coalesce(q.pf, '')) AND b.rhost <= q.hi
+           JOIN json_each(b.pairs) h
+           JOIN json_each(h.value, '$[1]') d
+          WHERE b.since <= {v} AND (h.value ->> 0) BETWEEN q.lo AND q.hi AND {}
+            AND NOT EXISTS (SELECT 1 FROM ns_links c WHERE c.rhost = (h.value ->> 0) AND c.tld = b.tld AND c.domain = d.value
                               AND c.since = b.since AND c.until <= {v})
          UNION ALL
-         SELECT l.rhost, l.domain FROM ns_links l
-          WHERE {link_hosts} AND l.tld = {tld} AND l.since > coalesce((SELECT version FROM ns_bases WHERE tld = {tld}), 0) AND {}",
+         SELECT l.rhost, l.domain, 0 FROM ns_links l
+          WHERE {} AND l.tld = {tld} AND l.since > coalesce((SELECT version FROM ns_bases WHERE tld = {tld}), 0) AND {}",
+        last_before("rhost"),
+        last_before("first"),
+        hosts("(h.value ->> 0)"),
+        hosts("l.rhost"),
         store::visible("l", v)
     )
 }
@@ -255,31 +268,31 @@ impl Pattern {
     /// host or provider with its labels reversed, or an address), in version `?5`, after `?4`,
     /// at most `?3`. See [`pairs_sql`].
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
-        let hosts = |x: &str| match self {
-            Pattern::Ns(_) => format!("{x}.rhost = ?2"),
+        // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
+        // zone date, or NULL for the current ones).
+        let glue = format!(
+            "SELECT DISTINCT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {}",
+            store::visible(
+                "g",
+                "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
+                   ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
+            )
+        );
+        let hosts = |h: &str| match self {
+            Pattern::Ns(_) => format!("{h} = ?2"),
             // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
             // p + "-..." (another name); the substr test keeps the first two.
-            Pattern::Provider(_) => {
-                format!(
-                    "{x}.rhost >= ?2 AND {x}.rhost < ?2 || '/' AND ({x}.rhost = ?2 OR substr({x}.rhost, 1, length(?2) + 1) = ?2 || '.')"
-                )
-            }
-            // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
-            // zone date, or NULL for the current ones).
-            _ => format!(
-                "{x}.rhost IN (SELECT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {})",
-                store::visible(
-                    "g",
-                    "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
-                       ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
-                )
-            ),
+            Pattern::Provider(_) => format!("{h} >= ?2 AND {h} < ?2 || '/' AND ({h} = ?2 OR substr({h}, 1, length(?2) + 1) = ?2 || '.')"),
+            _ => format!("{h} IN ({glue})"),
         };
-        // Only the base blocks that reach past the cursor.
-        let block = if cmp == ">" { "(?4 IS NULL OR b.last > ?4)" } else { "(?4 IS NULL OR b.first < ?4)" };
+        let ranges = match self {
+            Pattern::Ns(_) => "SELECT ?2 AS lo, ?2 AS hi".to_string(),
+            Pattern::Provider(_) => "SELECT ?2 AS lo, ?2 || '/' AS hi".to_string(),
+            _ => format!("SELECT rhost AS lo, rhost AS hi FROM ({glue})"),
+        };
         format!(
             "SELECT DISTINCT domain FROM ({}) WHERE (?4 IS NULL OR domain {cmp} ?4) ORDER BY domain {order} LIMIT ?3",
-            pairs_sql(&hosts("b"), &hosts("l"), block, "?1", "?5")
+            pairs_sql(&hosts, &ranges, "?1", "?5")
         )
     }
 
@@ -587,24 +600,43 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     let tx = conn.unchecked_transaction()?;
     let rhost = crate::zone::name::reversed(host);
     let one = |sql: &str| tx.query_row(sql, params![rhost], |r| r.get::<_, Option<String>>(0));
-    // Domains now: the pairs each zone's current version holds.
+    // Domains now: the pairs each zone's current version holds; a zone whose base gave
+    // some was delegating to it since its base.
     let mut domains = 0i64;
     let mut now_in: Vec<String> = Vec::new();
+    let mut first_seen: Option<String> = None;
+    let host_is = |h: &str| format!("{h} = ?1");
     for (version, zone, _) in versions(&tx, None, None)? {
-        let n: i64 = tx.query_row(
-            &format!("SELECT count(*) FROM ({})", pairs_sql("b.rhost = ?1", "l.rhost = ?1", "1", "?2", "?3")),
+        let (n, base): (i64, i64) = tx.query_row(
+            &format!("SELECT count(*), coalesce(sum(base), 0) FROM ({})", pairs_sql(&host_is, "SELECT ?1 AS lo, ?1 AS hi", "?2", "?3")),
             params![rhost, zone, version],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         if n > 0 {
             domains += n;
-            now_in.push(zone);
+            now_in.push(zone.clone());
+        }
+        if base > 0 {
+            let d: Option<String> = tx
+                .query_row("SELECT z.zone_date FROM ns_bases b JOIN zones z ON z.id = b.version WHERE b.tld = ?1", params![zone], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+            first_seen = match (first_seen, d) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
-    let first_seen = one(
-        "SELECT min(z.zone_date) FROM (SELECT since FROM ns_base WHERE rhost = ?1 UNION ALL SELECT since FROM ns_links WHERE rhost = ?1) s
-           JOIN zones z ON z.id = s.since WHERE z.state IN ('current', 'replaced')",
+    // Rows of the links: pairs gained, and base pairs lost (their `since` is the base).
+    let linked = one(
+        "SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since WHERE l.rhost = ?1 AND z.state IN ('current', 'replaced')",
     )?;
+    let first_seen = match (first_seen, linked) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     // Still delegated: its zones' current dates; else the last version before one that
     // closed a pair (every pair of the base that went has a closing row).
     let last_seen = if now_in.is_empty() {

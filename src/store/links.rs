@@ -22,10 +22,10 @@ use super::writer::{multi_insert, GroupBatch, ROWS_PER_INSERT};
 use crate::ingest::sort::{Part, Sorter};
 use crate::zone::name::reversed;
 
-/// Bytes of domain names per base row, at most: a row must stay under SQLite's largest
-/// local payload on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail
-/// takes an overflow page of its own (at 2 KiB rows, 402 MB of the bench zone's 935 MB
-/// index was such pages' unused space).
+/// Bytes of JSON per base row, at most: a row must stay under SQLite's largest local payload
+/// on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail takes an
+/// overflow page of its own (at 2 KiB rows, 402 MB of the bench zone's 935 MB index was such
+/// pages' unused space).
 pub const BLOCK_BYTES: usize = 1_400;
 
 /// What a name's records give the index: `(rhost, domain)` for each NS record at the
@@ -295,27 +295,47 @@ fn spill_error(e: io::Error) -> rusqlite::Error {
     )
 }
 
-/// Base rows being written: the (host, domain) pairs of version `zone` in key order, cut into
-/// blocks of one host's domains (a JSON array, which SQL reads with `json_each`) of at most
-/// [`BLOCK_BYTES`].
+/// Base rows being written: the (host, domain) pairs of version `zone` in key order, cut
+/// into rows of at most [`BLOCK_BYTES`] of JSON, `[["rhost", ["domain", ...]], ...]` (which
+/// SQL reads with `json_each`), keyed by their first host and domain. A row holds the pairs
+/// of consecutive hosts: most hosts serve a domain or two (2.5M of the 10M bench zone's), and
+/// a row per host cost the first import 2 s more.
 pub struct Blocks<'c> {
     multi: Statement<'c>,
     one: Statement<'c>,
-    host: String,
-    /// The block's JSON so far (`["a.com","b.com"`), its first and last names.
+    /// The row being built: its JSON so far (`[["com.a.ns",["x.com","y.com"`), its key,
+    /// and the host it is at.
     json: String,
-    first: String,
-    last: String,
+    host: String,
+    first: (String, String),
     /// Finished rows waiting for a full statement (one row a statement took 3-4x as long):
-    /// their four fields end to end, and where each ends.
+    /// their three fields end to end, and where each ends.
     arena: String,
-    rows: Vec<[usize; 4]>,
+    rows: Vec<[usize; 3]>,
+}
+
+/// `s` as a JSON string, quotes included. Names in canonical text are printable ASCII
+/// (`\DDD` escapes the rest): `"` and `\` need escaping; control characters, should one
+/// come, too.
+fn push_json(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 impl<'c> Blocks<'c> {
     pub fn new(conn: &'c Connection, tld: &str, zone: i64) -> rusqlite::Result<Self> {
         conn.execute("INSERT OR REPLACE INTO ns_bases (tld, version) VALUES (?1, ?2)", params![tld, zone])?;
-        let cols = ["rhost", "first", "last", "domains"];
+        let cols = ["rhost", "first", "pairs"];
         let mut multi = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, ROWS_PER_INSERT))?;
         let mut one = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, 1))?;
         for st in [&mut multi, &mut one] {
@@ -325,65 +345,51 @@ impl<'c> Blocks<'c> {
         Ok(Blocks {
             multi,
             one,
-            host: String::new(),
             json: String::new(),
-            first: String::new(),
-            last: String::new(),
+            host: String::new(),
+            first: (String::new(), String::new()),
             arena: String::new(),
             rows: Vec::with_capacity(ROWS_PER_INSERT),
         })
     }
 
-    /// Adds the next pair; true when it wrote a row.
+    /// Adds the next pair; true when it finished a row.
     pub fn add(&mut self, rhost: &str, domain: &str) -> rusqlite::Result<bool> {
-        let mut wrote = false;
-        // JSON adds three bytes a name (quotes, comma), more for escapes.
-        if rhost != self.host || self.json.len() + domain.len() + 3 > BLOCK_BYTES {
-            wrote = self.flush()?;
-            if rhost != self.host {
-                self.host.clear();
-                self.host.push_str(rhost);
-            }
-        }
+        // JSON adds a few bytes a name (quotes, comma, brackets), more for escapes.
+        let wrote = self.json.len() + rhost.len() + domain.len() + 12 > BLOCK_BYTES && self.flush()?;
         if self.json.is_empty() {
             self.json.push('[');
-            self.first.clear();
-            self.first.push_str(domain);
-        } else {
+            self.first = (rhost.to_string(), domain.to_string());
+        } else if rhost == self.host {
             self.json.push(',');
+            push_json(&mut self.json, domain);
+            return Ok(wrote);
+        } else {
+            self.json.push_str("]],");
         }
-        self.json.push('"');
-        // Names in canonical text are printable ASCII (`\DDD` escapes the rest): `"` and `\`
-        // need escaping; control characters, should one come, too.
-        for c in domain.chars() {
-            match c {
-                '"' | '\\' => {
-                    self.json.push('\\');
-                    self.json.push(c);
-                }
-                c if (c as u32) < 0x20 => self.json.push_str(&format!("\\u{:04x}", c as u32)),
-                c => self.json.push(c),
-            }
-        }
-        self.json.push('"');
-        self.last.clear();
-        self.last.push_str(domain);
+        self.json.push('[');
+        push_json(&mut self.json, rhost);
+        self.json.push_str(",[");
+        push_json(&mut self.json, domain);
+        self.host.clear();
+        self.host.push_str(rhost);
         Ok(wrote)
     }
 
-    /// Ends the block being built (if any) as a row; writes a statement's worth of rows.
+    /// Ends the row being built (if any); writes a statement's worth of rows.
     fn flush(&mut self) -> rusqlite::Result<bool> {
         if self.json.is_empty() {
             return Ok(false);
         }
-        self.json.push(']');
-        let mut ends = [0; 4];
-        for (i, f) in [&self.host, &self.first, &self.last, &self.json].into_iter().enumerate() {
+        self.json.push_str("]]]");
+        let mut ends = [0; 3];
+        for (i, f) in [&self.first.0, &self.first.1, &self.json].into_iter().enumerate() {
             self.arena.push_str(f);
             ends[i] = self.arena.len();
         }
         self.rows.push(ends);
         self.json.clear();
+        self.host.clear();
         if self.rows.len() == ROWS_PER_INSERT {
             Self::bind(&mut self.multi, &self.arena, &self.rows)?;
             self.multi.raw_execute()?;
@@ -394,11 +400,11 @@ impl<'c> Blocks<'c> {
     }
 
     /// Binds `rows` (fields in `arena`) from the statement's third parameter on.
-    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 4]]) -> rusqlite::Result<()> {
+    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 3]]) -> rusqlite::Result<()> {
         let mut start = 0;
         for (i, ends) in rows.iter().enumerate() {
             for (j, &end) in ends.iter().enumerate() {
-                st.raw_bind_parameter(3 + 4 * i + j, &arena[start..end])?;
+                st.raw_bind_parameter(3 + 3 * i + j, &arena[start..end])?;
                 start = end;
             }
         }
@@ -409,10 +415,10 @@ impl<'c> Blocks<'c> {
         self.flush()?;
         let mut start = 0;
         for ends in &self.rows {
-            let row = [ends[0] - start, ends[1] - start, ends[2] - start, ends[3] - start];
-            Self::bind(&mut self.one, &self.arena[start..ends[3]], &[row])?;
+            let row = [ends[0] - start, ends[1] - start, ends[2] - start];
+            Self::bind(&mut self.one, &self.arena[start..ends[2]], &[row])?;
             self.one.raw_execute()?;
-            start = ends[3];
+            start = ends[2];
         }
         Ok(())
     }

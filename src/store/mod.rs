@@ -38,8 +38,8 @@ pub const SCHEMA_VERSION: i64 = 9;
 ///
 /// `ns_base`, `ns_bases`, `ns_links` and `glue_links` are the reverse-lookup index, kept by
 /// imports with records (see [`links`]). A zone's index starts from a base version
-/// (`ns_bases`): its (name server, domain) pairs as blocks of a host's domains (`ns_base`, a
-/// JSON array of names). A pair gained later is an `ns_links` row (`since`, `until`); a pair
+/// (`ns_bases`): its (name server, domain) pairs in host order, cut into rows (`ns_base`, a
+/// JSON array of hosts and their domains, keyed by its first pair). A pair gained later is an `ns_links` row (`since`, `until`); a pair
 /// of the base lost later is an `ns_links` row whose `since` is the base version and `until`
 /// the version that lost it. `glue_links` is a row per (address, host) an A or AAAA record
 /// gives. Pairs change only when the pair does (a TTL change leaves them be). Hosts are
@@ -80,13 +80,12 @@ CREATE TABLE IF NOT EXISTS record_groups (
     PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ns_base (
-    rhost   TEXT NOT NULL,
-    tld     TEXT NOT NULL,
-    first   TEXT NOT NULL,
-    last    TEXT NOT NULL,
-    domains TEXT NOT NULL,
-    since   INTEGER NOT NULL,
-    PRIMARY KEY (rhost, tld, first)
+    tld   TEXT NOT NULL,
+    rhost TEXT NOT NULL,
+    first TEXT NOT NULL,
+    pairs TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    PRIMARY KEY (tld, rhost, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ns_bases (
     tld     TEXT PRIMARY KEY,
@@ -907,8 +906,8 @@ mod tests {
                ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, NULL), ('com', 'a.com', 'sub.a.com', 'NS', 60, 'x.net', 1, NULL),
                ('com', 'a.com', 'a.com', 'DS', 60, '1 8 2 AA', 1, NULL);",
         );
-        let ns = rows(&c, "SELECT rhost || ' ' || tld || ' ' || domains || ' ' || since FROM ns_base ORDER BY 1");
-        assert_eq!(ns, ["net.dns.ns2 com [\"a.com\"] 2"], "the current version is the base");
+        let ns = rows(&c, "SELECT rhost || ' ' || tld || ' ' || pairs || ' ' || since FROM ns_base ORDER BY 1");
+        assert_eq!(ns, ["net.dns.ns2 com [[\"net.dns.ns2\",[\"a.com\"]]] 2"], "the current version is the base");
         assert_eq!(rows(&c, "SELECT tld || ' ' || version FROM ns_bases"), ["com 2"]);
         let glue = rows(&c, "SELECT addr || ' ' || rhost || ' ' || since FROM glue_links");
         assert_eq!(glue, ["192.0.2.1 com.a.ns 2"]);

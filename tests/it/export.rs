@@ -272,6 +272,14 @@ fn a_file_a_foreign_directory_and_an_unknown_table_are_usage_errors() {
     let out = t.run(&["--db", "b.db", "export", "--to", t.path("new").to_str().unwrap(), "--tables", "domains,zones"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("zones"));
+    // A first run killed before its manifest's rename left only the lock and that temporary
+    // file: the directory is still ours (the kill test caught this once).
+    let half = t.path("half");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join(".zonefeed-export.lock"), b"").unwrap();
+    std::fs::write(half.join(".tmp-x1y2z3"), b"{\"form").unwrap();
+    export(&t, "b.db", &half);
+    assert!(!half.join(".tmp-x1y2z3").exists(), "the leftover is removed");
     // A damaged manifest is named, not overwritten.
     let dir = t.path("dmg");
     export(&t, "b.db", &dir);
