@@ -125,10 +125,11 @@ print(json.dumps(out))
     }
 }
 
-/// Every file under `dir` with its bytes, by relative path.
+/// Every file under `dir` with its bytes, by relative path (none when a run killed early
+/// never made `dir`).
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
+    let mut stack = if dir.exists() { vec![dir.to_path_buf()] } else { Vec::new() };
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
