@@ -4,12 +4,12 @@
 //! Any structure in host order is scattered against the domain order imports arrive in, and
 //! a B-tree row per (host, domain) pair costs a first import nearly what its records cost
 //! (measured: +60% on the 10M bench zone). So the pairs of the version that starts a zone's
-//! index, its base, are written as blocks: blocks of one host's domains, a row each
-//! ([`Bulk`]: sorted on a thread of their own with the importer's external sorter, appended
-//! in key order at the end). Later versions change the base with rows per pair
-//! ([`Changes`]: noted as names change, applied sorted at the end): a pair gained opens a
-//! row, a pair lost closes its row, or, for a pair of the base, gets a closing row whose
-//! `since` is the base version. The queries are in [`crate::query`] (`PIVOT_PAIRS`).
+//! index, its base, are written as rows of many pairs ([`Blocks`], [`Bulk`]: sorted on a
+//! thread of their own with the importer's external sorter, appended in key order at the
+//! end). Later versions change the base with rows per pair ([`Changes`]: noted as names
+//! change, applied sorted at the end): a pair gained opens a row, a pair lost closes its
+//! row, or, for a pair of the base, gets a closing row whose `since` is the base version.
+//! The queries are [`crate::query::pairs_sql`].
 
 use std::io;
 use std::path::PathBuf;
