@@ -146,18 +146,18 @@ impl<'c> Changes<'c> {
                     close_glue.execute(params![tld, zone, addr, rhost])?;
                 }
             }
-            // Sorted by host, consecutive changes still land on different pages: a change
-            // counts as the rows of a page, so that a transaction dirties a bounded number of
-            // pages (the WAL reached 126 MiB counting each as one row).
-            tick(PAGE_ROWS)?;
+            tick(CHANGE_WEIGHT)?;
         }
         Ok(())
     }
 }
 
-/// Rows of about the size of index rows that fill a page: the weight of a change, or of a
-/// base row, in the writer's transaction budget.
-const PAGE_ROWS: usize = 8;
+/// What an index write weighs in the writer's transaction budget (`TX_ROWS` rows of about
+/// 80 bytes, some 10 MB of WAL a transaction). A change, sorted by host, still lands on a page
+/// of its own (8 KiB): counted as one row, a transaction dirtied up to 126 MiB.
+const CHANGE_WEIGHT: usize = 100;
+/// A base row: up to 1,400 bytes (counted as one row, the WAL reached 264 MiB).
+const BASE_ROW_WEIGHT: usize = 18;
 
 /// Key bytes a part collects before it goes to the sorting thread.
 const PART_BYTES: usize = 4 << 20;
@@ -271,10 +271,8 @@ impl Bulk {
             last.clear();
             last.extend_from_slice(key);
             let (rhost, domain) = split(key)?;
-            // A base row holds many pairs: count its pairs, so a transaction's bytes stay
-            // those of any other (the WAL reached 264 MiB counting rows).
             if blocks.add(rhost, domain)? {
-                tick(PAGE_ROWS)?;
+                tick(BASE_ROW_WEIGHT)?;
             }
         }
         blocks.finish()?;
