@@ -36,6 +36,23 @@ struct Running {
     handle: JoinHandle<()>,
 }
 
+/// The log-line thread of every reporter when stderr is no terminal (cron): calls `line` with
+/// the seconds since it started, every `every`, until `stop` is set.
+fn log_every(stop: Arc<AtomicBool>, every: Duration, mut line: impl FnMut(f64) + Send + 'static) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut next = every;
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if start.elapsed() < next {
+                continue;
+            }
+            next += every;
+            line(start.elapsed().as_secs_f64());
+        }
+    })
+}
+
 pub struct Progress {
     mode: Mode,
     running: Mutex<Option<Running>>,
@@ -82,31 +99,21 @@ impl Progress {
                 }
                 bar.finish_and_clear();
             }),
-            Mode::Log(every) => std::thread::spawn(move || {
-                let start = Instant::now();
-                let mut next = every;
-                while !stop2.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
-                    if start.elapsed() < next {
-                        continue;
-                    }
-                    next += every;
-                    let raw = counters.raw.load(Ordering::Relaxed);
-                    let text = counters.text.load(Ordering::Relaxed);
-                    let recs = counters.records.load(Ordering::Relaxed);
-                    let secs = start.elapsed().as_secs_f64();
-                    let pct = size.filter(|&s| s > 0).map(|s| format!(" ({:.0}%)", raw as f64 * 100.0 / s as f64)).unwrap_or_default();
-                    let ph = phase.lock().map(|p| *p).unwrap_or("");
-                    if ph == "writing" {
-                        let done = counters.written.load(Ordering::Relaxed);
-                        eprintln!("zonefeed: {file}: writing: {done} of {recs} records, {secs:.0}s");
-                    } else {
-                        eprintln!(
-                            "zonefeed: {file}: {ph}: {:.1} MB read{pct}, {recs} records, {:.0} MB/s of zone text, {secs:.0}s",
-                            raw as f64 / 1e6,
-                            text as f64 / 1e6 / secs.max(1e-3),
-                        );
-                    }
+            Mode::Log(every) => log_every(stop2, every, move |secs| {
+                let raw = counters.raw.load(Ordering::Relaxed);
+                let text = counters.text.load(Ordering::Relaxed);
+                let recs = counters.records.load(Ordering::Relaxed);
+                let pct = size.filter(|&s| s > 0).map(|s| format!(" ({:.0}%)", raw as f64 * 100.0 / s as f64)).unwrap_or_default();
+                let ph = phase.lock().map(|p| *p).unwrap_or("");
+                if ph == "writing" {
+                    let done = counters.written.load(Ordering::Relaxed);
+                    eprintln!("zonefeed: {file}: writing: {done} of {recs} records, {secs:.0}s");
+                } else {
+                    eprintln!(
+                        "zonefeed: {file}: {ph}: {:.1} MB read{pct}, {recs} records, {:.0} MB/s of zone text, {secs:.0}s",
+                        raw as f64 / 1e6,
+                        text as f64 / 1e6 / secs.max(1e-3),
+                    );
                 }
             }),
         };
@@ -171,27 +178,17 @@ impl Transfers {
             }
             Mode::Log(every) => {
                 let stop = Arc::new(AtomicBool::new(false));
-                let (st, stop2) = (state.clone(), stop.clone());
-                let handle = std::thread::spawn(move || {
-                    let start = Instant::now();
-                    let mut next = every;
-                    while !stop2.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        if start.elapsed() < next {
-                            continue;
-                        }
-                        next += every;
-                        let bytes = st.bytes.load(Ordering::Relaxed) as f64;
-                        let secs = start.elapsed().as_secs_f64();
-                        eprintln!(
-                            "zonefeed: download: {} of {} zones done, {} active, {:.1} MB received ({:.1} MB/s), {secs:.0}s",
-                            st.done.load(Ordering::Relaxed),
-                            st.zones,
-                            st.active.load(Ordering::Relaxed),
-                            bytes / 1e6,
-                            bytes / 1e6 / secs.max(1e-3)
-                        );
-                    }
+                let st = state.clone();
+                let handle = log_every(stop.clone(), every, move |secs| {
+                    let bytes = st.bytes.load(Ordering::Relaxed) as f64;
+                    eprintln!(
+                        "zonefeed: download: {} of {} zones done, {} active, {:.1} MB received ({:.1} MB/s), {secs:.0}s",
+                        st.done.load(Ordering::Relaxed),
+                        st.zones,
+                        st.active.load(Ordering::Relaxed),
+                        bytes / 1e6,
+                        bytes / 1e6 / secs.max(1e-3)
+                    );
                 });
                 Transfers { multi: None, total: None, state, ticker: Some(Running { stop, handle }) }
             }
@@ -290,19 +287,10 @@ impl Tally {
             }
             Mode::Log(every) => {
                 let stop = Arc::new(AtomicBool::new(false));
-                let (st, stop2) = (state.clone(), stop.clone());
-                let handle = std::thread::spawn(move || {
-                    let start = Instant::now();
-                    let mut next = every;
-                    while !stop2.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        if start.elapsed() < next {
-                            continue;
-                        }
-                        next += every;
-                        if let Ok(s) = st.lock() {
-                            eprintln!("zonefeed: {task}: {}: {} rows, {:.0}s", s.0, s.1, start.elapsed().as_secs_f64());
-                        }
+                let st = state.clone();
+                let handle = log_every(stop.clone(), every, move |secs| {
+                    if let Ok(s) = st.lock() {
+                        eprintln!("zonefeed: {task}: {}: {} rows, {secs:.0}s", s.0, s.1);
                     }
                 });
                 Tally { bar: None, state, ticker: Some(Running { stop, handle }) }
