@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, Statement};
 
 use super::writer::{multi_insert, GroupBatch, ROWS_PER_INSERT};
 use crate::ingest::sort::{Part, Sorter};
-use crate::zone::name::reversed;
+use crate::zone::name::{reversed, reversed_into};
 
 /// Bytes of JSON per base row, at most: a row must stay under SQLite's largest local payload
 /// on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail takes an
@@ -163,6 +163,8 @@ const BASE_ROW_WEIGHT: usize = 8;
 
 /// Key bytes a part collects before it goes to the sorting thread.
 const PART_BYTES: usize = 4 << 20;
+/// The same for glue, which is about a tenth as many pairs.
+const GLUE_PART_BYTES: usize = PART_BYTES / 8;
 
 /// The index of a version written whole: pairs collected as sort keys (`a \0 b`), sorted by
 /// a thread of their own under a memory cap (spilling beside the database), written in
@@ -189,7 +191,7 @@ impl Bulk {
             }
             Ok((ns, glue))
         });
-        Bulk { ns: Part::with_capacity(PART_BYTES), glue: Part::with_capacity(PART_BYTES / 8), tx: Some(tx), sorting: Some(sorting) }
+        Bulk { ns: Part::with_capacity(PART_BYTES), glue: Part::with_capacity(GLUE_PART_BYTES), tx: Some(tx), sorting: Some(sorting) }
     }
 
     /// Notes the pairs of a batch's records (sort keys `domain \0 owner \0 TYPE \0 rdata`),
@@ -206,27 +208,19 @@ impl Bulk {
             };
             let start = part.arena_len();
             let buf = part.key_buf();
-            // The host reversed label by label: `rhost \0 domain`, or `addr \0 rhost` for glue.
-            let reversed_into = |buf: &mut Vec<u8>| {
-                for (i, label) in name.rsplit(|&c| c == b'.').enumerate() {
-                    if i > 0 {
-                        buf.push(b'.');
-                    }
-                    buf.extend_from_slice(label);
-                }
-            };
+            // `rhost \0 domain`, or `addr \0 rhost` for glue.
             if ns {
-                reversed_into(buf);
+                reversed_into(name, buf);
                 buf.push(0);
                 buf.extend_from_slice(other);
             } else {
                 buf.extend_from_slice(other);
                 buf.push(0);
-                reversed_into(buf);
+                reversed_into(name, buf);
             }
             part.finish(start, 0);
         }
-        if self.ns.arena_len() >= PART_BYTES || self.glue.arena_len() >= PART_BYTES / 8 {
+        if self.ns.arena_len() >= PART_BYTES || self.glue.arena_len() >= GLUE_PART_BYTES {
             self.send()?;
         }
         Ok(())
@@ -235,7 +229,7 @@ impl Bulk {
     fn send(&mut self) -> io::Result<()> {
         let parts = (
             std::mem::replace(&mut self.ns, Part::with_capacity(PART_BYTES)),
-            std::mem::replace(&mut self.glue, Part::with_capacity(PART_BYTES / 8)),
+            std::mem::replace(&mut self.glue, Part::with_capacity(GLUE_PART_BYTES)),
         );
         // A closed channel means the thread stopped on an error, which `sorted` reports.
         if self.tx.as_ref().is_some_and(|tx| tx.send(parts).is_err()) {
@@ -262,21 +256,14 @@ impl Bulk {
         self.send().map_err(spill_error)?;
         let (ns, glue) = self.sorted().map_err(spill_error)?;
         super::writer::trace("index sorted");
-        let mut merged = ns.finish().map_err(spill_error)?;
         let mut blocks = Blocks::new(conn, tld, zone)?;
-        let mut last: Vec<u8> = Vec::new();
-        while let Some((key, _)) = merged.next_rec().map_err(spill_error)? {
-            // Equal keys come out side by side: one pair each.
-            if key == last.as_slice() {
-                continue;
-            }
-            last.clear();
-            last.extend_from_slice(key);
+        each_key(ns, |key| {
             let (rhost, domain) = split(key)?;
             if blocks.add(rhost, domain)? {
                 tick(BASE_ROW_WEIGHT)?;
             }
-        }
+            Ok(())
+        })?;
         blocks.finish()?;
         super::writer::trace("name-server pairs written");
         append_glue(conn, glue, tld, zone, tick)
@@ -286,6 +273,21 @@ impl Bulk {
 fn split(key: &[u8]) -> rusqlite::Result<(&str, &str)> {
     let text = std::str::from_utf8(key).map_err(rusqlite::Error::Utf8Error)?;
     text.split_once('\0').ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed index key".into()))
+}
+
+/// Calls `f` with each key of `sorter` in order, once: equal keys (the same pair noted
+/// twice) come out of the merge side by side.
+fn each_key(sorter: Sorter, mut f: impl FnMut(&[u8]) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+    let mut merged = sorter.finish().map_err(spill_error)?;
+    let mut last: Vec<u8> = Vec::new();
+    while let Some((key, _)) = merged.next_rec().map_err(spill_error)? {
+        if key != last.as_slice() {
+            f(key)?;
+            last.clear();
+            last.extend_from_slice(key);
+        }
+    }
+    Ok(())
 }
 
 fn spill_error(e: io::Error) -> rusqlite::Error {
@@ -439,7 +441,6 @@ fn append_glue(
         st.raw_bind_parameter(1, tld)?;
         st.raw_bind_parameter(2, zone)?;
     }
-    let mut merged = sorter.finish().map_err(spill_error)?;
     // The keys of the rows waiting for a full statement, and where each ends.
     let mut keys: Vec<u8> = Vec::new();
     let mut ends: Vec<usize> = Vec::with_capacity(ROWS_PER_INSERT);
@@ -448,13 +449,7 @@ fn append_glue(
         st.raw_bind_parameter(at, a)?;
         st.raw_bind_parameter(at + 1, b)
     };
-    let mut last: Vec<u8> = Vec::new();
-    while let Some((key, _)) = merged.next_rec().map_err(spill_error)? {
-        if key == last.as_slice() {
-            continue;
-        }
-        last.clear();
-        last.extend_from_slice(key);
+    each_key(sorter, |key| {
         keys.extend_from_slice(key);
         ends.push(keys.len());
         if ends.len() == ROWS_PER_INSERT {
@@ -468,7 +463,8 @@ fn append_glue(
             keys.clear();
             ends.clear();
         }
-    }
+        Ok(())
+    })?;
     let mut start = 0;
     for &end in &ends {
         bind(&mut one, 3, &keys[start..end])?;

@@ -336,14 +336,20 @@ pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a 
 /// `reversed(domain) + "."` to before `reversed(domain) + "/"`. Its own inverse (an escaped dot
 /// splits like a dot, both ways).
 pub fn reversed(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for (i, label) in name.rsplit('.').enumerate() {
+    let mut out = Vec::with_capacity(name.len());
+    reversed_into(name.as_bytes(), &mut out);
+    // Labels of UTF-8 text, split at an ASCII dot, are UTF-8 again.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`reversed`] of a name's bytes, appended to `out` (the importer's sort keys).
+pub fn reversed_into(name: &[u8], out: &mut Vec<u8>) {
+    for (i, label) in name.rsplit(|&c| c == b'.').enumerate() {
         if i > 0 {
-            out.push('.');
+            out.push(b'.');
         }
-        out.push_str(label);
+        out.extend_from_slice(label);
     }
-    out
 }
 
 #[cfg(test)]
