@@ -609,17 +609,6 @@ pub const RECORD_TABLES: &[(&str, &str)] = &[
     ("ns_links", "rhost"),
     ("glue_links", "addr"),
 ];
-/// Every table holding a TLD's current state.
-pub const STATE_TABLES: &[(&str, &str)] = &[
-    ("records", "domain"),
-    ("record_groups", "name"),
-    ("ns_base", "rhost"),
-    ("ns_bases", "tld"),
-    ("ns_links", "rhost"),
-    ("glue_links", "addr"),
-    ("domains", "name"),
-];
-
 /// Names handled per transaction when a version's pending names are settled or its own rows
 /// rolled back: the WAL holds one such batch at a time.
 const NAMES_PER_TX: i64 = 2_000;
@@ -731,7 +720,11 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     };
     for (tld, current) in tlds {
         match current {
-            None => delete_tld_rows(conn, &tld, STATE_TABLES)?,
+            // No version at all: its domains go too.
+            None => {
+                delete_tld_rows(conn, &tld, RECORD_TABLES)?;
+                delete_tld_rows(conn, &tld, &[("domains", "name")])?;
+            }
             Some(false) => delete_tld_rows(conn, &tld, RECORD_TABLES)?,
             Some(true) => {}
         }
