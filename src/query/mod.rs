@@ -604,7 +604,8 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     // some was delegating to it since its base.
     let mut domains = 0i64;
     let mut now_in: Vec<String> = Vec::new();
-    let mut first_seen: Option<String> = None;
+    // The dates it was first seen in each zone, from the base's side.
+    let mut seen: Vec<String> = Vec::new();
     let host_is = |h: &str| format!("{h} = ?1");
     for (version, zone, _) in versions(&tx, None, None)? {
         let (n, base): (i64, i64) = tx.query_row(
@@ -623,20 +624,14 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
                 })
                 .optional()?
                 .flatten();
-            first_seen = match (first_seen, d) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            seen.extend(d);
         }
     }
     // Rows of the links: pairs gained, and base pairs lost (their `since` is the base).
     let linked = one(
         "SELECT min(z.zone_date) FROM ns_links l JOIN zones z ON z.id = l.since WHERE l.rhost = ?1 AND z.state IN ('current', 'replaced')",
     )?;
-    let first_seen = match (first_seen, linked) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let first_seen = seen.into_iter().chain(linked).min();
     // Still delegated: its zones' current dates; else the last version before one that
     // closed a pair (every pair of the base that went has a closing row).
     let last_seen = if now_in.is_empty() {
