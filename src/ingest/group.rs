@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
 use super::source::Counters;
-use crate::store::writer::{GroupBatch, GroupRow};
+use crate::store::writer::{GroupBatch, GroupRow, ToWriter};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -45,7 +45,7 @@ pub fn run(
     mut merged: Merged,
     zone: &Origin,
     no_records: bool,
-    tx: &Sender<GroupBatch>,
+    tx: &Sender<ToWriter>,
     counters: &Counters,
     mut bulk: Option<&mut Bulk>,
 ) -> io::Result<Grouped> {
@@ -67,7 +67,7 @@ pub fn run(
                 if let Some(b) = bulk.as_deref_mut() {
                     b.batch(&batch)?;
                 }
-                tx.send(std::mem::take(&mut batch)).map_err(|_| closed())?;
+                tx.send(ToWriter::Batch(std::mem::take(&mut batch))).map_err(|_| closed())?;
             }
             start = batch.rows.len();
             domain.clear();
@@ -88,7 +88,7 @@ pub fn run(
         if let Some(b) = bulk {
             b.batch(&batch)?;
         }
-        tx.send(batch).map_err(|_| closed())?;
+        tx.send(ToWriter::Batch(batch)).map_err(|_| closed())?;
     }
     g.types = types.into_iter().map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)).collect();
     Ok(g)

@@ -295,12 +295,8 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let guess = State { class: initial.class.or(Some(crate::zone::types::CLASS_IN)), ..initial.clone() };
         let latest = Arc::new(Mutex::new(guess));
         let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
-        let (w_tx, w_rx) = bounded::<writer::GroupBatch>(4);
+        let (w_tx, w_rx) = bounded::<writer::ToWriter>(4);
 
-        // A version with no current one with records to compare with is written whole: its
-        // reverse-lookup index is collected by the grouping step, then handed to the writer.
-        let whole = !opts.no_records && !previous.as_ref().is_some_and(|p| p.with_records);
-        let (bulk_tx, bulk_rx) = bounded::<Bulk>(1);
         // The writer, spawned before anything can send to it.
         let job = writer::Job {
             zone: version,
@@ -312,7 +308,6 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             }),
             now: zone_date.clone(),
             records: !opts.no_records,
-            bulk: whole.then_some(bulk_rx),
         };
         // The writer takes the connection until it is joined: only one thread ever uses it.
         let writer_conn: &mut Connection = &mut *conn;
@@ -347,7 +342,6 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Err(e) => {
                 cancel.store(true, Ordering::Relaxed);
                 drop(w_tx);
-                drop(bulk_tx);
                 let _ = parsers.join();
                 let _ = reader.join();
                 let _ = writer_thread.join();
@@ -359,7 +353,6 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             Ok(Ok(())) => {}
             Ok(Err(msg)) => {
                 drop(w_tx);
-                drop(bulk_tx);
                 let _ = writer_thread.join();
                 return Err(ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) });
             }
@@ -367,7 +360,6 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         }
         if committed.errors > opts.max_errors {
             drop(w_tx);
-            drop(bulk_tx);
             let _ = writer_thread.join();
             return Err(ImportError::TooManyErrors { file: file.clone(), count: committed.errors, max: opts.max_errors });
         }
@@ -378,12 +370,15 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
         let spilled_runs = sorter.spilled_runs();
         let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
         trace(started, "last run sorted");
+        // A version with no current one with records to compare with is written whole: its
+        // reverse-lookup index is collected by the grouping step, then sent to the writer
+        // after the last batch.
+        let whole = !opts.no_records && !previous.as_ref().is_some_and(|p| p.with_records);
         let mut bulk = whole.then(|| Bulk::new(opts.memory, opts.spill_dir.clone()));
         let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters, bulk.as_mut());
         if let (Some(b), true) = (bulk, grouped.is_ok()) {
-            let _ = bulk_tx.send(b);
+            let _ = w_tx.send(writer::ToWriter::Index(b));
         }
-        drop(bulk_tx);
         trace(started, "grouped");
         drop(w_tx);
         let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;

@@ -16,7 +16,6 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
-use crossbeam_channel::Receiver as OneShot;
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -114,10 +113,15 @@ pub struct Job {
     pub now: String,
     /// This version keeps its records (no `--no-records`).
     pub records: bool,
-    /// For a version written whole (no current version with records to compare with), the
-    /// reverse-lookup index the grouping step collects, sent once every batch has been
-    /// (see [`super::links::Bulk`]).
-    pub bulk: Option<OneShot<Bulk>>,
+}
+
+/// What the writer is sent: batches in name order, then, for a version written whole (no
+/// current version with records to compare with), the reverse-lookup index the grouping
+/// step collected (see [`super::links::Bulk`]). One channel: closing it ends the writer
+/// whatever it was waiting for.
+pub enum ToWriter {
+    Batch(GroupBatch),
+    Index(Bulk),
 }
 
 /// The version a new one is compared with.
@@ -153,11 +157,11 @@ fn split_key(key: &str) -> Option<[&str; 4]> {
 }
 
 /// Runs the writer until the channel closes. Every batch received is committed when it returns.
-pub fn run(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>) -> rusqlite::Result<Stats> {
+pub fn run(conn: &Connection, job: &Job, rx: Receiver<ToWriter>) -> rusqlite::Result<Stats> {
     checkpoint::beside(conn, |ck| write(conn, job, rx, ck))
 }
 
-fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkpointer) -> rusqlite::Result<Stats> {
+fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpointer) -> rusqlite::Result<Stats> {
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
@@ -174,8 +178,15 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
     };
     conn.execute_batch("BEGIN")?;
     let mut merge = Merge::new(conn, job)?;
-    for b in rx {
-        let b = Batch::new(b)?;
+    let mut bulk = None;
+    for m in rx {
+        let b = match m {
+            ToWriter::Batch(b) => Batch::new(b)?,
+            ToWriter::Index(b) => {
+                bulk = Some(b);
+                continue;
+            }
+        };
         let mut start = 0;
         for (i, g) in b.groups.iter().enumerate() {
             merge.group(&b, i, start, &mut stats)?;
@@ -187,14 +198,8 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<GroupBatch>, ck: &mut Checkp
     merge.finish(&mut stats)?;
     let Merge { links, .. } = merge;
     trace("rows written; the reverse-lookup index next");
-    match &job.bulk {
-        // The grouping step collected a version written whole; none comes when it failed
-        // (and the import with it).
-        Some(rx) => {
-            if let Ok(bulk) = rx.recv() {
-                bulk.write(conn, &job.tld, job.zone, &mut tick)?;
-            }
-        }
+    match bulk {
+        Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
         None => links.finish(conn, &job.tld, job.zone, &mut tick)?,
     }
     trace("reverse-lookup index written");
