@@ -32,6 +32,8 @@ pub struct Grouped {
     pub serial: Option<u32>,
     /// SOA records at the origin: a version needs exactly one.
     pub soas: u64,
+    /// Domains with DS records at their name (signed delegations, RFC 4034 §5).
+    pub ds_domains: u64,
     pub types: BTreeMap<String, u64>,
 }
 
@@ -128,6 +130,7 @@ fn flush(
     let is_apex = domain == apex;
     let dlen = domain.len();
     let mut delegation = false;
+    let mut signed = false;
     let mut hasher = Xxh3::new();
     let mut sig: Option<Xxh3> = None;
     for r in rows.iter() {
@@ -147,12 +150,16 @@ fn flush(
                 g.serial = std::str::from_utf8(rdata).ok().and_then(|s| s.split(' ').nth(2)).and_then(|s| s.parse().ok());
             }
         }
-        if !is_apex && owner == domain && rtype == b"NS" {
-            delegation = true;
+        if !is_apex && owner == domain {
+            delegation |= rtype == b"NS";
+            signed |= rtype == b"DS";
         }
         let h = if matches!(rtype, b"RRSIG" | b"NSEC" | b"NSEC3") { sig.get_or_insert_with(Xxh3::new) } else { &mut hasher };
         h.update(rest);
         h.update(&r.2.to_be_bytes());
+    }
+    if delegation && signed {
+        g.ds_domains += 1;
     }
     if no_records {
         // Only the hashes were needed.

@@ -112,6 +112,9 @@ pub struct Summary {
     pub types: std::collections::BTreeMap<String, u64>,
     /// Sorted runs that went to disk because the records outgrew `--memory`.
     pub spilled_runs: usize,
+    /// Domains with DS records (kept in `zones.ds_domains` for the zone's DNSSEC share over time).
+    #[serde(skip)]
+    pub ds_domains: u64,
 }
 
 /// Why an import failed. The previous version of the TLD is untouched in every case.
@@ -432,6 +435,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             watch_hits: 0,
             types: g.types,
             spilled_runs,
+            ds_domains: g.ds_domains,
         })
     });
     progress.finish();
@@ -508,9 +512,20 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     let tx = conn.transaction()?;
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
     tx.execute(
-        "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8)
+        "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8),
+                ds_domains = ?9
          WHERE id = ?1",
-        params![sum.version, crate::time::now_utc(), sum.serial, sum.records as i64, sum.domains as i64, sum.errors as i64, sum.bytes as i64, sha],
+        params![
+            sum.version,
+            crate::time::now_utc(),
+            sum.serial,
+            sum.records as i64,
+            sum.domains as i64,
+            sum.errors as i64,
+            sum.bytes as i64,
+            sha,
+            sum.ds_domains as i64
+        ],
     )?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced
     // for a version that never became current.
@@ -621,6 +636,7 @@ impl Summary {
             watch_hits: 0,
             types: Default::default(),
             spilled_runs: 0,
+            ds_domains: 0,
         }
     }
 }

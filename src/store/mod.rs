@@ -15,6 +15,7 @@ mod checkpoint;
 pub mod links;
 pub mod writer;
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Every zone's rows, each with the version that wrote it (`since`) and the version that
 /// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
@@ -140,7 +141,8 @@ CREATE TABLE IF NOT EXISTS zones (
     domains     INTEGER,
     errors      INTEGER,
     bytes       INTEGER,
-    with_records INTEGER NOT NULL DEFAULT 1
+    with_records INTEGER NOT NULL DEFAULT 1,
+    ds_domains  INTEGER
 );
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
 CREATE TABLE IF NOT EXISTS events (
@@ -422,6 +424,16 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 // the upgrade is not in it).
                 index_current(&conn).map_err(err)?;
             }
+            if v < 10 {
+                // Schema 10: each version's domains with DS, for the DNSSEC share over time.
+                let has: bool = conn
+                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'ds_domains'", [], |r| r.get(0))
+                    .map_err(err)?;
+                if !has {
+                    conn.execute_batch("ALTER TABLE zones ADD COLUMN ds_domains INTEGER;").map_err(err)?;
+                }
+                count_ds_domains(&conn).map_err(err)?;
+            }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
         None => {
@@ -431,6 +443,63 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     }
     conn.execute_batch(VIEWS).map_err(err)?;
     Ok(conn)
+}
+
+/// Fills in `zones.ds_domains` of the versions imported before schema 10 from the history
+/// kept, in one pass over the DS records: a domain counts in each version that one of its DS
+/// rows covers. Versions without records, or older than what `prune` kept, stay NULL.
+fn count_ds_domains(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    let pruned = pruned_before(&tx)?;
+    // Per zone, +1/-1 at the versions where a domain's signed spans open and close.
+    let mut steps: HashMap<String, BTreeMap<i64, i64>> = HashMap::new();
+    {
+        let mut st = tx.prepare("SELECT tld, domain, since, until FROM records WHERE type = 'DS' AND owner = domain ORDER BY tld, domain, since")?;
+        let mut rows = st.query([])?;
+        // The span of the domain being read: rows of one domain may touch or overlap.
+        let mut open: Option<(String, String, i64, Option<i64>)> = None;
+        let close = |span: (String, String, i64, Option<i64>), steps: &mut HashMap<String, BTreeMap<i64, i64>>| {
+            let s = steps.entry(span.0).or_default();
+            *s.entry(span.2).or_default() += 1;
+            if let Some(u) = span.3 {
+                *s.entry(u).or_default() -= 1;
+            }
+        };
+        while let Some(r) = rows.next()? {
+            let (tld, domain, since, until): (String, String, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            match &mut open {
+                Some(o) if o.0 == tld && o.1 == domain && o.3.is_none_or(|u| since <= u) => {
+                    o.3 = match (o.3, until) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                _ => {
+                    if let Some(o) = open.take() {
+                        close(o, &mut steps);
+                    }
+                    open = Some((tld, domain, since, until));
+                }
+            }
+        }
+        if let Some(o) = open.take() {
+            close(o, &mut steps);
+        }
+    }
+    let versions: Vec<(i64, String)> = tx
+        .prepare(
+            "SELECT id, tld FROM zones WHERE state IN ('current', 'replaced') AND with_records = 1 AND ds_domains IS NULL
+                AND (?1 IS NULL OR coalesce(zone_date, imported_at) >= ?1) ORDER BY tld, id",
+        )?
+        .query_map(params![pruned], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut up = tx.prepare("UPDATE zones SET ds_domains = ?2 WHERE id = ?1")?;
+    for (id, tld) in versions {
+        let n: i64 = steps.get(&tld).map_or(0, |s| s.range(..=id).map(|(_, d)| d).sum());
+        up.execute(params![id, n])?;
+    }
+    drop(up);
+    tx.commit()
 }
 
 /// Fills the reverse-lookup index from the current versions' records, in one transaction
@@ -828,6 +897,31 @@ mod tests {
         Connection::open(&path).unwrap().execute_batch(sql).unwrap();
         let c = open_rw(&path, Duration::from_secs(1)).unwrap();
         (dir, c)
+    }
+
+    #[test]
+    fn schema_9_versions_get_their_ds_domains_from_the_history_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        c.execute_batch(
+            "INSERT INTO zones (id, tld, source, imported_at, state) VALUES
+               (1, 'com', 'a', '2026-11-01T00:00:00Z', 'replaced'), (2, 'com', 'b', '2026-11-02T00:00:00Z', 'replaced'),
+               (3, 'com', 'c', '2026-11-03T00:00:00Z', 'current');
+             INSERT INTO records (tld, domain, owner, type, ttl, rdata, since, until) VALUES
+               ('com', 'a.com', 'a.com', 'DS', 60, '1 8 2 AA', 1, NULL),
+               ('com', 'a.com', 'a.com', 'DS', 60, '2 8 2 BB', 1, 3),
+               ('com', 'b.com', 'b.com', 'DS', 60, '1 8 2 CC', 2, 3),
+               ('com', 'c.com', 'x.c.com', 'DS', 60, '1 8 2 DD', 1, NULL);
+             UPDATE meta SET value = '9' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+        drop(c);
+        let c = open_rw(&path, Duration::from_secs(1)).unwrap();
+        // a.com's two keys count once; b.com only in version 2; a DS below a delegation is none.
+        let got: Vec<(i64, Option<i64>)> =
+            c.prepare("SELECT id, ds_domains FROM zones ORDER BY id").unwrap().query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+        assert_eq!(got, [(1, Some(1)), (2, Some(2)), (3, Some(1))]);
     }
 
     #[test]
