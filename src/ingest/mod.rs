@@ -510,10 +510,14 @@ fn trace(started: Instant, what: &str) {
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
 fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options, started: Instant) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    // The writer recorded events when there was a version to compare with: its counts are
+    // the version's figures over time (a first version's stay NULL).
+    let compared: bool = tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![sum.tld], |r| r.get(0))?;
+    let changes = |n: u64| compared.then_some(n as i64);
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8),
-                ds_domains = ?9
+                ds_domains = ?9, added = ?10, removed = ?11, modified = ?12
          WHERE id = ?1",
         params![
             sum.version,
@@ -524,7 +528,10 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
             sum.errors as i64,
             sum.bytes as i64,
             sha,
-            sum.ds_domains as i64
+            sum.ds_domains as i64,
+            changes(sum.new_domains),
+            changes(sum.removed_domains),
+            changes(sum.changed_domains)
         ],
     )?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced

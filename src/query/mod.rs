@@ -4,6 +4,7 @@
 //! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
 
 pub mod check;
+pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -268,31 +269,43 @@ impl Pattern {
     /// host or provider with its labels reversed, or an address), in version `?5`, after `?4`,
     /// at most `?3`. See [`pairs_sql`].
     fn pivot_sql(&self, cmp: &str, order: &str) -> String {
-        // Glue of any imported zone, in the version of its zone that is asked for (`?6`: a
-        // zone date, or NULL for the current ones).
-        let glue = format!(
+        format!(
+            "SELECT DISTINCT domain FROM ({}) WHERE (?4 IS NULL OR domain {cmp} ?4) ORDER BY domain {order} LIMIT ?3",
+            pairs_sql(&|h| self.host_match(h), &self.host_ranges(), "?1", "?5")
+        )
+    }
+
+    /// The condition that the reversed host `h` (an SQL expression) is one the pivot asks for
+    /// (`?2`: the host or provider reversed, or the address).
+    fn host_match(&self, h: &str) -> String {
+        match self {
+            Pattern::Ns(_) => format!("{h} = ?2"),
+            // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
+            // p + "-..." (another name); the substr test keeps the first two.
+            Pattern::Provider(_) => format!("{h} >= ?2 AND {h} < ?2 || '/' AND ({h} = ?2 OR substr({h}, 1, length(?2) + 1) = ?2 || '.')"),
+            _ => format!("{h} IN ({})", Self::glue_hosts()),
+        }
+    }
+
+    /// The (`lo`, `hi`) bounds of the reversed hosts that [`Self::host_match`] admits.
+    fn host_ranges(&self) -> String {
+        match self {
+            Pattern::Ns(_) => "SELECT ?2 AS lo, ?2 AS hi".to_string(),
+            Pattern::Provider(_) => "SELECT ?2 AS lo, ?2 || '/' AS hi".to_string(),
+            _ => format!("SELECT rhost AS lo, rhost AS hi FROM ({})", Self::glue_hosts()),
+        }
+    }
+
+    /// The hosts that glue of any imported zone gives address `?2`, in the version of its zone
+    /// that is asked for (`?6`: a zone date, or NULL for the current ones).
+    fn glue_hosts() -> String {
+        format!(
             "SELECT DISTINCT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {}",
             store::visible(
                 "g",
                 "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
                    ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
             )
-        );
-        let hosts = |h: &str| match self {
-            Pattern::Ns(_) => format!("{h} = ?2"),
-            // The provider itself and the hosts under it: [p, p + "/") holds p, p + "." and
-            // p + "-..." (another name); the substr test keeps the first two.
-            Pattern::Provider(_) => format!("{h} >= ?2 AND {h} < ?2 || '/' AND ({h} = ?2 OR substr({h}, 1, length(?2) + 1) = ?2 || '.')"),
-            _ => format!("{h} IN ({glue})"),
-        };
-        let ranges = match self {
-            Pattern::Ns(_) => "SELECT ?2 AS lo, ?2 AS hi".to_string(),
-            Pattern::Provider(_) => "SELECT ?2 AS lo, ?2 || '/' AS hi".to_string(),
-            _ => format!("SELECT rhost AS lo, rhost AS hi FROM ({glue})"),
-        };
-        format!(
-            "SELECT DISTINCT domain FROM ({}) WHERE (?4 IS NULL OR domain {cmp} ?4) ORDER BY domain {order} LIMIT ?3",
-            pairs_sql(&hosts, &ranges, "?1", "?5")
         )
     }
 
@@ -578,6 +591,8 @@ mod tests {
 #[derive(Debug, Serialize)]
 pub struct NameServer {
     pub host: String,
+    /// Its registrable domain ([`provider`]).
+    pub provider: String,
     /// Domains delegated to it in the current versions.
     pub domains: u64,
     /// The zone date of the first version that delegated a domain to it, as far as history
@@ -682,6 +697,7 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     let addresses = addresses.into_keys().collect();
     Ok(NameServer {
         host: host.to_string(),
+        provider: provider(host),
         domains: domains as u64,
         first_seen,
         last_seen,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use super::{pairs_sql, Pattern};
@@ -299,15 +299,4 @@ pub fn feed(
             .map(|e| FeedItem { watch: hits.get(&(e.zone_version, e.domain.clone())).cloned().unwrap_or_default(), event: e })
             .collect(),
     ))
-}
-
-/// The first version of `tld` dated on or after `date`, if any (to step through days).
-pub fn version_on(conn: &Connection, tld: &str, date: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT min(id) FROM zones WHERE tld = ?1 AND substr(coalesce(zone_date, imported_at), 1, 10) >= ?2 AND state IN ('current', 'replaced')",
-        params![tld, date],
-        |r| r.get(0),
-    )
-    .optional()
-    .map(Option::flatten)
 }

@@ -12,16 +12,21 @@
 //! - threads are fixed: two for the network, `--threads` for SQLite queries, each with its own
 //!   read-only connection, safe beside a running import thanks to WAL.
 //!
+//! Beside the API, `/` serves the web page ([`web`]): static files built into the binary that
+//! call `/v1` and nothing else.
+//!
 //! Lists are cursor-paginated (`{"items", "paging": {"cursors": {"after", "before"}, "next",
 //! "previous"}}`); errors are `{"error": {"code", "message"}}`. Every value from a request
 //! reaches SQL as a parameter.
 
+mod web;
+
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::Full;
@@ -32,6 +37,7 @@ use serde_json::{json, Value};
 
 use crate::changes::Kind;
 use crate::http::{decode, encode};
+use crate::query::series::{self, FeedKind};
 use crate::query::{self, check::Level, Page, Pattern};
 
 /// Settings of the server.
@@ -64,6 +70,31 @@ struct Shared {
     requests: AtomicU64,
     errors: AtomicU64,
     started: String,
+    memo: Memo,
+}
+
+/// A zone's statistics and checks read every record of its current version: seconds on a
+/// zone of millions of domains. Each is computed once per version, kept while the version is
+/// current, and computed ahead for every current zone (at start and after each import), so
+/// pages do not wait for it.
+#[derive(Default)]
+struct Memo {
+    figures: Mutex<HashMap<(&'static str, String), (i64, Arc<Value>)>>,
+}
+
+impl Memo {
+    /// `what` (stats or checks) of `tld`'s current version `version`, from the memo or `make`.
+    fn get(&self, what: &'static str, tld: &str, version: i64, make: impl FnOnce() -> Reply) -> Result<Arc<Value>, ApiError> {
+        let key = (what, tld.to_string());
+        if let Some((v, val)) = self.figures.lock().map_err(internal)?.get(&key) {
+            if *v == version {
+                return Ok(val.clone());
+            }
+        }
+        let val = Arc::new(make()?);
+        self.figures.lock().map_err(internal)?.insert(key, (version, val.clone()));
+        Ok(val)
+    }
 }
 
 /// An API error: HTTP status, stable code, message.
@@ -71,6 +102,12 @@ struct Shared {
 struct ApiError(u16, &'static str, String);
 
 type Reply = Result<Value, ApiError>;
+
+/// What an API request answers: JSON, or a feed as a CSV download.
+enum Answer {
+    Json(Value),
+    Csv { name: String, body: String },
+}
 
 fn bad(code: &'static str, msg: impl Into<String>) -> ApiError {
     ApiError(400, code, msg.into())
@@ -102,12 +139,19 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             started: crate::time::now_utc(),
+            memo: Memo::default(),
         });
         // A reader that held an old snapshot through an import left the WAL long; once no
         // import runs and the readers have let go, it is truncated here.
         let db = opts.db.clone();
+        let sh = shared.clone();
         tokio::spawn(async move {
             loop {
+                let s = sh.clone();
+                // Figures of versions that became current since the last look.
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || warm(&s)).await {
+                    eprintln!("{} zonefeed serve: zone figures: {}", crate::time::now_utc(), e.2);
+                }
                 tokio::time::sleep(UPKEEP).await;
                 let db = db.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || crate::store::upkeep(&db)).await {
@@ -147,6 +191,12 @@ async fn respond(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
     let head = req.method() == Method::HEAD;
+    let path = req.uri().path();
+    if !path.starts_with("/v1") && (req.method() == Method::GET || head) {
+        // The web page: static files, no query.
+        let (status, ctype, body) = web::serve(path);
+        return Ok(web::response(status, ctype, if head { Bytes::new() } else { body }));
+    }
     let reply = if req.method() != Method::GET && !head {
         Err(ApiError(405, "method_not_allowed", "only GET is supported".into()))
     } else {
@@ -164,17 +214,21 @@ async fn respond(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response
             Err(_) => Err(ApiError(503, "timeout", "the request took too long; narrow it (tld, limit)".into())),
         }
     };
-    let (status, body) = match reply {
-        Ok(v) => (200, v),
+    let (status, ctype, body, download) = match reply {
+        Ok(Answer::Json(v)) => (200, "application/json", v.to_string(), None),
+        Ok(Answer::Csv { name, body }) => (200, "text/csv; charset=utf-8", body, Some(name)),
         Err(ApiError(status, code, message)) => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
-            (status, json!({"error": {"code": code, "message": message}}))
+            (status, "application/json", json!({"error": {"code": code, "message": message}}).to_string(), None)
         }
     };
-    let body = if head { Bytes::new() } else { Bytes::from(body.to_string()) };
+    let body = if head { Bytes::new() } else { Bytes::from(body) };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(ctype));
+    if let Some(v) = download.and_then(|n| hyper::header::HeaderValue::from_str(&format!("attachment; filename=\"{n}\"")).ok()) {
+        resp.headers_mut().insert(hyper::header::CONTENT_DISPOSITION, v);
+    }
     if status == 405 {
         resp.headers_mut().insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
     }
@@ -274,21 +328,26 @@ fn zone_of_path(seg: &str) -> Result<String, ApiError> {
     query::normalize(&seg).map_err(|e| bad("invalid_fqdn", e.to_string()))
 }
 
-fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) -> Reply {
+fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) -> Result<Answer, ApiError> {
     let (path, qs) = url.split_once('?').unwrap_or((url, ""));
     let q = Query::parse(qs)?;
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match segs.as_slice() {
+        ["v1", "zones", tld, "feed", date] => feed(conn, shared, &q, path, host, tld, date),
+        _ => api(conn, shared, &q, &segs, path, host).map(Answer::Json),
+    }
+}
+
+fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], path: &str, host: &str) -> Reply {
+    let q = q;
+    match segs {
         ["v1"] => Ok(endpoints()),
         ["v1", "version"] => Ok(json!({"name": "zonefeed", "version": env!("CARGO_PKG_VERSION"), "schema": crate::store::SCHEMA_VERSION})),
         ["v1", "status"] => status(conn, shared),
         ["v1", "zones"] => zones(conn),
         ["v1", "zones", tld] => {
             let tld = zone_of_path(tld)?;
-            match query::stats(conn, &tld, 10).map_err(internal)? {
-                Some(s) => serde_json::to_value(s).map_err(internal),
-                None => Err(not_found(format!("zone `{tld}` is not imported"))),
-            }
+            Ok((*zone_stats(conn, shared, &tld)?).clone())
         }
         ["v1", "zones", tld, "checks"] => {
             let tld = zone_of_path(tld)?;
@@ -296,12 +355,22 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
                 None => Level::Notice,
                 Some(l) => Level::parse(l).ok_or_else(|| bad("invalid_level", "level is one of notice, warning, error, critical"))?,
             };
-            match query::check::check(conn, &tld, level).map_err(internal)? {
-                Some(r) => serde_json::to_value(r).map_err(internal),
-                None => Err(not_found(format!("zone `{tld}` is not imported with its records"))),
+            let all = zone_checks(conn, shared, &tld)?;
+            let mut r = (*all).clone();
+            // The memo holds every finding; the list is cut to the level asked for.
+            if let Some(list) = r.get_mut("findings").and_then(Value::as_array_mut) {
+                list.retain(|f| f["level"].as_str().and_then(Level::parse).is_some_and(|l| l >= level));
+            }
+            Ok(r)
+        }
+        ["v1", "zones", tld, "series"] => {
+            let tld = zone_of_path(tld)?;
+            match series::zone(conn, &tld).map_err(internal)? {
+                Some(items) => Ok(json!({"tld": tld, "items": items})),
+                None => Err(not_found(format!("zone `{tld}` is not imported"))),
             }
         }
-        ["v1", "domains"] => domains(conn, shared, &q, path, host),
+        ["v1", "domains"] => domains(conn, shared, q, path, host),
         ["v1", "domains", name] => {
             let name = zone_of_path(name)?;
             let at = q.at()?;
@@ -319,8 +388,9 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
             }
             serde_json::to_value(page).map_err(internal)
         }
-        ["v1", "changes"] => changes(conn, shared, &q, path, host, None),
-        ["v1", "watch", "hits"] => changes(conn, shared, &q, path, host, Some(Kind::Watch)),
+        ["v1", kind @ ("nameservers" | "providers"), name, rest @ ..] => served(conn, shared, q, path, host, kind, name, rest),
+        ["v1", "changes"] => changes(conn, shared, q, path, host, None),
+        ["v1", "watch", "hits"] => changes(conn, shared, q, path, host, Some(Kind::Watch)),
         _ => Err(not_found(format!("no such resource: {path}"))),
     }
 }
@@ -334,9 +404,16 @@ fn endpoints() -> Value {
         e("/v1/zones", "the imported zones"),
         e("/v1/zones/{tld}", "a zone's statistics (`root` is the root zone)"),
         e("/v1/zones/{tld}/checks?level=", "check findings and summary"),
+        e("/v1/zones/{tld}/series", "per version: zone date, domains, added/removed/modified, domains with DS and their share"),
+        e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes with watchlist hits, paged, or all as CSV"),
         e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
         e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history; as it was on a day"),
         e("/v1/nameservers/{host}", "a name server: domains now, first and last seen, gained and lost in 30 days, glue"),
+        e("/v1/nameservers/{host}/series", "a name server's domains, gained and lost per day"),
+        e("/v1/nameservers/{host}/changes?limit=&after=", "the domains that gained or lost a name server, newest first"),
+        e("/v1/providers/{domain}", "a provider (the registrable domain of NS hosts): domains now, first and last seen"),
+        e("/v1/providers/{domain}/series", "a provider's domains, gained and lost per day"),
+        e("/v1/providers/{domain}/changes?limit=&after=", "the domains that gained or lost a provider, newest first"),
         e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
     ]})
@@ -468,6 +545,141 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         p["cursors"]["after"] = json!(q.get("after"));
     }
     Ok(json!({"items": items, "paging": p}))
+}
+
+/// The current version of `tld`, or 404.
+fn current_version(conn: &rusqlite::Connection, tld: &str) -> Result<i64, ApiError> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT id FROM zones WHERE tld = ?1 AND state = 'current'", [tld], |r| r.get(0))
+        .optional()
+        .map_err(internal)?
+        .ok_or_else(|| not_found(format!("zone `{tld}` is not imported")))
+}
+
+fn zone_stats(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result<Arc<Value>, ApiError> {
+    let version = current_version(conn, tld)?;
+    shared.memo.get("stats", tld, version, || match query::stats(conn, tld, 10).map_err(internal)? {
+        Some(s) => serde_json::to_value(s).map_err(internal),
+        None => Err(not_found(format!("zone `{tld}` is not imported"))),
+    })
+}
+
+/// Every finding of `tld`'s current version.
+fn zone_checks(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result<Arc<Value>, ApiError> {
+    let version = current_version(conn, tld)?;
+    shared.memo.get("checks", tld, version, || match query::check::check(conn, tld, Level::Notice).map_err(internal)? {
+        Some(r) => serde_json::to_value(r).map_err(internal),
+        None => Err(not_found(format!("zone `{tld}` is not imported with its records"))),
+    })
+}
+
+/// Computes the figures of every current zone the memo lacks, on a connection of its own.
+fn warm(shared: &Shared) -> Result<(), ApiError> {
+    let conn = crate::store::open_ro(&shared.opts.db).map_err(internal)?;
+    for tld in crate::store::current_zones(&conn).map_err(internal)? {
+        zone_stats(&conn, shared, &tld)?;
+        // A zone kept without records has no checks: nothing to warm.
+        match zone_checks(&conn, shared, &tld) {
+            Err(ApiError(404, ..)) | Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `/v1/zones/{tld}/feed/{date}`: a day's events of one kind, paged, or all as CSV.
+fn feed(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, tld: &str, date: &str) -> Result<Answer, ApiError> {
+    let tld = zone_of_path(tld)?;
+    let day = crate::time::parse_day(date).map_err(|e| bad("invalid_date", format!("`{date}`: {e}")))?;
+    let day = &day[..10];
+    let kind_name = q.get("kind").unwrap_or("added");
+    let kind =
+        FeedKind::parse(kind_name).ok_or_else(|| bad("invalid_kind", format!("kind `{kind_name}` is added, removed, modified or moved")))?;
+    let csv = match q.get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => return Err(bad("invalid_format", format!("format `{f}` is json or csv"))),
+    };
+    let none = || not_found(format!("no version of zone `{tld}` is dated {day}"));
+    if csv {
+        let items = series::feed(conn, &tld, day, kind, 0, None).map_err(internal)?.ok_or_else(none)?;
+        let mut body = String::from("date,tld,kind,domain,unicode,moved_from,moved_to,watch\r\n");
+        for i in &items {
+            let e = &i.event;
+            let (from, to) = e.moved.as_ref().map(|m| (m.from.join(" "), m.to.join(" "))).unwrap_or_default();
+            let watch: Vec<&str> = i.watch.iter().filter_map(|w| w.term.as_deref()).collect();
+            let row = [day, &e.tld, kind_name, &e.domain, &query::unicode(&e.domain), &from, &to, &watch.join(" ")];
+            body.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            body.push_str("\r\n");
+        }
+        let name = format!("{}-{day}-{kind_name}.csv", if tld == "." { "root" } else { &tld });
+        return Ok(Answer::Csv { name, body });
+    }
+    let limit = q.limit(shared.opts.max_limit)?;
+    let after: i64 = match q.get("after") {
+        Some(c) => uncursor('f', c)?.parse().map_err(|_| bad("invalid_cursor", "the cursor is not one this API gave out"))?,
+        None => 0,
+    };
+    let mut items = series::feed(conn, &tld, day, kind, after, Some(limit + 1)).map_err(internal)?.ok_or_else(none)?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let last = items.last().map(|i| cursor('f', &i.event.id.to_string()));
+    let first = q.get("after").map(str::to_string);
+    let p = paging(q, path, host, first, last, more, false);
+    Ok(Answer::Json(json!({"tld": tld, "date": day, "kind": kind_name, "items": serde_json::to_value(&items).map_err(internal)?, "paging": p})))
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `/v1/nameservers/{host}/…` and `/v1/providers/{domain}[/…]`: what the index tells of a
+/// host or provider over time.
+#[allow(clippy::too_many_arguments)]
+fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, kind: &str, name: &str, rest: &[&str]) -> Reply {
+    let name = zone_of_path(name)?;
+    let p = if kind == "nameservers" { Pattern::Ns(name.clone()) } else { Pattern::Provider(name.clone()) };
+    let s = series::served(conn, &p).map_err(internal)?;
+    let delegated: Vec<&series::DayCount> = s.days.iter().filter(|d| d.domains > 0 || d.lost > 0).collect();
+    if delegated.is_empty() {
+        return Err(not_found(format!("no imported version delegates to `{name}`")));
+    }
+    match rest {
+        [] => {
+            let last = s.days.last().map_or(0, |d| d.domains);
+            let seen: Vec<&str> = s.days.iter().filter(|d| d.domains > 0).map(|d| d.date.as_str()).collect();
+            Ok(json!({"provider": name, "domains": last, "first_seen": seen.first(), "last_seen": seen.last(),
+                      "links": {"domains": format!("/v1/domains?provider={}", encode(&name)), "series": format!("{path}/series"), "changes": format!("{path}/changes")}}))
+        }
+        ["series"] => Ok(json!({"name": name, "items": s.days})),
+        ["changes"] => {
+            let limit = q.limit(shared.opts.max_limit)?;
+            // Newest day first, then zone and domain: the cursor is the last item's key.
+            let key = |d: &series::Delegation| format!("{}\t{}\t{}", d.date, d.tld, d.domain);
+            let start = match q.get("after") {
+                Some(c) => {
+                    let k = uncursor('g', c)?;
+                    let mut parts = k.splitn(3, '\t');
+                    let (Some(date), Some(tld), Some(domain)) = (parts.next(), parts.next(), parts.next()) else {
+                        return Err(bad("invalid_cursor", "the cursor is not one this API gave out"));
+                    };
+                    s.changes.partition_point(|d| d.date.as_str() > date || (d.date == date && (d.tld.as_str(), d.domain.as_str()) <= (tld, domain)))
+                }
+                None => 0,
+            };
+            let page: Vec<&series::Delegation> = s.changes[start..].iter().take(limit).collect();
+            let more = s.changes.len() > start + page.len();
+            let last = page.last().map(|d| cursor('g', &key(d)));
+            let p = paging(q, path, host, q.get("after").map(str::to_string), last, more, false);
+            Ok(json!({"name": name, "items": page, "paging": p}))
+        }
+        _ => Err(not_found(format!("no such resource: {path}"))),
+    }
 }
 
 #[cfg(test)]

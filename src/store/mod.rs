@@ -142,7 +142,10 @@ CREATE TABLE IF NOT EXISTS zones (
     errors      INTEGER,
     bytes       INTEGER,
     with_records INTEGER NOT NULL DEFAULT 1,
-    ds_domains  INTEGER
+    ds_domains  INTEGER,
+    added       INTEGER,
+    removed     INTEGER,
+    modified    INTEGER
 );
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
 CREATE TABLE IF NOT EXISTS events (
@@ -425,14 +428,27 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 index_current(&conn).map_err(err)?;
             }
             if v < 10 {
-                // Schema 10: each version's domains with DS, for the DNSSEC share over time.
-                let has: bool = conn
-                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'ds_domains'", [], |r| r.get(0))
-                    .map_err(err)?;
-                if !has {
-                    conn.execute_batch("ALTER TABLE zones ADD COLUMN ds_domains INTEGER;").map_err(err)?;
+                // Schema 10: each version's domains with DS and its events by kind, for the
+                // figures over time (reading them from the records and events would scan
+                // the zone).
+                for column in ["ds_domains", "added", "removed", "modified"] {
+                    let has: bool = conn
+                        .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = ?1", [column], |r| r.get(0))
+                        .map_err(err)?;
+                    if !has {
+                        conn.execute_batch(&format!("ALTER TABLE zones ADD COLUMN {column} INTEGER;")).map_err(err)?;
+                    }
                 }
                 count_ds_domains(&conn).map_err(err)?;
+                // A zone's first version compared with nothing: its counts stay NULL.
+                conn.execute_batch(
+                    "UPDATE zones SET added = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'added'),
+                                      removed = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'removed'),
+                                      modified = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'modified')
+                      WHERE state IN ('current', 'replaced')
+                        AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = zones.tld AND p.id < zones.id AND p.state IN ('current', 'replaced'));",
+                )
+                .map_err(err)?;
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
