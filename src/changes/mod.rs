@@ -114,9 +114,13 @@ pub struct Filter {
 
 /// Events matching `f`, oldest version first, by domain then kind within a version.
 pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
-    let mut sql = String::from(
-        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM events e JOIN zones z ON z.id = e.zone
-         WHERE z.state IN ('current', 'replaced')",
+    // One domain's events: its key in each version's (zone, domain) index range, versions
+    // first (CROSS JOIN fixes the order; the planner would scan every event). Other lists
+    // read events in id order.
+    let join = if f.domain.is_some() { "zones z CROSS JOIN events e ON e.zone = z.id" } else { "events e JOIN zones z ON z.id = e.zone" };
+    let mut sql = format!(
+        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM {join}
+         WHERE z.state IN ('current', 'replaced')"
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(t) = &f.tld {

@@ -24,6 +24,7 @@ mod sync;
 mod watch;
 mod webhooks;
 
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -207,6 +208,14 @@ pub fn open_query_db(s: &Settings) -> anyhow::Result<rusqlite::Connection> {
     require_db(s)?;
     let conn = store::open_ro(&s.db)?;
     store::check_readable(&conn, &s.db)?;
+    if !store::is_older(&conn) {
+        return Ok(conn);
+    }
+    // Queries read this zonefeed's schema: after an upgrade the first command brings the
+    // database up to it, as the next import would.
+    drop(conn);
+    drop(open_writer(s, false).context("the database has an older schema, and upgrading it needs write access")?);
+    let conn = store::open_ro(&s.db)?;
     Ok(conn)
 }
 

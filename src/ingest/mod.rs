@@ -512,7 +512,8 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     let tx = conn.transaction()?;
     // The writer recorded events when there was a version to compare with: its counts are
     // the version's figures over time (a first version's stay NULL).
-    let compared: bool = tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![sum.tld], |r| r.get(0))?;
+    let compared: bool =
+        tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![sum.tld], |r| r.get(0))?;
     let changes = |n: u64| compared.then_some(n as i64);
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
     tx.execute(

@@ -96,13 +96,15 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     let version = match at {
         None => "z.state = 'current' AND ?2 IS NULL",
         Some(_) => {
-            "z.id = (SELECT max(y.id) FROM zones y WHERE y.tld = d.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2)"
+            "z.id = (SELECT max(y.id) FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2)"
         }
     };
+    // Zones first (CROSS JOIN fixes the order), then a key lookup of the name in each: left
+    // to itself the planner scanned every domain row (0.5 s on a 10M zone).
     let mut st = tx.prepare(&format!(
         "SELECT d.tld, z.id, d.first_seen, coalesce(d.last_seen, z.zone_date, z.imported_at), d.last_changed, d.removed_at, z.with_records
-           FROM domains d JOIN zones z ON z.tld = d.tld AND {version}
-          WHERE d.name = ?1 AND {} ORDER BY d.tld",
+           FROM zones z CROSS JOIN domains d ON d.tld = z.tld AND d.name = ?1
+          WHERE {version} AND {} ORDER BY d.tld",
         store::visible("d", "z.id")
     ))?;
     let rows = st.query_map(params![name, at], |r| {

@@ -97,8 +97,10 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
     let (Pattern::Ns(h) | Pattern::Provider(h)) = p else { return Ok(Served::default()) };
     let rhost = crate::zone::name::reversed(h);
     let tx = conn.unchecked_transaction()?;
-    let bases: Vec<(String, i64)> =
-        tx.prepare("SELECT tld, version FROM ns_bases ORDER BY tld")?.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let bases: Vec<(String, i64)> = tx
+        .prepare("SELECT tld, version FROM ns_bases ORDER BY tld")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     // Per date, each zone's count that day (its last version of the day).
     let mut per_day: BTreeMap<String, HashMap<String, u64>> = BTreeMap::new();
     let mut moves: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -116,12 +118,14 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
         }
         // Hosts per domain: the base's pairs, then each version's net change.
         let mut hosts: HashMap<String, i64> = HashMap::new();
-        let mut st = tx.prepare_cached(&format!("SELECT domain FROM ({})", pairs_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3")))?;
+        let mut st =
+            tx.prepare_cached(&format!("SELECT domain FROM ({})", pairs_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3")))?;
         for d in st.query_map(params![tld, rhost, base], |r| r.get::<_, String>(0))? {
             *hosts.entry(d?).or_default() += 1;
         }
         let mut steps: BTreeMap<i64, HashMap<String, i64>> = BTreeMap::new();
-        let mut st = tx.prepare_cached(&format!("SELECT domain, since, until FROM ns_links l WHERE {} AND l.tld = ?1", p.host_match("l.rhost")))?;
+        let mut st =
+            tx.prepare_cached(&format!("SELECT domain, since, until FROM ns_links l WHERE {} AND l.tld = ?1", p.host_match("l.rhost")))?;
         let mut rows = st.query(params![tld, rhost])?;
         while let Some(r) = rows.next()? {
             let (domain, since, until): (String, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);

@@ -79,17 +79,29 @@ struct Shared {
 /// pages do not wait for it.
 #[derive(Default)]
 struct Memo {
-    figures: Mutex<HashMap<(&'static str, String), (i64, Arc<Value>)>>,
+    /// (what, zone) -> (version, figures).
+    figures: Mutex<HashMap<(&'static str, String), Figures>>,
+    /// Held while a figure is computed: a request for one being computed waits for it
+    /// instead of reading the zone a second time beside it.
+    computing: Mutex<()>,
 }
+
+/// Figures of one version of a zone.
+type Figures = (i64, Arc<Value>);
 
 impl Memo {
     /// `what` (stats or checks) of `tld`'s current version `version`, from the memo or `make`.
     fn get(&self, what: &'static str, tld: &str, version: i64, make: impl FnOnce() -> Reply) -> Result<Arc<Value>, ApiError> {
         let key = (what, tld.to_string());
-        if let Some((v, val)) = self.figures.lock().map_err(internal)?.get(&key) {
-            if *v == version {
-                return Ok(val.clone());
-            }
+        let known = || -> Result<Option<Arc<Value>>, ApiError> {
+            Ok(self.figures.lock().map_err(internal)?.get(&key).filter(|(v, _)| *v == version).map(|(_, val)| val.clone()))
+        };
+        if let Some(val) = known()? {
+            return Ok(val);
+        }
+        let _computing = self.computing.lock().map_err(internal)?;
+        if let Some(val) = known()? {
+            return Ok(val);
         }
         let val = Arc::new(make()?);
         self.figures.lock().map_err(internal)?.insert(key, (version, val.clone()));
@@ -339,7 +351,6 @@ fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) ->
 }
 
 fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], path: &str, host: &str) -> Reply {
-    let q = q;
     match segs {
         ["v1"] => Ok(endpoints()),
         ["v1", "version"] => Ok(json!({"name": "zonefeed", "version": env!("CARGO_PKG_VERSION"), "schema": crate::store::SCHEMA_VERSION})),
@@ -355,13 +366,21 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
                 None => Level::Notice,
                 Some(l) => Level::parse(l).ok_or_else(|| bad("invalid_level", "level is one of notice, warning, error, critical"))?,
             };
+            // A zone of millions has findings by the million: `limit` cuts the list, and
+            // `findings_total` says how many there are at the level.
+            let limit = q.get("limit").map(|_| q.limit(shared.opts.max_limit)).transpose()?;
             let all = zone_checks(conn, shared, &tld)?;
-            let mut r = (*all).clone();
             // The memo holds every finding; the list is cut to the level asked for.
-            if let Some(list) = r.get_mut("findings").and_then(Value::as_array_mut) {
-                list.retain(|f| f["level"].as_str().and_then(Level::parse).is_some_and(|l| l >= level));
-            }
-            Ok(r)
+            let at_level = all["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["level"].as_str().and_then(Level::parse).is_some_and(|l| l >= level));
+            let total = at_level.clone().count();
+            let findings: Vec<&Value> = at_level.take(limit.unwrap_or(usize::MAX)).collect();
+            Ok(
+                json!({"tld": all["tld"], "version": all["version"], "summary": all["summary"], "findings": findings, "findings_total": total}),
+            )
         }
         ["v1", "zones", tld, "series"] => {
             let tld = zone_of_path(tld)?;
@@ -403,7 +422,7 @@ fn endpoints() -> Value {
         e("/v1/status", "current zones, total domains, API counters"),
         e("/v1/zones", "the imported zones"),
         e("/v1/zones/{tld}", "a zone's statistics (`root` is the root zone)"),
-        e("/v1/zones/{tld}/checks?level=", "check findings and summary"),
+        e("/v1/zones/{tld}/checks?level=&limit=", "check findings and summary"),
         e("/v1/zones/{tld}/series", "per version: zone date, domains, added/removed/modified, domains with DS and their share"),
         e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes with watchlist hits, paged, or all as CSV"),
         e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
@@ -588,13 +607,21 @@ fn warm(shared: &Shared) -> Result<(), ApiError> {
 }
 
 /// `/v1/zones/{tld}/feed/{date}`: a day's events of one kind, paged, or all as CSV.
-fn feed(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, tld: &str, date: &str) -> Result<Answer, ApiError> {
+fn feed(
+    conn: &rusqlite::Connection,
+    shared: &Shared,
+    q: &Query,
+    path: &str,
+    host: &str,
+    tld: &str,
+    date: &str,
+) -> Result<Answer, ApiError> {
     let tld = zone_of_path(tld)?;
     let day = crate::time::parse_day(date).map_err(|e| bad("invalid_date", format!("`{date}`: {e}")))?;
     let day = &day[..10];
     let kind_name = q.get("kind").unwrap_or("added");
-    let kind =
-        FeedKind::parse(kind_name).ok_or_else(|| bad("invalid_kind", format!("kind `{kind_name}` is added, removed, modified or moved")))?;
+    let kind = FeedKind::parse(kind_name)
+        .ok_or_else(|| bad("invalid_kind", format!("kind `{kind_name}` is added, removed, modified or moved")))?;
     let csv = match q.get("format") {
         None | Some("json") => false,
         Some("csv") => true,
@@ -626,7 +653,9 @@ fn feed(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, hos
     let last = items.last().map(|i| cursor('f', &i.event.id.to_string()));
     let first = q.get("after").map(str::to_string);
     let p = paging(q, path, host, first, last, more, false);
-    Ok(Answer::Json(json!({"tld": tld, "date": day, "kind": kind_name, "items": serde_json::to_value(&items).map_err(internal)?, "paging": p})))
+    Ok(Answer::Json(
+        json!({"tld": tld, "date": day, "kind": kind_name, "items": serde_json::to_value(&items).map_err(internal)?, "paging": p}),
+    ))
 }
 
 /// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
@@ -668,7 +697,9 @@ fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, h
                     let (Some(date), Some(tld), Some(domain)) = (parts.next(), parts.next(), parts.next()) else {
                         return Err(bad("invalid_cursor", "the cursor is not one this API gave out"));
                     };
-                    s.changes.partition_point(|d| d.date.as_str() > date || (d.date == date && (d.tld.as_str(), d.domain.as_str()) <= (tld, domain)))
+                    s.changes.partition_point(|d| {
+                        d.date.as_str() > date || (d.date == date && (d.tld.as_str(), d.domain.as_str()) <= (tld, domain))
+                    })
                 }
                 None => 0,
             };

@@ -470,7 +470,8 @@ fn count_ds_domains(conn: &Connection) -> rusqlite::Result<()> {
     // Per zone, +1/-1 at the versions where a domain's signed spans open and close.
     let mut steps: HashMap<String, BTreeMap<i64, i64>> = HashMap::new();
     {
-        let mut st = tx.prepare("SELECT tld, domain, since, until FROM records WHERE type = 'DS' AND owner = domain ORDER BY tld, domain, since")?;
+        let mut st =
+            tx.prepare("SELECT tld, domain, since, until FROM records WHERE type = 'DS' AND owner = domain ORDER BY tld, domain, since")?;
         let mut rows = st.query([])?;
         // The span of the domain being read: rows of one domain may touch or overlap.
         let mut open: Option<(String, String, i64, Option<i64>)> = None;
@@ -580,6 +581,11 @@ fn schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 /// Whether the database holds zonefeed's schema (its `meta` row).
 fn is_zonefeed(conn: &Connection) -> bool {
     matches!(schema_version(conn), Ok(Some(_)))
+}
+
+/// Whether the database has an older schema than this zonefeed's (opening it read-write upgrades it).
+pub fn is_older(conn: &Connection) -> bool {
+    schema_version(conn).ok().flatten().is_some_and(|v| v < SCHEMA_VERSION)
 }
 
 /// Checks that a read-only connection to `path` can read a zonefeed database (and that it is one).
@@ -935,8 +941,13 @@ mod tests {
         drop(c);
         let c = open_rw(&path, Duration::from_secs(1)).unwrap();
         // a.com's two keys count once; b.com only in version 2; a DS below a delegation is none.
-        let got: Vec<(i64, Option<i64>)> =
-            c.prepare("SELECT id, ds_domains FROM zones ORDER BY id").unwrap().query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+        let got: Vec<(i64, Option<i64>)> = c
+            .prepare("SELECT id, ds_domains FROM zones ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
         assert_eq!(got, [(1, Some(1)), (2, Some(2)), (3, Some(1))]);
     }
 

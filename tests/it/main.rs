@@ -20,4 +20,5 @@ mod requests;
 mod serve;
 mod service;
 mod sync;
+mod web;
 mod webhooks;

@@ -4,11 +4,11 @@ use std::io::BufRead;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::env::TestEnv;
+use crate::env::{self, TestEnv};
 
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -18,7 +18,7 @@ impl Drop for Server {
     }
 }
 
-fn start(t: &TestEnv, db: &str) -> Server {
+pub fn start(t: &TestEnv, db: &str) -> Server {
     start_with(t, &["--db", db, "serve", "--listen", "127.0.0.1:0"])
 }
 
@@ -293,4 +293,197 @@ fn serve_stays_bounded_under_idle_crowds_and_huge_heads() {
     let (threads, _) = usage_of(pid);
     assert!(threads <= 12, "{threads} threads");
     assert_eq!(call("GET", &format!("{}/v1/status", s.base)).0, 200);
+}
+
+/// GET `url`: status, content type, content disposition and body text.
+fn get_text(url: &str) -> (u16, String, Option<String>, String) {
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let mut resp = agent.get(url).call().unwrap();
+    let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (ctype, disposition) = (header("content-type").unwrap_or_default(), header("content-disposition"));
+    (resp.status().as_u16(), ctype, disposition, resp.body_mut().read_to_string().unwrap())
+}
+
+/// Every item of a paged list, following `next` from `url`.
+fn all_pages(url: &str) -> Vec<serde_json::Value> {
+    let (mut items, mut next) = (Vec::new(), Some(url.to_string()));
+    while let Some(u) = next {
+        let (status, page) = call("GET", &u);
+        assert_eq!(status, 200, "{u}: {page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        next = page["paging"]["next"].as_str().map(str::to_string);
+    }
+    items
+}
+
+#[test]
+fn series_feeds_and_name_server_history_agree_with_the_stored_history() {
+    let (t, s) = setup();
+    let db = t.db("s.db");
+    // The zone's series: one item per version, its figures those of the version and its events.
+    let (status, series) = call("GET", &format!("{}/v1/zones/com/series", s.base));
+    assert_eq!(status, 200, "{series}");
+    let items = series["items"].as_array().unwrap();
+    let versions: Vec<(i64, i64, String)> = db
+        .prepare(
+            "SELECT id, domains, substr(zone_date, 1, 10) FROM zones WHERE tld = 'com' AND state IN ('current', 'replaced') ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(items.len(), versions.len());
+    let events = |v: i64, kind: &str| -> i64 {
+        db.query_row("SELECT count(*) FROM events WHERE zone = ?1 AND kind = ?2", rusqlite::params![v, kind], |r| r.get(0)).unwrap()
+    };
+    for (i, (item, (id, domains, date))) in items.iter().zip(&versions).enumerate() {
+        assert_eq!(
+            (item["version"].as_i64(), item["domains"].as_i64(), item["date"].as_str()),
+            (Some(*id), Some(*domains), Some(date.as_str()))
+        );
+        for kind in ["added", "removed", "modified"] {
+            // A first version compared with nothing.
+            let want = if i == 0 { serde_json::Value::Null } else { events(*id, kind).into() };
+            assert_eq!(item[kind], want, "{kind} of version {id}");
+        }
+        assert!(item["ds_share"].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)), "{item}");
+    }
+    assert!(items[2]["added"].as_i64().unwrap() > 0 && items[2]["modified"].as_i64().unwrap() > 0, "{series}");
+
+    // A day's feed: pages of 3 and the CSV list the same events the store has, for every kind
+    // (of every version of that day: the synthetic days share one).
+    let date = &versions[2].2;
+    for kind in ["added", "removed", "modified"] {
+        let want: Vec<String> = env::column(
+            &db,
+            &format!("SELECT e.domain FROM events e JOIN zones z ON z.id = e.zone WHERE z.tld = 'com' AND z.zone_date LIKE '{date}%' AND e.kind = '{kind}' ORDER BY e.id"),
+        );
+        assert!(!want.is_empty(), "{kind}");
+        let paged: Vec<String> = all_pages(&format!("{}/v1/zones/com/feed/{date}?kind={kind}&limit=3", s.base))
+            .iter()
+            .map(|e| e["domain"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(paged, want, "{kind}");
+        let (status, ctype, disposition, csv) = get_text(&format!("{}/v1/zones/com/feed/{date}?kind={kind}&format=csv", s.base));
+        assert_eq!((status, ctype.as_str()), (200, "text/csv; charset=utf-8"));
+        assert_eq!(disposition, Some(format!("attachment; filename=\"com-{date}-{kind}.csv\"")));
+        let names: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().to_string()).collect();
+        assert_eq!(names, want, "{kind} CSV");
+    }
+    // Moved: the modified events whose providers changed, each with from and to.
+    let moved = all_pages(&format!("{}/v1/zones/com/feed/{date}?kind=moved&limit=2", s.base));
+    let modified = all_pages(&format!("{}/v1/zones/com/feed/{date}?kind=modified&limit=50", s.base));
+    let want: Vec<&serde_json::Value> = modified.iter().filter(|e| e.get("moved").is_some()).collect();
+    assert_eq!(moved.iter().collect::<Vec<_>>(), want);
+    assert!(!moved.is_empty() && moved.iter().all(|e| e["moved"]["from"] != e["moved"]["to"]));
+
+    // A name server: its series and its gained/lost list replay what the records say.
+    let host: String = db
+        .query_row(
+            "SELECT rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+              WHERE r.tld = 'com' AND r.type = 'NS' AND r.owner = r.domain AND r.domain <> 'com' AND r.since <= z.id AND (r.until IS NULL OR r.until > z.id)
+              GROUP BY rdata ORDER BY count(*) DESC, rdata LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let delegated = |v: i64| -> std::collections::BTreeSet<String> {
+        env::column(
+            &db,
+            &format!(
+                "SELECT DISTINCT domain FROM records WHERE tld = 'com' AND type = 'NS' AND owner = domain AND rdata = '{host}'
+                   AND since <= {v} AND (until IS NULL OR until > {v})"
+            ),
+        )
+        .into_iter()
+        .collect()
+    };
+    let (status, ns_series) = call("GET", &format!("{}/v1/nameservers/{host}/series", s.base));
+    assert_eq!(status, 200, "{ns_series}");
+    // Per day: the day's last version.
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (v, _, d) in &versions {
+        if counts.last().is_some_and(|(last, _)| last == d) {
+            counts.pop();
+        }
+        counts.push((d.clone(), delegated(*v).len()));
+    }
+    let got: Vec<(String, usize)> = ns_series["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["date"].as_str().unwrap().to_string(), p["domains"].as_u64().unwrap() as usize))
+        .collect();
+    assert_eq!(got, counts, "{host}");
+    let mut want: Vec<(String, String, &str)> = Vec::new();
+    for w in versions.windows(2) {
+        let (before, after) = (delegated(w[0].0), delegated(w[1].0));
+        want.extend(after.difference(&before).map(|d| (w[1].2.clone(), d.clone(), "gained")));
+        want.extend(before.difference(&after).map(|d| (w[1].2.clone(), d.clone(), "lost")));
+    }
+    want.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let got: Vec<(String, String, String)> = all_pages(&format!("{}/v1/nameservers/{host}/changes?limit=2", s.base))
+        .iter()
+        .map(|c| (c["date"].as_str().unwrap().into(), c["domain"].as_str().unwrap().into(), c["kind"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(got, want.iter().map(|(a, b, c)| (a.clone(), b.clone(), c.to_string())).collect::<Vec<_>>(), "{host}");
+    assert!(!want.is_empty(), "the synthetic days move domains to and from {host}");
+
+    // Its provider: the domains now are those the provider pivot pages through.
+    let (_, ns) = call("GET", &format!("{}/v1/nameservers/{host}", s.base));
+    let provider = ns["provider"].as_str().unwrap();
+    let (status, p) = call("GET", &format!("{}/v1/providers/{provider}", s.base));
+    assert_eq!(status, 200, "{p}");
+    let listed = all_pages(&format!("{}/v1/domains?provider={provider}&limit=100", s.base)).len() as u64;
+    assert_eq!(p["domains"].as_u64(), Some(listed), "{p}");
+
+    // Wrong requests are named; an unknown day or host is 404.
+    for (url, status, code) in [
+        (format!("/v1/zones/com/feed/{date}?kind=renamed"), 400, "invalid_kind"),
+        (format!("/v1/zones/com/feed/{date}?format=xml"), 400, "invalid_format"),
+        ("/v1/zones/com/feed/2026-02-30".to_string(), 400, "invalid_date"),
+        ("/v1/zones/com/feed/1999-01-01".to_string(), 404, "not_found"),
+        ("/v1/zones/nope/series".to_string(), 404, "not_found"),
+        ("/v1/nameservers/ns.nowhere.example/series".to_string(), 404, "not_found"),
+        ("/v1/providers/nowhere.example".to_string(), 404, "not_found"),
+        ("/v1/zones/com/checks?limit=0".to_string(), 400, "invalid_limit"),
+    ] {
+        let (got, body) = call("GET", &format!("{}{url}", s.base));
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{url}: {body}");
+    }
+    // Checks cut to a limit still count them all.
+    let (_, all) = call("GET", &format!("{}/v1/zones/com/checks?level=notice", s.base));
+    let (_, two) = call("GET", &format!("{}/v1/zones/com/checks?level=notice&limit=2", s.base));
+    assert!(all["findings"].as_array().unwrap().len() > 2, "{all}");
+    assert_eq!(two["findings"].as_array().unwrap()[..], all["findings"].as_array().unwrap()[..2]);
+    assert_eq!(two["findings_total"], all["findings"].as_array().unwrap().len());
+}
+
+#[test]
+fn the_web_page_is_served_with_its_own_files_only() {
+    let t = TestEnv::new();
+    let mut text = Vec::new();
+    zonefeed::synth::write_zone_day(&mut text, "com", 50, 8, 0).unwrap();
+    let f = t.write("com.zone", &text);
+    t.import_ok("s.db", &[f.to_str().unwrap()]);
+    let s = start(&t, "s.db");
+    for (path, status, ctype) in [
+        ("/", 200, "text/html; charset=utf-8"),
+        ("/domain/example.com?at=2026-11-20", 200, "text/html; charset=utf-8"),
+        ("/feed/com/2026-11-20", 200, "text/html; charset=utf-8"),
+        ("/assets/app.js", 200, "text/javascript; charset=utf-8"),
+        ("/assets/style.css", 200, "text/css; charset=utf-8"),
+        ("/no/such/page", 404, "text/html; charset=utf-8"),
+    ] {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let resp = agent.get(&format!("{}{path}", s.base)).call().unwrap();
+        let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        assert_eq!((resp.status().as_u16(), h("content-type").as_str()), (status, ctype), "{path}");
+        assert!(h("content-security-policy").contains("script-src 'self'"), "{path}");
+        assert_eq!(h("x-content-type-options"), "nosniff");
+    }
+    // The API is not the page: an unknown /v1 path is still a JSON error.
+    let (status, body) = call("GET", &format!("{}/v1/nope", s.base));
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
 }

@@ -48,6 +48,11 @@ function show(title, ...content) {
   main.replaceChildren(...content.flat().filter(Boolean));
 }
 
+/** Replaces a box's content (null children are left out). */
+function fill(box, ...content) {
+  box.replaceChildren(...content.flat().filter(Boolean));
+}
+
 function fail(e) {
   show("Error", h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : `Something went wrong: ${e.message}`));
 }
@@ -289,36 +294,22 @@ async function served(kind, name) {
 
 async function zone(tld) {
   const level = new URLSearchParams(location.search).get("level") || "warning";
-  const [stats, series] = await Promise.all([api(`/v1/zones/${enc(tld)}`), api(`/v1/zones/${enc(tld)}/series`)]);
-  let checks = null;
-  try {
-    checks = await api(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}`);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-  }
+  const series = await api(`/v1/zones/${enc(tld)}/series`);
   const pts = series.items;
   const last = pts[pts.length - 1];
-  const kept = stats.records_kept;
-  const levelForm = h(
-    "form",
-    { class: "inline", method: "get", action: location.pathname },
-    h("label", { for: "level" }, "Findings at"),
-    h("select", { id: "level", name: "level" }, ["notice", "warning", "error", "critical"].map((l) => h("option", { value: l, selected: l === level }, l))),
-    h("button", { type: "submit" }, "Show"),
-  );
-  const shown = checks ? checks.findings.slice(0, 200) : [];
+  const path = enc(zonePath(series.tld));
+  // Statistics and checks read the whole zone once per version: they fill in when ready.
+  const statsBox = h("div", { id: "stats" }, h("p", { class: "muted" }, "Computing statistics…"));
+  const checksBox = h("div", { id: "checks" }, h("p", { class: "muted" }, "Computing checks…"));
   show(
-    `Zone ${stats.tld}`,
-    h("h1", {}, `Zone ${stats.tld}`),
+    `Zone ${series.tld}`,
+    h("h1", {}, `Zone ${series.tld}`),
     facts([
-      ["domains", num(stats.domains)],
-      ["records", kept ? num(stats.records) : "not kept"],
-      ["with DS", kept ? `${num(stats.domains_with_ds)} (${pct(stats.ds_share)})` : "–"],
-      ["serial", stats.serial ?? "–"],
-      ["version", stats.version],
-      ["zone date", last ? last.date : "–"],
-      ["in-bailiwick", num(stats.in_bailiwick)],
-      ["out-of-bailiwick", num(stats.out_of_bailiwick)],
+      ["domains", num(last.domains)],
+      ["with DS", last.ds_domains === null ? "–" : `${num(last.ds_domains)} (${pct(last.ds_share)})`],
+      ["version", last.version],
+      ["zone date", last.date],
+      ["versions kept", pts.length],
     ]),
     h("h2", {}, "Over time"),
     h(
@@ -336,27 +327,53 @@ async function zone(tld) {
     table(
       ["date", "added", "removed", "modified", ""],
       pts.slice().reverse().slice(0, 30).map((p) =>
-        h("tr", {}, h("td", {}, h("a", { href: `/feed/${enc(zonePath(stats.tld))}/${p.date}` }, p.date)), h("td", { class: "num" }, num(p.added)), h("td", { class: "num" }, num(p.removed)), h("td", { class: "num" }, num(p.modified)),
-          h("td", {}, h("a", { href: `/feed/${enc(zonePath(stats.tld))}/${p.date}?kind=moved` }, "moved")))),
+        h("tr", {}, h("td", {}, h("a", { href: `/feed/${path}/${p.date}` }, p.date)), h("td", { class: "num" }, num(p.added)), h("td", { class: "num" }, num(p.removed)), h("td", { class: "num" }, num(p.modified)),
+          h("td", {}, h("a", { href: `/feed/${path}/${p.date}?kind=moved` }, "moved")))),
       [1, 2, 3],
     ),
-    h("h2", {}, "Records per type"),
-    table(["type", "records"], Object.entries(stats.types).map(([t, n]) => h("tr", {}, h("td", {}, t), h("td", { class: "num" }, num(n)))), [1]),
-    h("h2", {}, "Top name servers and providers"),
-    h("div", { class: "charts" },
-      table(["name server", "delegations"], stats.top_ns_hosts.map(([n, c]) => h("tr", {}, h("td", {}, nsLink(n)), h("td", { class: "num" }, num(c)))), [1]),
-      table(["provider", "domains"], stats.top_providers.map(([n, c]) => h("tr", {}, h("td", {}, h("a", { href: `/provider/${enc(n)}` }, n)), h("td", { class: "num" }, num(c)))), [1])),
+    h("h2", {}, "Statistics"),
+    statsBox,
     h("h2", {}, "Checks"),
-    checks
-      ? [
-          table(["level", "findings"], Object.entries(checks.summary).map(([l, n]) => h("tr", { class: `level-${l}` }, h("td", {}, l), h("td", { class: "num" }, num(n)))), [1]),
-          levelForm,
-          shown.length
-            ? table(["level", "code", "domain", "finding"], shown.map((f) => h("tr", {}, h("td", {}, f.level), h("td", { class: "mono" }, f.code), h("td", {}, f.domain ? domainLink(f.domain) : ""), h("td", {}, f.message))))
-            : h("p", { class: "muted" }, `No finding at ${level} or above.`),
-          checks.findings.length > shown.length ? h("p", { class: "muted" }, `First ${shown.length} of ${num(checks.findings.length)}; zonefeed check lists them all.`) : null,
-        ]
-      : h("p", { class: "muted" }, "Checks need the zone's records (imported without --no-records)."),
+    checksBox,
+  );
+  const stats = await api(`/v1/zones/${enc(tld)}`).catch((e) => e);
+  if (stats instanceof Error) fill(statsBox, h("p", { class: "error" }, stats.message));
+  else fill(
+    statsBox,
+    facts([
+      ["records", stats.records_kept ? num(stats.records) : "not kept"],
+      ["serial", stats.serial ?? "–"],
+      ["in-bailiwick", num(stats.in_bailiwick)],
+      ["out-of-bailiwick", num(stats.out_of_bailiwick)],
+      ["mixed bailiwick", num(stats.mixed_bailiwick)],
+    ]),
+    h("h3", {}, "Records per type"),
+    table(["type", "records"], Object.entries(stats.types).map(([t, n]) => h("tr", {}, h("td", {}, t), h("td", { class: "num" }, num(n)))), [1]),
+    h("div", { class: "charts" },
+      h("div", {}, h("h3", {}, "Top name servers"),
+        table(["name server", "delegations"], stats.top_ns_hosts.map(([n, c]) => h("tr", {}, h("td", {}, nsLink(n)), h("td", { class: "num" }, num(c)))), [1])),
+      h("div", {}, h("h3", {}, "Top providers"),
+        table(["provider", "domains"], stats.top_providers.map(([n, c]) => h("tr", {}, h("td", {}, h("a", { href: `/provider/${enc(n)}` }, n)), h("td", { class: "num" }, num(c)))), [1]))),
+  );
+  const checks = await api(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}&limit=200`).catch((e) => e);
+  if (checks instanceof ApiError && checks.status === 404) return fill(checksBox, h("p", { class: "muted" }, "Checks need the zone's records (imported without --no-records)."));
+  if (checks instanceof Error) return fill(checksBox, h("p", { class: "error" }, checks.message));
+  const levelForm = h(
+    "form",
+    { class: "inline", method: "get", action: location.pathname },
+    h("label", { for: "level" }, "Findings at"),
+    h("select", { id: "level", name: "level" }, ["notice", "warning", "error", "critical"].map((l) => h("option", { value: l, selected: l === level }, l))),
+    h("button", { type: "submit" }, "Show"),
+  );
+  const shown = checks.findings;
+  fill(
+    checksBox,
+    table(["level", "findings"], Object.entries(checks.summary).map(([l, n]) => h("tr", { class: `level-${l}` }, h("td", {}, l), h("td", { class: "num" }, num(n)))), [1]),
+    levelForm,
+    shown.length
+      ? table(["level", "code", "domain", "finding"], shown.map((f) => h("tr", {}, h("td", {}, f.level), h("td", { class: "mono" }, f.code), h("td", {}, f.domain ? domainLink(f.domain) : ""), h("td", {}, f.message))))
+      : h("p", { class: "muted" }, `No finding at ${level} or above.`),
+    checks.findings_total > shown.length ? h("p", { class: "muted" }, `First ${shown.length} of ${num(checks.findings_total)}; zonefeed check lists them all.`) : null,
   );
 }
 

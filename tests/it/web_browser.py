@@ -1,0 +1,111 @@
+"""Drives `zonefeed serve`'s web page in headless Chromium (Playwright's Python client) the way
+an analyst would, and prints what the pages showed as JSON; tests/it/web.rs checks it against
+the zone texts. Arguments: a JSON object with base, domain, day1, day2, feed_day, tld, shots
+(a directory for screenshots, or null) and chromium (the browser's path)."""
+
+import json
+import sys
+
+from playwright.sync_api import sync_playwright
+
+args = json.loads(sys.argv[1])
+base = args["base"]
+out = {"console": [], "pages": []}
+
+
+def texts(page, selector):
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def check_text(page):
+    """Words a page shows only when a value went missing on the way to it."""
+    body = page.inner_text("body")
+    for word in ("null", "undefined", "NaN", "[object Object]"):
+        if word in body.split() or word == "[object Object]" and word in body:
+            out.setdefault("bad_text", []).append(f"{page.url}: {word}")
+
+
+def fact(page, label):
+    """The value of a figure (dt/dd pair) by its label."""
+    return page.locator(f"dl.facts div:has(dt:text-is('{label}')) dd").first.inner_text().strip()
+
+
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=args["chromium"], args=["--no-sandbox"])
+    ctx = browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page = ctx.new_page()
+    page.on("console", lambda m: out["console"].append(f"{page.url}: {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: out["console"].append(f"{page.url}: uncaught: {e}"))
+    page.on("load", lambda pg: out["pages"].append(pg.url))
+
+    # Search from the box on the home page, open the domain.
+    page.goto(base + "/")
+    page.wait_for_selector("h1")
+    page.fill("#q", args["domain"])
+    page.press("#q", "Enter")
+    page.wait_for_selector("main table")
+    out["search_results"] = texts(page, "main table tbody td:first-child a")
+    page.click(f"main table a:text-is('{args['domain']}')")
+    page.wait_for_selector("section.zone")
+    out["domain_url"] = page.url
+    out["ns_now"] = texts(page, "section.zone ul.ns li a")
+    check_text(page)
+    event = page.locator(f"ol.timeline li.modified[data-date='{args['day2']}']")
+    out["diff"] = [t.strip() for t in event.locator(".diff li").all_inner_texts()]
+    out["diff_classes"] = [c for c in event.locator(".diff li").evaluate_all("els => els.map(e => e.className)")]
+    if args["shots"]:
+        page.screenshot(path=args["shots"] + "/domain.png", full_page=True)
+
+    # The date picker: the domain as it was on day 1, then day 2.
+    for key in ("day1", "day2"):
+        page.fill("#at", args[key])
+        page.click("form.inline button[type=submit]")
+        page.wait_for_url(f"**at={args[key]}")
+        page.wait_for_selector("section.zone")
+        out["ns_" + key] = texts(page, "section.zone ul.ns li a")
+
+    # Follow an NS link to the name server's page.
+    host = out["ns_day2"][0] if out["ns_day2"] else None
+    out["ns_host"] = host
+    if host:
+        page.click(f"section.zone ul.ns a:text-is('{host}')")
+        page.wait_for_selector("dl.facts")
+        out["ns_url"] = page.url
+        out["ns_domains_now"] = fact(page, "domains now")
+        check_text(page)
+        out["ns_chart"] = page.locator("svg.chart circle[data-series=domains]").evaluate_all(
+            "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"
+        )
+
+    # The zone page: one chart point per version.
+    page.goto(f"{base}/zone/{args['tld']}")
+    page.wait_for_selector("#checks table")
+    page.wait_for_selector("#stats table")
+    check_text(page)
+    out["zone_chart"] = {}
+    for key in ("domains", "added", "removed", "modified", "ds_share"):
+        out["zone_chart"][key] = page.locator(f"svg.chart circle[data-series={key}]").evaluate_all(
+            "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"
+        )
+    if args["shots"]:
+        page.screenshot(path=args["shots"] + "/zone.png", full_page=True)
+
+    # The day's new domains, and their CSV download.
+    page.goto(f"{base}/feed/{args['tld']}/{args['feed_day']}?kind=added")
+    page.wait_for_selector("main table")
+    out["feed_rows"] = texts(page, "main table tbody td:first-child a")
+    check_text(page)
+    out["feed_hits"] = texts(page, "main table tbody tr.hit td:first-child a")
+    with page.expect_download() as dl:
+        page.click("a:text-is('Download CSV')")
+    out["csv"] = open(dl.value.path(), encoding="utf-8").read()
+
+    # Keyboard: the skip link is the first stop on a fresh page.
+    page.goto(base + "/")
+    page.wait_for_selector("h1")
+    page.keyboard.press("Tab")
+    out["first_tab"] = page.evaluate("document.activeElement.textContent")
+
+    browser.close()
+
+print(json.dumps(out))
