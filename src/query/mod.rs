@@ -4,6 +4,7 @@
 //! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
 
 pub mod check;
+mod host;
 pub mod series;
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,14 +154,9 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
 /// every host meeting `hosts`: a base row holds the pairs of consecutive hosts from its key
 /// on, so a range starts at the last row keyed before it.
 pub fn pairs_sql(hosts: &dyn Fn(&str) -> String, ranges: &str, tld: &str, v: &str) -> String {
-    let last_before = |col: &str| {
-        format!("(SELECT x.{col} FROM ns_base x WHERE x.tld = {tld} AND x.rhost < r.lo ORDER BY x.rhost DESC, x.first DESC LIMIT 1)")
-    };
     format!(
         "SELECT h.value ->> 0 AS rhost, d.value AS domain, 1 AS base
-           FROM (SELECT r.lo, r.hi, {} AS pr, {} AS pf FROM ({ranges}) r) q
-           JOIN ns_base b ON b.tld = {tld} AND (b.rhost, b.first) >= (coalesce(q.pr, q.lo), coalesce(q.pf, '')) AND b.rhost <= q.hi
-           JOIN json_each(b.pairs) h
+           {}
            JOIN json_each(h.value, '$[1]') d
           WHERE b.since <= {v} AND (h.value ->> 0) BETWEEN q.lo AND q.hi AND {}
             AND NOT EXISTS (SELECT 1 FROM ns_links c WHERE c.rhost = (h.value ->> 0) AND c.tld = b.tld AND c.domain = d.value
@@ -168,9 +164,43 @@ pub fn pairs_sql(hosts: &dyn Fn(&str) -> String, ranges: &str, tld: &str, v: &st
          UNION ALL
          SELECT l.rhost, l.domain, 0 FROM ns_links l
           WHERE {} AND l.tld = {tld} AND l.since > coalesce((SELECT version FROM ns_bases WHERE tld = {tld}), 0) AND {}",
+        base_hosts(ranges, tld),
+        hosts("(h.value ->> 0)"),
+        hosts("l.rhost"),
+        store::visible("l", v)
+    )
+}
+
+/// The base rows that can hold hosts of `ranges` in zone `tld`, one row per host entry
+/// (`h.value`: `[rhost, [domain...]]`), as a FROM clause. A base row holds the pairs of
+/// consecutive hosts from its key on, so a range starts at the last row keyed before it.
+fn base_hosts(ranges: &str, tld: &str) -> String {
+    let last_before = |col: &str| {
+        format!("(SELECT x.{col} FROM ns_base x WHERE x.tld = {tld} AND x.rhost < r.lo ORDER BY x.rhost DESC, x.first DESC LIMIT 1)")
+    };
+    format!(
+        "FROM (SELECT r.lo, r.hi, {} AS pr, {} AS pf FROM ({ranges}) r) q
+           JOIN ns_base b ON b.tld = {tld} AND (b.rhost, b.first) >= (coalesce(q.pr, q.lo), coalesce(q.pf, '')) AND b.rhost <= q.hi
+           JOIN json_each(b.pairs) h",
         last_before("rhost"),
         last_before("first"),
+    )
+}
+
+/// How many (host, domain) pairs of zone `tld` whose host meets `hosts` version `v` holds
+/// (SQL expressions, as [`pairs_sql`]), as (pairs of the base, pairs gained since), without
+/// listing them: the base rows' lists are measured, not walked, so a host of a million
+/// domains is counted in a fraction of the time its pairs take to list.
+pub fn pair_counts_sql(hosts: &dyn Fn(&str) -> String, ranges: &str, tld: &str, v: &str) -> String {
+    let base = format!("(SELECT version FROM ns_bases WHERE tld = {tld})");
+    format!(
+        "SELECT (SELECT coalesce(sum(json_array_length(h.value, '$[1]')), 0) {}
+                  WHERE b.since <= {v} AND (h.value ->> 0) BETWEEN q.lo AND q.hi AND {})
+              - (SELECT count(*) FROM ns_links c WHERE {} AND c.tld = {tld} AND c.since = {base} AND c.until <= {v}),
+                (SELECT count(*) FROM ns_links l WHERE {} AND l.tld = {tld} AND l.since > coalesce({base}, 0) AND {})",
+        base_hosts(ranges, tld),
         hosts("(h.value ->> 0)"),
+        hosts("c.rhost"),
         hosts("l.rhost"),
         store::visible("l", v)
     )
@@ -385,12 +415,41 @@ pub fn versions(conn: &Connection, tld: Option<&str>, at: Option<&str>) -> rusql
     v
 }
 
+/// The most hosts of a provider whose pages are merged (see [`search_page`]).
+const MERGED_HOSTS: usize = 64;
+
 pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize, page: &Page) -> rusqlite::Result<Vec<Hit>> {
     let tx = conn.unchecked_transaction()?;
     let at = page.at.as_deref();
     let mut hits = Vec::new();
     let lim = limit as i64;
     for (version, zone, _) in &versions(&tx, tld, at)? {
+        if let Pattern::Ns(h) = p {
+            let rhost = crate::zone::name::reversed(h);
+            for name in host::page(&tx, &rhost, zone, *version, page.cursor.as_deref(), page.desc, limit)? {
+                hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
+            }
+            continue;
+        }
+        if let Pattern::Provider(prov) = p {
+            // A provider is a few hosts, mostly: a page of each, merged. Thousands of hosts
+            // (vanity names) take the one query over them all instead.
+            let hosts = host::under(&tx, &crate::zone::name::reversed(prov), zone)?;
+            if hosts.len() <= MERGED_HOSTS {
+                let mut names = Vec::new();
+                for h in &hosts {
+                    names.extend(host::page(&tx, h, zone, *version, page.cursor.as_deref(), page.desc, limit)?);
+                }
+                names.sort();
+                names.dedup();
+                if page.desc {
+                    names.reverse();
+                }
+                names.truncate(limit);
+                hits.extend(names.into_iter().map(|name| Hit { unicode: unicode(&name), name, tld: zone.clone() }));
+                continue;
+            }
+        }
         let (sql, arg) = p.zone_query(zone, page.desc);
         let mut st = tx.prepare_cached(&sql)?;
         let names = st.query_map(p.zone_args(zone, arg, lim, page.cursor.as_deref(), *version, at), |r| r.get::<_, String>(0))?;
@@ -625,11 +684,11 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     let mut seen: Vec<String> = Vec::new();
     let host_is = |h: &str| format!("{h} = ?1");
     for (version, zone, _) in versions(&tx, None, None)? {
-        let (n, base): (i64, i64) = tx.query_row(
-            &format!("SELECT count(*), coalesce(sum(base), 0) FROM ({})", pairs_sql(&host_is, "SELECT ?1 AS lo, ?1 AS hi", "?2", "?3")),
-            params![rhost, zone, version],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (base, gained): (i64, i64) =
+            tx.query_row(&pair_counts_sql(&host_is, "SELECT ?1 AS lo, ?1 AS hi", "?2", "?3"), params![rhost, zone, version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let n = base + gained;
         if n > 0 {
             domains += n;
             now_in.push(zone.clone());

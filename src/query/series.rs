@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::{pairs_sql, Pattern};
+use super::{pair_counts_sql, pairs_sql, Pattern};
 use crate::changes::{self, Event, Kind};
 
 /// One version of a zone.
@@ -116,13 +116,21 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
         if versions.is_empty() {
             continue;
         }
-        // Hosts per domain: the base's pairs, then each version's net change.
+        // Hosts per domain: the base's pairs, then each version's net change. A single host
+        // is one pair per domain, so its base needs counting only (a host may serve millions).
+        let single = matches!(p, Pattern::Ns(_));
         let mut hosts: HashMap<String, i64> = HashMap::new();
-        let mut st =
-            tx.prepare_cached(&format!("SELECT domain FROM ({})", pairs_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3")))?;
-        for d in st.query_map(params![tld, rhost, base], |r| r.get::<_, String>(0))? {
-            *hosts.entry(d?).or_default() += 1;
-        }
+        let mut count = if single {
+            let sql = pair_counts_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3");
+            tx.prepare_cached(&sql)?.query_row(params![tld, rhost, base], |r| r.get::<_, i64>(0))? as u64
+        } else {
+            let mut st =
+                tx.prepare_cached(&format!("SELECT domain FROM ({})", pairs_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3")))?;
+            for d in st.query_map(params![tld, rhost, base], |r| r.get::<_, String>(0))? {
+                *hosts.entry(d?).or_default() += 1;
+            }
+            hosts.len() as u64
+        };
         let mut steps: BTreeMap<i64, HashMap<String, i64>> = BTreeMap::new();
         let mut st =
             tx.prepare_cached(&format!("SELECT domain, since, until FROM ns_links l WHERE {} AND l.tld = ?1", p.host_match("l.rhost")))?;
@@ -137,7 +145,6 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
                 *steps.entry(u).or_default().entry(domain).or_default() -= 1;
             }
         }
-        let mut count = hosts.values().filter(|n| **n > 0).count() as u64;
         for (version, date) in versions {
             let (mut gained, mut lost) = (0, 0);
             if version > base {
@@ -151,13 +158,16 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
                     }
                 }
                 for (domain, n) in net {
-                    let before = hosts.get(&domain).copied().unwrap_or(0);
+                    // A single host's pairs open and close one at a time: the net says it all.
+                    let before = if single { i64::from(n < 0) } else { hosts.get(&domain).copied().unwrap_or(0) };
                     let after = before + n;
                     let kind = match (before > 0, after > 0) {
                         (false, true) => "gained",
                         (true, false) => "lost",
                         _ => {
-                            hosts.insert(domain, after);
+                            if !single {
+                                hosts.insert(domain, after);
+                            }
                             continue;
                         }
                     };
@@ -168,8 +178,10 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
                         lost += 1;
                         count -= 1;
                     }
-                    changes.push(Delegation { date: date.clone(), tld: tld.clone(), domain: domain.clone(), kind });
-                    hosts.insert(domain, after);
+                    if !single {
+                        hosts.insert(domain.clone(), after);
+                    }
+                    changes.push(Delegation { date: date.clone(), tld: tld.clone(), domain, kind });
                 }
             }
             per_day.entry(date.clone()).or_default().insert(tld.clone(), count);

@@ -73,28 +73,40 @@ struct Shared {
     memo: Memo,
 }
 
-/// A zone's statistics and checks read every record of its current version: seconds on a
-/// zone of millions of domains. Each is computed once per version, kept while the version is
-/// current, and computed ahead for every current zone (at start and after each import), so
-/// pages do not wait for it.
+/// Answers that read much of a zone, kept while the versions they read are current:
+/// - a zone's statistics and checks read every record of its current version (seconds on a
+///   zone of millions of domains): computed ahead for every current zone, at start and after
+///   each import, so pages do not wait for them;
+/// - a provider's domains over time replay every pair of its hosts (4 s for the bench zone's
+///   largest, 1.35M domains): its page's three requests share one replay.
 #[derive(Default)]
 struct Memo {
-    /// (what, zone) -> (version, figures).
-    figures: Mutex<HashMap<(&'static str, String), Figures>>,
-    /// Held while a figure is computed: a request for one being computed waits for it
+    figures: Cache<Value>,
+    served: Cache<series::Served>,
+}
+
+/// How many providers' histories are kept.
+const SERVED_KEPT: usize = 64;
+
+/// Values by key, each for the version (or set of versions) it was computed from.
+struct Cache<T> {
+    map: Mutex<HashMap<String, (i64, Arc<T>)>>,
+    /// Held while a value is computed: a request for one being computed waits for it
     /// instead of reading the zone a second time beside it.
     computing: Mutex<()>,
 }
 
-/// Figures of one version of a zone.
-type Figures = (i64, Arc<Value>);
+impl<T> Default for Cache<T> {
+    fn default() -> Self {
+        Cache { map: Mutex::new(HashMap::new()), computing: Mutex::new(()) }
+    }
+}
 
-impl Memo {
-    /// `what` (stats or checks) of `tld`'s current version `version`, from the memo or `make`.
-    fn get(&self, what: &'static str, tld: &str, version: i64, make: impl FnOnce() -> Reply) -> Result<Arc<Value>, ApiError> {
-        let key = (what, tld.to_string());
-        let known = || -> Result<Option<Arc<Value>>, ApiError> {
-            Ok(self.figures.lock().map_err(internal)?.get(&key).filter(|(v, _)| *v == version).map(|(_, val)| val.clone()))
+impl<T> Cache<T> {
+    /// The value of `key` for `version`, from the cache or `make`; at most `keep` keys.
+    fn get(&self, key: String, version: i64, keep: usize, make: impl FnOnce() -> Result<T, ApiError>) -> Result<Arc<T>, ApiError> {
+        let known = || -> Result<Option<Arc<T>>, ApiError> {
+            Ok(self.map.lock().map_err(internal)?.get(&key).filter(|(v, _)| *v == version).map(|(_, val)| val.clone()))
         };
         if let Some(val) = known()? {
             return Ok(val);
@@ -104,7 +116,11 @@ impl Memo {
             return Ok(val);
         }
         let val = Arc::new(make()?);
-        self.figures.lock().map_err(internal)?.insert(key, (version, val.clone()));
+        let mut map = self.map.lock().map_err(internal)?;
+        if map.len() >= keep && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(key, (version, val.clone()));
         Ok(val)
     }
 }
@@ -577,7 +593,7 @@ fn current_version(conn: &rusqlite::Connection, tld: &str) -> Result<i64, ApiErr
 
 fn zone_stats(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result<Arc<Value>, ApiError> {
     let version = current_version(conn, tld)?;
-    shared.memo.get("stats", tld, version, || match query::stats(conn, tld, 10).map_err(internal)? {
+    shared.memo.figures.get(format!("stats {tld}"), version, usize::MAX, || match query::stats(conn, tld, 10).map_err(internal)? {
         Some(s) => serde_json::to_value(s).map_err(internal),
         None => Err(not_found(format!("zone `{tld}` is not imported"))),
     })
@@ -586,7 +602,7 @@ fn zone_stats(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result
 /// Every finding of `tld`'s current version.
 fn zone_checks(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result<Arc<Value>, ApiError> {
     let version = current_version(conn, tld)?;
-    shared.memo.get("checks", tld, version, || match query::check::check(conn, tld, Level::Notice).map_err(internal)? {
+    shared.memo.figures.get(format!("checks {tld}"), version, usize::MAX, || match query::check::check(conn, tld, Level::Notice).map_err(internal)? {
         Some(r) => serde_json::to_value(r).map_err(internal),
         None => Err(not_found(format!("zone `{tld}` is not imported with its records"))),
     })
@@ -673,7 +689,13 @@ fn csv_field(s: &str) -> String {
 fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, kind: &str, name: &str, rest: &[&str]) -> Reply {
     let name = zone_of_path(name)?;
     let p = if kind == "nameservers" { Pattern::Ns(name.clone()) } else { Pattern::Provider(name.clone()) };
-    let s = series::served(conn, &p).map_err(internal)?;
+    let s = if kind == "providers" {
+        // Any import that becomes current changes the sum of the current versions' ids.
+        let current: i64 = conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
+        shared.memo.served.get(name.clone(), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?
+    } else {
+        Arc::new(series::served(conn, &p).map_err(internal)?)
+    };
     let delegated: Vec<&series::DayCount> = s.days.iter().filter(|d| d.domains > 0 || d.lost > 0).collect();
     if delegated.is_empty() {
         return Err(not_found(format!("no imported version delegates to `{name}`")));

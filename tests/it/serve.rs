@@ -487,3 +487,60 @@ fn the_web_page_is_served_with_its_own_files_only() {
     let (status, body) = call("GET", &format!("{}/v1/nope", s.base));
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
 }
+
+#[test]
+fn a_name_servers_domains_page_by_page_both_ways_equal_its_delegations() {
+    let (t, s) = setup();
+    let db = t.db("s.db");
+    let versions: Vec<(i64, String)> = db
+        .prepare("SELECT id, zone_date FROM zones WHERE tld = 'com' AND state IN ('current', 'replaced') ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let delegated = |host: &str, v: i64| -> Vec<String> {
+        env::column(
+            &db,
+            &format!(
+                "SELECT DISTINCT domain FROM records WHERE tld = 'com' AND type = 'NS' AND owner = domain AND rdata = '{host}'
+                   AND since <= {v} AND (until IS NULL OR until > {v}) ORDER BY domain"
+            ),
+        )
+    };
+    // The busiest hosts span several index rows, which pages of 7 cross both ways; the
+    // synthetic days open and close pairs of them.
+    let hosts = env::column(
+        &db,
+        "SELECT rdata FROM records WHERE tld = 'com' AND type = 'NS' AND owner = domain AND domain <> 'com' GROUP BY rdata ORDER BY count(*) DESC, rdata LIMIT 4",
+    );
+    let (last, first) = (versions.last().unwrap().0, versions[0].0);
+    assert!(delegated(&hosts[0], last).len() > 150, "{:?}", delegated(&hosts[0], last).len());
+    let names = |items: Vec<serde_json::Value>| -> Vec<String> { items.iter().map(|d| d["name"].as_str().unwrap().to_string()).collect() };
+    for host in &hosts {
+        let want = delegated(host, last);
+        assert_eq!(names(all_pages(&format!("{}/v1/domains?ns={host}&limit=7", s.base))), want, "{host}");
+        let mut down = names(all_pages(&format!("{}/v1/domains?ns={host}&limit=7&direction=desc", s.base)));
+        down.reverse();
+        assert_eq!(down, want, "{host} descending");
+    }
+    // Pairs that came and went between the days: the set changed for some host.
+    assert!(hosts.iter().any(|h| delegated(h, first) != delegated(h, last)));
+    // A provider's pages merge its hosts' and hold each domain once.
+    for host in &hosts[..2] {
+        let (_, ns) = call("GET", &format!("{}/v1/nameservers/{host}", s.base));
+        let provider = ns["provider"].as_str().unwrap();
+        let want = env::column(
+            &db,
+            &format!(
+                "SELECT DISTINCT domain FROM records WHERE tld = 'com' AND type = 'NS' AND owner = domain AND (rdata = '{provider}' OR rdata LIKE '%.{provider}')
+                   AND since <= {last} AND (until IS NULL OR until > {last}) ORDER BY domain"
+            ),
+        );
+        assert!(want.len() > delegated(host, last).len(), "{provider} has more than {host}");
+        assert_eq!(names(all_pages(&format!("{}/v1/domains?provider={provider}&limit=7", s.base))), want, "{provider}");
+        let mut down = names(all_pages(&format!("{}/v1/domains?provider={provider}&limit=7&direction=desc", s.base)));
+        down.reverse();
+        assert_eq!(down, want, "{provider} descending");
+    }
+}
