@@ -726,6 +726,9 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
     // Gains are the pairs opened after each zone's base (a zone's first version is its
     // baseline, not gains); losses the pairs closed, base pairs included.
     let changed = |at: &str, gains: bool| -> rusqlite::Result<Vec<String>> {
+        if days == 0 {
+            return Ok(Vec::new());
+        }
         let not_base = if gains { "AND l.since <> coalesce((SELECT version FROM ns_bases b WHERE b.tld = l.tld), 0)" } else { "" };
         let sql = format!(
             "SELECT DISTINCT l.domain FROM ns_links l JOIN zones z ON z.id = l.{at}

@@ -206,7 +206,12 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
 /// set of names took 4 s for the bench zone's largest provider (1.35M domains, 2.7M pairs).
 /// Domains are kept as 128-bit hashes: a collision among a provider's domains is about as
 /// likely as 1 in 10^26.
-fn provider_base<'a>(conn: &Connection, rprov: &str, tld: &str, changing: &HashSet<&'a str>) -> rusqlite::Result<(u64, HashMap<&'a str, i64>)> {
+fn provider_base<'a>(
+    conn: &Connection,
+    rprov: &str,
+    tld: &str,
+    changing: &HashSet<&'a str>,
+) -> rusqlite::Result<(u64, HashMap<&'a str, i64>)> {
     let below = format!("{rprov}.");
     let mut seen: HashSet<u128> = HashSet::new();
     let mut hosts: HashMap<&'a str, i64> = HashMap::new();
@@ -218,8 +223,8 @@ fn provider_base<'a>(conn: &Connection, rprov: &str, tld: &str, changing: &HashS
     let mut rows = st.query(params![tld, rprov])?;
     while let Some(r) = rows.next()? {
         let pairs: String = r.get(0)?;
-        let entries: Vec<(String, Vec<String>)> =
-            serde_json::from_str(&pairs).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?;
+        let entries: Vec<(String, Vec<String>)> = serde_json::from_str(&pairs)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?;
         for (host, domains) in entries {
             if host != rprov && !host.starts_with(&below) {
                 continue;

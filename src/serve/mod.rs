@@ -417,7 +417,17 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
         }
         ["v1", "nameservers", host] => {
             let host = zone_of_path(host)?;
-            let page = query::nameserver(conn, &host, 30, crate::time::unix_now()).map_err(internal)?;
+            // `days=0` leaves out the lists of domains gained and lost (the web page pages
+            // them from `/changes`; a busy host's run to thousands).
+            let days = match q.get("days") {
+                None => 30,
+                Some(d) => d
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (0..=36_500).contains(d))
+                    .ok_or_else(|| bad("invalid_days", "days is a whole number from 0 to 36500"))?,
+            };
+            let page = query::nameserver(conn, &host, days, crate::time::unix_now()).map_err(internal)?;
             if page.first_seen.is_none() {
                 return Err(not_found(format!("no imported version delegates to `{host}`")));
             }
@@ -443,7 +453,7 @@ fn endpoints() -> Value {
         e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes with watchlist hits, paged, or all as CSV"),
         e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
         e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history; as it was on a day"),
-        e("/v1/nameservers/{host}", "a name server: domains now, first and last seen, gained and lost in 30 days, glue"),
+        e("/v1/nameservers/{host}?days=", "a name server: domains now, first and last seen, gained and lost in `days` (30; 0: no lists), glue"),
         e("/v1/nameservers/{host}/series", "a name server's domains, gained and lost per day"),
         e("/v1/nameservers/{host}/changes?limit=&after=", "the domains that gained or lost a name server, newest first"),
         e("/v1/providers/{domain}", "a provider (the registrable domain of NS hosts): domains now, first and last seen"),
@@ -602,9 +612,11 @@ fn zone_stats(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result
 /// Every finding of `tld`'s current version.
 fn zone_checks(conn: &rusqlite::Connection, shared: &Shared, tld: &str) -> Result<Arc<Value>, ApiError> {
     let version = current_version(conn, tld)?;
-    shared.memo.figures.get(format!("checks {tld}"), version, usize::MAX, || match query::check::check(conn, tld, Level::Notice).map_err(internal)? {
-        Some(r) => serde_json::to_value(r).map_err(internal),
-        None => Err(not_found(format!("zone `{tld}` is not imported with its records"))),
+    shared.memo.figures.get(format!("checks {tld}"), version, usize::MAX, || {
+        match query::check::check(conn, tld, Level::Notice).map_err(internal)? {
+            Some(r) => serde_json::to_value(r).map_err(internal),
+            None => Err(not_found(format!("zone `{tld}` is not imported with its records"))),
+        }
     })
 }
 
@@ -691,7 +703,8 @@ fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, h
     let p = if kind == "nameservers" { Pattern::Ns(name.clone()) } else { Pattern::Provider(name.clone()) };
     let s = if kind == "providers" {
         // Any import that becomes current changes the sum of the current versions' ids.
-        let current: i64 = conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
+        let current: i64 =
+            conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
         shared.memo.served.get(name.clone(), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?
     } else {
         Arc::new(series::served(conn, &p).map_err(internal)?)

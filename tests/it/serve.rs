@@ -432,6 +432,10 @@ fn series_feeds_and_name_server_history_agree_with_the_stored_history() {
 
     // Its provider: the domains now are those the provider pivot pages through.
     let (_, ns) = call("GET", &format!("{}/v1/nameservers/{host}", s.base));
+    let (_, brief) = call("GET", &format!("{}/v1/nameservers/{host}?days=0", s.base));
+    assert!(!ns["added"].as_array().unwrap().is_empty(), "{ns}");
+    assert_eq!((brief["added"].as_array().unwrap().len(), brief["removed"].as_array().unwrap().len()), (0, 0));
+    assert_eq!((&brief["domains"], &brief["first_seen"]), (&ns["domains"], &ns["first_seen"]));
     let provider = ns["provider"].as_str().unwrap();
     let (status, p) = call("GET", &format!("{}/v1/providers/{provider}", s.base));
     assert_eq!(status, 200, "{p}");
@@ -448,6 +452,7 @@ fn series_feeds_and_name_server_history_agree_with_the_stored_history() {
         ("/v1/nameservers/ns.nowhere.example/series".to_string(), 404, "not_found"),
         ("/v1/providers/nowhere.example".to_string(), 404, "not_found"),
         ("/v1/zones/com/checks?limit=0".to_string(), 400, "invalid_limit"),
+        (format!("/v1/nameservers/{host}?days=-1"), 400, "invalid_days"),
     ] {
         let (got, body) = call("GET", &format!("{}{url}", s.base));
         assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{url}: {body}");

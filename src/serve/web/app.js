@@ -43,6 +43,21 @@ async function api(path) {
   return body;
 }
 
+/**
+ * A figure the server computes once per version, which takes a while on a big zone after an
+ * import: a request that times out (503) is asked again, saying so in `box`.
+ */
+async function patient(path, box) {
+  for (let i = 0; ; i++) {
+    try {
+      return await api(path);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 503 || i >= 20) throw e;
+      fill(box, h("p", { class: "muted" }, `Still computing (the zone was imported lately); asking again (${i + 1})…`));
+    }
+  }
+}
+
 function show(title, ...content) {
   document.title = title ? `${title} · zonefeed` : "zonefeed";
   main.replaceChildren(...content.flat().filter(Boolean));
@@ -265,13 +280,14 @@ async function domain(name) {
 /** A name server's or a provider's page. */
 async function served(kind, name) {
   const base = kind === "ns" ? `/v1/nameservers/${enc(name)}` : `/v1/providers/${enc(name)}`;
+  const summary = kind === "ns" ? `${base}?days=0` : base;
   const params = new URLSearchParams(location.search);
   const q = new URLSearchParams({ [kind === "ns" ? "ns" : "provider"]: name, limit: "50", base_url: "0" });
   if (params.get("after")) q.set("after", params.get("after"));
   if (params.get("before")) q.set("before", params.get("before"));
   const cq = new URLSearchParams({ limit: "50", base_url: "0" });
   if (params.get("changes")) cq.set("after", params.get("changes"));
-  const [info, series, domains, changes] = await Promise.all([api(base), api(`${base}/series`), api(`/v1/domains?${q}`), api(`${base}/changes?${cq}`)]);
+  const [info, series, domains, changes] = await Promise.all([api(summary), api(`${base}/series`), api(`/v1/domains?${q}`), api(`${base}/changes?${cq}`)]);
   const figures = [["domains now", num(info.domains)], ["first seen", day(info.first_seen)], ["last seen", day(info.last_seen)]];
   if (info.addresses) figures.push(["glue addresses", info.addresses.length ? info.addresses.join(", ") : "none"]);
   const changesPager = changes.paging.next ? h("nav", { class: "pager" }, h("a", { class: "button", href: `${location.pathname}?changes=${enc(changes.paging.cursors.after)}#changes` }, "Older →")) : null;
@@ -336,7 +352,7 @@ async function zone(tld) {
     h("h2", {}, "Checks"),
     checksBox,
   );
-  const stats = await api(`/v1/zones/${enc(tld)}`).catch((e) => e);
+  const stats = await patient(`/v1/zones/${enc(tld)}`, statsBox).catch((e) => e);
   if (stats instanceof Error) fill(statsBox, h("p", { class: "error" }, stats.message));
   else fill(
     statsBox,
@@ -355,7 +371,7 @@ async function zone(tld) {
       h("div", {}, h("h3", {}, "Top providers"),
         table(["provider", "domains"], stats.top_providers.map(([n, c]) => h("tr", {}, h("td", {}, h("a", { href: `/provider/${enc(n)}` }, n)), h("td", { class: "num" }, num(c)))), [1]))),
   );
-  const checks = await api(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}&limit=200`).catch((e) => e);
+  const checks = await patient(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}&limit=200`, checksBox).catch((e) => e);
   if (checks instanceof ApiError && checks.status === 404) return fill(checksBox, h("p", { class: "muted" }, "Checks need the zone's records (imported without --no-records)."));
   if (checks instanceof Error) return fill(checksBox, h("p", { class: "error" }, checks.message));
   const levelForm = h(
@@ -425,4 +441,8 @@ async function route() {
   }
 }
 
-route();
+// `data-ready` tells a test or a timing script that the page is drawn, sections that fill in
+// later included.
+route().finally(() => {
+  document.body.dataset.ready = "1";
+});
