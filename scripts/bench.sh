@@ -10,6 +10,9 @@
 # zone text, records/s, peak RSS, and the ratio to gzip -dc. Each BENCH_RUNS times (3),
 # the median shown.
 #
+# With records, the web page's pages are timed in Chromium on the two days
+# (scripts/page_times.py; skipped without Chromium and Playwright).
+#
 # Then `sync` against a local CZDS throttled to BENCH_RATE bytes/s (default 2 MB/s, as CZDS
 # gives): download alone, then sync (download + import overlapped, with and without records),
 # with the ratio of sync to download alone: first into empty databases, then the daily case
@@ -123,6 +126,9 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
         add(label + " next", f"  next day over it ({changed} changes)", secs, rss, (measured.wal, os.path.getsize(db)))
         if flags == "" and not os.environ.get("BENCH_BIN"):
             pivots(db)
+            # The web page in a real browser, once, on the two days with records.
+            if not runs.get("pages"):
+                runs["pages"] = subprocess.run([sys.executable, "scripts/page_times.py", binary, db], capture_output=True, text=True)
 
 def median(xs):
     xs = sorted(xs)
@@ -136,6 +142,7 @@ if "export --no-records" in runs:
               f"{e / median(runs['zonefeed import --no-records']['secs']):.2f}")
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores; median of {len(runs['gzip']['secs'])} runs")
 print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'peak WAL / db':>16}")
+pages = runs.pop("pages", None)
 for r in runs.values():
     label, secs, wal = r["label"], median(r["secs"]), r["wal"]
     if label.startswith(("search", "ns ")):
@@ -144,6 +151,8 @@ for r in runs.values():
         continue
     w = f"{wal[0]/2**20:.0f}/{wal[1]/2**20:.0f} MiB" if wal else ""
     print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {w:>16}")
+if pages:
+    print(pages.stdout + pages.stderr, end="")
 PY
 rm -f "$DIR"/bench.db*
 

@@ -77,15 +77,15 @@ struct Shared {
 /// - a zone's statistics and checks read every record of its current version (seconds on a
 ///   zone of millions of domains): computed ahead for every current zone, at start and after
 ///   each import, so pages do not wait for them;
-/// - a provider's domains over time replay every pair of its hosts (4 s for the bench zone's
-///   largest, 1.35M domains): its page's three requests share one replay.
+/// - a name server's or provider's domains over time replay its pairs (0.1-0.3 s for the
+///   bench zone's largest): its page's requests share one replay.
 #[derive(Default)]
 struct Memo {
     figures: Cache<Value>,
     served: Cache<series::Served>,
 }
 
-/// How many providers' histories are kept.
+/// How many name servers' and providers' histories are kept.
 const SERVED_KEPT: usize = 64;
 
 /// Values by key, each for the version (or set of versions) it was computed from.
@@ -701,14 +701,10 @@ fn csv_field(s: &str) -> String {
 fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, host: &str, kind: &str, name: &str, rest: &[&str]) -> Reply {
     let name = zone_of_path(name)?;
     let p = if kind == "nameservers" { Pattern::Ns(name.clone()) } else { Pattern::Provider(name.clone()) };
-    let s = if kind == "providers" {
-        // Any import that becomes current changes the sum of the current versions' ids.
-        let current: i64 =
-            conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
-        shared.memo.served.get(name.clone(), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?
-    } else {
-        Arc::new(series::served(conn, &p).map_err(internal)?)
-    };
+    // Any import that becomes current changes the sum of the current versions' ids.
+    let current: i64 =
+        conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
+    let s = shared.memo.served.get(format!("{kind} {name}"), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?;
     let delegated: Vec<&series::DayCount> = s.days.iter().filter(|d| d.domains > 0 || d.lost > 0).collect();
     if delegated.is_empty() {
         return Err(not_found(format!("no imported version delegates to `{name}`")));

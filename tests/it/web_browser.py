@@ -88,7 +88,7 @@ with sync_playwright() as p:
             "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"
         )
     if args["shots"]:
-        page.screenshot(path=args["shots"] + "/zone.png", full_page=True)
+        page.screenshot(path=args["shots"] + "/zone.png")
 
     # The day's new domains, and their CSV download.
     page.goto(f"{base}/feed/{args['tld']}/{args['feed_day']}?kind=added")
