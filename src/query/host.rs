@@ -14,7 +14,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::store;
 
 /// Up to `limit` domains of zone `tld`'s version `v` delegated to the host `rhost` (labels
-/// reversed), after `cursor` in name order (before it, descending, with `desc`).
+/// reversed), after `cursor` in name order (before it, descending, with `desc`), each with
+/// the version since which it has been (the base's, for a pair the base holds: the index's
+/// history reaches no further).
 pub fn page(
     conn: &Connection,
     rhost: &str,
@@ -23,26 +25,26 @@ pub fn page(
     cursor: Option<&str>,
     desc: bool,
     limit: usize,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<Vec<(String, i64)>> {
     let past = |d: &str| cursor.is_none_or(|c| if desc { d < c } else { d > c });
     let base: Option<i64> = conn.query_row("SELECT version FROM ns_bases WHERE tld = ?1", [tld], |r| r.get(0)).optional()?;
     let base = base.unwrap_or(0);
-    let mut gained: Vec<String> = conn
+    let mut gained: Vec<(String, i64)> = conn
         .prepare_cached(&format!(
-            "SELECT domain FROM ns_links l WHERE l.rhost = ?1 AND l.tld = ?2 AND l.since > ?3 AND {}",
+            "SELECT domain, since FROM ns_links l WHERE l.rhost = ?1 AND l.tld = ?2 AND l.since > ?3 AND {}",
             store::visible("l", "?4")
         ))?
-        .query_map(params![rhost, tld, base, v], |r| r.get::<_, String>(0))?
-        .filter(|d| d.as_ref().map_or(true, |d| past(d)))
+        .query_map(params![rhost, tld, base, v], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .filter(|d| d.as_ref().map_or(true, |(d, _)| past(d)))
         .collect::<rusqlite::Result<_>>()?;
     gained.sort();
     if desc {
         gained.reverse();
     }
-    let mut out: Vec<String> = Vec::with_capacity(limit.min(1024));
+    let mut out: Vec<(String, i64)> = Vec::with_capacity(limit.min(1024));
     let mut gained = gained.into_iter().peekable();
-    let push = |d: String, out: &mut Vec<String>| {
-        if out.last() != Some(&d) {
+    let push = |d: (String, i64), out: &mut Vec<(String, i64)>| {
+        if out.last().map(|l| &l.0) != Some(&d.0) {
             out.push(d);
         }
     };
@@ -78,10 +80,10 @@ pub fn page(
             let ordered: Box<dyn Iterator<Item = String>> =
                 if desc { Box::new(domains.into_iter().rev()) } else { Box::new(domains.into_iter()) };
             for d in ordered.filter(|d| past(d) && !closed.contains(d)) {
-                while let Some(g) = gained.next_if(|g| if desc { *g > d } else { *g < d }) {
+                while let Some(g) = gained.next_if(|g| if desc { g.0 > d } else { g.0 < d }) {
                     push(g, &mut out);
                 }
-                push(d, &mut out);
+                push((d, base), &mut out);
                 if out.len() >= limit {
                     break 'rows;
                 }

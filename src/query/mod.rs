@@ -381,6 +381,10 @@ pub struct Hit {
     pub name: String,
     pub tld: String,
     pub unicode: String,
+    /// For a name server's or provider's domains: the zone date since which it has been
+    /// delegated to it (to one of its hosts), as far as the index's history reaches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegated_since: Option<String>,
 }
 
 /// Where a page of search results starts: after `cursor` in name order, or before it
@@ -424,38 +428,47 @@ pub fn search_page(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usi
     let mut hits = Vec::new();
     let lim = limit as i64;
     for (version, zone, _) in &versions(&tx, tld, at)? {
-        if let Pattern::Ns(h) = p {
-            let rhost = crate::zone::name::reversed(h);
-            for name in host::page(&tx, &rhost, zone, *version, page.cursor.as_deref(), page.desc, limit)? {
-                hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
-            }
-            continue;
-        }
-        if let Pattern::Provider(prov) = p {
+        // A name server's or provider's domains, each with the date since which it is theirs.
+        let hosts = match p {
+            Pattern::Ns(h) => Some(vec![crate::zone::name::reversed(h)]),
             // A provider is a few hosts, mostly: a page of each, merged. Thousands of hosts
             // (vanity names) take the one query over them all instead.
-            let hosts = host::under(&tx, &crate::zone::name::reversed(prov), zone)?;
-            if hosts.len() <= MERGED_HOSTS {
-                let mut names = Vec::new();
-                for h in &hosts {
-                    names.extend(host::page(&tx, h, zone, *version, page.cursor.as_deref(), page.desc, limit)?);
-                }
-                names.sort();
-                names.dedup();
-                if page.desc {
-                    names.reverse();
-                }
-                names.truncate(limit);
-                hits.extend(names.into_iter().map(|name| Hit { unicode: unicode(&name), name, tld: zone.clone() }));
-                continue;
+            Pattern::Provider(prov) => {
+                Some(host::under(&tx, &crate::zone::name::reversed(prov), zone)?).filter(|h| h.len() <= MERGED_HOSTS)
             }
+            _ => None,
+        };
+        if let Some(hosts) = hosts {
+            let mut names: Vec<(String, i64)> = Vec::new();
+            for h in &hosts {
+                names.extend(host::page(&tx, h, zone, *version, page.cursor.as_deref(), page.desc, limit)?);
+            }
+            // By name, the earliest first: a domain with two of a provider's hosts is theirs
+            // since the first.
+            names.sort();
+            names.dedup_by(|b, a| a.0 == b.0);
+            if page.desc {
+                names.reverse();
+            }
+            names.truncate(limit);
+            let dates: HashMap<i64, String> = tx
+                .prepare_cached("SELECT id, substr(zone_date, 1, 10) FROM zones WHERE tld = ?1 AND zone_date IS NOT NULL")?
+                .query_map([zone], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            hits.extend(names.into_iter().map(|(name, since)| Hit {
+                unicode: unicode(&name),
+                delegated_since: dates.get(&since).cloned(),
+                name,
+                tld: zone.clone(),
+            }));
+            continue;
         }
         let (sql, arg) = p.zone_query(zone, page.desc);
         let mut st = tx.prepare_cached(&sql)?;
         let names = st.query_map(p.zone_args(zone, arg, lim, page.cursor.as_deref(), *version, at), |r| r.get::<_, String>(0))?;
         for n in names {
             let name = n?;
-            hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone() });
+            hits.push(Hit { unicode: unicode(&name), name, tld: zone.clone(), delegated_since: None });
         }
     }
     hits.sort();

@@ -549,7 +549,14 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
     let (more_after, more_before) = if before.is_some() { (true, more) } else { (more, after.is_some()) };
     let items: Vec<Value> = hits
         .iter()
-        .map(|h| json!({"name": h.name, "unicode": h.unicode, "tld": h.tld, "links": {"self": format!("/v1/domains/{}", h.name)}}))
+        .map(|h| {
+            let mut item =
+                json!({"name": h.name, "unicode": h.unicode, "tld": h.tld, "links": {"self": format!("/v1/domains/{}", h.name)}});
+            if let Some(d) = &h.delegated_since {
+                item["delegated_since"] = json!(d);
+            }
+            item
+        })
         .collect();
     Ok(json!({"items": items, "paging": paging(q, path, host, first, last, more_after, more_before)}))
 }

@@ -171,6 +171,14 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
     let (_, _, served) = delegations(&texts[3], "com", Some(host));
     assert!(got["ns_url"].as_str().unwrap().ends_with(&format!("/ns/{host}")));
     assert_eq!(got["ns_domains_now"].as_str().unwrap().replace(',', ""), served.to_string(), "{host}");
+    // Its domains, each delegated to it since the first of the days up to the last that were.
+    let rows = got["ns_rows"].as_array().unwrap();
+    assert_eq!(rows.len(), served.min(50), "{host}");
+    for row in rows {
+        let (name, since) = (row[0].as_str().unwrap(), row[1].as_str().unwrap());
+        let first = (0..4).rev().take_while(|d| ns_set(&records_of(&texts[*d], name), name).contains(host)).last();
+        assert_eq!(first.map(|d| DATES[d]), Some(since), "{name} on {host}");
+    }
     let ns_chart = points(&got["ns_chart"]);
     assert_eq!(ns_chart.last().map(|p| p.1 as usize), Some(served), "{host}: {ns_chart:?}");
 

@@ -72,6 +72,9 @@ with sync_playwright() as p:
         page.wait_for_selector("dl.facts")
         out["ns_url"] = page.url
         out["ns_domains_now"] = fact(page, "domains now")
+        out["ns_rows"] = page.locator("h2#now + div tbody tr").evaluate_all(
+            "rows => rows.map(r => [r.cells[0].innerText.trim(), r.cells[2].innerText.trim()])"
+        )
         check_text(page)
         out["ns_chart"] = page.locator("svg.chart circle[data-series=domains]").evaluate_all(
             "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"

@@ -302,8 +302,11 @@ async function served(kind, name) {
       ? table(["date", "domain", "zone", "change"], changes.items.map((c) => h("tr", { class: c.kind }, h("td", {}, c.date), h("td", {}, domainLink(c.domain)), h("td", {}, c.tld), h("td", {}, c.kind === "gained" ? "+ gained" : "- lost"))))
       : h("p", { class: "muted" }, "No domain gained or lost it since its zones' first versions."),
     changesPager,
-    h("h2", {}, "Domains served now"),
-    domains.items.length ? table(["domain", "zone"], domains.items.map((d) => h("tr", {}, h("td", {}, domainLink(d.name)), h("td", {}, d.tld)))) : h("p", { class: "muted" }, "None now."),
+    h("h2", { id: "now" }, "Domains served now"),
+    domains.items.length
+      ? table(["domain", "zone", "delegated since"], domains.items.map((d) => h("tr", {}, h("td", {}, domainLink(d.name)), h("td", {}, d.tld), h("td", {}, d.delegated_since || "–"))))
+      : h("p", { class: "muted" }, "None now."),
+    domains.items.length ? h("p", { class: "muted" }, "Delegated since: the first day of the index's history (its first import with records) at the earliest.") : null,
     pager(domains.paging),
   );
 }
