@@ -109,6 +109,10 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
         let f = t.write(&format!("com{d}.zone"), text);
         t.import_ok("w.db", &["--date", DATES[d], f.to_str().unwrap()]);
     }
+    // A second zone, kept without its records.
+    let net: Vec<u8> = env::zonegen(&sh, &["zone", "--tld", "net", "--domains", "300", "--day", "0"]);
+    let f = t.write("net0.zone", &net);
+    t.import_ok("w.db", &["--no-records", "--date", DATES[0], f.to_str().unwrap()]);
     // A domain modified on day 2 whose name servers changed (records NS and glue only), and
     // that day 3 left as it was.
     let day3 = changes(&sh, 2, 3);
@@ -130,7 +134,7 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
     let shots = std::env::var("ZONEFEED_SCREENSHOTS").ok();
     let args = serde_json::json!({
         "base": server.base, "domain": domain, "day1": DATES[1], "day2": DATES[2], "feed_day": DATES[2], "tld": "com",
-        "shots": shots, "chromium": chromium,
+        "shots": shots, "chromium": chromium, "nr_tld": "net",
     });
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/web_browser.py");
     let out = Command::new("python3").arg(&script).arg(args.to_string()).output().expect("python3 runs");
@@ -216,6 +220,10 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
     let csv_names: Vec<String> = lines.map(|l| l.split(',').nth(3).unwrap().to_string()).collect();
     assert_eq!(csv_names, added2);
     assert!(strings(&got["feed_hits"]).contains(&added2[0]), "watch `{term}`: {}", got["feed_hits"]);
+
+    // The zone without records: its domains, and why it has no checks.
+    assert_eq!(got["nr_domains"].as_str(), Some(delegations(&net, "net", None).0.to_string().as_str()));
+    assert!(got["nr_checks"].as_str().unwrap().contains("--no-records"), "{}", got["nr_checks"]);
 
     // The keyboard reaches the skip link first.
     assert_eq!(got["first_tab"].as_str(), Some("Skip to content"));

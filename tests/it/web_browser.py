@@ -93,6 +93,13 @@ with sync_playwright() as p:
     if args["shots"]:
         page.screenshot(path=args["shots"] + "/zone.png")
 
+    # A zone kept without records: its page says what it lacks, with no failed request.
+    page.goto(f"{base}/zone/{args['nr_tld']}")
+    page.wait_for_selector("body[data-ready]")
+    out["nr_checks"] = page.inner_text("#checks")
+    out["nr_domains"] = fact(page, "domains")
+    check_text(page)
+
     # The day's new domains, and their CSV download.
     page.goto(f"{base}/feed/{args['tld']}/{args['feed_day']}?kind=added")
     page.wait_for_selector("main table")

@@ -374,8 +374,10 @@ async function zone(tld) {
       h("div", {}, h("h3", {}, "Top providers"),
         table(["provider", "domains"], stats.top_providers.map(([n, c]) => h("tr", {}, h("td", {}, h("a", { href: `/provider/${enc(n)}` }, n)), h("td", { class: "num" }, num(c)))), [1]))),
   );
+  if (!(stats instanceof Error) && !stats.records_kept) {
+    return fill(checksBox, h("p", { class: "muted" }, "Checks need the zone's records (this zone is imported with --no-records)."));
+  }
   const checks = await patient(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}&limit=200`, checksBox).catch((e) => e);
-  if (checks instanceof ApiError && checks.status === 404) return fill(checksBox, h("p", { class: "muted" }, "Checks need the zone's records (imported without --no-records)."));
   if (checks instanceof Error) return fill(checksBox, h("p", { class: "error" }, checks.message));
   const levelForm = h(
     "form",
