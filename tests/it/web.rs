@@ -225,6 +225,13 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
     assert_eq!(got["nr_domains"].as_str(), Some(delegations(&net, "net", None).0.to_string().as_str()));
     assert!(got["nr_checks"].as_str().unwrap().contains("--no-records"), "{}", got["nr_checks"]);
 
+    // Hostile URLs get a message, and no script of theirs runs.
+    assert!(got.get("dialogs").is_none(), "{}", got["dialogs"]);
+    assert!(strings(&got["hostile_console"]).iter().all(|m| m.contains("status of 400")), "{}", got["hostile_console"]);
+    let hostile = strings(&got["hostile"]);
+    assert!(hostile[0].contains("Something went wrong") || hostile[0].contains("Not found"), "{hostile:?}");
+    assert!(hostile[1].contains("not a valid") || hostile[1].contains("invalid") || hostile[1].contains("label"), "{hostile:?}");
+
     // The keyboard reaches the skip link first.
     assert_eq!(got["first_tab"].as_str(), Some("Skip to content"));
 }

@@ -110,6 +110,18 @@ with sync_playwright() as p:
         page.click("a:text-is('Download CSV')")
     out["csv"] = open(dl.value.path(), encoding="utf-8").read()
 
+    # Hostile URLs: a broken escape, markup in a name. The page says what is wrong; nothing
+    # runs (an alert would fail the run: Playwright dismisses dialogs, and we count them).
+    page.on("dialog", lambda d: (out.setdefault("dialogs", []).append(d.message), d.dismiss()))
+    before = len(out["console"])
+    for path in ("/domain/%zz", "/domain/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.com", "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"):
+        page.goto(base + path)
+        page.wait_for_selector("body[data-ready]")
+        out.setdefault("hostile", []).append(page.inner_text("main").strip())
+    # The API's 400s are logged as failed loads; they are kept apart from the pages' own.
+    out["hostile_console"] = out["console"][before:]
+    del out["console"][before:]
+
     # Keyboard: the skip link is the first stop on a fresh page.
     page.goto(base + "/")
     page.wait_for_selector("h1")

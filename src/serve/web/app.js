@@ -429,8 +429,9 @@ async function feed(tld, date) {
 }
 
 async function route() {
-  const segs = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
   try {
+    // A malformed %-escape throws here, and is reported like any other failure.
+    const segs = location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     switch (segs[0]) {
       case undefined: return await home();
       case "search": return await search();
