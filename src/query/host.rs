@@ -58,20 +58,15 @@ pub fn page(
         // rows lazily: the walk reads only as far as the page needs.
         let key = cursor.unwrap_or(if desc { "\u{10ffff}" } else { "" });
         let sql = if desc {
-            "SELECT rhost, pairs FROM ns_base WHERE tld = ?1 AND (rhost, first) <= (?2, ?3) ORDER BY rhost DESC, first DESC"
+            "SELECT rhost, pairs FROM ns_base WHERE tld = ?1 AND (rhost, first) <= (?2, ?3) ORDER BY rhost DESC, first DESC".to_string()
         } else {
-            "WITH s AS (SELECT rhost, first FROM ns_base WHERE tld = ?1 AND (rhost, first) <= (?2, ?3) ORDER BY rhost DESC, first DESC LIMIT 1)
-             SELECT rhost, pairs FROM ns_base
-              WHERE tld = ?1 AND (rhost, first) >= (coalesce((SELECT rhost FROM s), ?2), coalesce((SELECT first FROM s), '')) AND rhost <= ?2
-              ORDER BY rhost, first"
+            rows_from_sql("rhost <= ?2")
         };
-        let mut st = conn.prepare_cached(sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let mut rows = st.query(params![tld, rhost, key])?;
         'rows: while let Some(r) = rows.next()? {
             let (first_host, pairs): (String, String) = (r.get(0)?, r.get(1)?);
-            let entries: Vec<(String, Vec<String>)> = serde_json::from_str(&pairs)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))?;
-            let Some((_, domains)) = entries.into_iter().find(|(h, _)| h == rhost) else {
+            let Some((_, domains)) = entries(&pairs)?.into_iter().find(|(h, _)| h == rhost) else {
                 if desc && first_host.as_str() < rhost {
                     break; // before the host's first row: nothing more of it
                 }
@@ -101,6 +96,23 @@ pub fn page(
     }
     out.truncate(limit);
     Ok(out)
+}
+
+/// The base rows (`rhost`, `pairs`) of zone `?1` in key order, from the one that holds the key
+/// (`?2`, `?3`) (the last keyed at or before it: a row holds consecutive hosts' pairs from its
+/// key on) while `upper`, a condition on `rhost`, holds.
+pub(super) fn rows_from_sql(upper: &str) -> String {
+    format!(
+        "WITH s AS (SELECT rhost, first FROM ns_base WHERE tld = ?1 AND (rhost, first) <= (?2, ?3) ORDER BY rhost DESC, first DESC LIMIT 1)
+         SELECT rhost, pairs FROM ns_base
+          WHERE tld = ?1 AND (rhost, first) >= (coalesce((SELECT rhost FROM s), ?2), coalesce((SELECT first FROM s), '')) AND {upper}
+          ORDER BY rhost, first"
+    )
+}
+
+/// A base row's pairs, `[[rhost, [domain...]]...]` (column 1 of [`rows_from_sql`]).
+pub(super) fn entries(pairs: &str) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    serde_json::from_str(pairs).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))
 }
 
 /// The hosts of zone `tld`'s index under the provider `rprov` (labels reversed): the provider

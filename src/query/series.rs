@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::{pair_counts_sql, Pattern};
+use super::{host, pair_counts_sql, Pattern};
 use crate::changes::{self, Event, Kind};
 
 /// One version of a zone.
@@ -96,6 +96,7 @@ pub struct Served {
 pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
     let (Pattern::Ns(h) | Pattern::Provider(h)) = p else { return Ok(Served::default()) };
     let rhost = crate::zone::name::reversed(h);
+    let single = matches!(p, Pattern::Ns(_));
     let tx = conn.unchecked_transaction()?;
     let bases: Vec<(String, i64)> = tx
         .prepare("SELECT tld, version FROM ns_bases ORDER BY tld")?
@@ -134,7 +135,6 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
         drop(rows);
         // The base's domains, counted, and the hosts each domain that changes later has in
         // the base. A single host is one pair per domain: its base needs counting only.
-        let single = matches!(p, Pattern::Ns(_));
         let (mut count, mut hosts) = if single {
             let sql = pair_counts_sql(&|c| p.host_match(c), &p.host_ranges(), "?1", "?3");
             (tx.prepare_cached(&sql)?.query_row(params![tld, rhost, base], |r| r.get::<_, i64>(0))? as u64, HashMap::new())
@@ -159,15 +159,13 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
                     // A single host's pairs open and close one at a time: the net says it all.
                     let before = if single { i64::from(n < 0) } else { hosts.get(&domain).copied().unwrap_or(0) };
                     let after = before + n;
+                    if !single {
+                        hosts.insert(domain.clone(), after);
+                    }
                     let kind = match (before > 0, after > 0) {
                         (false, true) => "gained",
                         (true, false) => "lost",
-                        _ => {
-                            if !single {
-                                hosts.insert(domain, after);
-                            }
-                            continue;
-                        }
+                        _ => continue,
                     };
                     if kind == "gained" {
                         gained += 1;
@@ -175,9 +173,6 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
                     } else {
                         lost += 1;
                         count -= 1;
-                    }
-                    if !single {
-                        hosts.insert(domain.clone(), after);
                     }
                     changes.push(Delegation { date: date.clone(), tld: tld.clone(), domain, kind });
                 }
@@ -215,17 +210,10 @@ fn provider_base<'a>(
     let below = format!("{rprov}.");
     let mut seen: HashSet<u128> = HashSet::new();
     let mut hosts: HashMap<&'a str, i64> = HashMap::new();
-    let mut st = conn.prepare_cached(
-        "WITH s AS (SELECT rhost, first FROM ns_base WHERE tld = ?1 AND rhost < ?2 ORDER BY rhost DESC, first DESC LIMIT 1)
-         SELECT pairs FROM ns_base
-          WHERE tld = ?1 AND (rhost, first) >= (coalesce((SELECT rhost FROM s), ?2), coalesce((SELECT first FROM s), '')) AND rhost < ?2 || '/'",
-    )?;
-    let mut rows = st.query(params![tld, rprov])?;
+    let mut st = conn.prepare_cached(&host::rows_from_sql("rhost < ?2 || '/'"))?;
+    let mut rows = st.query(params![tld, rprov, ""])?;
     while let Some(r) = rows.next()? {
-        let pairs: String = r.get(0)?;
-        let entries: Vec<(String, Vec<String>)> = serde_json::from_str(&pairs)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))?;
-        for (host, domains) in entries {
+        for (host, domains) in host::entries(&r.get::<_, String>(1)?)? {
             if host != rprov && !host.starts_with(&below) {
                 continue;
             }

@@ -712,8 +712,7 @@ fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, h
     let current: i64 =
         conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
     let s = shared.memo.served.get(format!("{kind} {name}"), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?;
-    let delegated: Vec<&series::DayCount> = s.days.iter().filter(|d| d.domains > 0 || d.lost > 0).collect();
-    if delegated.is_empty() {
+    if !s.days.iter().any(|d| d.domains > 0 || d.lost > 0) {
         return Err(not_found(format!("no imported version delegates to `{name}`")));
     }
     match rest {
