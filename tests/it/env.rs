@@ -89,17 +89,20 @@ pub fn shared(test: &str) -> Option<PathBuf> {
     if dir.join("zonegen.py").is_file() && dir.join("realzones").is_dir() {
         return Some(dir);
     }
-    if std::env::var("ZONEFEED_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-        panic!("{test}: ../shared (zonegen.py, realzones) is missing and ZONEFEED_REQUIRE_SHARED=1");
+    skip(test, "ZONEFEED_REQUIRE_SHARED", "../shared (zonegen.py, realzones) is not beside the repository");
+    None
+}
+
+/// Says loudly that `test` skips because `missing`; when the environment variable `require`
+/// is 1 (CI, which installs what tests need) the test fails instead.
+pub fn skip(test: &str, require: &str, missing: &str) {
+    if std::env::var(require).is_ok_and(|v| v == "1") {
+        panic!("{test}: {missing}, and {require}=1");
     }
     // Straight to the stderr handle: the test harness captures eprintln! of passing tests,
     // and a skip must be seen.
     use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "SKIPPED {test}: ../shared is not beside the repository (set ZONEFEED_REQUIRE_SHARED=1 to make this a failure)"
-    );
-    None
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {missing} (set {require}=1 to make this a failure)");
 }
 
 /// Runs `zonegen.py ARGS` and returns its stdout.

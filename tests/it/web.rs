@@ -19,14 +19,8 @@ fn browser(test: &str) -> Option<String> {
     if playwright && std::path::Path::new(&chromium).is_file() {
         return Some(chromium);
     }
-    if std::env::var("ZONEFEED_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-        panic!("{test}: no Chromium at {chromium} or no Playwright for python3, and ZONEFEED_REQUIRE_BROWSER=1");
-    }
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "SKIPPED {test}: needs Chromium ({chromium}, apt install chromium) and Playwright (pip install playwright)"
-    );
+    let missing = format!("needs Chromium ({chromium}, apt install chromium) and Playwright (pip install playwright)");
+    env::skip(test, "ZONEFEED_REQUIRE_BROWSER", &missing);
     None
 }
 
