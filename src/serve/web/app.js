@@ -58,14 +58,15 @@ async function patient(path, box) {
   }
 }
 
-function show(title, ...content) {
-  document.title = title ? `${title} · zonefeed` : "zonefeed";
-  main.replaceChildren(...content.flat().filter(Boolean));
-}
-
 /** Replaces a box's content (null children are left out). */
 function fill(box, ...content) {
   box.replaceChildren(...content.flat().filter(Boolean));
+}
+
+/** Shows a page: its title, and its content in `main`. */
+function show(title, ...content) {
+  document.title = title ? `${title} · zonefeed` : "zonefeed";
+  fill(main, ...content);
 }
 
 function fail(e) {
@@ -94,7 +95,7 @@ function table(head, rows, numeric = []) {
 }
 
 /** Next/previous links of a paged list: the API's cursors carried in this page's URL. */
-function pager(paging, param = "after") {
+function pager(paging) {
   const url = (k, v) => {
     const q = new URLSearchParams(location.search);
     q.delete("after");
@@ -104,7 +105,7 @@ function pager(paging, param = "after") {
   };
   const links = [];
   if (paging && paging.previous && paging.cursors.before) links.push(h("a", { class: "button", href: url("before", paging.cursors.before), rel: "prev" }, "← Previous"));
-  if (paging && paging.next && paging.cursors.after) links.push(h("a", { class: "button", href: url(param, paging.cursors.after), rel: "next" }, "Next →"));
+  if (paging && paging.next && paging.cursors.after) links.push(h("a", { class: "button", href: url("after", paging.cursors.after), rel: "next" }, "Next →"));
   return links.length ? h("nav", { class: "pager", "aria-label": "pages" }, links) : null;
 }
 
