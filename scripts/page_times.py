@@ -12,7 +12,6 @@ the last version, the busiest name server and one of about 1,000 domains, the bu
 provider, the last day's feeds of new and moved domains, and a search.
 """
 
-import json
 import os
 import sqlite3
 import statistics
