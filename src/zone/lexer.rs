@@ -84,6 +84,18 @@ impl<'a> Lexer<'a> {
         self.line
     }
 
+    /// The bytes from the current position on, for a caller that reads a line itself.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos.min(self.data.len())..]
+    }
+
+    /// Moves past `len` bytes of [`Lexer::rest`] that a caller read as one line, its newline
+    /// included when `newline`.
+    pub fn consume(&mut self, len: usize, newline: bool) {
+        self.pos += len;
+        self.line += u64::from(newline);
+    }
+
     /// The next entry's tokens into `toks` (cleared first).
     pub fn next_entry(&mut self, toks: &mut Vec<Token>) -> Lexed {
         let data = self.data;

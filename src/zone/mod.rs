@@ -3,6 +3,7 @@
 //! Everything here is pure: bytes in, records out, no I/O. The ingest pipeline
 //! ([`crate::ingest`]) cuts the input into chunks and runs [`parser::parse_chunk`] on each.
 
+pub mod czds;
 pub mod lexer;
 pub mod name;
 pub mod parser;

@@ -176,29 +176,42 @@ fn count_label_rest(rest: &[u8]) -> usize {
 /// label over 63 octets, at most 255 octets in wire form. None for any other token (which
 /// [`parse_wire`] then reads).
 pub fn plain_absolute(tok: &[u8]) -> Option<&str> {
-    // Wire form: one length octet per label and the root's, in place of the dots.
-    let body = tok.strip_suffix(b".")?;
-    if tok.len() + 1 > MAX_NAME {
+    if plain_prefix(tok)? != tok.len() {
         return None;
     }
+    std::str::from_utf8(&tok[..tok.len() - 1]).ok()
+}
+
+/// The length of the name [`plain_absolute`] would take at the start of `s` (final dot
+/// included), up to the first octet no such name holds; None when what is there is not one.
+pub fn plain_prefix(s: &[u8]) -> Option<usize> {
     let mut label = 0;
-    for &b in body {
-        match b {
-            b'.' if label == 0 => return None,
-            b'.' => label = 0,
-            _ if CANONICAL[b as usize] => {
-                label += 1;
-                if label > MAX_LABEL {
-                    return None;
-                }
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if CANONICAL[b as usize] {
+            label += 1;
+            if label > MAX_LABEL {
+                return None;
             }
-            _ => return None,
+        } else if b == b'.' && label > 0 {
+            label = 0;
+        } else {
+            break;
         }
+        i += 1;
     }
-    if label == 0 {
-        return None; // empty, or an empty last label
+    // Ends with a dot after a label (`.` alone, the root, is left to the full reader); its
+    // wire form, one length octet per label and the root's, is one octet longer.
+    (i > 0 && label == 0 && i < MAX_NAME).then_some(i)
+}
+
+/// The wire form of a name [`plain_prefix`] accepted (`name` with its final dot).
+pub fn plain_wire(name: &[u8], out: &mut Vec<u8>) {
+    for label in name[..name.len() - 1].split(|&b| b == b'.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
     }
-    std::str::from_utf8(body).ok()
+    out.push(0);
 }
 
 /// True when a name token needs the origin: `@`, or no final unescaped `.`.

@@ -7,6 +7,7 @@
 //! caller can check the guess against the true state and parse again when it was wrong. That
 //! keeps the result independent of where chunk boundaries fall.
 
+use super::czds;
 use super::lexer::{Lexed, Lexer, Token};
 use super::name::{self, Origin};
 use super::rdata::{self, Scratch, Tok};
@@ -108,6 +109,9 @@ pub struct ChunkOut {
 pub struct Options {
     /// `$INCLUDE` is followed only when this is set (`--allow-include`).
     pub include: Option<Include>,
+    /// Read every line with the full lexer, CZDS's one-record-a-line form too ([`czds`]):
+    /// the tests and the fuzzer compare the two paths.
+    pub no_fast_path: bool,
 }
 
 /// Where `$INCLUDE` may read: files inside `dir` (after resolving symlinks), `depth` levels
@@ -158,6 +162,13 @@ pub fn parse_chunk_with(data: &[u8], first_line: u64, start: State, sink: &mut d
     let mut lx = Lexer::new(data, first_line);
     let mut toks = Vec::with_capacity(16);
     loop {
+        if !opts.no_fast_path {
+            if let Some(l) = czds::read(lx.rest()).filter(|l| p.czds_line(l, lx.line(), sink)) {
+                lx.consume(l.len, l.newline);
+                out.records += 1;
+                continue;
+            }
+        }
         match lx.next_entry(&mut toks) {
             Lexed::Eof => break,
             Lexed::Incomplete { start, line } => {
@@ -240,7 +251,7 @@ impl Parser {
         if args.len() > 2 {
             return Err("$INCLUDE takes a file and an optional origin".into());
         }
-        let deeper = Options { include: Some(Include { dir: inc.dir.clone(), depth: inc.depth + 1 }) };
+        let deeper = Options { include: Some(Include { dir: inc.dir.clone(), depth: inc.depth + 1 }), ..opts.clone() };
         let out = parse_chunk_with(&bytes, 1, state, sink, &deeper);
         if let Some((_, line)) = out.incomplete {
             return Err(format!("$INCLUDE `{name}`:{line}: unclosed parenthesis or quote at the end of the file"));
@@ -293,11 +304,7 @@ impl Parser {
             self.owner = w;
             r.map_err(|e| format!("owner `{}`: {e}", lossy(first)))?;
             i = 1;
-            match &mut self.st.state.prev_owner {
-                Some(prev) => std::mem::swap(prev, &mut self.owner),
-                None => self.st.state.prev_owner = Some(std::mem::take(&mut self.owner)),
-            }
-            self.st.write(used::PREV_OWNER);
+            self.owner_read();
         }
         // [TTL] [class] type, TTL and class in either order (RFC 1035 §5.1).
         let mut ttl = None;
@@ -319,16 +326,7 @@ impl Parser {
             break types::parse_type(tt).ok_or_else(|| format!("unknown type `{}`", lossy(tt)))?;
         };
         if let Some(c) = class {
-            self.st.read(used::CLASS);
-            match self.st.state.class {
-                Some(z) if z != c => {
-                    return Err(format!("class {} differs from the zone's class {}", types::class_name(c), types::class_name(z)))
-                }
-                _ => {
-                    self.st.state.class = Some(c);
-                    self.st.write(used::CLASS);
-                }
-            }
+            self.class(c)?;
         }
         // RDATA.
         rtoks.clear();
@@ -351,16 +349,60 @@ impl Parser {
             }
         }
         let ttl = match ttl {
-            Some(t) => {
-                self.st.state.last_ttl = Some(t);
-                self.st.write(used::LAST_TTL);
-                t
-            }
+            Some(t) => self.explicit_ttl(t),
             None => self.default_ttl(),
         };
         let owner = self.st.state.prev_owner.as_deref().unwrap_or_default();
         sink.record(&Record { owner, ttl, rtype, rdata: &self.rdata, line });
         Ok(true)
+    }
+
+    /// A line [`czds::read`] read: the record as [`Parser::entry`] would give it, the state
+    /// moved on as it would move it. False, and nothing done, for a zone of another class:
+    /// the full parser reports that (the class check first marks the class read, as it would).
+    fn czds_line(&mut self, l: &czds::Line<'_>, line: u64, sink: &mut dyn Sink) -> bool {
+        if self.class(types::CLASS_IN).is_err() {
+            return false;
+        }
+        self.owner.clear();
+        name::plain_wire(l.owner, &mut self.owner);
+        self.owner_read();
+        self.rdata.clear();
+        l.push_rdata(&mut self.rdata);
+        let ttl = self.explicit_ttl(l.ttl);
+        let owner = self.st.state.prev_owner.as_deref().unwrap_or_default();
+        sink.record(&Record { owner, ttl, rtype: l.rtype, rdata: &self.rdata, line });
+        true
+    }
+
+    /// The owner just parsed into the spare buffer becomes the previous owner; the buffers
+    /// trade places, so no copy per record.
+    fn owner_read(&mut self) {
+        match &mut self.st.state.prev_owner {
+            Some(prev) => std::mem::swap(prev, &mut self.owner),
+            None => self.st.state.prev_owner = Some(std::mem::take(&mut self.owner)),
+        }
+        self.st.write(used::PREV_OWNER);
+    }
+
+    /// A record's class: a zone has one (the first record's, or the one it started in).
+    fn class(&mut self, c: u16) -> Result<(), String> {
+        self.st.read(used::CLASS);
+        match self.st.state.class {
+            Some(z) if z != c => Err(format!("class {} differs from the zone's class {}", types::class_name(c), types::class_name(z))),
+            _ => {
+                self.st.state.class = Some(c);
+                self.st.write(used::CLASS);
+                Ok(())
+            }
+        }
+    }
+
+    /// A TTL written on the record: the fallback for the records after it that leave theirs out.
+    fn explicit_ttl(&mut self, t: u32) -> u32 {
+        self.st.state.last_ttl = Some(t);
+        self.st.write(used::LAST_TTL);
+        t
     }
 
     /// The origin for a name token, reading it from the state only when the name needs it.
@@ -454,7 +496,7 @@ mod tests {
         let root = dir.path().canonicalize().unwrap();
         std::fs::write(root.join("inc.db"), "www A 192.0.2.7\n").unwrap();
         std::fs::write(root.join("loop.db"), "$INCLUDE loop.db\n").unwrap();
-        let opts = Options { include: Some(Include { dir: root.clone(), depth: 0 }) };
+        let opts = Options { include: Some(Include { dir: root.clone(), depth: 0 }), ..Options::default() };
         let run = |z: &str| {
             let st = State { origin: Some(Origin::parse("t").unwrap()), ..State::default() };
             let mut sink = VecSink::default();
@@ -539,6 +581,48 @@ mod tests {
             out.used & (used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM),
             used::DEFAULT_TTL | used::LAST_TTL | used::SOA_MINIMUM
         );
+    }
+
+    /// Parses `z` on both paths, the CZDS fast path and the full lexer: records, errors and
+    /// the state the chunk ends in must be identical. Returns how many of its lines the fast
+    /// path reads.
+    pub(crate) fn both_paths(z: &[u8], start: State) -> usize {
+        let run = |no_fast_path| {
+            let mut sink = VecSink::default();
+            let out = parse_chunk_with(z, 1, start.clone(), &mut sink, &Options { no_fast_path, ..Options::default() });
+            (sink.0, format!("{out:?}"))
+        };
+        let (fast, slow) = (run(false), run(true));
+        assert_eq!(fast.0, slow.0, "records");
+        assert_eq!(fast.1, slow.1, "errors and end state");
+        z.split(|&b| b == b'\n').filter(|l| czds::read(l).is_some()).count()
+    }
+
+    #[test]
+    fn the_czds_fast_path_equals_the_full_parser() {
+        let origin = || State { origin: Some(Origin::parse("com").unwrap()), ..State::default() };
+        let mut zone = Vec::new();
+        crate::synth::write_zone_day(&mut zone, "com", 3000, 1, 1).unwrap();
+        let lines = zone.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(both_paths(&zone, origin()), lines - 1, "every line but the SOA takes the fast path");
+        // Lines it reads, declines, and lines that change the state it reads in between.
+        let mixed = "a.com.\t5\tin\tns\tns1.b.net.\n\tNS ns2.b.net.\nA.com.\t6\tin\tns\tb.net.\n\
+            b.com. NS c.net.\nb.com.\t7\tIN\tDS\t1 13 2 ab\nb.com.\t8\tin\tds\t1 13 2 abc\n\
+            c.com.\t9\tin\ta\t01.2.3.4\nc.com.\t10\tin\ta\t1.2.3.4 ; x\n$TTL 60\nd NS e.net.\n\
+            d.com.\t11\tin\tns\t( x.net. )\nd.com.\t2147483648\tin\tns\tx.net.\ne.com.\t12\tin\tns\te.net.";
+        assert_eq!(both_paths(mixed.as_bytes(), origin()), 3);
+        // A zone of another class: the full parser reports each IN line.
+        let ch = State { class: Some(3), ..origin() };
+        both_paths(b"a.com.\t5\tin\tns\tb.net.\na.com.\t5\tch\tns\tb.net.\n", ch);
+        // Lines the fast path reads, one after another, with the others between them.
+        let mut lines = String::new();
+        for l in mixed.split('\n') {
+            lines.push_str(l);
+            lines.push('\n');
+            lines.push_str("z.com.\t1\tin\tns\tz.net.\n");
+        }
+        both_paths(lines.as_bytes(), origin());
+        both_paths(lines.as_bytes(), State::default());
     }
 
     #[test]

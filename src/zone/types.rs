@@ -102,6 +102,7 @@ pub const CLASS_IN: u16 = 1;
 pub const SOA: u16 = 6;
 pub const TXT: u16 = 16;
 pub const AAAA: u16 = 28;
+pub const DS: u16 = 43;
 pub const RRSIG: u16 = 46;
 pub const NSEC: u16 = 47;
 pub const NSEC3: u16 = 50;
@@ -128,7 +129,7 @@ pub fn parse_type(tok: &[u8]) -> Option<u16> {
     match tok.len() {
         1 if tok[0].eq_ignore_ascii_case(&b'a') => return Some(A),
         2 if tok.eq_ignore_ascii_case(b"ns") => return Some(NS),
-        2 if tok.eq_ignore_ascii_case(b"ds") => return Some(43),
+        2 if tok.eq_ignore_ascii_case(b"ds") => return Some(DS),
         4 if tok.eq_ignore_ascii_case(b"aaaa") => return Some(AAAA),
         _ => {}
     }
