@@ -18,11 +18,12 @@ pub mod source;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::iter::{ParallelBridge, ParallelIterator};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::progress::Progress;
@@ -168,264 +169,199 @@ pub(crate) struct RawChunk {
 
 /// Imports one zone file as a new version of its TLD.
 pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &Progress) -> Result<Summary, ImportError> {
-    let file = input.display();
-    let started = Instant::now();
-    let werr = |source| ImportError::Write { file: file.clone(), source };
-    store::clean_leftovers(conn).map_err(werr)?;
+    let (p, opened) = Pipeline::new(input, opts)?;
+    store::clean_leftovers(conn).map_err(|e| p.write_error(e))?;
+    progress.start(&p.file, p.size, p.counters.clone());
+    let result = std::thread::scope(|s| {
+        let mut threads = Threads::default();
+        let r = p.run(s, &mut *conn, opened, progress, &mut threads);
+        if r.is_err() {
+            threads.stop(&p.cancel);
+        }
+        r
+    });
+    progress.finish();
+    p.finish(conn, result)
+}
 
-    let counters = Arc::new(Counters::default());
-    let digest: source::DigestSlot = Default::default();
-    // A file's digest up front: an unchanged file is then skipped before any parsing.
-    let file_digest = match input.path() {
-        Some(p) if p.is_file() => Some(source::sha256_file(p).map_err(|e| ImportError::Open { file: file.clone(), source: e })?),
-        _ => None,
-    };
-    let opened = source::open(input, &counters, &digest).map_err(|e| ImportError::Open { file: file.clone(), source: e })?;
-    let size = opened.size;
-    let gzip = opened.gzip;
+/// One import, a method per step: [`Pipeline::probe`] the file for its zone,
+/// [`Pipeline::begin`] a version, start the writer and the parsers ([`Pipeline::start`]),
+/// [`Pipeline::parse`] in file order, [`Pipeline::write`] the sorted records, check the
+/// [`Pipeline::guards`]; then [`Pipeline::finish`] makes the version current, or removes what
+/// it wrote. The threads stop in one place, [`Threads::stop`].
+struct Pipeline<'a> {
+    input: &'a Input,
+    opts: &'a Options,
+    file: String,
+    started: Instant,
+    counters: Arc<Counters>,
+    /// The digest of the bytes read, for stdin, where it is known only at the end.
+    digest: source::DigestSlot,
+    /// A file's digest, taken first: an unchanged file is skipped before any parsing.
+    file_digest: Option<[u8; 32]>,
+    /// The input's size in bytes, when known; whether it is gzip.
+    size: Option<u64>,
+    gzip: bool,
+    /// The zone `--tld` or the file name gives, if any.
+    initial_origin: Option<Origin>,
+    /// The parse state the file starts in.
+    initial: State,
+    /// The latest parse state the in-order step knows: workers start from it.
+    latest: Mutex<State>,
+    /// Set on an error: the reader stops cutting chunks.
+    cancel: AtomicBool,
+}
 
-    let initial_origin = match &opts.tld {
-        Some(t) => Some(Origin::parse(t).map_err(|e| ImportError::BadTld { file: file.clone(), tld: t.clone(), msg: e.to_string() })?),
-        None => input.path().and_then(source::zone_from_file_name).and_then(|z| Origin::parse(&z).ok()),
-    };
-    // As BIND does, a first record that leaves out its owner owns the origin.
-    let initial =
-        State { prev_owner: initial_origin.as_ref().map(|o| o.wire().to_vec()), origin: initial_origin.clone(), ..State::default() };
+/// The threads of a running import. Each handle is taken when it is joined; what is left
+/// on an error is stopped and joined by [`Threads::stop`].
+#[derive(Default)]
+struct Threads<'s> {
+    reader: Option<ScopedJoinHandle<'s, Result<(), String>>>,
+    parsers: Option<ScopedJoinHandle<'s, ()>>,
+    writer: Option<ScopedJoinHandle<'s, rusqlite::Result<writer::Stats>>>,
+    /// The writer's input: dropping it ends the writer.
+    to_writer: Option<Sender<writer::ToWriter>>,
+}
 
-    let threads = rayon::current_num_threads().max(1);
-    let (raw_tx, raw_rx) = bounded::<RawChunk>(2 * threads);
-    let cancel = AtomicBool::new(false);
-    progress.start(&file, size, counters.clone());
+impl Threads<'_> {
+    /// Stops whatever still runs: the reader at its next chunk, the writer at the end of its
+    /// input; the parsers run out with the reader. Their own errors are not the import's.
+    fn stop(&mut self, cancel: &AtomicBool) {
+        cancel.store(true, Ordering::Relaxed);
+        self.to_writer = None;
+        if let Some(p) = self.parsers.take() {
+            let _ = p.join();
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
 
-    let result = std::thread::scope(|s| -> Result<Summary, ImportError> {
-        // Reader: decompress and cut.
-        let reader = s.spawn(|| {
-            let mut seq = 0;
-            // An included file can change any state: with $INCLUDE allowed, one chunk.
-            let chunk = if opts.parser.include.is_some() { 1 << 40 } else { opts.chunk };
-            let r = source::split(opened, chunk, &counters, |bytes| {
-                if cancel.load(Ordering::Relaxed) {
-                    return false;
-                }
-                let ok = raw_tx.send(RawChunk { seq, bytes }).is_ok();
-                seq += 1;
-                ok
-            });
-            drop(raw_tx);
-            r
-        });
-        let stop_reader = |e: ImportError| {
-            cancel.store(true, Ordering::Relaxed);
-            e
+/// What [`Pipeline::begin`] found: the file is the current version's, or a version begun.
+enum Begin {
+    Unchanged(store::Current),
+    Begun(Begun),
+}
+
+struct Begun {
+    version: i64,
+    zone_date: String,
+    previous: Option<store::Current>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// The import of `input`, its file open.
+    fn new(input: &'a Input, opts: &'a Options) -> Result<(Pipeline<'a>, source::Opened), ImportError> {
+        let file = input.display();
+        let open_error = |source| ImportError::Open { file: file.clone(), source };
+        let file_digest = match input.path() {
+            Some(p) if p.is_file() => Some(source::sha256_file(p).map_err(open_error)?),
+            _ => None,
         };
-
-        // The first chunks (up to PROBE bytes) tell which zone this is.
-        let mut head: Vec<RawChunk> = Vec::new();
-        let mut head_bytes: Vec<u8> = Vec::new();
-        let mut probed = None;
-        while let Ok(c) = raw_rx.recv() {
-            head_bytes.extend_from_slice(&c.bytes);
-            head.push(c);
-            if opts.tld.is_some() {
-                break;
+        let counters = Arc::new(Counters::default());
+        let digest: source::DigestSlot = Default::default();
+        let opened = source::open(input, &counters, &digest).map_err(open_error)?;
+        let initial_origin = match &opts.tld {
+            Some(t) => {
+                Some(Origin::parse(t).map_err(|e| ImportError::BadTld { file: file.clone(), tld: t.clone(), msg: e.to_string() })?)
             }
-            probed = probe_zone(&head_bytes, &initial);
-            if probed.is_some() || head_bytes.len() >= PROBE {
-                break;
-            }
-        }
-        drop(head_bytes);
-        if head.is_empty() {
-            let r = reader.join().unwrap_or_else(|_| Err("reader thread panicked".into()));
-            return Err(match r {
-                Err(msg) => ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) },
-                Ok(()) => ImportError::Empty { file: file.clone() },
-            });
-        }
-        let zone = match (&opts.tld, probed, initial_origin.clone()) {
-            (Some(_), _, Some(o)) => o,
-            (_, Some(p), _) => p,
-            (_, None, Some(fallback)) => {
-                eprintln!(
-                    "note: {file}: no SOA or $ORIGIN in its first {} MiB; the zone `{}` is taken from the file name",
-                    PROBE >> 20,
-                    fallback.text()
-                );
-                fallback
-            }
-            _ => return Err(stop_reader(ImportError::NoZone { file: file.clone() })),
+            None => input.path().and_then(source::zone_from_file_name).and_then(|z| Origin::parse(&z).ok()),
         };
-        let tld = zone.text().to_string();
-        let previous = store::current_version(conn, &tld).map_err(werr)?;
-        // The same bytes imported the same way: nothing to do.
-        if let (Some(cur), Some(d)) = (&previous, &file_digest) {
-            if cur.sha256.as_deref() == Some(hex(d).as_str()) && cur.with_records != opts.no_records {
-                cancel.store(true, Ordering::Relaxed);
-                drop(raw_rx);
-                let _ = reader.join();
-                return Ok(Summary::unchanged(file.clone(), tld, cur, started));
-            }
-        }
-        // The day the data is for: every date a row or event gets is this one, so importing a
-        // year of archived files gives each day its own date.
-        let zone_date = match &opts.date {
-            Some(d) => d.clone(),
-            None => zone_date_of(conn, input, file_digest.as_ref()),
-        };
-        if let (Some(cur), false) = (&previous, opts.force) {
-            if cur.zone_date.as_ref().is_some_and(|c| zone_date < *c) {
-                let current = cur.zone_date.clone().unwrap_or_default();
-                return Err(stop_reader(ImportError::OlderDate {
-                    file: file.clone(),
-                    date: day_text(&zone_date),
-                    current: day_text(&current),
-                }));
-            }
-        }
-        let now = crate::time::now_utc();
-        conn.execute(
-            "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records, zone_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6, ?7)",
-            params![tld, file, size.map(|s| s as i64), file_digest.as_ref().map(hex), now, !opts.no_records, zone_date],
-        )
-        .map_err(werr)?;
-        let version = conn.last_insert_rowid();
-
-        let zone = Arc::new(zone);
-        // Workers start from the latest state the in-order step knows. Before it knows any,
-        // they guess the class nearly every zone has: else each chunk parsed before the first
-        // one is committed reads a class that is not yet known, and is parsed again.
+        // As BIND does, a first record that leaves out its owner owns the origin.
+        let initial =
+            State { prev_owner: initial_origin.as_ref().map(|o| o.wire().to_vec()), origin: initial_origin.clone(), ..State::default() };
+        // Before the in-order step knows any state, workers guess the class nearly every zone
+        // has: else each chunk parsed before the first one is committed reads a class that is
+        // not yet known, and is parsed again.
         let guess = State { class: initial.class.or(Some(crate::zone::types::CLASS_IN)), ..initial.clone() };
-        let latest = Arc::new(Mutex::new(guess));
-        let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads);
-        let (w_tx, w_rx) = bounded::<writer::ToWriter>(4);
-
-        // The writer, spawned before anything can send to it.
-        let job = writer::Job {
-            zone: version,
-            tld: tld.clone(),
-            previous: previous.as_ref().map(|p| writer::Previous {
-                id: p.id,
-                imported_at: p.zone_date.clone().unwrap_or_else(|| p.imported_at.clone()),
-                records: p.with_records,
-            }),
-            now: zone_date.clone(),
-            records: !opts.no_records,
+        let p = Pipeline {
+            input,
+            opts,
+            file,
+            started: Instant::now(),
+            counters,
+            digest,
+            file_digest,
+            size: opened.size,
+            gzip: opened.gzip,
+            initial_origin,
+            initial,
+            latest: Mutex::new(guess),
+            cancel: AtomicBool::new(false),
         };
-        // The writer takes the connection until it is joined: only one thread ever uses it.
-        let writer_conn: &mut Connection = &mut *conn;
-        let writer_thread = s.spawn(move || writer::run(writer_conn, &job, w_rx));
+        Ok((p, opened))
+    }
 
-        // Parsers: the probed chunks again, then the rest as they come.
-        let parse_zone = zone.clone();
-        let parse_latest = latest.clone();
-        let parsers = s.spawn(move || {
-            head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
-                let guess = parse_latest.lock().map(|g| g.clone()).unwrap_or_default();
-                let parsed = commit::parse(raw, guess, &parse_zone, &opts.parser);
-                let _ = tx.send(parsed);
-            });
-        });
+    fn write_error(&self, source: rusqlite::Error) -> ImportError {
+        ImportError::Write { file: self.file.clone(), source }
+    }
 
-        // In order: check, re-parse where needed, sort.
-        let mut sorter = sort::Sorter::new(opts.memory, opts.spill_dir.clone());
-        let show = opts.show_errors;
-        let mut shown = 0usize;
-        let mut print = |e: &parser::ParseError| {
-            shown += 1;
-            if shown <= show {
-                eprintln!("{file}:{}: {}", e.line, e.msg);
-            } else if shown == show + 1 {
-                eprintln!("{file}: more errors follow; only counting them now");
-            }
-        };
-        let committed = commit::commit_all(res_rx, initial, &zone, &latest, &mut sorter, opts, &file, &counters, &mut print);
-        let committed = match committed {
-            Ok(c) => c,
-            Err(e) => {
-                cancel.store(true, Ordering::Relaxed);
-                drop(w_tx);
-                let _ = parsers.join();
-                let _ = reader.join();
-                let _ = writer_thread.join();
-                return Err(e);
-            }
-        };
-        let _ = parsers.join();
-        match reader.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(msg)) => {
-                drop(w_tx);
-                let _ = writer_thread.join();
-                return Err(ImportError::Read { file: file.clone(), msg: gzip_hint(msg, gzip) });
-            }
-            Err(_) => return Err(ImportError::Read { file: file.clone(), msg: "reader thread panicked".into() }),
+    fn spill_error(&self, source: std::io::Error) -> ImportError {
+        ImportError::Spill { file: self.file.clone(), dir: self.opts.spill_dir.clone(), source }
+    }
+
+    /// The reader's failure, or the file's emptiness, as the import's error.
+    fn read_error(&self, r: Option<std::thread::Result<Result<(), String>>>) -> ImportError {
+        match r {
+            Some(Ok(Err(msg))) => ImportError::Read { file: self.file.clone(), msg: gzip_hint(msg, self.gzip) },
+            Some(Err(_)) => ImportError::Read { file: self.file.clone(), msg: "reader thread panicked".into() },
+            _ => ImportError::Empty { file: self.file.clone() },
         }
-        if committed.errors > opts.max_errors {
-            drop(w_tx);
-            let _ = writer_thread.join();
-            return Err(ImportError::TooManyErrors { file: file.clone(), count: committed.errors, max: opts.max_errors });
-        }
+    }
 
-        // Merge, group, write.
-        trace(started, "parsed and sorted into runs");
+    /// Every step, on the scope's threads.
+    fn run<'s>(
+        &'s self,
+        s: &'s Scope<'s, '_>,
+        conn: &'s mut Connection,
+        opened: source::Opened,
+        progress: &Progress,
+        threads: &mut Threads<'s>,
+    ) -> Result<Summary, ImportError> {
+        let threads_n = rayon::current_num_threads().max(1);
+        let (raw_tx, raw_rx) = bounded::<RawChunk>(2 * threads_n);
+        threads.reader = Some(s.spawn(move || self.read(opened, raw_tx)));
+        let (zone, head) = self.probe(&raw_rx, threads)?;
+        let tld = zone.text().to_string();
+        let begun = match self.begin(conn, &tld)? {
+            Begin::Begun(b) => b,
+            Begin::Unchanged(cur) => {
+                drop(raw_rx);
+                threads.stop(&self.cancel);
+                return Ok(Summary::unchanged(self.file.clone(), tld, &cur, self.started));
+            }
+        };
+        let res_rx = self.start(s, conn, &zone, &begun, head, raw_rx, threads);
+        let mut sorter = sort::Sorter::new(self.opts.memory, self.opts.spill_dir.clone());
+        let committed = self.parse(res_rx, &zone, &mut sorter)?;
+        if let Some(p) = threads.parsers.take() {
+            let _ = p.join();
+        }
+        match threads.reader.take().map(|r| r.join()) {
+            Some(Ok(Ok(()))) => {}
+            r => return Err(self.read_error(r)),
+        }
+        if committed.errors > self.opts.max_errors {
+            return Err(ImportError::TooManyErrors { file: self.file.clone(), count: committed.errors, max: self.opts.max_errors });
+        }
         progress.phase("writing");
         let spilled_runs = sorter.spilled_runs();
-        let merged = sorter.finish().map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
-        trace(started, "last run sorted");
-        // A version with no current one with records to compare with is written whole: its
-        // reverse-lookup index is collected by the grouping step, then sent to the writer
-        // after the last batch.
-        let whole = !opts.no_records && !previous.as_ref().is_some_and(|p| p.with_records);
-        let mut bulk = whole.then(|| Bulk::new(opts.memory, opts.spill_dir.clone()));
-        let grouped = group::run(merged, &zone, opts.no_records, &w_tx, &counters, bulk.as_mut());
-        if let (Some(b), true) = (bulk, grouped.is_ok()) {
-            let _ = w_tx.send(writer::ToWriter::Index(b));
-        }
-        trace(started, "grouped");
-        drop(w_tx);
-        let wstats = writer_thread.join().map_err(|_| ImportError::Read { file: file.clone(), msg: "writer thread panicked".into() })?;
-        trace(started, "written");
-        // The writer's own error is the cause when grouping stopped because the writer did
-        // (a full disk says "database or disk is full", not "the writer stopped").
-        let wstats = wstats.map_err(werr)?;
-        let g = grouped.map_err(|e| ImportError::Spill { file: file.clone(), dir: opts.spill_dir.clone(), source: e })?;
-        if g.soas != 1 && !opts.force {
-            let hint = if g.soas == 0 {
-                " (is --tld or the file name the right zone?); --force imports a fragment anyway"
-            } else {
-                "; --force imports it anyway"
-            };
-            return Err(ImportError::Soa { file: file.clone(), zone: tld.clone(), count: g.soas, hint });
-        }
-        if let (Some(cur), false) = (&previous, opts.force) {
-            if let (Some(serial), Some(current)) = (g.serial, cur.serial) {
-                if serial_older(serial, current) {
-                    return Err(ImportError::OlderSerial { file: file.clone(), serial, current });
-                }
-            }
-            let of = cur.domains.max(1);
-            let pct = wstats.removed_domains as f64 * 100.0 / of as f64;
-            if pct > opts.max_removed {
-                return Err(ImportError::TooManyRemoved {
-                    file: file.clone(),
-                    removed: wstats.removed_domains,
-                    of,
-                    pct,
-                    max: opts.max_removed,
-                });
-            }
-        }
+        let (g, wstats) = self.write(sorter, &zone, &begun, threads)?;
+        self.guards(&g, &wstats, &tld, begun.previous.as_ref())?;
         Ok(Summary {
-            file: file.clone(),
-            tld: tld.clone(),
-            version,
-            zone_date: day_text(&zone_date),
+            file: self.file.clone(),
+            tld,
+            version: begun.version,
+            zone_date: day_text(&begun.zone_date),
             serial: g.serial,
             records: g.records,
             domains: wstats.domains,
             errors: committed.errors,
-            bytes: counters.text.load(Ordering::Relaxed),
+            bytes: self.counters.text.load(Ordering::Relaxed),
             seconds: 0.0,
             unchanged: false,
             new_domains: wstats.new_domains,
@@ -437,32 +373,251 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
             spilled_runs,
             ds_domains: g.ds_domains,
         })
-    });
-    progress.finish();
+    }
 
-    match result {
-        Ok(mut sum) if !sum.unchanged => {
-            // stdin: the digest is known only now.
-            let sha = file_digest.or_else(|| digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
-            make_current(conn, &mut sum, sha, opts, started).map_err(werr)?;
-            sum.seconds = started.elapsed().as_secs_f64();
-            Ok(sum)
-        }
-        Ok(mut sum) => {
-            sum.seconds = started.elapsed().as_secs_f64();
-            Ok(sum)
-        }
-        Err(e) => {
-            // Drop the half-written version now, so its rows do not keep a full disk full.
-            // On a full disk the first try may fail for want of WAL room: truncating the WAL
-            // (the failed transactions' frames) makes some, then it tries once more.
-            if store::clean_leftovers(conn).is_err() {
-                let _ = store::truncate_wal(conn, store::READER_BOUND);
-                if let Err(c) = store::clean_leftovers(conn) {
-                    eprintln!("warning: {file}: the failed import's rows could not be removed now ({c}); the next import removes them");
-                }
+    /// The reader: decompresses and cuts chunks until the input ends or the import stops.
+    fn read(&self, opened: source::Opened, raw_tx: Sender<RawChunk>) -> Result<(), String> {
+        let mut seq = 0;
+        // An included file can change any state: with $INCLUDE allowed, one chunk.
+        let chunk = if self.opts.parser.include.is_some() { 1 << 40 } else { self.opts.chunk };
+        source::split(opened, chunk, &self.counters, |bytes| {
+            if self.cancel.load(Ordering::Relaxed) {
+                return false;
             }
-            Err(e)
+            let ok = raw_tx.send(RawChunk { seq, bytes }).is_ok();
+            seq += 1;
+            ok
+        })
+    }
+
+    /// The zone the file holds, from its first chunks (up to PROBE bytes): `--tld`, else the
+    /// SOA owner or first `$ORIGIN`, else the file name. Returns the chunks it read.
+    fn probe(&self, raw_rx: &Receiver<RawChunk>, threads: &mut Threads<'_>) -> Result<(Origin, Vec<RawChunk>), ImportError> {
+        let mut head: Vec<RawChunk> = Vec::new();
+        let mut head_bytes: Vec<u8> = Vec::new();
+        let mut probed = None;
+        while let Ok(c) = raw_rx.recv() {
+            head_bytes.extend_from_slice(&c.bytes);
+            head.push(c);
+            if self.opts.tld.is_some() {
+                break;
+            }
+            probed = probe_zone(&head_bytes, &self.initial);
+            if probed.is_some() || head_bytes.len() >= PROBE {
+                break;
+            }
+        }
+        if head.is_empty() {
+            return Err(self.read_error(threads.reader.take().map(|r| r.join())));
+        }
+        let zone = match (&self.opts.tld, probed, self.initial_origin.clone()) {
+            (Some(_), _, Some(o)) => o,
+            (_, Some(p), _) => p,
+            (_, None, Some(fallback)) => {
+                eprintln!(
+                    "note: {}: no SOA or $ORIGIN in its first {} MiB; the zone `{}` is taken from the file name",
+                    self.file,
+                    PROBE >> 20,
+                    fallback.text()
+                );
+                fallback
+            }
+            _ => return Err(ImportError::NoZone { file: self.file.clone() }),
+        };
+        Ok((zone, head))
+    }
+
+    /// Starts a version of `tld`, or None when the file is the current version's, imported
+    /// the same way (nothing to do). Refuses data older than the current version's.
+    fn begin(&self, conn: &Connection, tld: &str) -> Result<Begin, ImportError> {
+        let previous = store::current_version(conn, tld).map_err(|e| self.write_error(e))?;
+        let same =
+            |cur: &store::Current, d: &[u8; 32]| cur.sha256.as_deref() == Some(hex(d).as_str()) && cur.with_records != self.opts.no_records;
+        if let (Some(cur), Some(d)) = (&previous, &self.file_digest) {
+            if same(cur, d) {
+                return Ok(Begin::Unchanged(cur.clone()));
+            }
+        }
+        // The day the data is for: every date a row or event gets is this one, so importing a
+        // year of archived files gives each day its own date.
+        let zone_date = match &self.opts.date {
+            Some(d) => d.clone(),
+            None => zone_date_of(conn, self.input, self.file_digest.as_ref()),
+        };
+        if let (Some(cur), false) = (&previous, self.opts.force) {
+            if cur.zone_date.as_ref().is_some_and(|c| zone_date < *c) {
+                let current = cur.zone_date.clone().unwrap_or_default();
+                return Err(ImportError::OlderDate { file: self.file.clone(), date: day_text(&zone_date), current: day_text(&current) });
+            }
+        }
+        let version = store::begin_version(
+            conn,
+            &store::NewVersion {
+                tld,
+                source: &self.file,
+                size: self.size,
+                sha256: self.file_digest.as_ref().map(hex),
+                with_records: !self.opts.no_records,
+                zone_date: &zone_date,
+            },
+        )
+        .map_err(|e| self.write_error(e))?;
+        Ok(Begin::Begun(Begun { version, zone_date, previous }))
+    }
+
+    /// Spawns the writer, which takes the connection until it is joined (only one thread
+    /// ever uses it), and the parsers: the probed chunks again, then the rest as they come.
+    #[allow(clippy::too_many_arguments)]
+    fn start<'s>(
+        &'s self,
+        s: &'s Scope<'s, '_>,
+        conn: &'s mut Connection,
+        zone: &Origin,
+        begun: &Begun,
+        head: Vec<RawChunk>,
+        raw_rx: Receiver<RawChunk>,
+        threads: &mut Threads<'s>,
+    ) -> Receiver<commit::Parsed> {
+        let job = writer::Job {
+            zone: begun.version,
+            tld: zone.text().to_string(),
+            previous: begun.previous.as_ref().map(|p| writer::Previous {
+                id: p.id,
+                imported_at: p.zone_date.clone().unwrap_or_else(|| p.imported_at.clone()),
+                records: p.with_records,
+            }),
+            now: begun.zone_date.clone(),
+            records: !self.opts.no_records,
+        };
+        let (w_tx, w_rx) = bounded::<writer::ToWriter>(4);
+        threads.to_writer = Some(w_tx);
+        threads.writer = Some(s.spawn(move || writer::run(conn, &job, w_rx)));
+
+        let threads_n = rayon::current_num_threads().max(1);
+        let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads_n);
+        let zone = Arc::new(zone.clone());
+        threads.parsers = Some(s.spawn(move || {
+            head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
+                let guess = self.latest.lock().map(|g| g.clone()).unwrap_or_default();
+                let parsed = commit::parse(raw, guess, &zone, &self.opts.parser);
+                let _ = tx.send(parsed);
+            });
+        }));
+        res_rx
+    }
+    /// Takes the parsed chunks in file order: checks each chunk's start state and parses
+    /// again where the guess was wrong, prints the first errors, and sorts.
+    fn parse(&self, res_rx: Receiver<commit::Parsed>, zone: &Origin, sorter: &mut sort::Sorter) -> Result<commit::Committed, ImportError> {
+        let show = self.opts.show_errors;
+        let mut shown = 0usize;
+        let mut print = |e: &parser::ParseError| {
+            shown += 1;
+            if shown <= show {
+                eprintln!("{}:{}: {}", self.file, e.line, e.msg);
+            } else if shown == show + 1 {
+                eprintln!("{}: more errors follow; only counting them now", self.file);
+            }
+        };
+        let r =
+            commit::commit_all(res_rx, self.initial.clone(), zone, &self.latest, sorter, self.opts, &self.file, &self.counters, &mut print);
+        trace(self.started, "parsed and sorted into runs");
+        r
+    }
+
+    /// Merges the sorted runs, groups them into RRsets and domains for the writer, and waits
+    /// for it to finish.
+    fn write(
+        &self,
+        sorter: sort::Sorter,
+        zone: &Origin,
+        begun: &Begun,
+        threads: &mut Threads<'_>,
+    ) -> Result<(group::Grouped, writer::Stats), ImportError> {
+        let merged = sorter.finish().map_err(|e| self.spill_error(e))?;
+        trace(self.started, "last run sorted");
+        let Some(w_tx) = threads.to_writer.take() else {
+            return Err(ImportError::Read { file: self.file.clone(), msg: "the writer is not running".into() });
+        };
+        // A version with no current one with records to compare with is written whole: its
+        // reverse-lookup index is collected by the grouping step, then sent to the writer
+        // after the last batch.
+        let whole = !self.opts.no_records && !begun.previous.as_ref().is_some_and(|p| p.with_records);
+        let mut bulk = whole.then(|| Bulk::new(self.opts.memory, self.opts.spill_dir.clone()));
+        let grouped = group::run(merged, zone, self.opts.no_records, &w_tx, &self.counters, bulk.as_mut());
+        if let (Some(b), true) = (bulk, grouped.is_ok()) {
+            let _ = w_tx.send(writer::ToWriter::Index(b));
+        }
+        trace(self.started, "grouped");
+        drop(w_tx);
+        let wstats = threads.writer.take().map(|w| w.join());
+        trace(self.started, "written");
+        // The writer's own error is the cause when grouping stopped because the writer did
+        // (a full disk says "database or disk is full", not "the writer stopped").
+        let wstats = match wstats {
+            Some(Ok(w)) => w.map_err(|e| self.write_error(e))?,
+            _ => return Err(ImportError::Read { file: self.file.clone(), msg: "writer thread panicked".into() }),
+        };
+        Ok((grouped.map_err(|e| self.spill_error(e))?, wstats))
+    }
+
+    /// What makes a version unfit to replace the current one without `--force`: not one SOA,
+    /// an older serial, too many domains removed.
+    fn guards(&self, g: &group::Grouped, w: &writer::Stats, tld: &str, previous: Option<&store::Current>) -> Result<(), ImportError> {
+        if self.opts.force {
+            return Ok(());
+        }
+        let file = || self.file.clone();
+        if g.soas != 1 {
+            let hint = if g.soas == 0 {
+                " (is --tld or the file name the right zone?); --force imports a fragment anyway"
+            } else {
+                "; --force imports it anyway"
+            };
+            return Err(ImportError::Soa { file: file(), zone: tld.to_string(), count: g.soas, hint });
+        }
+        let Some(cur) = previous else { return Ok(()) };
+        if let (Some(serial), Some(current)) = (g.serial, cur.serial) {
+            if serial_older(serial, current) {
+                return Err(ImportError::OlderSerial { file: file(), serial, current });
+            }
+        }
+        let of = cur.domains.max(1);
+        let pct = w.removed_domains as f64 * 100.0 / of as f64;
+        if pct > self.opts.max_removed {
+            return Err(ImportError::TooManyRemoved { file: file(), removed: w.removed_domains, of, pct, max: self.opts.max_removed });
+        }
+        Ok(())
+    }
+
+    /// After the threads: makes the version current, or on an error drops what it wrote.
+    fn finish(&self, conn: &mut Connection, result: Result<Summary, ImportError>) -> Result<Summary, ImportError> {
+        match result {
+            Ok(mut sum) if !sum.unchanged => {
+                // stdin: the digest is known only now.
+                let sha = self.file_digest.or_else(|| self.digest.lock().ok().and_then(|d| *d)).map(|d| hex(&d));
+                make_current(conn, &mut sum, sha, self.opts, self.started).map_err(|e| self.write_error(e))?;
+                sum.seconds = self.started.elapsed().as_secs_f64();
+                Ok(sum)
+            }
+            Ok(mut sum) => {
+                sum.seconds = self.started.elapsed().as_secs_f64();
+                Ok(sum)
+            }
+            Err(e) => {
+                // Drop the half-written version now, so its rows do not keep a full disk full.
+                // On a full disk the first try may fail for want of WAL room: truncating the
+                // WAL (the failed transactions' frames) makes some, then it tries once more.
+                if store::clean_leftovers(conn).is_err() {
+                    let _ = store::truncate_wal(conn, store::READER_BOUND);
+                    if let Err(c) = store::clean_leftovers(conn) {
+                        eprintln!(
+                            "warning: {}: the failed import's rows could not be removed now ({c}); the next import removes them",
+                            self.file
+                        );
+                    }
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -510,31 +665,19 @@ fn trace(started: Instant, what: &str) {
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
 fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, opts: &Options, started: Instant) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    // The writer recorded events when there was a version to compare with: its counts are
-    // the version's figures over time (a first version's stay NULL).
-    let compared: bool =
-        tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![sum.tld], |r| r.get(0))?;
-    let changes = |n: u64| compared.then_some(n as i64);
-    tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![sum.tld])?;
-    tx.execute(
-        "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7, sha256 = coalesce(sha256, ?8),
-                ds_domains = ?9, added = ?10, removed = ?11, modified = ?12
-         WHERE id = ?1",
-        params![
-            sum.version,
-            crate::time::now_utc(),
-            sum.serial,
-            sum.records as i64,
-            sum.domains as i64,
-            sum.errors as i64,
-            sum.bytes as i64,
-            sha,
-            sum.ds_domains as i64,
-            changes(sum.new_domains),
-            changes(sum.removed_domains),
-            changes(sum.changed_domains)
-        ],
-    )?;
+    let figures = store::Figures {
+        serial: sum.serial,
+        records: sum.records,
+        domains: sum.domains,
+        errors: sum.errors,
+        bytes: sum.bytes,
+        sha256: sha,
+        ds_domains: sum.ds_domains,
+        added: sum.new_domains,
+        removed: sum.removed_domains,
+        modified: sum.changed_domains,
+    };
+    store::switch_version(&tx, &sum.tld, sum.version, &figures)?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced
     // for a version that never became current.
     sum.watch_hits = crate::changes::watch::match_version(&tx, sum.version, &sum.tld)?;
@@ -596,15 +739,7 @@ fn gzip_hint(msg: String, gzip: bool) -> String {
 /// A version's zone date when none is given: the `Last-Modified` that `download` or `sync`
 /// recorded for these bytes, else the file's mtime, else (stdin) today.
 fn zone_date_of(conn: &Connection, input: &Input, digest: Option<&[u8; 32]>) -> String {
-    use rusqlite::OptionalExtension;
-    let recorded = digest.and_then(|d| {
-        conn.query_row("SELECT last_modified FROM downloads WHERE sha256 = ?1 ORDER BY id DESC LIMIT 1", params![hex(d)], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()
-        .ok()
-        .flatten()
-    });
+    let recorded = digest.and_then(|d| store::last_modified_of(conn, &hex(d)).ok().flatten());
     if let Some(day) = recorded.as_deref().and_then(crate::time::day_of_http_date) {
         return day;
     }

@@ -603,6 +603,7 @@ pub fn check_readable(conn: &Connection, path: &Path) -> Result<(), StoreError> 
 }
 
 /// The current version of a TLD.
+#[derive(Clone)]
 pub struct Current {
     pub id: i64,
     pub sha256: Option<String>,
@@ -641,6 +642,80 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
         },
     )
     .optional()
+}
+
+/// A version being imported, as its row starts out.
+pub struct NewVersion<'a> {
+    pub tld: &'a str,
+    /// The file it comes from, as the user named it.
+    pub source: &'a str,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    pub with_records: bool,
+    /// The day its data is for (RFC 3339, midnight UTC).
+    pub zone_date: &'a str,
+}
+
+/// Adds a version in state `importing`, which no reader sees; returns its id.
+pub fn begin_version(conn: &Connection, v: &NewVersion<'_>) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO zones (tld, source, size, sha256, imported_at, state, with_records, zone_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'importing', ?6, ?7)",
+        params![v.tld, v.source, v.size.map(|s| s as i64), v.sha256, crate::time::now_utc(), v.with_records, v.zone_date],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The `Last-Modified` the latest download of these bytes (by SHA-256) recorded.
+pub fn last_modified_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT last_modified FROM downloads WHERE sha256 = ?1 ORDER BY id DESC LIMIT 1", params![sha256], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// What an imported version holds, written when it becomes current.
+pub struct Figures {
+    pub serial: Option<u32>,
+    pub records: u64,
+    pub domains: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    /// Known only now when the input was stdin.
+    pub sha256: Option<String>,
+    pub ds_domains: u64,
+    /// Domains added, removed and modified against the version it replaces.
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+}
+
+/// Makes version `id` of `tld` the current one, in the caller's transaction: the current
+/// one is `replaced`. A TLD's first version keeps NULL change counts: it was compared with
+/// nothing.
+pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusqlite::Result<()> {
+    let compared: bool = tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| r.get(0))?;
+    let changes = |n: u64| compared.then_some(n as i64);
+    tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![tld])?;
+    tx.execute(
+        "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7,
+                sha256 = coalesce(sha256, ?8), ds_domains = ?9, added = ?10, removed = ?11, modified = ?12
+         WHERE id = ?1",
+        params![
+            id,
+            crate::time::now_utc(),
+            f.serial,
+            f.records as i64,
+            f.domains as i64,
+            f.errors as i64,
+            f.bytes as i64,
+            f.sha256,
+            f.ds_domains as i64,
+            changes(f.added),
+            changes(f.removed),
+            changes(f.modified)
+        ],
+    )?;
+    Ok(())
 }
 
 /// The zones that have a current version, by name.
