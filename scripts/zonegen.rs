@@ -1,6 +1,8 @@
 //! Fast synthetic zone generator for benchmarks (see `zonefeed::synth`).
 //!
-//!     cargo run --release --example zonegen -- [DOMAINS] [TLD] [SEED] [DAY] | gzip > com.zone.gz
+//!     cargo run --release --example zonegen -- [DOMAINS] [TLD] [SEED] [DAY] [CHURN%] | gzip > com.zone.gz
+//!
+//! CHURN%: the share of domains born, removed or changed a day (default 1.5, zonegen's).
 
 use std::io::{BufWriter, Write};
 
@@ -12,7 +14,8 @@ fn main() -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
     let day = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let n = zonefeed::synth::write_zone_day(&mut w, tld, domains, seed, day)?;
+    let churn = args.get(5).and_then(|s| s.parse::<f64>().ok()).map_or(zonefeed::synth::CHURN, |p| p / 100.0);
+    let n = zonefeed::synth::write_zone_churn(&mut w, tld, domains, seed, day, churn)?;
     w.flush()?;
     eprintln!("zonegen: {domains} domains, {n} records");
     Ok(())

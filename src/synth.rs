@@ -4,7 +4,8 @@
 //! Deterministic for a given (tld, domains, seed, day): each domain gets 1-6 NS records at
 //! shared provider hosts, ~10% get in-bailiwick name servers with A glue, ~7% a DS. From day to
 //! day, as in zonegen, 0.6% (of day 0's size) are born, 0.5% die and 0.4% change their
-//! delegation, so two days give a re-import with ~1.5% of domains changed.
+//! delegation, so two days give a re-import with ~1.5% of domains changed. [`write_zone_churn`]
+//! scales those rates to another share a day: .com changes about 0.2% of its domains a day.
 
 use std::io::{self, Write};
 
@@ -58,6 +59,17 @@ pub fn write_zone(w: &mut impl Write, tld: &str, domains: u64, seed: u64) -> io:
 
 /// Writes day `day` of the zone (see the module docs); returns the number of records.
 pub fn write_zone_day(w: &mut impl Write, tld: &str, domains: u64, seed: u64, day: u64) -> io::Result<u64> {
+    write_zone_churn(w, tld, domains, seed, day, CHURN)
+}
+
+/// The share of day 0's domains born, removed or changed each day: zonegen's rates.
+pub const CHURN: f64 = ADD + DEL + MOD;
+
+/// [`write_zone_day`] with `churn` of the domains born, removed or changed each day, in
+/// zonegen's proportions. Day 0 is the same whatever the churn.
+pub fn write_zone_churn(w: &mut impl Write, tld: &str, domains: u64, seed: u64, day: u64, churn: f64) -> io::Result<u64> {
+    let scale = churn / CHURN;
+    let (add, del, modify) = (ADD * scale, DEL * scale, MOD * scale);
     let mut records = 5;
     writeln!(w, "{tld}.\t900\tin\tsoa\ta.nic-servers.net. hostmaster.nic-servers.net. {} 1800 900 604800 86400", 2026110100 + day)?;
     for l in ["a", "b", "c", "d"] {
@@ -74,14 +86,14 @@ pub fn write_zone_day(w: &mut impl Write, tld: &str, domains: u64, seed: u64, da
     let mut line = Vec::with_capacity(256);
     let mut name = Vec::with_capacity(64);
     let stride = 2_654_435_761u64;
-    let per_day = ((domains as f64 * ADD) as u64).max(1);
+    let per_day = ((domains as f64 * add) as u64).max(1);
     let modulus = domains * 4 + 1000;
     for i in 0..domains + day * per_day {
         let born = if i < domains { 0 } else { 1 + (i - domains) / per_day };
-        if born > day || (born + 1..=day).any(|d| unit(seed, 1, i, d) < DEL) {
+        if born > day || (born + 1..=day).any(|d| unit(seed, 1, i, d) < del) {
             continue;
         }
-        let epoch = (born + 1..=day).filter(|&d| unit(seed, 2, i, d) < MOD).count() as u64;
+        let epoch = (born + 1..=day).filter(|&d| unit(seed, 2, i, d) < modify).count() as u64;
         let mut rng = Rng(mix(seed, i, epoch));
         name.clear();
         // A bijection of i keeps names unique while spreading them over the alphabet.

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
@@ -177,9 +178,17 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         Ok(())
     };
     conn.execute_batch("BEGIN")?;
+    let started = Instant::now();
+    // Time spent waiting for the importer: the rest is the writer's own work (SQLite and the
+    // comparison with the current version), the floor the bench prints.
+    let mut waiting = Duration::ZERO;
     let mut merge = Merge::new(conn, job)?;
     let mut bulk = None;
-    for m in rx {
+    loop {
+        let t = Instant::now();
+        let m = rx.recv();
+        waiting += t.elapsed();
+        let Ok(m) = m else { break };
         let b = match m {
             ToWriter::Batch(b) => Batch::new(b)?,
             ToWriter::Index(b) => {
@@ -204,6 +213,8 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
     }
     trace("reverse-lookup index written");
     conn.execute_batch("COMMIT")?;
+    let busy = started.elapsed().saturating_sub(waiting);
+    trace(&format!("busy {:.3}s, waited {:.3}s for rows", busy.as_secs_f64(), waiting.as_secs_f64()));
     Ok(stats)
 }
 
