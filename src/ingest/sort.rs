@@ -91,21 +91,23 @@ impl Part {
 }
 
 /// Collects sorted parts under a memory cap, spilling them merged to `spill_dir` when they
-/// outgrow it.
+/// outgrow it. A spill runs on a thread of its own while the next parts come in: one at a
+/// time, so the parts held are at most twice the cap.
 pub struct Sorter {
     parts: Vec<Part>,
     bytes: usize,
     cap: usize,
     spill_dir: PathBuf,
     spilled: Vec<File>,
+    spilling: Option<std::thread::JoinHandle<io::Result<File>>>,
 }
 
 impl Sorter {
-    /// `memory` is the budget for the whole import; the parts held hold a quarter of it so
-    /// chunks in flight, the decompressor, SQLite's page cache and the writer's batches fit
-    /// beside them.
+    /// `memory` is the budget for the whole import; the parts held, those being spilled
+    /// included, hold a quarter of it so chunks in flight, the decompressor, SQLite's page
+    /// cache and the writer's batches fit beside them.
     pub fn new(memory: usize, spill_dir: PathBuf) -> Sorter {
-        Sorter { parts: Vec::new(), bytes: 0, cap: (memory / 4).max(1 << 20), spill_dir, spilled: Vec::new() }
+        Sorter { parts: Vec::new(), bytes: 0, cap: (memory / 8).max(1 << 20), spill_dir, spilled: Vec::new(), spilling: None }
     }
 
     /// Takes a part, sorting it first if its worker did not.
@@ -124,31 +126,48 @@ impl Sorter {
 
     /// How many runs went to disk.
     pub fn spilled_runs(&self) -> usize {
-        self.spilled.len()
+        self.spilled.len() + usize::from(self.spilling.is_some())
     }
 
+    /// Hands the parts held to a spill thread, once the one before it is done.
     fn spill(&mut self) -> io::Result<()> {
+        self.join_spill()?;
         let parts = std::mem::take(&mut self.parts);
         self.bytes = 0;
-        let f = tempfile::tempfile_in(&self.spill_dir)?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        let mut merged = Merged { inner: Merge::new(parts.into_iter().map(Run::mem).collect())? };
-        while let Some((key, ttl)) = merged.next_rec()? {
-            w.write_all(&(key.len() as u32).to_le_bytes())?;
-            w.write_all(key)?;
-            w.write_all(&ttl.to_le_bytes())?;
+        let dir = self.spill_dir.clone();
+        self.spilling = Some(std::thread::spawn(move || write_run(parts, &dir)));
+        Ok(())
+    }
+
+    fn join_spill(&mut self) -> io::Result<()> {
+        if let Some(h) = self.spilling.take() {
+            let f = h.join().map_err(|_| io::Error::other("the sort spill thread panicked"))??;
+            self.spilled.push(f);
         }
-        let mut f = w.into_inner().map_err(|e| e.into_error())?;
-        io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
-        self.spilled.push(f);
         Ok(())
     }
 
     /// Every record in key order (see [`Merged`] on duplicates).
-    pub fn finish(self) -> io::Result<Merged> {
+    pub fn finish(mut self) -> io::Result<Merged> {
+        self.join_spill()?;
         let runs = self.parts.into_iter().map(Run::mem).chain(self.spilled.into_iter().map(Run::file)).collect();
         Ok(Merged { inner: Merge::new(runs)? })
     }
+}
+
+/// Merges sorted parts into a run file in `dir`, rewound for reading.
+fn write_run(parts: Vec<Part>, dir: &std::path::Path) -> io::Result<File> {
+    let f = tempfile::tempfile_in(dir)?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    let mut merged = Merged { inner: Merge::new(parts.into_iter().map(Run::mem).collect())? };
+    while let Some((key, ttl)) = merged.next_rec()? {
+        w.write_all(&(key.len() as u32).to_le_bytes())?;
+        w.write_all(key)?;
+        w.write_all(&ttl.to_le_bytes())?;
+    }
+    let mut f = w.into_inner().map_err(|e| e.into_error())?;
+    io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
+    Ok(f)
 }
 
 /// A sorted run of (key, ttl): a part in memory or a spilled file. An enum, not a trait
