@@ -322,8 +322,7 @@ impl<'a> Pipeline<'a> {
         progress: &Progress,
         threads: &mut Threads<'s>,
     ) -> Result<Summary, ImportError> {
-        let threads_n = rayon::current_num_threads().max(1);
-        let (raw_tx, raw_rx) = bounded::<RawChunk>(2 * threads_n);
+        let (raw_tx, raw_rx) = bounded::<RawChunk>(in_flight());
         threads.reader = Some(s.spawn(move || self.read(opened, raw_tx)));
         let (zone, head) = self.probe(&raw_rx, threads)?;
         let tld = zone.text().to_string();
@@ -493,8 +492,7 @@ impl<'a> Pipeline<'a> {
         threads.to_writer = Some(w_tx);
         threads.writer = Some(s.spawn(move || writer::run(conn, &job, w_rx)));
 
-        let threads_n = rayon::current_num_threads().max(1);
-        let (res_tx, res_rx) = bounded::<commit::Parsed>(2 * threads_n);
+        let (res_tx, res_rx) = bounded::<commit::Parsed>(in_flight());
         let zone = Arc::new(zone.clone());
         threads.parsers = Some(s.spawn(move || {
             head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
@@ -653,6 +651,12 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
         return Err(errors);
     }
     sorter.finish().and_then(sort::Merged::collect_folded).map_err(|e| vec![e.to_string()])
+}
+
+/// Chunks each channel between the reader, the parsers and the in-order step holds: two per
+/// parse worker keep every worker fed.
+fn in_flight() -> usize {
+    2 * rayon::current_num_threads().max(1)
 }
 
 /// Phase timings on stderr when ZONEFEED_TRACE is set (for profiling, not an interface).

@@ -31,13 +31,13 @@ pub struct Line<'a> {
 /// parser does.
 pub fn read(s: &[u8]) -> Option<Line<'_>> {
     let o = name::plain_prefix(s)?;
-    let mut i = tab(s, o)?;
+    let mut i = after(s, o, b'\t')?;
     let (ttl, n) = ttl(&s[i..])?;
-    i = tab(s, i + n)?;
+    i = after(s, i + n, b'\t')?;
     if !s.get(i..i + 2)?.eq_ignore_ascii_case(b"in") {
         return None;
     }
-    i = tab(s, i + 2)?;
+    i = after(s, i + 2, b'\t')?;
     let t = i;
     while s.get(i).is_some_and(u8::is_ascii_alphabetic) {
         i += 1;
@@ -48,7 +48,7 @@ pub fn read(s: &[u8]) -> Option<Line<'_>> {
         b"a" | b"A" => types::A,
         _ => return None,
     };
-    i = tab(s, i)?;
+    i = after(s, i, b'\t')?;
     let r = &s[i..];
     let n = match rtype {
         types::NS => name::plain_prefix(r)?,
@@ -75,9 +75,9 @@ impl Line<'_> {
     }
 }
 
-/// The index after the tab at `i`.
-fn tab(s: &[u8], i: usize) -> Option<usize> {
-    (s.get(i) == Some(&b'\t')).then_some(i + 1)
+/// The index after the separator `sep` at `i`.
+fn after(s: &[u8], i: usize, sep: u8) -> Option<usize> {
+    (s.get(i) == Some(&sep)).then_some(i + 1)
 }
 
 /// Decimal seconds of at most 10 digits, at most 2^31-1 (RFC 2181 §8), and their length.
@@ -111,7 +111,7 @@ fn ipv4(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     for part in 0..4 {
         if part > 0 {
-            i = (s.get(i) == Some(&b'.')).then_some(i + 1)?;
+            i = after(s, i, b'.')?;
         }
         i += canonical_number(&s[i..], 255)?;
     }
@@ -123,10 +123,10 @@ fn ipv4(s: &[u8]) -> Option<usize> {
 fn ds(s: &[u8]) -> Option<usize> {
     let mut i = canonical_number(s, u16::MAX.into())?;
     for _ in 0..2 {
-        i = (s.get(i) == Some(&b' ')).then_some(i + 1)?;
+        i = after(s, i, b' ')?;
         i += canonical_number(&s[i..], u8::MAX.into())?;
     }
-    i = (s.get(i) == Some(&b' ')).then_some(i + 1)?;
+    i = after(s, i, b' ')?;
     let hex = s[i..].iter().take(MAX_DIGEST + 1).take_while(|b| b.is_ascii_hexdigit()).count();
     (hex > 0 && hex % 2 == 0 && hex <= MAX_DIGEST).then_some(i + hex)
 }

@@ -586,7 +586,7 @@ mod tests {
     /// Parses `z` on both paths, the CZDS fast path and the full lexer: records, errors and
     /// the state the chunk ends in must be identical. Returns how many of its lines the fast
     /// path reads.
-    pub(crate) fn both_paths(z: &[u8], start: State) -> usize {
+    fn both_paths(z: &[u8], start: State) -> usize {
         let run = |no_fast_path| {
             let mut sink = VecSink::default();
             let out = parse_chunk_with(z, 1, start.clone(), &mut sink, &Options { no_fast_path, ..Options::default() });
