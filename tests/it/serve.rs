@@ -45,14 +45,17 @@ fn call(method: &str, url: &str) -> (u16, serde_json::Value) {
 
 fn setup() -> (TestEnv, Server) {
     let t = TestEnv::new();
-    for day in 0..3 {
+    // Dated explicitly: a date taken from the files' mtimes would differ between the
+    // committed fixture and the files written here, or when a run straddles midnight.
+    let dates = ["2026-11-01", "2026-11-02", "2026-11-03"];
+    for (day, date) in dates.iter().enumerate() {
         let mut text = Vec::new();
-        zonefeed::synth::write_zone_day(&mut text, "com", 2500, 8, day).unwrap();
+        zonefeed::synth::write_zone_day(&mut text, "com", 2500, 8, day as u64).unwrap();
         let f = t.write(&format!("com-{day}.zone"), &text);
-        t.import_ok("s.db", &[f.to_str().unwrap()]);
+        t.import_ok("s.db", &["--date", date, f.to_str().unwrap()]);
     }
     let f = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/faults.zone");
-    t.import_ok("s.db", &[f.to_str().unwrap()]);
+    t.import_ok("s.db", &["--date", dates[2], f.to_str().unwrap()]);
     let s = start(&t, "s.db");
     (t, s)
 }

@@ -18,9 +18,12 @@ fn status(t: &Setup) -> serde_json::Value {
 fn run_once_marks_a_day_done_only_with_todays_file() {
     let t = Setup::new();
     let now = SystemTime::now();
-    t.publish_at("com", 0, now - Duration::from_secs(60));
+    // Today's file, dated within today even just after midnight (UTC).
+    let since_midnight = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() % 86_400;
+    let midnight = now - Duration::from_secs(since_midnight);
+    t.publish_at("com", 0, now - Duration::from_secs(since_midnight.min(60)));
     // Yesterday's file: downloaded and imported, but its day is not today.
-    t.publish_at("net", 0, now - Duration::from_secs(86_400 + 60));
+    t.publish_at("net", 0, midnight - Duration::from_secs(60));
     let out = t.env.run(&["--db", "s.db", "service", "run-once"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let st = status(&t);
