@@ -238,9 +238,14 @@ def run(label, args, timed=True):
     return secs
 
 if day == "1":
-    # The daily case: yesterday is in the database already (not timed).
-    run("import day 0", ["--db", f"{d}/b.db", "import", "--no-records", day0])
-    run("import day 0", ["--db", f"{d}/c.db", "import", day0])
+    # The daily case: yesterday is in the database already (not timed). Dated the day before
+    # the served file's Last-Modified (an hour ago), not by its mtime: in the first hour of a
+    # UTC day that mtime is today, after the served file's day, and sync would refuse it.
+    import datetime
+    served = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    before = (served - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+    run("import day 0", ["--db", f"{d}/b.db", "import", "--no-records", "--date", before, day0])
+    run("import day 0", ["--db", f"{d}/c.db", "import", "--date", before, day0])
 rows = []
 base = run("download", ["--db", f"{d}/a.db", "download", "com", "--dir", f"{d}/a"])
 rows.append(("zonefeed download", base))
