@@ -116,6 +116,9 @@ pub struct Summary {
     /// Domains with DS records (kept in `zones.ds_domains` for the zone's DNSSEC share over time).
     #[serde(skip)]
     pub ds_domains: u64,
+    /// Blocks of packed comparison state written (`zones.state_blocks`).
+    #[serde(skip)]
+    pub state_blocks: i64,
 }
 
 /// Why an import failed. The previous version of the TLD is untouched in every case.
@@ -371,6 +374,7 @@ impl<'a> Pipeline<'a> {
             types: g.types,
             spilled_runs,
             ds_domains: g.ds_domains,
+            state_blocks: wstats.state_blocks,
         })
     }
 
@@ -484,6 +488,7 @@ impl<'a> Pipeline<'a> {
                 id: p.id,
                 imported_at: p.zone_date.clone().unwrap_or_else(|| p.imported_at.clone()),
                 records: p.with_records,
+                state_blocks: p.state_blocks,
             }),
             now: begun.zone_date.clone(),
             records: !self.opts.no_records,
@@ -680,6 +685,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
         added: sum.new_domains,
         removed: sum.removed_domains,
         modified: sum.changed_domains,
+        state_blocks: sum.state_blocks,
     };
     store::switch_version(&tx, &sum.tld, sum.version, &figures)?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced
@@ -688,6 +694,9 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
     trace(started, "current");
+    // The replaced version's packed state is no comparison's now (after the switch, which
+    // stays tiny: freeing the blocks reads their pages).
+    store::state::drop_others(conn, &sum.tld, sum.version)?;
     // The rows this version replaced are no reader's now.
     store::settle(conn, sum.version)?;
     trace(started, "pending names settled (the replaced rows stay as history)");
@@ -784,6 +793,7 @@ impl Summary {
             types: Default::default(),
             spilled_runs: 0,
             ds_domains: 0,
+            state_blocks: 0,
         }
     }
 }

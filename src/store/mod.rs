@@ -13,6 +13,7 @@
 
 mod checkpoint;
 pub mod links;
+pub mod state;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,7 +27,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Every zone's rows, each with the version that wrote it (`since`) and the version that
 /// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
@@ -115,6 +116,20 @@ CREATE TABLE IF NOT EXISTS pending (
 ) WITHOUT ROWID;
 "#;
 
+/// Each version's comparison state, packed in name order (see [`state`]): the next import
+/// merges with these blocks instead of reading every current row. `zones.state_blocks` says
+/// how many a version has (NULL: none, compare with the rows).
+pub(crate) const STATE: &str = r#"
+CREATE TABLE IF NOT EXISTS state_blocks (
+    zone  INTEGER NOT NULL,
+    seq   INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum   INTEGER NOT NULL,
+    data  BLOB NOT NULL,
+    PRIMARY KEY (zone, seq)
+);
+"#;
+
 /// The condition that a row of `alias` (records, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
 pub fn visible(alias: &str, zone: &str) -> String {
@@ -145,7 +160,8 @@ CREATE TABLE IF NOT EXISTS zones (
     ds_domains  INTEGER,
     added       INTEGER,
     removed     INTEGER,
-    modified    INTEGER
+    modified    INTEGER,
+    state_blocks INTEGER
 );
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
 CREATE TABLE IF NOT EXISTS events (
@@ -359,6 +375,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     register_functions(&conn).map_err(err)?;
     conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
+    conn.execute_batch(STATE).map_err(err)?;
     match schema_version(&conn).map_err(err)? {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(SCHEMA_VERSION) => {}
@@ -449,6 +466,16 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                         AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = zones.tld AND p.id < zones.id AND p.state IN ('current', 'replaced'));",
                 )
                 .map_err(err)?;
+            }
+            if v < 11 {
+                // Schema 11: packed comparison state (`state_blocks`, created above). Versions
+                // before it have none: the next import compares with their rows.
+                let has: bool = conn
+                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'state_blocks'", [], |r| r.get(0))
+                    .map_err(err)?;
+                if !has {
+                    conn.execute_batch("ALTER TABLE zones ADD COLUMN state_blocks INTEGER;").map_err(err)?;
+                }
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
@@ -618,12 +645,14 @@ pub struct Current {
     pub records: u64,
     pub errors: u64,
     pub bytes: u64,
+    /// Blocks of packed comparison state it has (None: compare with its rows).
+    pub state_blocks: Option<i64>,
 }
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
     conn.query_row(
         "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0),
-                zone_date
+                zone_date, state_blocks
          FROM zones WHERE tld = ?1 AND state = 'current'",
         params![tld],
         |r| {
@@ -638,6 +667,7 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
                 errors: r.get(7)?,
                 bytes: r.get(8)?,
                 zone_date: r.get(9)?,
+                state_blocks: r.get(10)?,
             })
         },
     )
@@ -687,6 +717,8 @@ pub struct Figures {
     pub added: u64,
     pub removed: u64,
     pub modified: u64,
+    /// Blocks of packed comparison state the writer wrote.
+    pub state_blocks: i64,
 }
 
 /// Makes version `id` of `tld` the current one, in the caller's transaction: the current
@@ -698,7 +730,7 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![tld])?;
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7,
-                sha256 = coalesce(sha256, ?8), ds_domains = ?9, added = ?10, removed = ?11, modified = ?12
+                sha256 = coalesce(sha256, ?8), ds_domains = ?9, added = ?10, removed = ?11, modified = ?12, state_blocks = ?13
          WHERE id = ?1",
         params![
             id,
@@ -712,7 +744,8 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
             f.ds_domains as i64,
             changes(f.added),
             changes(f.removed),
-            changes(f.modified)
+            changes(f.modified),
+            f.state_blocks
         ],
     )?;
     Ok(())
@@ -844,8 +877,8 @@ fn for_pending(conn: &Connection, zone: i64, stmts: &[&str]) -> rusqlite::Result
 /// Puts right what interrupted imports left: versions still `importing` become `failed`, lose
 /// their events and have their rows rolled back; a version that became current has its
 /// pending names settled; a TLD with no current version loses the rows a cut-short first import
-/// wrote; a TLD whose current version kept no records loses any records. Returns the versions
-/// marked failed.
+/// wrote; a TLD whose current version kept no records loses any records; versions that are not
+/// current lose their packed state. Returns the versions marked failed.
 pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     let ids: Vec<i64> = {
         let mut st = conn.prepare(
@@ -895,6 +928,7 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
             Some(true) => {}
         }
     }
+    state::drop_stale(conn)?;
     Ok(ids.len())
 }
 

@@ -1,9 +1,11 @@
 //! The single writer thread: a new version's groups in, the rows that changed out.
 //!
 //! Groups (a domain, or another name directly under the origin, or the apex, with its
-//! records) arrive in name order and are merge-joined with the TLD's current rows, read a page
-//! at a time and never held whole: `domains` for the change events, `domains` and
-//! `record_groups` hashes for the records. Only what differs is written, with `since` = the
+//! records) arrive in name order and are merge-joined with the current version's state, never
+//! held whole: its packed blocks ([`super::state`]), or its rows a page at a time when it has
+//! none (`domains` for the change events, `domains` and `record_groups` hashes for the
+//! records). The state the new version leaves is packed as the merge goes. Only what differs
+//! is written, with `since` = the
 //! new version: when a current version exists, the rows a change replaces get `until` = the
 //! new version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
 //! until the switch. The first version of a zone is its baseline and records no events.
@@ -17,6 +19,7 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
+use super::state::{self, BlockWriter, Blocks, DomainState, Entry, GroupState};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -132,6 +135,8 @@ pub struct Previous {
     pub imported_at: String,
     /// It kept its records, so `records` and `record_groups` can be compared with.
     pub records: bool,
+    /// Its blocks of packed state, if it has them.
+    pub state_blocks: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -141,6 +146,8 @@ pub struct Stats {
     pub new_domains: u64,
     pub changed_domains: u64,
     pub removed_domains: u64,
+    /// Blocks of packed state written for the new version.
+    pub state_blocks: i64,
 }
 
 /// Splits a sort key into its four fields.
@@ -205,7 +212,8 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
-    let Merge { links, .. } = merge;
+    let Merge { links, state, .. } = merge;
+    stats.state_blocks = state.finish()?;
     trace("rows written; the reverse-lookup index next");
     match bulk {
         Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
@@ -236,23 +244,11 @@ fn pairs_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
     Ok(p)
 }
 
-/// A current `domains` row, as far as the merge needs it (its dates are carried over in SQL).
-struct OldDomain {
-    name: String,
-    hash: [u8; 16],
-    sig: Option<[u8; 16]>,
-    removed: bool,
-}
-
-/// A current `record_groups` row.
-struct OldGroup {
-    name: String,
-    hash: [u8; 16],
-    sig: Option<[u8; 16]>,
-}
-
 /// A page of the current `domains` rows the merge compares with (see [`Pager::new`]).
 pub const CURRENT_DOMAINS: &str = "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
+  WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3";
+/// A page of the current `record_groups` rows.
+const CURRENT_GROUPS: &str = "SELECT name, hash, sig FROM record_groups
   WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3";
 
 /// A table's rows for one TLD in name order, a page at a time.
@@ -270,17 +266,19 @@ struct Pager<'c, T> {
 
 impl<'c, T> Pager<'c, T> {
     /// `sql` selects the current rows of `?1` with names after `?2`, in name order, `LIMIT ?3`,
-    /// written before version `?4`; None reads nothing.
+    /// written before version `?4`; None reads nothing. The first page starts after `after`.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         conn: &'c Connection,
         sql: Option<&str>,
         tld: &'c str,
         zone: i64,
+        after: &str,
         map: fn(&Row<'_>) -> rusqlite::Result<T>,
         name: fn(&T) -> &str,
     ) -> rusqlite::Result<Self> {
         let st = sql.map(|s| conn.prepare(s)).transpose()?;
-        let after = st.as_ref().map(|_| String::new());
+        let after = st.as_ref().map(|_| after.to_string());
         let (page, _) = sizes();
         Ok(Pager { st, tld, zone, page, buf: VecDeque::new(), after, map, name })
     }
@@ -300,21 +298,124 @@ impl<'c, T> Pager<'c, T> {
         Ok(self.buf.front())
     }
 
-    /// The next row when its name sorts before `name`.
-    fn pop_before(&mut self, name: &str) -> rusqlite::Result<Option<T>> {
+    /// The next row's name.
+    fn peek_name(&mut self) -> rusqlite::Result<Option<&str>> {
         let f = self.name;
-        Ok(if self.peek()?.is_some_and(|o| f(o) < name) { self.buf.pop_front() } else { None })
+        Ok(self.peek()?.map(f))
     }
 
     /// The next row when it is `name`'s.
     fn pop_eq(&mut self, name: &str) -> rusqlite::Result<Option<T>> {
-        let f = self.name;
-        Ok(if self.peek()?.is_some_and(|o| f(o) == name) { self.buf.pop_front() } else { None })
+        Ok(if self.peek_name()? == Some(name) { self.buf.pop_front() } else { None })
+    }
+}
+
+/// The current `domains` and `record_groups` rows, paged.
+type Rows<'c> = (Pager<'c, (String, DomainState)>, Pager<'c, (String, GroupState)>);
+
+/// The current version's state, name by name, in name order: from its packed blocks, else
+/// from its rows. Blocks found damaged are left for the rows from the last name they gave.
+struct Old<'c> {
+    conn: &'c Connection,
+    job: &'c Job,
+    /// `record_groups` state is read too (records are compared).
+    groups: bool,
+    blocks: Option<Blocks<'c>>,
+    rows: Option<Rows<'c>>,
+    next: Option<Entry>,
+}
+
+impl<'c> Old<'c> {
+    fn new(conn: &'c Connection, job: &'c Job, groups: bool) -> rusqlite::Result<Self> {
+        let mut old = Old { conn, job, groups, blocks: None, rows: None, next: None };
+        match &job.previous {
+            Some(Previous { id, state_blocks: Some(n), .. }) => old.blocks = Some(Blocks::new(conn, *id, *n)?),
+            Some(_) => old.rows = Some(old.pagers("")?),
+            None => {}
+        }
+        Ok(old)
     }
 
-    fn pop(&mut self) -> rusqlite::Result<Option<T>> {
+    /// The current rows' pagers, from the first name after `after`.
+    fn pagers(&self, after: &str) -> rusqlite::Result<Rows<'c>> {
+        let (conn, tld, zone) = (self.conn, self.job.tld.as_str(), self.job.zone);
+        let domains = Pager::new(
+            conn,
+            Some(CURRENT_DOMAINS),
+            tld,
+            zone,
+            after,
+            |r| Ok((r.get::<_, String>(0)?, DomainState { hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? })),
+            |o| o.0.as_str(),
+        )?;
+        let groups = Pager::new(
+            conn,
+            self.groups.then_some(CURRENT_GROUPS),
+            tld,
+            zone,
+            after,
+            |r| Ok((r.get::<_, String>(0)?, GroupState { hash: r.get(1)?, sig: r.get(2)? })),
+            |o| o.0.as_str(),
+        )?;
+        Ok((domains, groups))
+    }
+
+    /// The next name's state, read from the blocks or the rows.
+    fn read(&mut self) -> rusqlite::Result<Option<Entry>> {
+        if let Some(b) = &mut self.blocks {
+            loop {
+                match b.next_entry() {
+                    Ok(Some(mut e)) => {
+                        if !self.groups {
+                            e.group = None;
+                        }
+                        if e.domain.is_some() || e.group.is_some() {
+                            return Ok(Some(e));
+                        }
+                    }
+                    Ok(None) => return Ok(None),
+                    Err(state::ReadError::Sqlite(e)) => return Err(e),
+                    Err(damaged) => {
+                        eprintln!("warning: {}: {damaged}; comparing with its rows instead", self.job.tld);
+                        let after = b.last().unwrap_or_default().to_string();
+                        self.blocks = None;
+                        self.rows = Some(self.pagers(&after)?);
+                        break;
+                    }
+                }
+            }
+        }
+        let Some((domains, groups)) = &mut self.rows else { return Ok(None) };
+        let name = match (domains.peek_name()?, groups.peek_name()?) {
+            (Some(d), Some(g)) => d.min(g).to_string(),
+            (Some(n), None) | (None, Some(n)) => n.to_string(),
+            (None, None) => return Ok(None),
+        };
+        let domain = domains.pop_eq(&name)?.map(|d| d.1);
+        let group = groups.pop_eq(&name)?.map(|g| g.1);
+        Ok(Some(Entry { name, domain, group }))
+    }
+
+    fn peek(&mut self) -> rusqlite::Result<Option<&Entry>> {
+        if self.next.is_none() {
+            self.next = self.read()?;
+        }
+        Ok(self.next.as_ref())
+    }
+
+    /// The next name's state when the name sorts before `name`.
+    fn pop_before(&mut self, name: &str) -> rusqlite::Result<Option<Entry>> {
+        Ok(if self.peek()?.is_some_and(|e| e.name.as_str() < name) { self.next.take() } else { None })
+    }
+
+    /// The next name's state when it is `name`'s.
+    fn pop_eq(&mut self, name: &str) -> rusqlite::Result<Option<Entry>> {
+        Ok(if self.peek()?.is_some_and(|e| e.name == name) { self.next.take() } else { None })
+    }
+
+    fn pop(&mut self) -> rusqlite::Result<Option<Entry>> {
         self.peek()?;
-        Ok(self.buf.pop_front())
+        Ok(self.next.take())
     }
 }
 
@@ -440,8 +541,9 @@ impl<'c> Replace<'c> {
 struct Merge<'c> {
     job: &'c Job,
     tld: &'c str,
-    old_domains: Pager<'c, OldDomain>,
-    old_groups: Pager<'c, OldGroup>,
+    old: Old<'c>,
+    /// The state the new version leaves.
+    state: BlockWriter<'c>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     records: Inserter<'c, usize, Batch>,
@@ -464,25 +566,8 @@ impl<'c> Merge<'c> {
         Ok(Merge {
             job,
             tld,
-            old_domains: Pager::new(
-                conn,
-                job.previous.as_ref().map(|_| CURRENT_DOMAINS),
-                tld,
-                job.zone,
-                |r| Ok(OldDomain { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)?, removed: r.get(3)? }),
-                |o| &o.name,
-            )?,
-            old_groups: Pager::new(
-                conn,
-                compare_records.then_some(
-                    "SELECT name, hash, sig FROM record_groups
-                      WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3",
-                ),
-                tld,
-                job.zone,
-                |r| Ok(OldGroup { name: r.get(0)?, hash: r.get(1)?, sig: r.get(2)? }),
-                |o| &o.name,
-            )?,
+            old: Old::new(conn, job, compare_records)?,
+            state: BlockWriter::new(conn, job.zone)?,
             compare_records,
             records: Inserter::new(
                 conn,
@@ -509,24 +594,31 @@ impl<'c> Merge<'c> {
     fn group(&mut self, b: &Batch, i: usize, start: usize, stats: &mut Stats) -> rusqlite::Result<()> {
         let g = &b.groups[i];
         // Current names before this one are gone from the new version.
-        while let Some(o) = self.old_domains.pop_before(&g.name)? {
-            self.domain_gone(o, true, stats)?;
+        while let Some(e) = self.old.pop_before(&g.name)? {
+            self.gone(e, stats)?;
         }
-        while let Some(o) = self.old_groups.pop_before(&g.name)? {
-            self.records_gone(&o.name, true, Pairs::default())?;
-        }
-        let od = self.old_domains.pop_eq(&g.name)?;
-        let og = self.old_groups.pop_eq(&g.name)?;
+        let (od, og) = self.old.pop_eq(&g.name)?.map_or((None, None), |e| (e.domain, e.group));
         // The hashes the current records of this name have, if it has any.
         let old_records = match (&od, &og) {
             (Some(d), _) if !d.removed => Some((d.hash, d.sig)),
             (_, Some(o)) => Some((o.hash, o.sig)),
             _ => None,
         };
+        // The state the rows below leave: a delegation's domain row has the group's hashes, a
+        // name that was one keeps its row, removed; a group row for the rest, with records.
+        let domain = match (g.delegation, &od) {
+            (true, _) => Some(DomainState { hash: g.hash, sig: g.sig, removed: false }),
+            (false, Some(o)) => Some(DomainState { removed: true, ..o.clone() }),
+            (false, None) => None,
+        };
+        let group = (self.job.records && !g.delegation).then_some(GroupState { hash: g.hash, sig: g.sig });
+        if domain.is_some() || group.is_some() {
+            self.state.push(&Entry { name: g.name.clone(), domain, group })?;
+        }
         match (g.delegation, od) {
             (true, od) => self.domain_present(b, i, od, stats)?,
             // Its records, if it keeps any, are replaced below.
-            (false, Some(o)) => self.domain_gone(o, false, stats)?,
+            (false, Some(o)) => self.domain_gone(&g.name, o, false, stats)?,
             (false, None) => {}
         }
         if !self.job.records {
@@ -551,7 +643,7 @@ impl<'c> Merge<'c> {
     }
 
     /// A domain of the new version, and what the current version knew of it.
-    fn domain_present(&mut self, b: &Batch, i: usize, od: Option<OldDomain>, stats: &mut Stats) -> rusqlite::Result<()> {
+    fn domain_present(&mut self, b: &Batch, i: usize, od: Option<DomainState>, stats: &mut Stats) -> rusqlite::Result<()> {
         let g = &b.groups[i];
         stats.domains += 1;
         let Some(o) = od else {
@@ -584,20 +676,36 @@ impl<'c> Merge<'c> {
         self.replace_domain(&row)
     }
 
+    /// A name of the current version that is not in the new one at all: its domain row is
+    /// removed, its records go.
+    fn gone(&mut self, e: Entry, stats: &mut Stats) -> rusqlite::Result<()> {
+        let domain = e.domain.as_ref().map(|d| DomainState { removed: true, ..d.clone() });
+        if domain.is_some() {
+            self.state.push(&Entry { name: e.name.clone(), domain, group: None })?;
+        }
+        if let Some(d) = e.domain {
+            self.domain_gone(&e.name, d, true, stats)?;
+        }
+        if e.group.is_some() {
+            self.records_gone(&e.name, true, Pairs::default())?;
+        }
+        Ok(())
+    }
+
     /// A current domain row whose name is no domain of the new version; `records_go` when
     /// the name has no records in it at all.
-    fn domain_gone(&mut self, o: OldDomain, records_go: bool, stats: &mut Stats) -> rusqlite::Result<()> {
+    fn domain_gone(&mut self, name: &str, o: DomainState, records_go: bool, stats: &mut Stats) -> rusqlite::Result<()> {
         if o.removed {
             return Ok(());
         }
         stats.removed_domains += 1;
-        self.record_event(&o.name, "removed")?;
+        self.record_event(name, "removed")?;
         if self.compare_records && records_go {
-            self.records_gone(&o.name, false, Pairs::default())?;
+            self.records_gone(name, false, Pairs::default())?;
         }
         let last_seen = self.job.previous.as_ref().map(|p| p.imported_at.clone());
         let row = NewDomain {
-            name: o.name,
+            name: name.to_string(),
             hash: o.hash,
             sig: o.sig,
             first_seen: None,
@@ -657,11 +765,8 @@ impl<'c> Merge<'c> {
 
     /// Current names after the last new one are gone too; then the last rows.
     fn finish(&mut self, stats: &mut Stats) -> rusqlite::Result<()> {
-        while let Some(o) = self.old_domains.pop()? {
-            self.domain_gone(o, true, stats)?;
-        }
-        while let Some(o) = self.old_groups.pop()? {
-            self.records_gone(&o.name, true, Pairs::default())?;
+        while let Some(e) = self.old.pop()? {
+            self.gone(e, stats)?;
         }
         Ok(())
     }

@@ -204,6 +204,8 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT tld, rhost, first, pairs, since FROM ns_base ORDER BY 1, 2, 3",
         "SELECT tld, version FROM ns_bases ORDER BY 1",
         "SELECT addr, rhost, tld, since, until FROM glue_links ORDER BY 1, 2, 3, 4",
+        "SELECT zone, seq, count, sum, hex(data) FROM state_blocks ORDER BY 1, 2",
+        "SELECT id, state_blocks FROM zones ORDER BY id",
     ] {
         let mut st = conn.prepare(sql).unwrap();
         let n = st.column_count();
@@ -239,6 +241,52 @@ fn the_order_of_a_files_lines_never_changes_the_database() {
     let events = env::column(&a, "SELECT CAST(count(*) AS TEXT) FROM events");
     assert!(events[0].parse::<u64>().unwrap() > 200, "the days differ: {events:?}");
     assert_eq!(dump(&a), dump(&b));
+}
+
+/// The packed state is a faster way to read what the current rows say, never a second truth:
+/// days compared with it, with none (a database from before it), or with a damaged block
+/// (said, and the rows read from there on) give the same database, history and the state
+/// each day leaves included. Records are kept, then not, then kept again.
+#[test]
+fn a_day_compared_with_the_packed_state_or_with_the_rows_gives_the_same_database() {
+    let t = TestEnv::new();
+    let dbs = ["blocks.db", "none.db", "damaged.db"];
+    let days = [("2026-11-01", true), ("2026-11-02", true), ("2026-11-03", false), ("2026-11-04", true), ("2026-11-05", true)];
+    for (d, (date, records)) in days.iter().enumerate() {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_churn(&mut text, "com", 3000, 7, d as u64, 0.05).unwrap();
+        let f = t.write(&format!("day{d}.zone"), &text);
+        for db in dbs {
+            if d > 0 {
+                let conn = t.db(db);
+                let blocks = env::column(&conn, "SELECT CAST(count(*) AS TEXT) FROM state_blocks");
+                assert!(blocks[0].parse::<u64>().unwrap() >= 2, "{db} day {d}: {blocks:?}");
+                match db {
+                    "none.db" => conn.execute_batch("DELETE FROM state_blocks; UPDATE zones SET state_blocks = NULL;").unwrap(),
+                    "damaged.db" => conn
+                        .execute_batch(
+                            "UPDATE state_blocks SET data = zeroblob(length(data)) WHERE seq = (SELECT max(seq) FROM state_blocks);",
+                        )
+                        .unwrap(),
+                    _ => {}
+                }
+            }
+            let mut args = vec!["--date", date, f.to_str().unwrap()];
+            if !records {
+                args.insert(0, "--no-records");
+            }
+            let out = t.import_ok(db, &args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let noticed = err.contains("packed state is damaged");
+            assert_eq!(noticed, db == "damaged.db" && d > 0, "{db} day {d}: {err}");
+        }
+    }
+    let (a, b, c) = (t.db(dbs[0]), t.db(dbs[1]), t.db(dbs[2]));
+    let events = env::column(&a, "SELECT CAST(count(*) AS TEXT) FROM events");
+    assert!(events[0].parse::<u64>().unwrap() > 300, "the days differ: {events:?}");
+    let want = dump(&a);
+    assert_eq!(want, dump(&b));
+    assert_eq!(want, dump(&c));
 }
 
 #[test]
