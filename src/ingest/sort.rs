@@ -53,7 +53,9 @@ impl Part {
         Part { arena: Vec::with_capacity(bytes), entries: Vec::with_capacity(bytes / 48), sorted: false }
     }
 
-    /// Sorts the keys (once; later keys unsort it again).
+    /// Sorts the keys (once; later keys unsort it again), and lays them out in their sorted
+    /// order: the merge then reads each part front to back, where it jumped around the arena
+    /// in file order, a cache miss per record on the one thread that merges.
     pub fn sort(&mut self) {
         if !self.sorted {
             let arena = &self.arena;
@@ -62,6 +64,13 @@ impl Part {
                 Ordering::Equal => key(a).cmp(key(b)),
                 o => o,
             });
+            let mut sorted = Vec::with_capacity(self.arena.len());
+            for e in &mut self.entries {
+                let start = sorted.len();
+                sorted.extend_from_slice(&self.arena[e.off as usize..e.off as usize + e.len as usize]);
+                e.off = start as u64;
+            }
+            self.arena = sorted;
             self.sorted = true;
         }
     }
