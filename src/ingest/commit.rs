@@ -65,7 +65,10 @@ impl Sink for KeySink<'_> {
             }
         };
         self.owner_text.clear();
-        name::wire_to_text(r.owner, &mut self.owner_text);
+        match r.owner_text {
+            Some(t) => self.owner_text.push_str(t),
+            None => name::wire_to_text(r.owner, &mut self.owner_text),
+        }
         self.type_text.clear();
         types::push_type(r.rtype, &mut self.type_text);
         let start = self.part.arena_len();

@@ -148,8 +148,11 @@ impl<R: Read> Read for Tee<R> {
 pub type DigestSlot = Arc<std::sync::Mutex<Option<[u8; 32]>>>;
 
 /// Opens an input. The digest of a stream fills `digest` when the stream reaches its end;
-/// for a mapped file it is computed by [`sha256_file`] instead.
+/// for a regular file it is computed by [`sha256_file`] instead, before the import (it
+/// decides whether the file is new), so the reader, whose inflating bounds the parse, does
+/// not hash it a second time.
 pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io::Result<Opened> {
+    let mut hashed = false;
     let (mut reader, size): (Box<dyn Read + Send>, Option<u64>) = match input {
         Input::Stdin => (Box::new(io::stdin()), None),
         Input::Reader(_, slot) => match slot.0.lock().ok().and_then(|mut r| r.take()) {
@@ -173,6 +176,7 @@ pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io:
                 counters.raw.fetch_add(map.len() as u64, Ordering::Relaxed);
                 return Ok(Opened { kind: Kind::Mapped(Arc::new(map)), size, gzip: false });
             }
+            hashed = meta.is_file();
             let f = File::open(p)?;
             (Box::new(f), size)
         }
@@ -181,7 +185,8 @@ pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io:
     let n = read_full(&mut reader, &mut head)?;
     let gzip = n == 2 && head == [0x1f, 0x8b];
     let chained = io::Cursor::new(head[..n].to_vec()).chain(reader);
-    let tee = Tee { inner: chained, hasher: Some(Sha256::new()), counters: counters.clone(), out: digest.clone() };
+    let hasher = (!hashed).then(Sha256::new);
+    let tee = Tee { inner: chained, hasher, counters: counters.clone(), out: digest.clone() };
     let stream: Box<dyn Read + Send> =
         if gzip { Box::new(Members::new(io::BufReader::with_capacity(1 << 20, tee))) } else { Box::new(tee) };
     Ok(Opened { kind: Kind::Stream(stream), size, gzip })

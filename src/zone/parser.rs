@@ -66,6 +66,9 @@ impl State {
 pub struct Record<'a> {
     /// Owner in wire form (case as written; text output lower-cases it).
     pub owner: &'a [u8],
+    /// The owner's canonical text, when the parser has it at hand (a line the CZDS fast path
+    /// read: its owner as written, less the final dot).
+    pub owner_text: Option<&'a str>,
     pub ttl: u32,
     pub rtype: u16,
     /// Canonical RDATA text.
@@ -353,7 +356,7 @@ impl Parser {
             None => self.default_ttl(),
         };
         let owner = self.st.state.prev_owner.as_deref().unwrap_or_default();
-        sink.record(&Record { owner, ttl, rtype, rdata: &self.rdata, line });
+        sink.record(&Record { owner, owner_text: None, ttl, rtype, rdata: &self.rdata, line });
         Ok(true)
     }
 
@@ -371,7 +374,10 @@ impl Parser {
         l.push_rdata(&mut self.rdata);
         let ttl = self.explicit_ttl(l.ttl);
         let owner = self.st.state.prev_owner.as_deref().unwrap_or_default();
-        sink.record(&Record { owner, ttl, rtype: l.rtype, rdata: &self.rdata, line });
+        // Fast-path owners are plain lower-case absolute names, never the root: as written
+        // they are canonical text.
+        let owner_text = l.owner.strip_suffix(b".").and_then(|t| std::str::from_utf8(t).ok());
+        sink.record(&Record { owner, owner_text, ttl, rtype: l.rtype, rdata: &self.rdata, line });
         true
     }
 
@@ -585,17 +591,34 @@ mod tests {
 
     /// Parses `z` on both paths, the CZDS fast path and the full lexer: records, errors and
     /// the state the chunk ends in must be identical. Returns how many of its lines the fast
-    /// path reads.
-    fn both_paths(z: &[u8], start: State) -> usize {
+    /// path reads, and how many records came with the owner's text.
+    fn both_paths(z: &[u8], start: State) -> (usize, usize) {
+        /// Keeps the records, and checks an owner text given with one against its wire form.
+        #[derive(Default)]
+        struct Checked(VecSink, usize);
+        impl Sink for Checked {
+            fn record(&mut self, r: &Record<'_>) {
+                if let Some(t) = r.owner_text {
+                    let mut w = String::new();
+                    name::wire_to_text(r.owner, &mut w);
+                    assert_eq!(t, w, "owner text");
+                    self.1 += 1;
+                }
+                self.0.record(r);
+            }
+        }
         let run = |no_fast_path| {
-            let mut sink = VecSink::default();
+            let mut sink = Checked::default();
             let out = parse_chunk_with(z, 1, start.clone(), &mut sink, &Options { no_fast_path, ..Options::default() });
-            (sink.0, format!("{out:?}"))
+            (sink.0 .0, format!("{out:?}"), sink.1)
         };
         let (fast, slow) = (run(false), run(true));
         assert_eq!(fast.0, slow.0, "records");
         assert_eq!(fast.1, slow.1, "errors and end state");
-        z.split(|&b| b == b'\n').filter(|l| czds::read(l).is_some()).count()
+        let read = z.split(|&b| b == b'\n').filter(|l| czds::read(l).is_some()).count();
+        assert_eq!(slow.2, 0, "the full parser gives no owner text");
+        assert!(fast.2 <= read, "owner texts: {} of {read} fast lines", fast.2);
+        (read, fast.2)
     }
 
     #[test]
@@ -604,13 +627,13 @@ mod tests {
         let mut zone = Vec::new();
         crate::synth::write_zone_day(&mut zone, "com", 3000, 1, 1).unwrap();
         let lines = zone.iter().filter(|&&b| b == b'\n').count();
-        assert_eq!(both_paths(&zone, origin()), lines - 1, "every line but the SOA takes the fast path");
+        assert_eq!(both_paths(&zone, origin()), (lines - 1, lines - 1), "every line but the SOA takes the fast path");
         // Lines it reads, declines, and lines that change the state it reads in between.
         let mixed = "a.com.\t5\tin\tns\tns1.b.net.\n\tNS ns2.b.net.\nA.com.\t6\tin\tns\tb.net.\n\
             b.com. NS c.net.\nb.com.\t7\tIN\tDS\t1 13 2 ab\nb.com.\t8\tin\tds\t1 13 2 abc\n\
             c.com.\t9\tin\ta\t01.2.3.4\nc.com.\t10\tin\ta\t1.2.3.4 ; x\n$TTL 60\nd NS e.net.\n\
             d.com.\t11\tin\tns\t( x.net. )\nd.com.\t2147483648\tin\tns\tx.net.\ne.com.\t12\tin\tns\te.net.";
-        assert_eq!(both_paths(mixed.as_bytes(), origin()), 3);
+        assert_eq!(both_paths(mixed.as_bytes(), origin()), (3, 3));
         // A zone of another class: the full parser reports each IN line.
         let ch = State { class: Some(3), ..origin() };
         both_paths(b"a.com.\t5\tin\tns\tb.net.\na.com.\t5\tch\tns\tb.net.\n", ch);
