@@ -134,9 +134,13 @@ impl<'c> BlockWriter<'c> {
     }
 }
 
-/// Reads a version's blocks back, entry by entry, checking each block as it comes.
+/// Reads a version's blocks back once, entry by entry, checking each block as it comes and
+/// deleting it once read (in the reader's transaction): the blocks the new version writes
+/// then take the pages the old ones leave, and a database holds about one version's state,
+/// not two.
 pub struct Blocks<'c> {
     select: Statement<'c>,
+    delete: Statement<'c>,
     zone: i64,
     /// How many blocks the version says it has.
     blocks: i64,
@@ -153,7 +157,8 @@ impl<'c> Blocks<'c> {
     /// The `blocks` blocks of version `zone`.
     pub fn new(conn: &'c Connection, zone: i64, blocks: i64) -> rusqlite::Result<Self> {
         let select = conn.prepare("SELECT count, sum, data FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
-        Ok(Blocks { select, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: None })
+        let delete = conn.prepare("DELETE FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
+        Ok(Blocks { select, delete, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: None })
     }
 
     /// The last name read: where a comparison that stops trusting the blocks goes on from.
@@ -197,6 +202,7 @@ impl<'c> Blocks<'c> {
             if count <= 0 {
                 return Err(self.damaged(format!("block {} says it holds {count} entries", self.seq)));
             }
+            self.delete.execute(params![self.zone, self.seq])?;
             self.seq += 1;
             self.pos = 0;
             self.left = count;

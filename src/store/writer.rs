@@ -329,7 +329,12 @@ impl<'c> Old<'c> {
     fn new(conn: &'c Connection, job: &'c Job, groups: bool) -> rusqlite::Result<Self> {
         let mut old = Old { conn, job, groups, blocks: None, rows: None, next: None };
         match &job.previous {
-            Some(Previous { id, state_blocks: Some(n), .. }) => old.blocks = Some(Blocks::new(conn, *id, *n)?),
+            Some(Previous { id, state_blocks: Some(n), .. }) => {
+                // The blocks go as they are read: should this import not finish, the next one
+                // compares with the rows.
+                conn.execute("UPDATE zones SET state_blocks = NULL WHERE id = ?1", params![id])?;
+                old.blocks = Some(Blocks::new(conn, *id, *n)?);
+            }
             Some(_) => old.rows = Some(old.pagers("")?),
             None => {}
         }

@@ -289,6 +289,51 @@ fn a_day_compared_with_the_packed_state_or_with_the_rows_gives_the_same_database
     assert_eq!(want, dump(&c));
 }
 
+/// Blocks go as the next import reads them: an import refused after its writer ran leaves the
+/// current version without them, and the import after it compares with the rows and comes out
+/// as it would have with the blocks.
+#[test]
+fn after_a_refused_import_the_next_day_is_compared_with_the_rows_and_comes_out_the_same() {
+    let t = TestEnv::new();
+    let day = |d: u64| {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_churn(&mut text, "com", 3000, 7, d, 0.05).unwrap();
+        text
+    };
+    let (day0, day1) = (t.write("day0.zone", &day(0)), t.write("day1.zone", &day(1)));
+    // Day 1 cut short: the SOA and a third of the rest, which would remove most domains.
+    let text = String::from_utf8(day(1)).unwrap();
+    let short: String = text.lines().enumerate().filter(|(i, _)| i % 3 == 0).map(|(_, l)| format!("{l}\n")).collect();
+    assert!(short.contains("\tsoa\t"), "the SOA stays in the short file");
+    let short = t.write("short.zone", short.as_bytes());
+    for db in ["a.db", "b.db"] {
+        t.import_ok(db, &["--date", "2026-11-01", day0.to_str().unwrap()]);
+    }
+    let refused = t.run(&["--db", "b.db", "--quiet", "import", "--date", "2026-11-02", short.to_str().unwrap()]);
+    assert!(!refused.status.success(), "the short file is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--max-removed"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let blocks =
+        |db: &str| env::column(&t.db(db), "SELECT coalesce(CAST(state_blocks AS TEXT), 'none') FROM zones WHERE state = 'current'");
+    assert_eq!(blocks("b.db"), ["none"], "the refused import read the current version's blocks");
+    let out: Vec<String> = ["a.db", "b.db"]
+        .iter()
+        .map(|db| String::from_utf8_lossy(&t.import_ok(db, &["--date", "2026-11-02", day1.to_str().unwrap()]).stdout).into_owned())
+        .collect();
+    let counts = |json: &str| -> Vec<u64> {
+        let v: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        ["new_domains", "changed_domains", "removed_domains"].iter().map(|k| v[k].as_u64().unwrap()).collect()
+    };
+    assert_eq!(counts(&out[0]), counts(&out[1]));
+    assert!(counts(&out[0]).iter().all(|&n| n > 10), "{}", out[0]);
+    for sql in [
+        "SELECT domain || ' ' || kind FROM events WHERE zone = (SELECT id FROM zones WHERE state = 'current') ORDER BY 1",
+        "SELECT name || ' ' || hex(hash) || ' ' || first_seen || ' ' || last_changed || ' ' || coalesce(removed_at, '-') FROM domains WHERE until IS NULL ORDER BY 1",
+    ] {
+        assert_eq!(env::column(&t.db("a.db"), sql), env::column(&t.db("b.db"), sql), "{sql}");
+    }
+    assert_ne!(blocks("b.db"), ["none"], "the new version has its blocks again");
+}
+
 #[test]
 fn zone_dates_come_from_the_data_so_a_backfill_equals_daily_imports_and_at_reads_the_past() {
     let Some(sh) = env::shared("zone_dates_come_from_the_data") else { return };
