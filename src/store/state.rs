@@ -10,8 +10,10 @@
 //!
 //! The rows stay the store of record: a block is trusted only when its checksum, its entry
 //! count, the names' order and the version's block count (`zones.state_blocks`, set in the
-//! switch transaction) all agree. When they do not, or a version has no blocks (a database
-//! from before schema 11), the import says so and compares with the rows, as it always could.
+//! switch transaction) all agree. When they do not, the import says so in a warning and
+//! compares with the rows from the last name the blocks gave. A version with no blocks (one
+//! imported before schema 11, or whose blocks a failed import already read: the next import
+//! deletes each block as it reads it, see [`Blocks`]) is compared with its rows.
 //!
 //! An entry is: the length of the prefix it shares with the name before it in its block
 //! (LEB128), the length of the rest (LEB128), the rest, a flags byte, then the hashes the flags
