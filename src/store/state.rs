@@ -83,35 +83,36 @@ impl<'c> BlockWriter<'c> {
         Ok(BlockWriter { insert, zone, data: Vec::with_capacity(BLOCK + 256), count: 0, blocks: 0, last: String::new() })
     }
 
-    /// Adds `e`, whose name must sort after the last one's.
-    pub fn push(&mut self, e: &Entry) -> rusqlite::Result<()> {
-        if self.blocks + self.count > 0 && e.name.as_str() <= self.last.as_str() {
-            return Err(rusqlite::Error::InvalidParameterName(format!("packed state out of order at `{}`", e.name)));
+    /// Adds the state of `name`, which must sort after the last one's (borrowed: the writer
+    /// calls this for every name, and an owned [`Entry`] would copy each one).
+    pub fn push(&mut self, name: &str, domain: Option<&DomainState>, group: Option<&GroupState>) -> rusqlite::Result<()> {
+        if self.blocks + self.count > 0 && name <= self.last.as_str() {
+            return Err(rusqlite::Error::InvalidParameterName(format!("packed state out of order at `{name}`")));
         }
-        let shared = if self.count == 0 { 0 } else { common_prefix(self.last.as_bytes(), e.name.as_bytes()) };
-        let rest = &e.name.as_bytes()[shared..];
+        let shared = if self.count == 0 { 0 } else { common_prefix(self.last.as_bytes(), name.as_bytes()) };
+        let rest = &name.as_bytes()[shared..];
         put_varint(&mut self.data, shared as u64);
         put_varint(&mut self.data, rest.len() as u64);
         self.data.extend_from_slice(rest);
         let mut flags = 0;
-        if let Some(d) = &e.domain {
+        if let Some(d) = domain {
             flags |= DOMAIN | if d.removed { REMOVED } else { 0 } | if d.sig.is_some() { DOMAIN_SIG } else { 0 };
         }
-        if let Some(g) = &e.group {
+        if let Some(g) = group {
             flags |= GROUP | if g.sig.is_some() { GROUP_SIG } else { 0 };
         }
         self.data.push(flags);
-        if let Some(d) = &e.domain {
+        if let Some(d) = domain {
             self.data.extend_from_slice(&d.hash);
             self.data.extend_from_slice(d.sig.as_ref().map_or(&[][..], |s| &s[..]));
         }
-        if let Some(g) = &e.group {
+        if let Some(g) = group {
             self.data.extend_from_slice(&g.hash);
             self.data.extend_from_slice(g.sig.as_ref().map_or(&[][..], |s| &s[..]));
         }
         self.count += 1;
         self.last.clear();
-        self.last.push_str(&e.name);
+        self.last.push_str(name);
         if self.data.len() >= BLOCK {
             self.flush()?;
         }
@@ -151,8 +152,9 @@ pub struct Blocks<'c> {
     pos: usize,
     left: i64,
     name: Vec<u8>,
-    /// The last name read, from any block: names only ascend.
-    last: Option<String>,
+    /// The last name read, from any block (empty before the first: no name is): names only
+    /// ascend. A buffer reused, not a copy per entry.
+    last: Vec<u8>,
 }
 
 impl<'c> Blocks<'c> {
@@ -160,12 +162,12 @@ impl<'c> Blocks<'c> {
     pub fn new(conn: &'c Connection, zone: i64, blocks: i64) -> rusqlite::Result<Self> {
         let select = conn.prepare("SELECT count, sum, data FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
         let delete = conn.prepare("DELETE FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
-        Ok(Blocks { select, delete, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: None })
+        Ok(Blocks { select, delete, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: Vec::new() })
     }
 
     /// The last name read: where a comparison that stops trusting the blocks goes on from.
     pub fn last(&self) -> Option<&str> {
-        self.last.as_deref()
+        std::str::from_utf8(&self.last).ok().filter(|l| !l.is_empty())
     }
 
     fn damaged(&self, msg: impl Into<String>) -> ReadError {
@@ -212,10 +214,11 @@ impl<'c> Blocks<'c> {
         }
         let e = self.decode().ok_or_else(|| self.damaged(format!("block {} ends inside an entry", self.seq - 1)))??;
         self.left -= 1;
-        if self.last.as_deref().is_some_and(|l| l >= e.name.as_str()) {
+        if self.last.as_slice() >= e.name.as_bytes() {
             return Err(self.damaged(format!("`{}` is out of order in block {}", e.name, self.seq - 1)));
         }
-        self.last = Some(e.name.clone());
+        self.last.clear();
+        self.last.extend_from_slice(e.name.as_bytes());
         Ok(Some(e))
     }
 
@@ -327,7 +330,7 @@ mod tests {
     fn write(c: &Connection, zone: i64, es: &[Entry]) -> i64 {
         let mut w = BlockWriter::new(c, zone).unwrap();
         for e in es {
-            w.push(e).unwrap();
+            w.push(&e.name, e.domain.as_ref(), e.group.as_ref()).unwrap();
         }
         w.finish().unwrap()
     }
@@ -357,9 +360,10 @@ mod tests {
         let c = db();
         let mut w = BlockWriter::new(&c, 1).unwrap();
         let es = entries(2);
-        w.push(&es[1]).unwrap();
-        assert!(w.push(&es[0]).is_err());
-        assert!(w.push(&es[1]).is_err());
+        let push = |w: &mut BlockWriter<'_>, e: &Entry| w.push(&e.name, e.domain.as_ref(), e.group.as_ref());
+        push(&mut w, &es[1]).unwrap();
+        assert!(push(&mut w, &es[0]).is_err());
+        assert!(push(&mut w, &es[1]).is_err());
     }
 
     /// Every kind of damage is caught and named, never read as state.

@@ -618,7 +618,7 @@ impl<'c> Merge<'c> {
         };
         let group = (self.job.records && !g.delegation).then_some(GroupState { hash: g.hash, sig: g.sig });
         if domain.is_some() || group.is_some() {
-            self.state.push(&Entry { name: g.name.clone(), domain, group })?;
+            self.state.push(&g.name, domain.as_ref(), group.as_ref())?;
         }
         match (g.delegation, od) {
             (true, od) => self.domain_present(b, i, od, stats)?,
@@ -684,9 +684,8 @@ impl<'c> Merge<'c> {
     /// A name of the current version that is not in the new one at all: its domain row is
     /// removed, its records go.
     fn gone(&mut self, e: Entry, stats: &mut Stats) -> rusqlite::Result<()> {
-        let domain = e.domain.as_ref().map(|d| DomainState { removed: true, ..d.clone() });
-        if domain.is_some() {
-            self.state.push(&Entry { name: e.name.clone(), domain, group: None })?;
+        if let Some(d) = &e.domain {
+            self.state.push(&e.name, Some(&DomainState { removed: true, ..d.clone() }), None)?;
         }
         if let Some(d) = e.domain {
             self.domain_gone(&e.name, d, true, stats)?;
