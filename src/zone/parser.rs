@@ -492,6 +492,27 @@ impl Sink for VecSink {
     }
 }
 
+/// A [`VecSink`] that also checks each owner text a record brings against the text of its
+/// wire form, and counts them (the CZDS fast path's test and the `parse` fuzz target).
+/// Panics when they differ: that is a parser bug, which is what those callers look for.
+#[derive(Debug, Default)]
+pub struct CheckedSink {
+    pub records: VecSink,
+    pub owner_texts: usize,
+}
+
+impl Sink for CheckedSink {
+    fn record(&mut self, r: &Record<'_>) {
+        if let Some(t) = r.owner_text {
+            let mut w = String::new();
+            name::wire_to_text(r.owner, &mut w);
+            assert_eq!(t, w, "an owner text that is not the owner's");
+            self.owner_texts += 1;
+        }
+        self.records.record(r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,24 +614,10 @@ mod tests {
     /// the state the chunk ends in must be identical. Returns how many of its lines the fast
     /// path reads, and how many records came with the owner's text.
     fn both_paths(z: &[u8], start: State) -> (usize, usize) {
-        /// Keeps the records, and checks an owner text given with one against its wire form.
-        #[derive(Default)]
-        struct Checked(VecSink, usize);
-        impl Sink for Checked {
-            fn record(&mut self, r: &Record<'_>) {
-                if let Some(t) = r.owner_text {
-                    let mut w = String::new();
-                    name::wire_to_text(r.owner, &mut w);
-                    assert_eq!(t, w, "owner text");
-                    self.1 += 1;
-                }
-                self.0.record(r);
-            }
-        }
         let run = |no_fast_path| {
-            let mut sink = Checked::default();
+            let mut sink = CheckedSink::default();
             let out = parse_chunk_with(z, 1, start.clone(), &mut sink, &Options { no_fast_path, ..Options::default() });
-            (sink.0 .0, format!("{out:?}"), sink.1)
+            (sink.records.0, format!("{out:?}"), sink.owner_texts)
         };
         let (fast, slow) = (run(false), run(true));
         assert_eq!(fast.0, slow.0, "records");
