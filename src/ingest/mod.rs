@@ -116,9 +116,12 @@ pub struct Summary {
     /// Domains with DS records (kept in `zones.ds_domains` for the zone's DNSSEC share over time).
     #[serde(skip)]
     pub ds_domains: u64,
-    /// Blocks of packed comparison state written (`zones.state_blocks`).
+    /// Blocks of packed comparison state written (`zones.state_blocks`), and the version
+    /// they are a delta on (`zones.state_prev`).
     #[serde(skip)]
-    pub state_blocks: i64,
+    pub state_blocks: Option<i64>,
+    #[serde(skip)]
+    pub state_prev: Option<i64>,
 }
 
 /// Why an import failed. The previous version of the TLD is untouched in every case.
@@ -375,6 +378,7 @@ impl<'a> Pipeline<'a> {
             spilled_runs,
             ds_domains: g.ds_domains,
             state_blocks: wstats.state_blocks,
+            state_prev: wstats.state_prev,
         })
     }
 
@@ -686,6 +690,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
         removed: sum.removed_domains,
         modified: sum.changed_domains,
         state_blocks: sum.state_blocks,
+        state_prev: sum.state_prev,
     };
     store::switch_version(&tx, &sum.tld, sum.version, &figures)?;
     // Watch hits and the outbox commit with the version: no event is lost, none announced
@@ -694,9 +699,9 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
     trace(started, "current");
-    // The replaced version's packed state is no comparison's now (after the switch, which
-    // stays tiny: freeing the blocks reads their pages).
-    store::state::drop_others(conn, &sum.tld, sum.version)?;
+    // Packed state the new version's chain does not build on is no comparison's now (after
+    // the switch, which stays tiny: freeing the blocks reads their pages).
+    store::state::drop_others(conn, &sum.tld)?;
     // The rows this version replaced are no reader's now.
     store::settle(conn, sum.version)?;
     trace(started, "pending names settled (the replaced rows stay as history)");
@@ -793,7 +798,8 @@ impl Summary {
             types: Default::default(),
             spilled_runs: 0,
             ds_domains: 0,
-            state_blocks: 0,
+            state_blocks: None,
+            state_prev: None,
         }
     }
 }

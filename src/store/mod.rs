@@ -27,7 +27,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// Every zone's rows, each with the version that wrote it (`since`) and the version that
 /// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
@@ -161,7 +161,8 @@ CREATE TABLE IF NOT EXISTS zones (
     added       INTEGER,
     removed     INTEGER,
     modified    INTEGER,
-    state_blocks INTEGER
+    state_blocks INTEGER,
+    state_prev  INTEGER
 );
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
 CREATE TABLE IF NOT EXISTS events (
@@ -477,6 +478,16 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                     conn.execute_batch("ALTER TABLE zones ADD COLUMN state_blocks INTEGER;").map_err(err)?;
                 }
             }
+            if v < 12 {
+                // Schema 12: packed state in chains, a base and the deltas after it
+                // (`state_prev`). Every version's blocks so far are a whole state: a base.
+                let has: bool = conn
+                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'state_prev'", [], |r| r.get(0))
+                    .map_err(err)?;
+                if !has {
+                    conn.execute_batch("ALTER TABLE zones ADD COLUMN state_prev INTEGER;").map_err(err)?;
+                }
+            }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
         None => {
@@ -717,8 +728,10 @@ pub struct Figures {
     pub added: u64,
     pub removed: u64,
     pub modified: u64,
-    /// Blocks of packed comparison state the writer wrote.
-    pub state_blocks: i64,
+    /// Blocks of packed comparison state the writer wrote (None: it wrote none that holds).
+    pub state_blocks: Option<i64>,
+    /// The version whose state those blocks are a delta on (None: they are a base).
+    pub state_prev: Option<i64>,
 }
 
 /// Makes version `id` of `tld` the current one, in the caller's transaction: the current
@@ -730,7 +743,8 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![tld])?;
     tx.execute(
         "UPDATE zones SET state = 'current', finished_at = ?2, serial = ?3, records = ?4, domains = ?5, errors = ?6, bytes = ?7,
-                sha256 = coalesce(sha256, ?8), ds_domains = ?9, added = ?10, removed = ?11, modified = ?12, state_blocks = ?13
+                sha256 = coalesce(sha256, ?8), ds_domains = ?9, added = ?10, removed = ?11, modified = ?12, state_blocks = ?13,
+                state_prev = ?14
          WHERE id = ?1",
         params![
             id,
@@ -745,7 +759,8 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
             changes(f.added),
             changes(f.removed),
             changes(f.modified),
-            f.state_blocks
+            f.state_blocks,
+            f.state_prev
         ],
     )?;
     Ok(())
@@ -951,7 +966,8 @@ pub struct Pruned {
 /// Drops history recorded before `cutoff` (RFC 3339 UTC): events no webhook still waits for,
 /// delivered outbox rows and batches, replaced or failed versions no kept event refers to,
 /// download records other than each zone's latest, and the rows of domains removed before it.
-/// Current versions are never touched. `dry_run` counts the same rows in a transaction it then
+/// Current versions are never touched, nor the versions whose packed state a current one's
+/// builds on (see [`state`]). `dry_run` counts the same rows in a transaction it then
 /// rolls back, so what it prints is exactly what a real prune would remove.
 pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result<Pruned> {
     let tx = conn.unchecked_transaction()?;
@@ -968,7 +984,8 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
         let mut st = tx.prepare(
             "SELECT id FROM zones WHERE state IN ('replaced', 'failed') AND coalesce(finished_at, imported_at) < ?1
                AND id NOT IN (SELECT zone FROM events) AND id NOT IN (SELECT prev_zone FROM events)
-               AND id NOT IN (SELECT zone FROM pending)",
+               AND id NOT IN (SELECT zone FROM pending)
+               AND state_blocks IS NULL",
         )?;
         let v = st.query_map(params![cutoff], |r| r.get(0))?.collect::<Result<_, _>>()?;
         v

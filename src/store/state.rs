@@ -8,17 +8,27 @@
 //! `state_blocks` rows of about [`BLOCK`] bytes, in the same transactions as the rows; the
 //! next import merges its groups with those blocks.
 //!
+//! A version's blocks are a **base**, its whole state, or a **delta** on the state of the
+//! version before it (`zones.state_prev`): only the names whose state it changed, and a
+//! tombstone for each name it no longer has. A day of .com changes a few hundred thousand of
+//! 160M names, so a delta is megabytes where a base is gigabytes. The state of a version is
+//! its chain, a base and the deltas after it, merged name by name, the newest entry winning
+//! ([`Chain`]). An import writes a new base instead of a delta when the chain's deltas reach
+//! [`MAX_DELTAS`] or a quarter of the base's bytes; the chains of current versions are kept,
+//! every other block is dropped once its version is no comparison's.
+//!
 //! The rows stay the store of record: a block is trusted only when its checksum, its entry
-//! count, the names' order and the version's block count (`zones.state_blocks`, set in the
-//! switch transaction) all agree. When they do not, the import says so in a warning and
-//! compares with the rows from the last name the blocks gave. A version with no blocks (one
-//! imported before schema 11, or whose blocks a failed import already read: the next import
-//! deletes each block as it reads it, see [`Blocks`]) is compared with its rows.
+//! count, the names' order, the version's block count (`zones.state_blocks`, set in the
+//! switch transaction) and the chain's links all agree. When they do not, the import says so
+//! in a warning and compares with the rows from the last name the blocks gave, and the state
+//! it leaves is a new base. A version with no blocks (one imported before schema 11) is
+//! compared with its rows. Nothing reads a block destructively: an import that fails or is
+//! refused leaves the chain it compared with as it was.
 //!
 //! An entry is: the length of the prefix it shares with the name before it in its block
 //! (LEB128), the length of the rest (LEB128), the rest, a flags byte, then the hashes the flags
 //! announce (16 bytes each): the domain's hash and signature hash, the group's hash and
-//! signature hash.
+//! signature hash. A tombstone is the flag [`GONE`] alone.
 
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use xxhash_rust::xxh3::xxh3_64;
@@ -32,7 +42,14 @@ const REMOVED: u8 = 2;
 const DOMAIN_SIG: u8 = 4;
 const GROUP: u8 = 8;
 const GROUP_SIG: u8 = 16;
-const KNOWN: u8 = DOMAIN | REMOVED | DOMAIN_SIG | GROUP | GROUP_SIG;
+/// A delta's tombstone: the name has no state in the version that wrote it.
+const GONE: u8 = 32;
+const KNOWN: u8 = DOMAIN | REMOVED | DOMAIN_SIG | GROUP | GROUP_SIG | GONE;
+
+/// Deltas a chain holds before the next import writes a base.
+pub const MAX_DELTAS: usize = 16;
+/// A base is written once the deltas' bytes reach this share of the base's.
+const MAX_DELTA_SHARE: f64 = 0.25;
 
 /// A name's `domains` row, as far as a comparison needs it (its dates are carried in SQL).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +66,7 @@ pub struct GroupState {
     pub sig: Option<[u8; 16]>,
 }
 
-/// One name's state: at least one of the two is there.
+/// One name's state; neither is there in a tombstone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
@@ -83,8 +100,9 @@ impl<'c> BlockWriter<'c> {
         Ok(BlockWriter { insert, zone, data: Vec::with_capacity(BLOCK + 256), count: 0, blocks: 0, last: String::new() })
     }
 
-    /// Adds the state of `name`, which must sort after the last one's (borrowed: the writer
-    /// calls this for every name, and an owned [`Entry`] would copy each one).
+    /// Adds the state of `name`, which must sort after the last one's, or with neither a
+    /// tombstone (borrowed: the writer calls this for every name, and an owned [`Entry`]
+    /// would copy each one).
     pub fn push(&mut self, name: &str, domain: Option<&DomainState>, group: Option<&GroupState>) -> rusqlite::Result<()> {
         if self.blocks + self.count > 0 && name <= self.last.as_str() {
             return Err(rusqlite::Error::InvalidParameterName(format!("packed state out of order at `{name}`")));
@@ -100,6 +118,9 @@ impl<'c> BlockWriter<'c> {
         }
         if let Some(g) = group {
             flags |= GROUP | if g.sig.is_some() { GROUP_SIG } else { 0 };
+        }
+        if flags == 0 {
+            flags = GONE;
         }
         self.data.push(flags);
         if let Some(d) = domain {
@@ -137,13 +158,9 @@ impl<'c> BlockWriter<'c> {
     }
 }
 
-/// Reads a version's blocks back once, entry by entry, checking each block as it comes and
-/// deleting it once read (in the reader's transaction): the blocks the new version writes
-/// then take the pages the old ones leave, and a database holds about one version's state,
-/// not two.
-pub struct Blocks<'c> {
+/// Reads one version's blocks back, entry by entry, checking each block as it comes.
+struct Blocks<'c> {
     select: Statement<'c>,
-    delete: Statement<'c>,
     zone: i64,
     /// How many blocks the version says it has.
     blocks: i64,
@@ -159,15 +176,9 @@ pub struct Blocks<'c> {
 
 impl<'c> Blocks<'c> {
     /// The `blocks` blocks of version `zone`.
-    pub fn new(conn: &'c Connection, zone: i64, blocks: i64) -> rusqlite::Result<Self> {
+    fn new(conn: &'c Connection, zone: i64, blocks: i64) -> rusqlite::Result<Self> {
         let select = conn.prepare("SELECT count, sum, data FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
-        let delete = conn.prepare("DELETE FROM state_blocks WHERE zone = ?1 AND seq = ?2")?;
-        Ok(Blocks { select, delete, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: Vec::new() })
-    }
-
-    /// The last name read: where a comparison that stops trusting the blocks goes on from.
-    pub fn last(&self) -> Option<&str> {
-        std::str::from_utf8(&self.last).ok().filter(|l| !l.is_empty())
+        Ok(Blocks { select, zone, blocks, seq: 0, data: Vec::new(), pos: 0, left: 0, name: Vec::new(), last: Vec::new() })
     }
 
     fn damaged(&self, msg: impl Into<String>) -> ReadError {
@@ -175,7 +186,7 @@ impl<'c> Blocks<'c> {
     }
 
     /// The next entry, or None after the last block.
-    pub fn next_entry(&mut self) -> Result<Option<Entry>, ReadError> {
+    fn next_entry(&mut self) -> Result<Option<Entry>, ReadError> {
         while self.left == 0 {
             if self.pos != self.data.len() {
                 return Err(self.damaged(format!("block {} holds more than its count says", self.seq - 1)));
@@ -206,7 +217,6 @@ impl<'c> Blocks<'c> {
             if count <= 0 {
                 return Err(self.damaged(format!("block {} says it holds {count} entries", self.seq)));
             }
-            self.delete.execute(params![self.zone, self.seq])?;
             self.seq += 1;
             self.pos = 0;
             self.left = count;
@@ -235,7 +245,8 @@ impl<'c> Blocks<'c> {
         self.pos += len;
         let flags = *self.data.get(self.pos)?;
         self.pos += 1;
-        if flags & !KNOWN != 0 || flags & (DOMAIN | GROUP) == 0 {
+        let gone = flags & GONE != 0;
+        if flags & !KNOWN != 0 || gone != (flags & (DOMAIN | GROUP) == 0) || (gone && flags != GONE) {
             return Some(Err(self.damaged(format!("unknown flags {flags:#04x} in block {}", self.seq - 1))));
         }
         let mut hash = |present: bool| -> Option<Option<[u8; 16]>> {
@@ -261,20 +272,193 @@ impl<'c> Blocks<'c> {
     }
 }
 
-/// Drops the blocks of every version of `tld` but `keep` (after `keep` became current, the
-/// others are no comparison's).
-pub fn drop_others(conn: &Connection, tld: &str, keep: i64) -> rusqlite::Result<()> {
+/// One version of a chain, and the size of its blocks.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    zone: i64,
+    blocks: i64,
+    bytes: i64,
+}
+
+/// A version's state: its chain's base and deltas merged in name order, the newest entry of a
+/// name winning and tombstones dropped.
+pub struct Chain<'c> {
+    members: Vec<Member>,
+    /// The base's reader, then the deltas', oldest first; with the entry each reads next.
+    readers: Vec<Blocks<'c>>,
+    heads: Vec<Option<Entry>>,
+    /// The delta whose head comes first (the newest of equal names), kept between entries:
+    /// deltas are small, and the base's entries then cost one comparison each.
+    first_delta: Option<usize>,
+    started: bool,
+    /// The last name given: where a comparison that stops trusting the blocks goes on from.
+    last: String,
+}
+
+impl<'c> Chain<'c> {
+    /// The chain of version `zone`, which says it has `blocks` blocks: its links are followed
+    /// and every member's block count checked before any entry is read.
+    pub fn open(conn: &'c Connection, zone: i64, blocks: i64) -> Result<Chain<'c>, ReadError> {
+        let damaged = |msg: String| ReadError::Damaged { zone, msg };
+        let mut members = vec![Member { zone, blocks, bytes: 0 }];
+        let mut prev: Option<i64> = conn.query_row("SELECT state_prev FROM zones WHERE id = ?1", params![zone], |r| r.get(0))?;
+        while let Some(p) = prev {
+            if members.len() > MAX_DELTAS + 1 || members.iter().any(|m| m.zone == p) {
+                return Err(damaged(format!("its chain of deltas does not end at a base (at version {p})")));
+            }
+            let row: Option<(Option<i64>, Option<i64>)> = conn
+                .query_row(
+                    "SELECT state_blocks, state_prev FROM zones WHERE id = ?1 AND state IN ('current', 'replaced')",
+                    params![p],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((Some(blocks), next)) = row else {
+                return Err(damaged(format!("it is a delta on version {p}, which has no packed state")));
+            };
+            members.push(Member { zone: p, blocks, bytes: 0 });
+            prev = next;
+        }
+        members.reverse();
+        let mut size = conn.prepare("SELECT count(*), coalesce(sum(length(data)), 0) FROM state_blocks WHERE zone = ?1")?;
+        for m in &mut members {
+            let (count, bytes): (i64, i64) = size.query_row(params![m.zone], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if count != m.blocks {
+                return Err(damaged(format!("version {} has {count} blocks where it says {}", m.zone, m.blocks)));
+            }
+            m.bytes = bytes;
+        }
+        let readers = members.iter().map(|m| Blocks::new(conn, m.zone, m.blocks)).collect::<rusqlite::Result<Vec<_>>>()?;
+        let heads = members.iter().map(|_| None).collect();
+        Ok(Chain { members, readers, heads, first_delta: None, started: false, last: String::new() })
+    }
+
+    /// Whether the next version should write a base: the deltas are many, or large beside it.
+    pub fn wants_base(&self) -> bool {
+        let deltas: i64 = self.members[1..].iter().map(|m| m.bytes).sum();
+        self.members.len() > MAX_DELTAS || deltas as f64 >= self.members[0].bytes as f64 * MAX_DELTA_SHARE
+    }
+
+    /// The last name given.
+    pub fn last(&self) -> &str {
+        &self.last
+    }
+
+    /// The next name's state, or None after the last.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, ReadError> {
+        if !self.started {
+            for i in 0..self.readers.len() {
+                self.heads[i] = self.readers[i].next_entry()?;
+            }
+            self.first_delta = self.first_delta();
+            self.started = true;
+        }
+        loop {
+            let base = self.heads[0].as_ref().map(|e| e.name.as_str());
+            let delta = self.first_delta.and_then(|i| Some((i, self.heads[i].as_ref()?.name.as_str())));
+            let e = match (base, delta) {
+                (None, None) => return Ok(None),
+                (Some(_), None) => self.advance(0)?,
+                (Some(b), Some((_, d))) if b < d => self.advance(0)?,
+                (b, Some((newest, d))) => {
+                    // The newest delta's entry wins; older ones and the base's are passed over.
+                    let (name, also_base) = (d.to_string(), b == Some(d));
+                    if also_base {
+                        self.advance(0)?;
+                    }
+                    let e = self.advance(newest)?;
+                    for i in 1..self.heads.len() {
+                        if self.heads[i].as_ref().is_some_and(|h| h.name == name) {
+                            self.advance(i)?;
+                        }
+                    }
+                    self.first_delta = self.first_delta();
+                    e
+                }
+            };
+            let Some(e) = e else { continue };
+            self.last.clear();
+            self.last.push_str(&e.name);
+            if e.domain.is_some() || e.group.is_some() {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// Takes reader `i`'s head and reads its next.
+    fn advance(&mut self, i: usize) -> Result<Option<Entry>, ReadError> {
+        let next = self.readers[i].next_entry()?;
+        Ok(std::mem::replace(&mut self.heads[i], next))
+    }
+
+    /// The delta whose head sorts first, the newest among equal names.
+    fn first_delta(&self) -> Option<usize> {
+        let mut first: Option<usize> = None;
+        for i in 1..self.heads.len() {
+            let Some(h) = &self.heads[i] else { continue };
+            if first.and_then(|f| self.heads[f].as_ref()).is_none_or(|f| h.name <= f.name) {
+                first = Some(i);
+            }
+        }
+        first
+    }
+}
+
+/// The state of the current version of `tld`, read whole through its chain (None: it has no
+/// packed state). For checks and tests: an import streams it.
+pub fn current(conn: &Connection, tld: &str) -> Result<Option<Vec<Entry>>, ReadError> {
+    let cur: Option<(i64, Option<i64>)> = conn
+        .query_row("SELECT id, state_blocks FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((zone, Some(blocks))) = cur else { return Ok(None) };
+    let mut chain = Chain::open(conn, zone, blocks)?;
+    let mut out = Vec::new();
+    while let Some(e) = chain.next_entry()? {
+        out.push(e);
+    }
+    Ok(Some(out))
+}
+
+/// The versions whose blocks a current version's state is made of.
+const CHAINS: &str = "WITH RECURSIVE chain(id, prev) AS (
+    SELECT id, state_prev FROM zones WHERE state = 'current' AND state_blocks IS NOT NULL
+    UNION SELECT z.id, z.state_prev FROM zones z JOIN chain c ON z.id = c.prev
+     WHERE z.state_blocks IS NOT NULL AND z.state IN ('current', 'replaced'))";
+
+/// Drops the blocks of every version of `tld` that is no part of its current version's chain
+/// (after a switch: the versions before a new base, a failed import's).
+pub fn drop_others(conn: &Connection, tld: &str) -> rusqlite::Result<()> {
     // No transaction of its own: these versions are no one's to compare with either way.
-    conn.execute("DELETE FROM state_blocks WHERE zone IN (SELECT id FROM zones WHERE tld = ?1 AND id <> ?2)", params![tld, keep])?;
-    conn.execute("UPDATE zones SET state_blocks = NULL WHERE tld = ?1 AND id <> ?2 AND state_blocks IS NOT NULL", params![tld, keep])?;
+    conn.execute(
+        &format!(
+            "{CHAINS} DELETE FROM state_blocks WHERE zone IN (SELECT id FROM zones WHERE tld = ?1) AND zone NOT IN (SELECT id FROM chain)"
+        ),
+        params![tld],
+    )?;
+    conn.execute(
+        &format!(
+            "{CHAINS} UPDATE zones SET state_blocks = NULL, state_prev = NULL
+               WHERE tld = ?1 AND state_blocks IS NOT NULL AND id NOT IN (SELECT id FROM chain)"
+        ),
+        params![tld],
+    )?;
     Ok(())
 }
 
-/// Drops the blocks of every version that is not current (failed imports, and replaced
-/// versions whose blocks an interrupted import left).
+/// Drops the blocks of every version that is no part of a current version's chain (failed
+/// imports, and versions whose blocks an interrupted import left).
 pub fn drop_stale(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM state_blocks WHERE zone NOT IN (SELECT id FROM zones WHERE state = 'current')", [])?;
-    conn.execute("UPDATE zones SET state_blocks = NULL WHERE state <> 'current' AND state_blocks IS NOT NULL", [])?;
+    conn.execute(&format!("{CHAINS} DELETE FROM state_blocks WHERE zone NOT IN (SELECT id FROM chain)"), [])?;
+    conn.execute(
+        &format!("{CHAINS} UPDATE zones SET state_blocks = NULL, state_prev = NULL WHERE state_blocks IS NOT NULL AND id NOT IN (SELECT id FROM chain)"),
+        [],
+    )?;
+    Ok(())
+}
+
+/// Drops the blocks version `zone` wrote, when they cannot be its state after all.
+pub fn discard(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM state_blocks WHERE zone = ?1", params![zone])?;
     Ok(())
 }
 
@@ -388,6 +572,89 @@ mod tests {
         // A block put in another's place fails the order check.
         assert!(damaged("UPDATE state_blocks SET seq = -1 WHERE seq = 0; UPDATE state_blocks SET seq = 0 WHERE seq = 1; UPDATE state_blocks SET seq = 1 WHERE seq = -1", 0)
             .contains("out of order"));
+    }
+
+    /// Writes `es` as version `zone`'s blocks, a delta on `prev` or a base.
+    fn version(c: &Connection, zone: i64, prev: Option<i64>, es: &[Entry]) {
+        let blocks = write(c, zone, es);
+        c.execute(
+            "INSERT INTO zones (id, tld, state, state_blocks, state_prev) VALUES (?1, 'com', 'replaced', ?2, ?3)",
+            params![zone, blocks, prev],
+        )
+        .unwrap();
+    }
+
+    fn chained() -> Connection {
+        let c = db();
+        c.execute_batch("CREATE TABLE zones (id INTEGER PRIMARY KEY, tld TEXT, state TEXT, state_blocks INTEGER, state_prev INTEGER);")
+            .unwrap();
+        c
+    }
+
+    fn read_chain(c: &Connection, zone: i64) -> Result<Vec<Entry>, ReadError> {
+        let blocks: i64 = c.query_row("SELECT state_blocks FROM zones WHERE id = ?1", [zone], |r| r.get(0)).unwrap();
+        let mut chain = Chain::open(c, zone, blocks)?;
+        let mut out = Vec::new();
+        while let Some(e) = chain.next_entry()? {
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    fn tombstone(name: &str) -> Entry {
+        Entry { name: name.into(), domain: None, group: None }
+    }
+
+    /// A chain reads as its base with each delta applied in turn: the newest entry of a name
+    /// wins, a tombstone takes the name out, a delta may bring it back.
+    #[test]
+    fn a_chain_is_its_base_with_each_delta_applied() {
+        let c = chained();
+        let base = entries(20_000);
+        version(&c, 1, None, &base);
+        let changed = |i: usize, v: u8| Entry {
+            name: format!("d{i:07}.com"),
+            domain: Some(DomainState { hash: [v; 16], sig: None, removed: false }),
+            group: None,
+        };
+        // Delta 2: a change, a tombstone, a name the base lacks (between two of its names).
+        let d2 = vec![changed(3, 200), tombstone("d0000010.com"), Entry { name: "d0000010.comx".into(), ..changed(0, 201) }];
+        version(&c, 2, Some(1), &d2);
+        // Delta 3: the same name changed again, the tombstoned one back, the new one gone.
+        let d3 = vec![changed(3, 202), changed(10, 203), tombstone("d0000010.comx"), tombstone("d0019999.com")];
+        version(&c, 3, Some(2), &d3);
+        let mut want = base.clone();
+        want[3] = changed(3, 202);
+        want[10] = changed(10, 203);
+        want.pop();
+        assert_eq!(read_chain(&c, 3).unwrap(), want);
+        // The chain of version 2 is still there, as it was.
+        let mut want2 = base.clone();
+        want2[3] = changed(3, 200);
+        want2.remove(10);
+        want2.insert(10, Entry { name: "d0000010.comx".into(), ..changed(0, 201) });
+        assert_eq!(read_chain(&c, 2).unwrap(), want2);
+        assert!(!Chain::open(&c, 3, 1).unwrap().wants_base(), "two small deltas on a large base");
+    }
+
+    /// A chain whose links or counts do not hold is damaged, said before any entry is read.
+    #[test]
+    fn a_broken_chain_is_noticed() {
+        let broken = |sql: &str| -> String {
+            let c = chained();
+            version(&c, 1, None, &entries(100));
+            version(&c, 2, Some(1), &entries(3));
+            c.execute_batch(sql).unwrap();
+            match read_chain(&c, 2) {
+                Err(e @ ReadError::Damaged { .. }) => e.to_string(),
+                other => panic!("{sql}: {:?}", other.map(|v| v.len())),
+            }
+        };
+        assert!(broken("DELETE FROM zones WHERE id = 1").contains("version 1, which has no packed state"));
+        assert!(broken("UPDATE zones SET state_blocks = NULL WHERE id = 1").contains("no packed state"));
+        assert!(broken("UPDATE zones SET state = 'failed' WHERE id = 1").contains("no packed state"));
+        assert!(broken("DELETE FROM state_blocks WHERE zone = 1").contains("version 1 has 0 blocks"));
+        assert!(broken("UPDATE zones SET state_prev = 2 WHERE id = 1").contains("does not end at a base"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! records) arrive in name order and are merge-joined with the current version's state, never
 //! held whole: its packed blocks ([`super::state`]), or its rows a page at a time when it has
 //! none (`domains` for the change events, `domains` and `record_groups` hashes for the
-//! records). The state the new version leaves is packed as the merge goes. Only what differs
+//! records). The state the new version leaves is packed as the merge goes, whole or as a
+//! delta on the current version's. Only what differs
 //! is written, with `since` = the new version: when a current version exists, the rows a
 //! change replaces get `until` = the
 //! new version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
@@ -19,7 +20,7 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
-use super::state::{self, BlockWriter, Blocks, DomainState, Entry, GroupState};
+use super::state::{self, BlockWriter, Chain, DomainState, Entry, GroupState};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -146,8 +147,10 @@ pub struct Stats {
     pub new_domains: u64,
     pub changed_domains: u64,
     pub removed_domains: u64,
-    /// Blocks of packed state written for the new version.
-    pub state_blocks: i64,
+    /// Blocks of packed state written for the new version (None: none that hold).
+    pub state_blocks: Option<i64>,
+    /// The version those blocks are a delta on (None: a base).
+    pub state_prev: Option<i64>,
 }
 
 /// Splits a sort key into its four fields.
@@ -212,8 +215,15 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
-    let Merge { links, state, .. } = merge;
-    stats.state_blocks = state.finish()?;
+    let Merge { links, state, delta, old, .. } = merge;
+    let blocks = state.finish()?;
+    if delta.is_some() && old.fell_back {
+        // A delta on a state found damaged on the way is no state: the next import compares
+        // with the rows, and writes a base.
+        state::discard(conn, job.zone)?;
+    } else {
+        (stats.state_blocks, stats.state_prev) = (Some(blocks), delta);
+    }
     trace("rows written; the reverse-lookup index next");
     match bulk {
         Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
@@ -313,28 +323,34 @@ impl<'c, T> Pager<'c, T> {
 /// The current `domains` and `record_groups` rows, paged.
 type Rows<'c> = (Pager<'c, (String, DomainState)>, Pager<'c, (String, GroupState)>);
 
-/// The current version's state, name by name, in name order: from its packed blocks, else
-/// from its rows. Blocks found damaged are left for the rows from the last name they gave.
+/// The current version's state, name by name, in name order: from its chain of packed
+/// blocks, else from its rows. Blocks found damaged are left for the rows from the last name
+/// they gave. Entries come as the blocks hold them (a `record_groups` state even when records
+/// are not compared: a delta needs it); from the rows, groups only when records are compared.
 struct Old<'c> {
     conn: &'c Connection,
     job: &'c Job,
-    /// `record_groups` state is read too (records are compared).
+    /// `record_groups` rows are read too (records are compared).
     groups: bool,
-    blocks: Option<Blocks<'c>>,
+    chain: Option<Chain<'c>>,
     rows: Option<Rows<'c>>,
     next: Option<Entry>,
+    /// Blocks were found damaged and the rows took over.
+    fell_back: bool,
 }
 
 impl<'c> Old<'c> {
     fn new(conn: &'c Connection, job: &'c Job, groups: bool) -> rusqlite::Result<Self> {
-        let mut old = Old { conn, job, groups, blocks: None, rows: None, next: None };
+        let mut old = Old { conn, job, groups, chain: None, rows: None, next: None, fell_back: false };
         match &job.previous {
-            Some(Previous { id, state_blocks: Some(n), .. }) => {
-                // The blocks go as they are read: should this import not finish, the next one
-                // compares with the rows.
-                conn.execute("UPDATE zones SET state_blocks = NULL WHERE id = ?1", params![id])?;
-                old.blocks = Some(Blocks::new(conn, *id, *n)?);
-            }
+            Some(Previous { id, state_blocks: Some(n), .. }) => match Chain::open(conn, *id, *n) {
+                Ok(c) => old.chain = Some(c),
+                Err(state::ReadError::Sqlite(e)) => return Err(e),
+                Err(damaged) => {
+                    eprintln!("warning: {}: {damaged}; comparing with its rows instead", job.tld);
+                    old.rows = Some(old.pagers("")?);
+                }
+            },
             Some(_) => old.rows = Some(old.pagers("")?),
             None => {}
         }
@@ -367,26 +383,16 @@ impl<'c> Old<'c> {
 
     /// The next name's state, read from the blocks or the rows.
     fn read(&mut self) -> rusqlite::Result<Option<Entry>> {
-        if let Some(b) = &mut self.blocks {
-            loop {
-                match b.next_entry() {
-                    Ok(Some(mut e)) => {
-                        if !self.groups {
-                            e.group = None;
-                        }
-                        if e.domain.is_some() || e.group.is_some() {
-                            return Ok(Some(e));
-                        }
-                    }
-                    Ok(None) => return Ok(None),
-                    Err(state::ReadError::Sqlite(e)) => return Err(e),
-                    Err(damaged) => {
-                        eprintln!("warning: {}: {damaged}; comparing with its rows instead", self.job.tld);
-                        let after = b.last().unwrap_or_default().to_string();
-                        self.blocks = None;
-                        self.rows = Some(self.pagers(&after)?);
-                        break;
-                    }
+        if let Some(c) = &mut self.chain {
+            match c.next_entry() {
+                Ok(e) => return Ok(e),
+                Err(state::ReadError::Sqlite(e)) => return Err(e),
+                Err(damaged) => {
+                    eprintln!("warning: {}: {damaged}; comparing with its rows instead", self.job.tld);
+                    let after = c.last().to_string();
+                    self.chain = None;
+                    self.rows = Some(self.pagers(&after)?);
+                    self.fell_back = true;
                 }
             }
         }
@@ -547,8 +553,10 @@ struct Merge<'c> {
     job: &'c Job,
     tld: &'c str,
     old: Old<'c>,
-    /// The state the new version leaves.
+    /// The state the new version leaves: a base, or a delta on the current version's.
     state: BlockWriter<'c>,
+    /// The version the state is a delta on.
+    delta: Option<i64>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     records: Inserter<'c, usize, Batch>,
@@ -568,11 +576,14 @@ impl<'c> Merge<'c> {
         let zone = &job.zone as &dyn ToSql;
         let now = &job.now as &dyn ToSql;
         let tld_sql = &tld as &dyn ToSql;
+        let old = Old::new(conn, job, compare_records)?;
+        let delta = old.chain.as_ref().filter(|c| !c.wants_base()).and(job.previous.as_ref()).map(|p| p.id);
         Ok(Merge {
             job,
             tld,
-            old: Old::new(conn, job, compare_records)?,
+            old,
             state: BlockWriter::new(conn, job.zone)?,
+            delta,
             compare_records,
             records: Inserter::new(
                 conn,
@@ -602,7 +613,8 @@ impl<'c> Merge<'c> {
         while let Some(e) = self.old.pop_before(&g.name)? {
             self.gone(e, stats)?;
         }
-        let (od, og) = self.old.pop_eq(&g.name)?.map_or((None, None), |e| (e.domain, e.group));
+        let (od, og_all) = self.old.pop_eq(&g.name)?.map_or((None, None), |e| (e.domain, e.group));
+        let og = og_all.clone().filter(|_| self.compare_records);
         // The hashes the current records of this name have, if it has any.
         let old_records = match (&od, &og) {
             (Some(d), _) if !d.removed => Some((d.hash, d.sig)),
@@ -617,9 +629,7 @@ impl<'c> Merge<'c> {
             (false, None) => None,
         };
         let group = (self.job.records && !g.delegation).then_some(GroupState { hash: g.hash, sig: g.sig });
-        if domain.is_some() || group.is_some() {
-            self.state.push(&g.name, domain.as_ref(), group.as_ref())?;
-        }
+        self.leave(&g.name, (od.as_ref(), og_all.as_ref()), (domain.as_ref(), group.as_ref()))?;
         match (g.delegation, od) {
             (true, od) => self.domain_present(b, i, od, stats)?,
             // Its records, if it keeps any, are replaced below.
@@ -684,14 +694,31 @@ impl<'c> Merge<'c> {
     /// A name of the current version that is not in the new one at all: its domain row is
     /// removed, its records go.
     fn gone(&mut self, e: Entry, stats: &mut Stats) -> rusqlite::Result<()> {
-        if let Some(d) = &e.domain {
-            self.state.push(&e.name, Some(&DomainState { removed: true, ..d.clone() }), None)?;
-        }
+        let removed = e.domain.as_ref().map(|d| DomainState { removed: true, ..d.clone() });
+        self.leave(&e.name, (e.domain.as_ref(), e.group.as_ref()), (removed.as_ref(), None))?;
         if let Some(d) = e.domain {
             self.domain_gone(&e.name, d, true, stats)?;
         }
-        if e.group.is_some() {
+        if e.group.is_some() && self.compare_records {
             self.records_gone(&e.name, true, Pairs::default())?;
+        }
+        Ok(())
+    }
+
+    /// Packs the state `name` leaves, `new` where it had `old`: every name's in a base, only
+    /// a change (a tombstone when it has none left) in a delta.
+    fn leave(
+        &mut self,
+        name: &str,
+        old: (Option<&DomainState>, Option<&GroupState>),
+        new: (Option<&DomainState>, Option<&GroupState>),
+    ) -> rusqlite::Result<()> {
+        let keep = match self.delta {
+            None => new.0.is_some() || new.1.is_some(),
+            Some(_) => old != new,
+        };
+        if keep {
+            self.state.push(name, new.0, new.1)?;
         }
         Ok(())
     }

@@ -193,6 +193,14 @@ fn the_views_hold_the_current_versions_and_a_past_version_reads_back_from_histor
 /// Every table, ids and wall-clock times aside, history included: what two databases must
 /// share to be "the same import".
 fn dump(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut out = dump_rows(conn);
+    out.extend(query_all(conn, "SELECT zone, seq, count, sum, hex(data) FROM state_blocks ORDER BY 1, 2"));
+    out.extend(query_all(conn, "SELECT id, state_blocks, state_prev FROM zones ORDER BY id"));
+    out
+}
+
+/// Every row but the packed state's.
+fn dump_rows(conn: &rusqlite::Connection) -> Vec<String> {
     let mut out = Vec::new();
     for sql in [
         "SELECT tld, domain, owner, type, ttl, rdata, since, until FROM records ORDER BY 1, 2, 3, 4, 6, 7",
@@ -204,20 +212,38 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
         "SELECT tld, rhost, first, pairs, since FROM ns_base ORDER BY 1, 2, 3",
         "SELECT tld, version FROM ns_bases ORDER BY 1",
         "SELECT addr, rhost, tld, since, until FROM glue_links ORDER BY 1, 2, 3, 4",
-        "SELECT zone, seq, count, sum, hex(data) FROM state_blocks ORDER BY 1, 2",
-        "SELECT id, state_blocks FROM zones ORDER BY id",
     ] {
-        let mut st = conn.prepare(sql).unwrap();
-        let n = st.column_count();
-        let rows = st
-            .query_map([], |r| {
-                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
+        out.extend(query_all(conn, sql));
     }
     out
 }
+
+fn query_all(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut st = conn.prepare(sql).unwrap();
+    let n = st.column_count();
+    let rows = st.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// The comparison state the current rows of `tld` hold: what its packed state must say.
+fn state_of_rows(conn: &rusqlite::Connection, tld: &str) -> Vec<State> {
+    use zonefeed::store::state::{DomainState, GroupState};
+    let mut out: BTreeMap<String, (Option<DomainState>, Option<GroupState>)> = BTreeMap::new();
+    let hash = |v: Vec<u8>| -> [u8; 16] { v.try_into().unwrap() };
+    let mut st = conn.prepare("SELECT name, hash, sig, removed_at IS NOT NULL FROM domains WHERE tld = ?1 AND until IS NULL").unwrap();
+    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?, r.get(3)?))).unwrap();
+    for (name, h, sig, removed) in rows.map(Result::unwrap) {
+        out.entry(name).or_default().0 = Some(DomainState { hash: hash(h), sig: sig.map(hash), removed });
+    }
+    let mut st = conn.prepare("SELECT name, hash, sig FROM record_groups WHERE tld = ?1 AND until IS NULL").unwrap();
+    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))).unwrap();
+    for (name, h, sig) in rows.map(Result::unwrap) {
+        out.entry(name).or_default().1 = Some(GroupState { hash: hash(h), sig: sig.map(hash) });
+    }
+    out.into_iter().map(|(name, (domain, group))| zonefeed::store::state::Entry { name, domain, group }).collect()
+}
+
+type State = zonefeed::store::state::Entry;
 
 /// CZDS serves its files sorted (the SOA first and last, glue far from its domain); the same
 /// days in a scattered order must give the same database, history and index included.
@@ -244,56 +270,77 @@ fn the_order_of_a_files_lines_never_changes_the_database() {
 }
 
 /// The packed state is a faster way to read what the current rows say, never a second truth:
-/// days compared with it, with none (a database from before it), or with a damaged block
-/// (said, and the rows read from there on) give the same database, history and the state
-/// each day leaves included. Records are kept, then not, then kept again.
+/// days compared with its chains of deltas, with no blocks (a database from before them), or
+/// with damaged blocks (said, and the rows read from there on) give the same database, history
+/// included, and every state a chain leaves reads as the rows say. Records are kept, then
+/// not, then kept again.
 #[test]
 fn a_day_compared_with_the_packed_state_or_with_the_rows_gives_the_same_database() {
     let t = TestEnv::new();
-    let dbs = ["blocks.db", "none.db", "damaged.db"];
-    let days = [("2026-11-01", true), ("2026-11-02", true), ("2026-11-03", false), ("2026-11-04", true), ("2026-11-05", true)];
-    for (d, (date, records)) in days.iter().enumerate() {
+    let dbs = ["chain.db", "none.db", "damaged.db"];
+    let records = [true, true, true, true, false, false, true, true, true, true, true];
+    // Which blocks are damaged before a day's import: the base, then the newest delta.
+    let damage = |d: usize| match d {
+        3 => Some("(SELECT min(zone) FROM state_blocks)"),
+        8 => Some("(SELECT max(zone) FROM state_blocks)"),
+        _ => None,
+    };
+    let mut kinds = Vec::new();
+    for (d, &records) in records.iter().enumerate() {
         let mut text = Vec::new();
         zonefeed::synth::write_zone_churn(&mut text, "com", 3000, 7, d as u64, 0.05).unwrap();
         let f = t.write(&format!("day{d}.zone"), &text);
+        let date = format!("2026-11-{:02}", d + 1);
         for db in dbs {
-            if d > 0 {
-                let conn = t.db(db);
-                let blocks = env::column(&conn, "SELECT CAST(count(*) AS TEXT) FROM state_blocks");
-                assert!(blocks[0].parse::<u64>().unwrap() >= 2, "{db} day {d}: {blocks:?}");
-                match db {
-                    "none.db" => conn.execute_batch("DELETE FROM state_blocks; UPDATE zones SET state_blocks = NULL;").unwrap(),
-                    "damaged.db" => conn
-                        .execute_batch(
-                            "UPDATE state_blocks SET data = zeroblob(length(data)) WHERE seq = (SELECT max(seq) FROM state_blocks);",
-                        )
-                        .unwrap(),
-                    _ => {}
+            let conn = t.db(db);
+            match (db, damage(d)) {
+                ("none.db", _) if d > 0 => {
+                    conn.execute_batch("DELETE FROM state_blocks; UPDATE zones SET state_blocks = NULL, state_prev = NULL;").unwrap()
                 }
+                ("damaged.db", Some(zone)) => conn
+                    .execute_batch(&format!(
+                        "UPDATE state_blocks SET data = zeroblob(length(data)) WHERE zone = {zone} AND seq = (SELECT max(seq) FROM state_blocks WHERE zone = {zone});"
+                    ))
+                    .unwrap(),
+                _ => {}
             }
-            let mut args = vec!["--date", date, f.to_str().unwrap()];
+            let mut args = vec!["--date", &date, f.to_str().unwrap()];
             if !records {
                 args.insert(0, "--no-records");
             }
             let out = t.import_ok(db, &args);
             let err = String::from_utf8_lossy(&out.stderr);
             let noticed = err.contains("packed state is damaged");
-            assert_eq!(noticed, db == "damaged.db" && d > 0, "{db} day {d}: {err}");
+            assert_eq!(noticed, db == "damaged.db" && damage(d).is_some(), "{db} day {d}: {err}");
+            // Whatever the chain, it reads as the rows say.
+            let conn = t.db(db);
+            if let Some(state) = zonefeed::store::state::current(&conn, "com").unwrap() {
+                assert_eq!(state, state_of_rows(&conn, "com"), "{db} day {d}");
+            } else {
+                assert!(db != "chain.db", "day {d}: the chain database always has a packed state");
+            }
+            if db == "chain.db" {
+                let prev = env::column(&conn, "SELECT coalesce(CAST(state_prev AS TEXT), 'base') FROM zones WHERE state = 'current'");
+                kinds.push(if prev == ["base"] { "base" } else { "delta" });
+            }
         }
     }
+    // Deltas pile up, then a base is written again.
+    let kinds = kinds.join(" ");
+    assert!(kinds.starts_with("base delta delta") && kinds.contains("delta base"), "{kinds}");
     let (a, b, c) = (t.db(dbs[0]), t.db(dbs[1]), t.db(dbs[2]));
     let events = env::column(&a, "SELECT CAST(count(*) AS TEXT) FROM events");
     assert!(events[0].parse::<u64>().unwrap() > 300, "the days differ: {events:?}");
-    let want = dump(&a);
-    assert_eq!(want, dump(&b));
-    assert_eq!(want, dump(&c));
+    let want = dump_rows(&a);
+    assert_eq!(want, dump_rows(&b));
+    assert_eq!(want, dump_rows(&c));
 }
 
-/// Blocks go as the next import reads them: an import refused after its writer ran leaves the
-/// current version without them, and the import after it compares with the rows and comes out
-/// as it would have with the blocks.
+/// Nothing reads the packed state destructively: an import refused after its writer ran
+/// leaves the current version's chain as it was, and the next day compares with it and comes
+/// out as it would have without the refusal.
 #[test]
-fn after_a_refused_import_the_next_day_is_compared_with_the_rows_and_comes_out_the_same() {
+fn a_refused_import_leaves_the_packed_state_as_it_was() {
     let t = TestEnv::new();
     let day = |d: u64| {
         let mut text = Vec::new();
@@ -309,15 +356,20 @@ fn after_a_refused_import_the_next_day_is_compared_with_the_rows_and_comes_out_t
     for db in ["a.db", "b.db"] {
         t.import_ok(db, &["--date", "2026-11-01", day0.to_str().unwrap()]);
     }
+    let state = |db: &str| query_all(&t.db(db), "SELECT zone, seq, count, sum, hex(data) FROM state_blocks ORDER BY 1, 2");
+    let before = state("b.db");
     let refused = t.run(&["--db", "b.db", "--quiet", "import", "--date", "2026-11-02", short.to_str().unwrap()]);
     assert!(!refused.status.success(), "the short file is refused");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--max-removed"), "{}", String::from_utf8_lossy(&refused.stderr));
-    let blocks =
-        |db: &str| env::column(&t.db(db), "SELECT coalesce(CAST(state_blocks AS TEXT), 'none') FROM zones WHERE state = 'current'");
-    assert_eq!(blocks("b.db"), ["none"], "the refused import read the current version's blocks");
+    assert!(!before.is_empty());
+    assert_eq!(state("b.db"), before, "the refused import changed the packed state");
     let out: Vec<String> = ["a.db", "b.db"]
         .iter()
-        .map(|db| String::from_utf8_lossy(&t.import_ok(db, &["--date", "2026-11-02", day1.to_str().unwrap()]).stdout).into_owned())
+        .map(|db| {
+            let out = t.import_ok(db, &["--date", "2026-11-02", day1.to_str().unwrap()]);
+            assert!(out.stderr.is_empty(), "{db}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
         .collect();
     let counts = |json: &str| -> Vec<u64> {
         let v: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
@@ -331,7 +383,7 @@ fn after_a_refused_import_the_next_day_is_compared_with_the_rows_and_comes_out_t
     ] {
         assert_eq!(env::column(&t.db("a.db"), sql), env::column(&t.db("b.db"), sql), "{sql}");
     }
-    assert_ne!(blocks("b.db"), ["none"], "the new version has its blocks again");
+    assert_eq!(zonefeed::store::state::current(&t.db("b.db"), "com").unwrap().unwrap(), state_of_rows(&t.db("b.db"), "com"));
 }
 
 #[test]
