@@ -2,13 +2,12 @@
 //!
 //! Groups (a domain, or another name directly under the origin, or the apex, with its
 //! records) arrive in name order and are merge-joined with the current version's state, never
-//! held whole: its packed blocks ([`super::state`]), or its rows a page at a time when it has
-//! none (`domains` for the change events, `domains` and `record_groups` hashes for the
-//! records). The state the new version leaves is packed as the merge goes, whole or as a
-//! delta on the current version's. Only what differs
-//! is written, with `since` = the new version: when a current version exists, the rows a
-//! change replaces get `until` = the
-//! new version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
+//! held whole: its chain of packed blocks ([`super::state`]), or its rows a page at a time
+//! when it has none (`domains` for the change events, `domains` and `record_groups` hashes for
+//! the records). The state the new version leaves is packed as the merge goes, whole or as a
+//! delta on the current version's. Only what differs is written, with `since` = the new
+//! version: when a current version exists, the rows a change replaces get `until` = the new
+//! version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
 //! until the switch. The first version of a zone is its baseline and records no events.
 
 use std::collections::VecDeque;
