@@ -211,3 +211,22 @@ pub fn domains_sha256(conn: &Connection, tld: &str) -> String {
     let names: Vec<String> = st.query_map([tld], |r| r.get(0)).expect("names").collect::<Result<_, _>>().expect("rows");
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(names.join("\n").as_bytes()))
 }
+
+/// The comparison state the current rows of `tld` hold: what its packed state must say.
+pub fn state_of_rows(conn: &Connection, tld: &str) -> Vec<zonefeed::store::state::Entry> {
+    use std::collections::BTreeMap;
+    use zonefeed::store::state::{DomainState, GroupState};
+    let mut out: BTreeMap<String, (Option<DomainState>, Option<GroupState>)> = BTreeMap::new();
+    let hash = |v: Vec<u8>| -> [u8; 16] { v.try_into().unwrap() };
+    let mut st = conn.prepare("SELECT name, hash, sig, removed_at IS NOT NULL FROM domains WHERE tld = ?1 AND until IS NULL").unwrap();
+    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?, r.get(3)?))).unwrap();
+    for (name, h, sig, removed) in rows.map(Result::unwrap) {
+        out.entry(name).or_default().0 = Some(DomainState { hash: hash(h), sig: sig.map(hash), removed });
+    }
+    let mut st = conn.prepare("SELECT name, hash, sig FROM record_groups WHERE tld = ?1 AND until IS NULL").unwrap();
+    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))).unwrap();
+    for (name, h, sig) in rows.map(Result::unwrap) {
+        out.entry(name).or_default().1 = Some(GroupState { hash: hash(h), sig: sig.map(hash) });
+    }
+    out.into_iter().map(|(name, (domain, group))| zonefeed::store::state::Entry { name, domain, group }).collect()
+}

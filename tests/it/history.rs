@@ -225,26 +225,6 @@ fn query_all(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
     rows.map(Result::unwrap).collect()
 }
 
-/// The comparison state the current rows of `tld` hold: what its packed state must say.
-fn state_of_rows(conn: &rusqlite::Connection, tld: &str) -> Vec<State> {
-    use zonefeed::store::state::{DomainState, GroupState};
-    let mut out: BTreeMap<String, (Option<DomainState>, Option<GroupState>)> = BTreeMap::new();
-    let hash = |v: Vec<u8>| -> [u8; 16] { v.try_into().unwrap() };
-    let mut st = conn.prepare("SELECT name, hash, sig, removed_at IS NOT NULL FROM domains WHERE tld = ?1 AND until IS NULL").unwrap();
-    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?, r.get(3)?))).unwrap();
-    for (name, h, sig, removed) in rows.map(Result::unwrap) {
-        out.entry(name).or_default().0 = Some(DomainState { hash: hash(h), sig: sig.map(hash), removed });
-    }
-    let mut st = conn.prepare("SELECT name, hash, sig FROM record_groups WHERE tld = ?1 AND until IS NULL").unwrap();
-    let rows = st.query_map([tld], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))).unwrap();
-    for (name, h, sig) in rows.map(Result::unwrap) {
-        out.entry(name).or_default().1 = Some(GroupState { hash: hash(h), sig: sig.map(hash) });
-    }
-    out.into_iter().map(|(name, (domain, group))| zonefeed::store::state::Entry { name, domain, group }).collect()
-}
-
-type State = zonefeed::store::state::Entry;
-
 /// CZDS serves its files sorted (the SOA first and last, glue far from its domain); the same
 /// days in a scattered order must give the same database, history and index included.
 #[test]
@@ -315,7 +295,7 @@ fn a_day_compared_with_the_packed_state_or_with_the_rows_gives_the_same_database
             // Whatever the chain, it reads as the rows say.
             let conn = t.db(db);
             if let Some(state) = zonefeed::store::state::current(&conn, "com").unwrap() {
-                assert_eq!(state, state_of_rows(&conn, "com"), "{db} day {d}");
+                assert_eq!(state, env::state_of_rows(&conn, "com"), "{db} day {d}");
             } else {
                 assert!(db != "chain.db", "day {d}: the chain database always has a packed state");
             }
@@ -383,7 +363,7 @@ fn a_refused_import_leaves_the_packed_state_as_it_was() {
     ] {
         assert_eq!(env::column(&t.db("a.db"), sql), env::column(&t.db("b.db"), sql), "{sql}");
     }
-    assert_eq!(zonefeed::store::state::current(&t.db("b.db"), "com").unwrap().unwrap(), state_of_rows(&t.db("b.db"), "com"));
+    assert_eq!(zonefeed::store::state::current(&t.db("b.db"), "com").unwrap().unwrap(), env::state_of_rows(&t.db("b.db"), "com"));
 }
 
 #[test]

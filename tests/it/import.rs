@@ -425,6 +425,13 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
     assert!(kept.iter().any(|r| r.starts_with("net.host3.ns0 ") && r.ends_with(" 7 8")), "a lost one of the base gets its closing row");
     assert!(kept.iter().any(|r| r.starts_with("base ") && r.contains("\"net.host3.ns0\"")), "the first version is the base");
     assert_eq!(links("k.db"), kept, "the reverse-lookup index after kills and reruns");
+    // The packed state the rerun left (a delta on the first version's, whatever the killed
+    // runs had written) reads as the rows say.
+    let k = t.db("k.db");
+    let prev =
+        crate::env::column(&k, "SELECT coalesce(CAST(state_prev AS TEXT), 'base') FROM zones WHERE tld = 'com' AND state = 'current'");
+    assert_ne!(prev, ["base"], "the next day wrote a delta");
+    assert_eq!(zonefeed::store::state::current(&k, "com").unwrap().unwrap(), crate::env::state_of_rows(&k, "com"));
 }
 
 #[test]
