@@ -391,15 +391,8 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
             if v < 8 {
                 // Schema 8: each version's zone date (the day its data is for); versions
                 // imported before it get their import day.
-                let has: bool = conn
-                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'zone_date'", [], |r| r.get(0))
-                    .map_err(err)?;
-                if !has {
-                    conn.execute_batch(
-                        "ALTER TABLE zones ADD COLUMN zone_date TEXT;
-                         UPDATE zones SET zone_date = substr(imported_at, 1, 10) || 'T00:00:00Z';",
-                    )
-                    .map_err(err)?;
+                if add_column(&conn, "zones", "zone_date", "TEXT").map_err(err)? {
+                    conn.execute_batch("UPDATE zones SET zone_date = substr(imported_at, 1, 10) || 'T00:00:00Z';").map_err(err)?;
                 }
             }
             if v < 6 {
@@ -419,9 +412,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 )
                 .map_err(err)?;
             }
-            let versioned: bool = conn
-                .query_row("SELECT count(*) > 0 FROM pragma_table_info('records') WHERE name = 'zone'", [], |r| r.get(0))
-                .map_err(err)?;
+            let versioned = has_column(&conn, "records", "zone").map_err(err)?;
             if v < 7 && versioned {
                 // Schema 7: no version column; rows of the current versions are kept.
                 conn.execute_batch(&format!(
@@ -450,12 +441,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
                 // figures over time (reading them from the records and events would scan
                 // the zone).
                 for column in ["ds_domains", "added", "removed", "modified"] {
-                    let has: bool = conn
-                        .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = ?1", [column], |r| r.get(0))
-                        .map_err(err)?;
-                    if !has {
-                        conn.execute_batch(&format!("ALTER TABLE zones ADD COLUMN {column} INTEGER;")).map_err(err)?;
-                    }
+                    add_column(&conn, "zones", column, "INTEGER").map_err(err)?;
                 }
                 count_ds_domains(&conn).map_err(err)?;
                 // A zone's first version compared with nothing: its counts stay NULL.
@@ -471,22 +457,12 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
             if v < 11 {
                 // Schema 11: packed comparison state (`state_blocks`, created above). Versions
                 // before it have none: the next import compares with their rows.
-                let has: bool = conn
-                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'state_blocks'", [], |r| r.get(0))
-                    .map_err(err)?;
-                if !has {
-                    conn.execute_batch("ALTER TABLE zones ADD COLUMN state_blocks INTEGER;").map_err(err)?;
-                }
+                add_column(&conn, "zones", "state_blocks", "INTEGER").map_err(err)?;
             }
             if v < 12 {
                 // Schema 12: packed state in chains, a base and the deltas after it
                 // (`state_prev`). Every version's blocks so far are a whole state: a base.
-                let has: bool = conn
-                    .query_row("SELECT count(*) > 0 FROM pragma_table_info('zones') WHERE name = 'state_prev'", [], |r| r.get(0))
-                    .map_err(err)?;
-                if !has {
-                    conn.execute_batch("ALTER TABLE zones ADD COLUMN state_prev INTEGER;").map_err(err)?;
-                }
+                add_column(&conn, "zones", "state_prev", "INTEGER").map_err(err)?;
             }
             conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
         }
@@ -764,6 +740,21 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
         ],
     )?;
     Ok(())
+}
+
+/// Whether `table` has `column` (an older database may lack one a migration adds).
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", params![table, column], |r| r.get(0))
+}
+
+/// Adds `column` (declared `decl`) to `table` unless it is there (a migration run again
+/// finds it, or the table was created with it); true when it was added.
+fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<bool> {
+    if has_column(conn, table, column)? {
+        return Ok(false);
+    }
+    conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl};"))?;
+    Ok(true)
 }
 
 /// The zones that have a current version, by name.
