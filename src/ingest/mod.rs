@@ -701,7 +701,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     trace(started, "current");
     // Packed state the new version's chain does not build on is no comparison's now (after
     // the switch, which stays tiny: freeing the blocks reads their pages).
-    store::state::drop_others(conn, &sum.tld)?;
+    store::state::drop_unchained(conn, Some(&sum.tld))?;
     // The rows this version replaced are no reader's now.
     store::settle(conn, sum.version)?;
     trace(started, "pending names settled (the replaced rows stay as history)");

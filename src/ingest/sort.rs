@@ -246,6 +246,11 @@ impl Run {
         }
     }
 
+    /// Advances; the new record's first 8 key bytes, None at the end.
+    fn next_prefix(&mut self) -> io::Result<Option<u64>> {
+        Ok(if self.advance()? { Some(prefix_of(self.key())) } else { None })
+    }
+
     fn key(&self) -> &[u8] {
         match self {
             Run::Mem { part, i } => {
@@ -281,10 +286,7 @@ struct Merge {
 
 impl Merge {
     fn new(mut sources: Vec<Run>) -> io::Result<Merge> {
-        let mut prefix = Vec::with_capacity(sources.len());
-        for s in &mut sources {
-            prefix.push(if s.advance()? { Some(prefix_of(s.key())) } else { None });
-        }
+        let prefix = sources.iter_mut().map(Run::next_prefix).collect::<io::Result<Vec<_>>>()?;
         let k = sources.len();
         let mut m = Merge { sources, prefix, tree: vec![0; k.max(1)], started: false };
         // Leaf i is node k + i; node n plays its children 2n and 2n + 1, bottom up.
@@ -322,7 +324,7 @@ impl Merge {
         }
         if self.started {
             let mut w = self.tree[0];
-            self.prefix[w] = if self.sources[w].advance()? { Some(prefix_of(self.sources[w].key())) } else { None };
+            self.prefix[w] = self.sources[w].next_prefix()?;
             let mut n = (w + self.sources.len()) / 2;
             while n >= 1 {
                 if self.beats(self.tree[n], w) {

@@ -934,7 +934,7 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
             Some(true) => {}
         }
     }
-    state::drop_stale(conn)?;
+    state::drop_unchained(conn, None)?;
     Ok(ids.len())
 }
 

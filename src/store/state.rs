@@ -59,6 +59,13 @@ pub struct DomainState {
     pub removed: bool,
 }
 
+impl DomainState {
+    /// The state of the same domain once removed: its last hashes kept.
+    pub fn as_removed(&self) -> DomainState {
+        DomainState { removed: true, ..self.clone() }
+    }
+}
+
 /// A name's `record_groups` row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupState {
@@ -425,33 +432,19 @@ const CHAINS: &str = "WITH RECURSIVE chain(id, prev) AS (
     UNION SELECT z.id, z.state_prev FROM zones z JOIN chain c ON z.id = c.prev
      WHERE z.state_blocks IS NOT NULL AND z.state IN ('current', 'replaced'))";
 
-/// Drops the blocks of every version of `tld` that is no part of its current version's chain
-/// (after a switch: the versions before a new base, a failed import's).
-pub fn drop_others(conn: &Connection, tld: &str) -> rusqlite::Result<()> {
+/// Drops the blocks of every version (of `tld`, or of every zone) that is no part of a
+/// current version's chain: after a switch, the versions before a new base; a failed import's;
+/// versions whose blocks an interrupted import left.
+pub fn drop_unchained(conn: &Connection, tld: Option<&str>) -> rusqlite::Result<()> {
     // No transaction of its own: these versions are no one's to compare with either way.
-    conn.execute(
-        &format!(
-            "{CHAINS} DELETE FROM state_blocks WHERE zone IN (SELECT id FROM zones WHERE tld = ?1) AND zone NOT IN (SELECT id FROM chain)"
-        ),
-        params![tld],
-    )?;
+    let of_tld = "(?1 IS NULL OR zone IN (SELECT id FROM zones WHERE tld = ?1))";
+    conn.execute(&format!("{CHAINS} DELETE FROM state_blocks WHERE {of_tld} AND zone NOT IN (SELECT id FROM chain)"), params![tld])?;
     conn.execute(
         &format!(
             "{CHAINS} UPDATE zones SET state_blocks = NULL, state_prev = NULL
-               WHERE tld = ?1 AND state_blocks IS NOT NULL AND id NOT IN (SELECT id FROM chain)"
+               WHERE (?1 IS NULL OR tld = ?1) AND state_blocks IS NOT NULL AND id NOT IN (SELECT id FROM chain)"
         ),
         params![tld],
-    )?;
-    Ok(())
-}
-
-/// Drops the blocks of every version that is no part of a current version's chain (failed
-/// imports, and versions whose blocks an interrupted import left).
-pub fn drop_stale(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute(&format!("{CHAINS} DELETE FROM state_blocks WHERE zone NOT IN (SELECT id FROM chain)"), [])?;
-    conn.execute(
-        &format!("{CHAINS} UPDATE zones SET state_blocks = NULL, state_prev = NULL WHERE state_blocks IS NOT NULL AND id NOT IN (SELECT id FROM chain)"),
-        [],
     )?;
     Ok(())
 }

@@ -624,7 +624,7 @@ impl<'c> Merge<'c> {
         // name that was one keeps its row, removed; a group row for the rest, with records.
         let domain = match (g.delegation, &od) {
             (true, _) => Some(DomainState { hash: g.hash, sig: g.sig, removed: false }),
-            (false, Some(o)) => Some(DomainState { removed: true, ..o.clone() }),
+            (false, Some(o)) => Some(o.as_removed()),
             (false, None) => None,
         };
         let group = (self.job.records && !g.delegation).then_some(GroupState { hash: g.hash, sig: g.sig });
@@ -693,7 +693,7 @@ impl<'c> Merge<'c> {
     /// A name of the current version that is not in the new one at all: its domain row is
     /// removed, its records go.
     fn gone(&mut self, e: Entry, stats: &mut Stats) -> rusqlite::Result<()> {
-        let removed = e.domain.as_ref().map(|d| DomainState { removed: true, ..d.clone() });
+        let removed = e.domain.as_ref().map(DomainState::as_removed);
         self.leave(&e.name, (e.domain.as_ref(), e.group.as_ref()), (removed.as_ref(), None))?;
         if let Some(d) = e.domain {
             self.domain_gone(&e.name, d, true, stats)?;
