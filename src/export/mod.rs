@@ -454,9 +454,11 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
         "SELECT name, first_seen, last_changed FROM domains d WHERE tld = ?1 AND removed_at IS NULL AND {} ORDER BY name",
         store::visible("d", "?2")
     ))?;
+    // An RRset's rdata come in key order as `rrsets` holds them (see `store::CORE`): sorting
+    // by them too would sort the whole zone again.
     let mut recs = tx.prepare(&format!(
         "SELECT domain, type, rdata FROM records r WHERE tld = ?1 AND owner = domain AND type IN ('NS', 'DS') AND {}
-          ORDER BY domain, owner, type, rdata",
+          ORDER BY domain, owner, type",
         store::visible("r", "?2")
     ))?;
     let mut rec_rows = if day.with_records { Some(recs.query(params![day.tld, day.version])?) } else { None };
@@ -501,10 +503,11 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
     Ok(())
 }
 
-/// The version's records in key order.
+/// The version's records in key order (an RRset's rdata in the order `rrsets` holds them,
+/// which is theirs).
 fn records(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64)) -> Result<(), Fill> {
     let mut st = tx.prepare(&format!(
-        "SELECT domain, owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND {} ORDER BY domain, owner, type, rdata",
+        "SELECT domain, owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND {} ORDER BY domain, owner, type",
         store::visible("r", "?2")
     ))?;
     let mut rows = st.query(params![day.tld, day.version])?;

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Sender};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 
+use super::push_json;
 use super::writer::{multi_insert, GroupBatch, ROWS_PER_INSERT};
 use crate::ingest::sort::{Part, Sorter};
 use crate::zone::name::{reversed, reversed_into};
@@ -314,24 +315,6 @@ pub struct Blocks<'c> {
     /// their three fields end to end, and where each ends.
     arena: String,
     rows: Vec<[usize; 3]>,
-}
-
-/// `s` as a JSON string, quotes included. Names in canonical text are printable ASCII
-/// (`\DDD` escapes the rest): `"` and `\` need escaping; control characters, should one
-/// come, too.
-fn push_json(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 impl<'c> Blocks<'c> {

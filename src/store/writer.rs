@@ -19,6 +19,7 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
+use super::push_json;
 use super::state::{self, BlockWriter, Chain, DomainState, Entry, GroupState};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
@@ -224,14 +225,21 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         (stats.state_blocks, stats.state_prev) = (Some(blocks), delta);
     }
     trace("rows written; the reverse-lookup index next");
+    let index = Instant::now();
     match bulk {
         Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
         None => links.finish(conn, &job.tld, job.zone, &mut tick)?,
     }
+    let index = index.elapsed();
     trace("reverse-lookup index written");
     conn.execute_batch("COMMIT")?;
     let busy = started.elapsed().saturating_sub(waiting);
-    trace(&format!("busy {:.3}s, waited {:.3}s for rows", busy.as_secs_f64(), waiting.as_secs_f64()));
+    trace(&format!(
+        "busy {:.3}s (the index {:.3}s), waited {:.3}s for rows",
+        busy.as_secs_f64(),
+        index.as_secs_f64(),
+        waiting.as_secs_f64()
+    ));
     Ok(stats)
 }
 
@@ -246,8 +254,7 @@ pub(super) fn trace(what: &str) {
 fn pairs_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
     let mut p = Pairs::default();
     for r in &b.rows[rows] {
-        let [domain, owner, rtype, rdata] =
-            b.key(r).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+        let [domain, owner, rtype, rdata] = fields(b, r)?;
         p.add(domain, owner, rtype, rdata);
     }
     Ok(p)
@@ -486,15 +493,38 @@ impl<'c, T, C> Inserter<'c, T, C> {
 /// A group row's own columns in `domains` and `record_groups`.
 const GROUP: &[&str] = &["name", "hash", "sig"];
 
-fn bind_record(st: &mut Statement<'_>, base: usize, b: &Batch, &row: &usize) -> rusqlite::Result<()> {
-    let (_, _, ttl) = b.rows[row];
-    let [domain, owner, rtype, rdata] =
-        b.key(&b.rows[row]).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))?;
+/// An `rrsets` row: the RRset of the batch's `rows[range]` (see [`super::CORE`]). Its
+/// records share owner, type and TTL (the grouping gives an RRset its lowest); the rdata go
+/// in key order into a JSON array.
+fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, range: &Range<usize>) -> rusqlite::Result<()> {
+    let mut rdatas = String::with_capacity(32 * range.len());
+    rdatas.push('[');
+    for r in &b.rows[range.clone()] {
+        let [_, _, _, rdata] = fields(b, r)?;
+        if rdatas.len() > 1 {
+            rdatas.push(',');
+        }
+        push_json(&mut rdatas, rdata);
+    }
+    rdatas.push(']');
+    let first = &b.rows[range.start];
+    let [domain, owner, rtype, _] = fields(b, first)?;
     st.raw_bind_parameter(base + 1, domain)?;
     st.raw_bind_parameter(base + 2, owner)?;
     st.raw_bind_parameter(base + 3, rtype)?;
-    st.raw_bind_parameter(base + 4, ttl)?;
-    st.raw_bind_parameter(base + 5, rdata)
+    st.raw_bind_parameter(base + 4, first.2)?;
+    st.raw_bind_parameter(base + 5, rdatas)
+}
+
+/// The owner and type of a batch row.
+fn rrset_of(b: &Batch, row: usize) -> rusqlite::Result<[&str; 2]> {
+    let [_, owner, rtype, _] = fields(b, &b.rows[row])?;
+    Ok([owner, rtype])
+}
+
+/// The fields of a batch row's sort key.
+fn fields<'b>(b: &'b Batch, row: &(u32, u32, u32)) -> rusqlite::Result<[&'b str; 4]> {
+    b.key(row).and_then(split_key).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed sort key".into()))
 }
 
 /// A group's name and hashes: the row the batch's `groups[i]` gives `domains` (a new domain:
@@ -534,7 +564,7 @@ struct Replace<'c> {
 impl<'c> Replace<'c> {
     fn new(conn: &'c Connection) -> rusqlite::Result<Self> {
         Ok(Replace {
-            records: conn.prepare("UPDATE records SET until = ?3 WHERE tld = ?1 AND domain = ?2 AND until IS NULL AND since < ?3")?,
+            records: conn.prepare("UPDATE rrsets SET until = ?3 WHERE tld = ?1 AND domain = ?2 AND until IS NULL AND since < ?3")?,
             groups: conn.prepare("UPDATE record_groups SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
             domain: conn.prepare(
                 "INSERT OR FAIL INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at, since)
@@ -558,7 +588,8 @@ struct Merge<'c> {
     delta: Option<i64>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
-    records: Inserter<'c, usize, Batch>,
+    /// Records, a row per RRset: the batch rows it spans.
+    records: Inserter<'c, Range<usize>, Batch>,
     /// Domains no current row names: first seen and changed now.
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
@@ -586,10 +617,10 @@ impl<'c> Merge<'c> {
             compare_records,
             records: Inserter::new(
                 conn,
-                "records",
+                "rrsets",
                 &[("tld", tld_sql), ("since", zone)],
                 &["domain", "owner", "type", "ttl", "rdata"],
-                bind_record,
+                bind_rrset,
             )?,
             domains: Inserter::new(
                 conn,
@@ -647,8 +678,13 @@ impl<'c> Merge<'c> {
             self.note_pending(&g.name)?;
             self.links.note(Pairs::default(), pairs_of(b, start..g.end)?);
         }
-        for row in start..g.end {
-            self.records.push(b, row)?;
+        let mut set = start;
+        for row in start + 1..=g.end {
+            // An RRset ends where the key's owner or type does.
+            if row == g.end || rrset_of(b, row)? != rrset_of(b, set)? {
+                self.records.push(b, set..row)?;
+                set = row;
+            }
         }
         if !g.delegation {
             self.groups.push(b, i)?;

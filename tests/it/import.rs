@@ -592,3 +592,54 @@ fn changes_to_non_domain_names_and_signatures_are_applied() {
     let shown = if shown.is_array() { shown[0].clone() } else { shown };
     assert_eq!(shown["last_seen"].as_str(), Some(t2.as_str()), "{shown}");
 }
+
+/// Records are an `rrsets` row per RRset, and the `records` view reads them back one per
+/// record as the zone gave them: quotes and backslashes in rdata, an
+/// RRset whose TTLs differ (it gets the lowest, RFC 2181 §5.2), glue, a name that is no
+/// delegation.
+#[test]
+fn a_groups_records_are_one_row_and_the_records_view_reads_them_back() {
+    let t = TestEnv::new();
+    let zone = "$ORIGIN example.\n$TTL 300\n@ SOA ns.nic hm.nic 1 2 3 4 5\n@ NS ns.nic\n\
+        _t TXT \"say \\\"hi\\\"\" \"back\\\\slash\" \"\\255\"\n\
+        split NS ns1.other.\nsplit 600 NS ns2.other.\nsplit NS ns3.other.\n\
+        ns.split A 192.0.2.1\nns.split AAAA 2001:db8::1\n";
+    let p = t.write("v1.zone", zone.as_bytes());
+    t.import_ok("r.db", &[p.to_str().unwrap()]);
+    let conn = t.db("r.db");
+    let recs = crate::env::column(
+        &conn,
+        "SELECT domain || ' ' || owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM records ORDER BY domain, owner, type, rdata",
+    );
+    assert_eq!(
+        recs,
+        [
+            r#"_t.example _t.example TXT 300 "say \"hi\"" "back\\slash" "\255""#,
+            "example example NS 300 ns.nic.example",
+            "example example SOA 300 ns.nic.example hm.nic.example 1 2 3 4 5",
+            "split.example ns.split.example A 300 192.0.2.1",
+            "split.example ns.split.example AAAA 300 2001:db8::1",
+            "split.example split.example NS 300 ns1.other",
+            "split.example split.example NS 300 ns2.other",
+            "split.example split.example NS 300 ns3.other",
+        ]
+    );
+    let sets =
+        crate::env::column(&conn, "SELECT owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM rrsets ORDER BY domain, owner, type");
+    assert_eq!(
+        sets,
+        [
+            r#"_t.example TXT 300 ["\"say \\\"hi\\\"\" \"back\\\\slash\" \"\\255\""]"#,
+            r#"example NS 300 ["ns.nic.example"]"#,
+            r#"example SOA 300 ["ns.nic.example hm.nic.example 1 2 3 4 5"]"#,
+            r#"ns.split.example A 300 ["192.0.2.1"]"#,
+            r#"ns.split.example AAAA 300 ["2001:db8::1"]"#,
+            r#"split.example NS 300 ["ns1.other","ns2.other","ns3.other"]"#,
+        ]
+    );
+    // The same domain read by the CLI, which reads the view.
+    let out = t.run(&["--db", "r.db", "--format", "jsonl", "domain", "split.example"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rdata: Vec<&str> = shown["records"].as_array().unwrap().iter().map(|r| r["rdata"].as_str().unwrap()).collect();
+    assert_eq!(rdata, ["192.0.2.1", "2001:db8::1", "ns1.other", "ns2.other", "ns3.other"], "{shown}");
+}
