@@ -20,7 +20,8 @@ use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
 use super::source::Counters;
-use crate::store::writer::{GroupBatch, GroupRow, ToWriter};
+use crate::store::push_json;
+use crate::store::writer::{GroupBatch, GroupRow, RRset, ToWriter};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -110,10 +111,11 @@ fn flush(
     if batch.rows.len() == start {
         return;
     }
-    let keys = &batch.keys;
-    let rows = &mut batch.rows[start..];
+    let GroupBatch { keys, rows, sets, json, .. } = batch;
+    let rows = &mut rows[start..];
     let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
-    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL.
+    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, when
+    // records are kept, its rdata as a JSON array.
     let mut i = 0;
     while i < rows.len() {
         let set = rrset_prefix(key(&rows[i]));
@@ -124,6 +126,20 @@ fn flush(
         let min = rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
         for r in &mut rows[i..j] {
             r.2 = min;
+        }
+        if !no_records {
+            json.push('[');
+            for (n, r) in rows[i..j].iter().enumerate() {
+                if n > 0 {
+                    json.push(',');
+                }
+                // The writer refuses a batch whose keys are not UTF-8: what a lossy
+                // conversion makes of one here is never written.
+                let rdata = key(r).get(set.len() + 1..).unwrap_or_default();
+                push_json(json, &String::from_utf8_lossy(rdata));
+            }
+            json.push(']');
+            sets.push(RRset { rows_end: (start + j) as u32, json_end: json.len() as u32 });
         }
         i = j;
     }
@@ -172,6 +188,7 @@ fn flush(
     batch.groups.push(GroupRow {
         name: String::from_utf8_lossy(domain).into_owned(),
         end: batch.rows.len(),
+        sets_end: batch.sets.len(),
         delegation,
         hash: hasher.digest128().to_be_bytes(),
         sig: sig.map(|s| s.digest128().to_be_bytes()),

@@ -19,7 +19,6 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
-use super::push_json;
 use super::state::{self, BlockWriter, Chain, DomainState, Entry, GroupState};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
@@ -61,12 +60,24 @@ pub fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) ->
 }
 
 /// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
-/// with TTLs, and the groups they form.
+/// with TTLs, the groups they form, and (for a version that keeps records) their RRsets.
 #[derive(Default)]
 pub struct GroupBatch {
     pub keys: Vec<u8>,
     pub rows: Vec<(u32, u32, u32)>,
     pub groups: Vec<GroupRow>,
+    pub sets: Vec<RRset>,
+    /// The RRsets' rdata, each a JSON array (`rrsets.rdata`), end to end: built by the
+    /// grouping step, whose thread has time to spare, not by the writer, whose has none.
+    pub json: String,
+}
+
+/// An RRset of a [`GroupBatch`]: where its rows and its rdata's JSON end (it starts where
+/// the one before ends).
+#[derive(Clone, Copy)]
+pub struct RRset {
+    pub rows_end: u32,
+    pub json_end: u32,
 }
 
 impl GroupBatch {
@@ -83,12 +94,14 @@ struct Batch {
     keys: String,
     rows: Vec<(u32, u32, u32)>,
     groups: Vec<GroupRow>,
+    sets: Vec<RRset>,
+    json: String,
 }
 
 impl Batch {
     fn new(b: GroupBatch) -> rusqlite::Result<Batch> {
         let keys = String::from_utf8(b.keys).map_err(|e| rusqlite::Error::Utf8Error(e.utf8_error()))?;
-        Ok(Batch { keys, rows: b.rows, groups: b.groups })
+        Ok(Batch { keys, rows: b.rows, groups: b.groups, sets: b.sets, json: b.json })
     }
 
     fn key(&self, r: &(u32, u32, u32)) -> Option<&str> {
@@ -101,6 +114,8 @@ impl Batch {
 pub struct GroupRow {
     pub name: String,
     pub end: usize,
+    /// The end of its RRsets in `sets`.
+    pub sets_end: usize,
     /// The name owns NS records: it is a domain.
     pub delegation: bool,
     /// Over every record but RRSIG, NSEC and NSEC3, with TTLs: the domain's state.
@@ -493,33 +508,19 @@ impl<'c, T, C> Inserter<'c, T, C> {
 /// A group row's own columns in `domains` and `record_groups`.
 const GROUP: &[&str] = &["name", "hash", "sig"];
 
-/// An `rrsets` row: the RRset of the batch's `rows[range]` (see [`super::CORE`]). Its
-/// records share owner, type and TTL (the grouping gives an RRset its lowest); the rdata go
-/// in key order into a JSON array.
-fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, range: &Range<usize>) -> rusqlite::Result<()> {
-    let mut rdatas = String::with_capacity(32 * range.len());
-    rdatas.push('[');
-    for r in &b.rows[range.clone()] {
-        let [_, _, _, rdata] = fields(b, r)?;
-        if rdatas.len() > 1 {
-            rdatas.push(',');
-        }
-        push_json(&mut rdatas, rdata);
-    }
-    rdatas.push(']');
-    let first = &b.rows[range.start];
+/// An `rrsets` row: the batch's `sets[k]` (see [`super::CORE`]). Its records share owner,
+/// type and TTL (the grouping gives an RRset its lowest).
+fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, &k: &usize) -> rusqlite::Result<()> {
+    let (row, json) = if k == 0 { (0, 0) } else { (b.sets[k - 1].rows_end as usize, b.sets[k - 1].json_end as usize) };
+    let first = &b.rows[row];
     let [domain, owner, rtype, _] = fields(b, first)?;
+    let rdata =
+        b.json.get(json..b.sets[k].json_end as usize).ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed RRset".into()))?;
     st.raw_bind_parameter(base + 1, domain)?;
     st.raw_bind_parameter(base + 2, owner)?;
     st.raw_bind_parameter(base + 3, rtype)?;
     st.raw_bind_parameter(base + 4, first.2)?;
-    st.raw_bind_parameter(base + 5, rdatas)
-}
-
-/// The owner and type of a batch row.
-fn rrset_of(b: &Batch, row: usize) -> rusqlite::Result<[&str; 2]> {
-    let [_, owner, rtype, _] = fields(b, &b.rows[row])?;
-    Ok([owner, rtype])
+    st.raw_bind_parameter(base + 5, rdata)
 }
 
 /// The fields of a batch row's sort key.
@@ -588,8 +589,8 @@ struct Merge<'c> {
     delta: Option<i64>,
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
-    /// Records, a row per RRset: the batch rows it spans.
-    records: Inserter<'c, Range<usize>, Batch>,
+    /// Records, a row per RRset: its index in the batch's `sets`.
+    records: Inserter<'c, usize, Batch>,
     /// Domains no current row names: first seen and changed now.
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
@@ -678,13 +679,9 @@ impl<'c> Merge<'c> {
             self.note_pending(&g.name)?;
             self.links.note(Pairs::default(), pairs_of(b, start..g.end)?);
         }
-        let mut set = start;
-        for row in start + 1..=g.end {
-            // An RRset ends where the key's owner or type does.
-            if row == g.end || rrset_of(b, row)? != rrset_of(b, set)? {
-                self.records.push(b, set..row)?;
-                set = row;
-            }
+        let sets_start = if i == 0 { 0 } else { b.groups[i - 1].sets_end };
+        for k in sets_start..g.sets_end {
+            self.records.push(b, k)?;
         }
         if !g.delegation {
             self.groups.push(b, i)?;
