@@ -595,6 +595,8 @@ struct Merge<'c> {
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
+    /// The name last noted in `pending`.
+    pending_last: String,
     event: Statement<'c>,
     /// The reverse-lookup index's changes, when records are compared.
     links: Changes<'c>,
@@ -632,6 +634,7 @@ impl<'c> Merge<'c> {
             )?,
             groups: Inserter::new(conn, "record_groups", &[("tld", tld_sql), ("since", zone)], GROUP, bind_group)?,
             replace: Replace::new(conn)?,
+            pending_last: String::new(),
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             links: Changes::new(conn)?,
         })
@@ -812,10 +815,13 @@ impl<'c> Merge<'c> {
         Ok(())
     }
 
-    /// Notes a name whose rows this version writes while a current version exists.
+    /// Notes a name whose rows this version writes while a current version exists. A name's
+    /// rows are written together (its domain row, then its records): noted once, not by each.
     fn note_pending(&mut self, name: &str) -> rusqlite::Result<()> {
-        if self.job.previous.is_some() {
+        if self.job.previous.is_some() && self.pending_last != name {
             self.replace.pending.execute(params![self.job.zone, name])?;
+            self.pending_last.clear();
+            self.pending_last.push_str(name);
         }
         Ok(())
     }
