@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 
 use super::sort::Merged;
 use super::source::Counters;
-use crate::store::push_json;
+use crate::store::push_json_array;
 use crate::store::writer::{GroupBatch, GroupRow, RRset, ToWriter};
 use crate::zone::name::Origin;
 
@@ -36,6 +36,18 @@ pub struct Grouped {
     /// Domains with DS records at their name (signed delegations, RFC 4034 §5).
     pub ds_domains: u64,
     pub types: BTreeMap<String, u64>,
+}
+
+/// What a group's records are kept as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Only the hashes (`--no-records`).
+    Hashes,
+    /// The records: the writer compares and writes the changed groups'.
+    Records,
+    /// The records and their RRsets' JSON: the writer writes every group's (a version written
+    /// whole, see [`GroupBatch::json`]).
+    Whole,
 }
 
 /// Drains the merged stream into the writer.
@@ -61,10 +73,15 @@ pub fn run(
     let mut batch = GroupBatch::default();
     let apex = zone.text().as_bytes();
     let closed = || io::Error::other("the database writer stopped");
+    let keep = match (no_records, bulk.is_some()) {
+        (true, _) => Keep::Hashes,
+        (false, false) => Keep::Records,
+        (false, true) => Keep::Whole,
+    };
     while let Some((key, ttl)) = merged.next_rec()? {
         let dlen = memchr::memchr(0, key).unwrap_or(key.len());
         if key[..dlen] != domain[..] {
-            flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
+            flush(&domain, start, apex, keep, &mut batch, &mut g, &mut types);
             if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
                 counters.written.store(g.records, Ordering::Relaxed);
                 if let Some(b) = bulk.as_deref_mut() {
@@ -86,7 +103,7 @@ pub fn run(
         }
         batch.push_record(key, ttl);
     }
-    flush(&domain, start, apex, no_records, &mut batch, &mut g, &mut types);
+    flush(&domain, start, apex, keep, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
         if let Some(b) = bulk {
             b.batch(&batch)?;
@@ -99,23 +116,15 @@ pub fn run(
 
 /// Closes the group named `domain` whose records are `batch.rows[start..]`: RRset TTLs, the
 /// hashes, and its row in `batch.groups`.
-fn flush(
-    domain: &[u8],
-    start: usize,
-    apex: &[u8],
-    no_records: bool,
-    batch: &mut GroupBatch,
-    g: &mut Grouped,
-    types: &mut Vec<(Vec<u8>, u64)>,
-) {
+fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut GroupBatch, g: &mut Grouped, types: &mut Vec<(Vec<u8>, u64)>) {
     if batch.rows.len() == start {
         return;
     }
     let GroupBatch { keys, rows, sets, json, .. } = batch;
     let rows = &mut rows[start..];
     let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
-    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, when
-    // records are kept, its rdata as a JSON array.
+    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, in a
+    // version written whole, its rdata as a JSON array.
     let mut i = 0;
     while i < rows.len() {
         let set = rrset_prefix(key(&rows[i]));
@@ -127,18 +136,11 @@ fn flush(
         for r in &mut rows[i..j] {
             r.2 = min;
         }
-        if !no_records {
-            json.push('[');
-            for (n, r) in rows[i..j].iter().enumerate() {
-                if n > 0 {
-                    json.push(',');
-                }
-                // The writer refuses a batch whose keys are not UTF-8: what a lossy
-                // conversion makes of one here is never written.
-                let rdata = key(r).get(set.len() + 1..).unwrap_or_default();
-                push_json(json, &String::from_utf8_lossy(rdata));
-            }
-            json.push(']');
+        if keep == Keep::Whole {
+            // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
+            // makes of one here is never written.
+            let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
+            push_json_array(json, rdatas);
             sets.push(RRset { rows_end: (start + j) as u32, json_end: json.len() as u32 });
         }
         i = j;
@@ -177,7 +179,7 @@ fn flush(
     if delegation && signed {
         g.ds_domains += 1;
     }
-    if no_records {
+    if keep == Keep::Hashes {
         // Only the hashes were needed.
         batch.keys.truncate(batch.rows[start].0 as usize);
         batch.rows.truncate(start);

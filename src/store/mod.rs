@@ -650,6 +650,18 @@ pub(crate) fn push_json(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `items` as a JSON array of strings.
+pub(crate) fn push_json_array<S: AsRef<str>>(out: &mut String, items: impl Iterator<Item = S>) {
+    out.push('[');
+    for (n, s) in items.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_json(out, s.as_ref());
+    }
+    out.push(']');
+}
+
 /// Opens the database read-only (queries; safe beside a running import thanks to WAL).
 pub fn open_ro(path: &Path) -> Result<Connection, StoreError> {
     let err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
