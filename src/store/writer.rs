@@ -61,7 +61,7 @@ pub fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) ->
 }
 
 /// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
-/// with TTLs, the groups they form, and (for a version that keeps records) their RRsets.
+/// with TTLs, the groups they form, and (for a version written whole) their RRsets.
 #[derive(Default)]
 pub struct GroupBatch {
     pub keys: Vec<u8>,
@@ -522,7 +522,7 @@ enum SetRef {
 /// An `rrsets` row (see [`super::CORE`]). Its records share owner, type and TTL (the
 /// grouping gives an RRset its lowest).
 fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, set: &SetRef) -> rusqlite::Result<()> {
-    let built;
+    let mut built;
     let (first, rdata) = match set {
         &SetRef::Built(k) => {
             let (row, json) = if k == 0 { (0, 0) } else { (b.sets[k - 1].rows_end as usize, b.sets[k - 1].json_end as usize) };
@@ -531,9 +531,8 @@ fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, set: &SetRef) -> r
         }
         SetRef::Rows(range) => {
             let rdatas = b.rows[range.clone()].iter().map(|r| fields(b, r).map(|f| f[3])).collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut json = String::with_capacity(32 * rdatas.len());
-            push_json_array(&mut json, rdatas.iter());
-            built = json;
+            built = String::with_capacity(32 * rdatas.len());
+            push_json_array(&mut built, rdatas.iter());
             (range.start, built.as_str())
         }
     };
