@@ -4,8 +4,9 @@
 //! version's rows is here; the modules that answer questions (`query`, `changes`, `service`,
 //! `serve`) and the webhook outbox run their own read SQL over those connections, beside the
 //! types they return. Versions of a TLD's zone are rows of
-//! `zones`; `records`, `domains` and `record_groups` hold every version of each TLD: rows
-//! carry the version that wrote them and the one that replaced them (see [`CORE`]). An import compares the new version with the current rows as it writes and
+//! `zones`; `rrsets` (read as `records`, a row per record), `domains` and `record_groups`
+//! hold every version of each TLD: rows carry the version that wrote them and the one that
+//! replaced them (see [`CORE`]). An import compares the new version with the current rows as it writes and
 //! writes only what differs, in batches, so a day's import writes its changes, not the whole
 //! zone again, and the WAL holds a few batches at a time (see [`checkpoint`]). Readers see one
 //! whole version: the switch is one tiny transaction. [`clean_leftovers`] rolls back an
