@@ -43,7 +43,7 @@ pub struct Grouped {
 enum Keep {
     /// Only the hashes (`--no-records`).
     Hashes,
-    /// The records: the writer compares and writes the changed groups'.
+    /// The records and their RRsets: the writer compares and writes the changed groups'.
     Records,
     /// The records and their RRsets' JSON: the writer writes every group's (a version written
     /// whole, see [`GroupBatch::json`]).
@@ -123,8 +123,9 @@ fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut Group
     let GroupBatch { keys, rows, sets, json, .. } = batch;
     let rows = &mut rows[start..];
     let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
-    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, in a
-    // version written whole, its rdata as a JSON array.
+    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, when
+    // records are kept, a place in `sets` (with its rdata as a JSON array in a version
+    // written whole).
     let mut i = 0;
     while i < rows.len() {
         let set = rrset_prefix(key(&rows[i]));
@@ -136,12 +137,17 @@ fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut Group
         for r in &mut rows[i..j] {
             r.2 = min;
         }
+        let mut json_end = 0;
         if keep == Keep::Whole {
             // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
             // makes of one here is never written.
             let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
+            let json = json.get_or_insert_with(String::new);
             push_json_array(json, rdatas);
-            sets.push(RRset { rows_end: (start + j) as u32, json_end: json.len() as u32 });
+            json_end = json.len() as u32;
+        }
+        if keep != Keep::Hashes {
+            sets.push(RRset { rows_end: (start + j) as u32, json_end });
         }
         i = j;
     }

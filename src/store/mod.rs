@@ -1215,7 +1215,7 @@ mod tests {
     }
 
     #[test]
-    fn schema_12_records_become_one_row_per_group_and_read_back_the_same() {
+    fn schema_12_records_become_one_row_per_rrset_and_read_back_the_same() {
         let records = "('com', 'a.com', 'a.com', 'NS', 60, 'ns1.dns.net', 1, 2), ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, 2),
                ('com', 'a.com', 'a.com', 'NS', 60, 'ns2.dns.net', 2, NULL), ('com', 'a.com', 'a.com', 'NS', 300, 'ns3.dns.net', 2, NULL),
                ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 2, NULL), ('com', 'a.com', 'ns.a.com', 'AAAA', 60, '2001:db8::1', 2, NULL),

@@ -61,7 +61,7 @@ pub fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) ->
 }
 
 /// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
-/// with TTLs, the groups they form, and (for a version written whole) their RRsets.
+/// with TTLs, the groups they form, and (for a version that keeps records) their RRsets.
 #[derive(Default)]
 pub struct GroupBatch {
     pub keys: Vec<u8>,
@@ -71,13 +71,13 @@ pub struct GroupBatch {
     /// The RRsets' rdata, each a JSON array (`rrsets.rdata`), end to end. The grouping step
     /// builds them for a version written whole: the writer, the bound of a first import with
     /// records, then binds them as they are. A compared version writes its changed groups
-    /// only, so the writer builds theirs (building every group's cost the grouping step, the
-    /// bound of a next day at 10M, 1.3 s).
-    pub json: String,
+    /// only, so the writer builds theirs (None here: building every group's cost the grouping
+    /// step, the bound of a next day at 10M, 1.3 s).
+    pub json: Option<String>,
 }
 
-/// An RRset of a [`GroupBatch`]: where its rows and its rdata's JSON end (it starts where
-/// the one before ends).
+/// An RRset of a [`GroupBatch`]: where its rows end, and its rdata's JSON when the grouping
+/// step built it (each starts where the one before ends).
 #[derive(Clone, Copy)]
 pub struct RRset {
     pub rows_end: u32,
@@ -99,7 +99,7 @@ struct Batch {
     rows: Vec<(u32, u32, u32)>,
     groups: Vec<GroupRow>,
     sets: Vec<RRset>,
-    json: String,
+    json: Option<String>,
 }
 
 impl Batch {
@@ -512,43 +512,29 @@ impl<'c, T, C> Inserter<'c, T, C> {
 /// A group row's own columns in `domains` and `record_groups`.
 const GROUP: &[&str] = &["name", "hash", "sig"];
 
-/// An RRset to write: one the grouping step built (its index in the batch's `sets`), or the
-/// batch rows of one the writer builds (see [`GroupBatch::json`]).
-enum SetRef {
-    Built(usize),
-    Rows(Range<usize>),
-}
-
-/// An `rrsets` row (see [`super::CORE`]). Its records share owner, type and TTL (the
-/// grouping gives an RRset its lowest).
-fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, set: &SetRef) -> rusqlite::Result<()> {
-    let mut built;
-    let (first, rdata) = match set {
-        &SetRef::Built(k) => {
-            let (row, json) = if k == 0 { (0, 0) } else { (b.sets[k - 1].rows_end as usize, b.sets[k - 1].json_end as usize) };
-            let rdata = b.json.get(json..b.sets[k].json_end as usize);
-            (row, rdata.ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed RRset".into()))?)
-        }
-        SetRef::Rows(range) => {
-            let rdatas = b.rows[range.clone()].iter().map(|r| fields(b, r).map(|f| f[3])).collect::<rusqlite::Result<Vec<_>>>()?;
-            built = String::with_capacity(32 * rdatas.len());
+/// The `rrsets` row of the batch's `sets[k]` (see [`super::CORE`]). Its records share owner,
+/// type and TTL (the grouping gives an RRset its lowest).
+fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, &k: &usize) -> rusqlite::Result<()> {
+    let prev = if k == 0 { RRset { rows_end: 0, json_end: 0 } } else { b.sets[k - 1] };
+    let rows = &b.rows[prev.rows_end as usize..b.sets[k].rows_end as usize];
+    let mut built = String::new();
+    let rdata = match &b.json {
+        Some(json) => json
+            .get(prev.json_end as usize..b.sets[k].json_end as usize)
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed RRset".into()))?,
+        None => {
+            let rdatas = rows.iter().map(|r| fields(b, r).map(|f| f[3])).collect::<rusqlite::Result<Vec<_>>>()?;
             push_json_array(&mut built, rdatas.iter());
-            (range.start, built.as_str())
+            built.as_str()
         }
     };
-    let first = &b.rows[first];
+    let first = &rows[0];
     let [domain, owner, rtype, _] = fields(b, first)?;
     st.raw_bind_parameter(base + 1, domain)?;
     st.raw_bind_parameter(base + 2, owner)?;
     st.raw_bind_parameter(base + 3, rtype)?;
     st.raw_bind_parameter(base + 4, first.2)?;
     st.raw_bind_parameter(base + 5, rdata)
-}
-
-/// The owner and type of a batch row.
-fn rrset_of(b: &Batch, row: usize) -> rusqlite::Result<[&str; 2]> {
-    let [_, owner, rtype, _] = fields(b, &b.rows[row])?;
-    Ok([owner, rtype])
 }
 
 /// The fields of a batch row's sort key.
@@ -618,7 +604,7 @@ struct Merge<'c> {
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     /// Records, a row per RRset.
-    records: Inserter<'c, SetRef, Batch>,
+    records: Inserter<'c, usize, Batch>,
     /// Domains no current row names: first seen and changed now.
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
@@ -712,17 +698,7 @@ impl<'c> Merge<'c> {
         }
         let sets_start = if i == 0 { 0 } else { b.groups[i - 1].sets_end };
         for k in sets_start..g.sets_end {
-            self.records.push(b, SetRef::Built(k))?;
-        }
-        if g.sets_end == sets_start {
-            let mut set = start;
-            for row in start + 1..=g.end {
-                // An RRset ends where the key's owner or type does.
-                if row == g.end || rrset_of(b, row)? != rrset_of(b, set)? {
-                    self.records.push(b, SetRef::Rows(set..row))?;
-                    set = row;
-                }
-            }
+            self.records.push(b, k)?;
         }
         if !g.delegation {
             self.groups.push(b, i)?;
