@@ -16,7 +16,6 @@ use memchr::memchr_iter;
 
 use super::sort::{Part, Sorter};
 use super::source::Counters;
-use super::stream::{self, Sets, Streamer};
 use super::{ImportError, Options, RawChunk};
 use crate::zone::name::{self, Origin};
 use crate::zone::parser::{self, ChunkOut, ParseError, Record, Sink, State};
@@ -29,8 +28,6 @@ pub struct Parsed {
     guess: State,
     out: ChunkOut,
     part: Part,
-    /// Its RRsets for the stream, when it ran.
-    sets: Option<Sets>,
     newlines: u64,
     sink_errors: Vec<ParseError>,
 }
@@ -124,20 +121,14 @@ fn text_suffix(text: &str, skip: usize) -> &str {
     "."
 }
 
-/// Parses one chunk from a guessed start state (on a worker); with `stream`, lists its
-/// RRsets for the stream too.
-pub(crate) fn parse(raw: RawChunk, guess: State, zone: &Origin, popts: &parser::Options, stream: bool) -> Parsed {
+/// Parses one chunk from a guessed start state (on a worker).
+pub(crate) fn parse(raw: RawChunk, guess: State, zone: &Origin, popts: &parser::Options) -> Parsed {
     let mut sink = KeySink::new(zone, raw.bytes.len());
     let out = parser::parse_chunk_with(&raw.bytes, 1, guess.clone(), &mut sink, popts);
     // Sorted here, on the worker, while the part is small enough to sort in cache.
     sink.part.sort();
-    let sets = stream.then(|| stream::build(&sink.part, zone.text().as_bytes()));
     let newlines = memchr_iter(b'\n', &raw.bytes).count() as u64;
-    Parsed { seq: raw.seq, bytes: raw.bytes, guess, out, part: sink.part, sets, newlines, sink_errors: sink.errors }
-}
-
-fn writer_stopped(file: &str) -> ImportError {
-    ImportError::WriterStopped { file: file.to_string() }
+    Parsed { seq: raw.seq, bytes: raw.bytes, guess, out, part: sink.part, newlines, sink_errors: sink.errors }
 }
 
 /// What the in-order pass found.
@@ -146,8 +137,7 @@ pub struct Committed {
     pub records: u64,
 }
 
-/// Takes parsed chunks in file order into the sorter, and the stream when there is one.
-/// Stops early once errors pass the limit.
+/// Takes parsed chunks in file order into the sorter. Stops early once errors pass the limit.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn commit_all(
     rx: Receiver<Parsed>,
@@ -155,7 +145,6 @@ pub(crate) fn commit_all(
     zone: &Origin,
     latest: &Mutex<State>,
     sorter: &mut Sorter,
-    mut streamer: Option<&mut Streamer<'_>>,
     opts: &Options,
     file: &str,
     counters: &Counters,
@@ -168,7 +157,6 @@ pub(crate) fn commit_all(
     let mut carry: Option<(Vec<u8>, u64)> = None; // an entry cut off by the previous chunk's end
     let mut errors = 0u64;
     let mut records = 0u64;
-    let spill = |e| ImportError::Spill { file: file.to_string(), dir: opts.spill_dir.clone(), source: e };
     let mut report = |e: &ParseError, errors: &mut u64| {
         *errors += 1;
         on_error(e);
@@ -180,7 +168,7 @@ pub(crate) fn commit_all(
             let chunk_line = line;
             line += p.newlines;
             let reparse = carry.is_some() || !p.guess.agrees(&state, p.out.used);
-            let (out, part, sets, sink_errors, base) = if reparse {
+            let (out, part, sink_errors, base) = if reparse {
                 let (mut bytes, first) = carry.take().map_or((Vec::new(), chunk_line), |(b, l)| (b, l));
                 bytes.extend_from_slice(&p.bytes);
                 let mut sink = KeySink::new(zone, bytes.len());
@@ -188,15 +176,12 @@ pub(crate) fn commit_all(
                 if let Some((start, l)) = out.incomplete {
                     carry = Some((bytes[start..].to_vec(), l));
                 }
-                let mut part = sink.part;
-                part.sort();
-                let sets = streamer.as_ref().is_some_and(|s| s.is_on()).then(|| stream::build(&part, zone.text().as_bytes()));
-                (out, part, sets, sink.errors, 0)
+                (out, sink.part, sink.errors, 0)
             } else {
                 if let Some((start, l)) = p.out.incomplete {
                     carry = Some((p.bytes[start..].to_vec(), chunk_line + l - 1));
                 }
-                (p.out, p.part, p.sets, p.sink_errors, chunk_line - 1)
+                (p.out, p.part, p.sink_errors, chunk_line - 1)
             };
             for e in out.errors.iter().chain(sink_errors.iter()) {
                 report(&ParseError { line: e.line + base, msg: e.msg.clone() }, &mut errors);
@@ -219,17 +204,8 @@ pub(crate) fn commit_all(
             }
             records += out.records;
             counters.records.store(records, Ordering::Relaxed);
-            let done = match streamer.as_deref_mut() {
-                Some(st) => st.take(p.seq, part, sets).map_err(|_| writer_stopped(file))?,
-                None => vec![part],
-            };
-            for part in done {
-                sorter.push(part).map_err(spill)?;
-            }
+            sorter.push(part).map_err(|e| ImportError::Spill { file: file.to_string(), dir: opts.spill_dir.clone(), source: e })?;
         }
-    }
-    if let Some(part) = streamer.map(|st| st.finish()).transpose().map_err(|_| writer_stopped(file))?.flatten() {
-        sorter.push(part).map_err(spill)?;
     }
     if let Some((_, l)) = carry {
         report(&ParseError { line: l, msg: "unclosed parenthesis or quote at the end of the file".into() }, &mut errors);

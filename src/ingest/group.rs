@@ -18,10 +18,10 @@ use crate::store::links::Bulk;
 
 use std::sync::atomic::Ordering;
 
-use super::sort::{Merged, STREAMED};
+use super::sort::Merged;
 use super::source::Counters;
 use crate::store::push_json_array;
-use crate::store::writer::{GroupBatch, GroupRow, RRset, SetKind, ToWriter};
+use crate::store::writer::{GroupBatch, GroupRow, RRset, ToWriter};
 use crate::zone::name::Origin;
 
 const BATCH: usize = 16_384;
@@ -70,8 +70,6 @@ pub fn run(
     let mut domain: Vec<u8> = Vec::new();
     // Where the current group's records start in the batch.
     let mut start = 0;
-    // A record of the current group came both streamed and not.
-    let mut mixed = false;
     let mut batch = GroupBatch::default();
     let apex = zone.text().as_bytes();
     let closed = || io::Error::other("the database writer stopped");
@@ -83,8 +81,7 @@ pub fn run(
     while let Some((key, ttl)) = merged.next_rec()? {
         let dlen = memchr::memchr(0, key).unwrap_or(key.len());
         if key[..dlen] != domain[..] {
-            flush(&domain, start, mixed, apex, keep, &mut batch, &mut g, &mut types);
-            mixed = false;
+            flush(&domain, start, apex, keep, &mut batch, &mut g, &mut types);
             if batch.rows.len() >= BATCH || batch.groups.len() >= BATCH {
                 counters.written.store(g.records, Ordering::Relaxed);
                 if let Some(b) = bulk.as_deref_mut() {
@@ -97,17 +94,16 @@ pub fn run(
             domain.extend_from_slice(&key[..dlen]);
         }
         // Equal keys come out of the merge side by side: the same owner, type and RDATA is
-        // one record, with the lowest TTL, streamed only when every copy was.
+        // one record, with the lowest TTL.
         if let Some(last) = batch.rows[start..].last_mut() {
             if batch.keys[last.0 as usize..(last.0 + last.1) as usize] == *key {
-                mixed |= (last.2 ^ ttl) & STREAMED != 0;
-                last.2 = (last.2 & !STREAMED).min(ttl & !STREAMED) | (last.2 & ttl & STREAMED);
+                last.2 = last.2.min(ttl);
                 continue;
             }
         }
         batch.push_record(key, ttl);
     }
-    flush(&domain, start, mixed, apex, keep, &mut batch, &mut g, &mut types);
+    flush(&domain, start, apex, keep, &mut batch, &mut g, &mut types);
     if !batch.groups.is_empty() {
         if let Some(b) = bulk {
             b.batch(&batch)?;
@@ -119,26 +115,42 @@ pub fn run(
 }
 
 /// Closes the group named `domain` whose records are `batch.rows[start..]`: RRset TTLs, the
-/// hashes, and its row in `batch.groups`. `mixed`: a record of the group came both from a
-/// chunk the stream wrote and from one it did not.
-#[allow(clippy::too_many_arguments)]
-fn flush(
-    domain: &[u8],
-    start: usize,
-    mixed: bool,
-    apex: &[u8],
-    keep: Keep,
-    batch: &mut GroupBatch,
-    g: &mut Grouped,
-    types: &mut Vec<(Vec<u8>, u64)>,
-) {
+/// hashes, and its row in `batch.groups`.
+fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut GroupBatch, g: &mut Grouped, types: &mut Vec<(Vec<u8>, u64)>) {
     if batch.rows.len() == start {
         return;
     }
-    close_rrsets(batch, start, keep != Keep::Hashes, keep == Keep::Whole, mixed);
-    let GroupBatch { keys, rows, .. } = batch;
-    let rows = &rows[start..];
+    let GroupBatch { keys, rows, sets, json, .. } = batch;
+    let rows = &mut rows[start..];
     let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
+    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, when
+    // records are kept, a place in `sets` (with its rdata as a JSON array in a version
+    // written whole).
+    let mut i = 0;
+    while i < rows.len() {
+        let set = rrset_prefix(key(&rows[i]));
+        let mut j = i + 1;
+        while j < rows.len() && rrset_prefix(key(&rows[j])) == set {
+            j += 1;
+        }
+        let min = rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
+        for r in &mut rows[i..j] {
+            r.2 = min;
+        }
+        let mut json_end = 0;
+        if keep == Keep::Whole {
+            // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
+            // makes of one here is never written.
+            let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
+            let json = json.get_or_insert_with(String::new);
+            push_json_array(json, rdatas);
+            json_end = json.len() as u32;
+        }
+        if keep != Keep::Hashes {
+            sets.push(RRset { rows_end: (start + j) as u32, json_end });
+        }
+        i = j;
+    }
     let is_apex = domain == apex;
     let dlen = domain.len();
     let mut delegation = false;
@@ -191,49 +203,6 @@ fn flush(
     });
 }
 
-/// Closes the RRsets of `batch.rows[start..]`, runs of equal (domain, owner, type): each
-/// gets its lowest TTL (RFC 2181 §5.2), the stream's mark cleared, and with `list` a place in
-/// `batch.sets` saying what the writer does with it; with `json` too, its rdata as a JSON
-/// array, unless the stream wrote it. `mixed`: see [`flush`].
-pub(super) fn close_rrsets(batch: &mut GroupBatch, start: usize, list: bool, json: bool, mixed: bool) {
-    let GroupBatch { keys, rows, sets, json: out, .. } = batch;
-    let rows = &mut rows[start..];
-    let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
-    let mut i = 0;
-    while i < rows.len() {
-        let set = rrset_prefix(key(&rows[i]));
-        let mut j = i + 1;
-        while j < rows.len() && rrset_prefix(key(&rows[j])) == set {
-            j += 1;
-        }
-        let (mut min, mut all, mut any) = (u32::MAX, true, false);
-        for r in &rows[i..j] {
-            min = min.min(r.2 & !STREAMED);
-            all &= r.2 & STREAMED != 0;
-            any |= r.2 & STREAMED != 0;
-        }
-        for r in &mut rows[i..j] {
-            r.2 = min;
-        }
-        if list {
-            let kind = match (all, any || mixed) {
-                (true, _) => SetKind::Streamed,
-                (false, true) => SetKind::Replace,
-                (false, false) => SetKind::Write,
-            };
-            if json && kind != SetKind::Streamed {
-                // The writer refuses a batch whose keys are not UTF-8: what a lossy
-                // conversion makes of one here is never written.
-                let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
-                push_json_array(out.get_or_insert_with(String::new), rdatas);
-            }
-            let json_end = out.as_ref().map_or(0, |o| o.len() as u32);
-            sets.push(RRset { rows_end: (start + j) as u32, json_end, kind });
-        }
-        i = j;
-    }
-}
-
 /// Splits at the first NUL.
 fn split0(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = memchr::memchr(0, b)?;
@@ -241,6 +210,6 @@ fn split0(b: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// `domain \0 owner \0 TYPE` of a key.
-pub(super) fn rrset_prefix(key: &[u8]) -> &[u8] {
+fn rrset_prefix(key: &[u8]) -> &[u8] {
     memchr::memchr_iter(0, key).nth(2).map_or(key, |i| &key[..i])
 }

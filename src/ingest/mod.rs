@@ -14,7 +14,6 @@ pub mod commit;
 pub mod group;
 pub mod sort;
 pub mod source;
-pub mod stream;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,9 +153,6 @@ pub enum ImportError {
     TooManyRemoved { file: String, removed: u64, of: u64, pct: f64, max: f64 },
     #[error("{file}: writing the database: {source}")]
     Write { file: String, source: rusqlite::Error },
-    /// The writer stopped while the file parsed: its own error replaces this one.
-    #[error("{file}: the database writer stopped")]
-    WriterStopped { file: String },
 }
 
 impl ImportError {
@@ -220,9 +216,6 @@ struct Pipeline<'a> {
     latest: Mutex<State>,
     /// Set on an error: the reader stops cutting chunks.
     cancel: AtomicBool,
-    /// Workers list their chunk's RRsets for the [`stream`] (a version written whole, until
-    /// the file shows it is not in order).
-    stream: AtomicBool,
 }
 
 /// The threads of a running import. Each handle is taken when it is joined; what is left
@@ -305,7 +298,6 @@ impl<'a> Pipeline<'a> {
             initial,
             latest: Mutex::new(guess),
             cancel: AtomicBool::new(false),
-            stream: AtomicBool::new(false),
         };
         Ok((p, opened))
     }
@@ -350,18 +342,7 @@ impl<'a> Pipeline<'a> {
         };
         let res_rx = self.start(s, conn, &zone, &begun, head, raw_rx, threads);
         let mut sorter = sort::Sorter::new(self.opts.memory, self.opts.spill_dir.clone());
-        let committed = match self.parse(res_rx, &zone, &mut sorter, threads.to_writer.clone()) {
-            Ok(c) => c,
-            Err(ImportError::WriterStopped { .. }) if threads.writer.is_some() => {
-                // The writer's own error says why (a full disk: "database or disk is full").
-                threads.to_writer = None;
-                return Err(match threads.writer.take().map(|w| w.join()) {
-                    Some(Ok(Err(e))) => self.write_error(e),
-                    _ => ImportError::Read { file: self.file.clone(), msg: "the database writer stopped".into() },
-                });
-            }
-            Err(e) => return Err(e),
-        };
+        let committed = self.parse(res_rx, &zone, &mut sorter)?;
         if let Some(p) = threads.parsers.take() {
             let _ = p.join();
         }
@@ -519,29 +500,21 @@ impl<'a> Pipeline<'a> {
         let (w_tx, w_rx) = bounded::<writer::ToWriter>(4);
         threads.to_writer = Some(w_tx);
         threads.writer = Some(s.spawn(move || writer::run(conn, &job, w_rx)));
-        self.stream.store(self.whole(begun), Ordering::Relaxed);
 
         let (res_tx, res_rx) = bounded::<commit::Parsed>(in_flight());
         let zone = Arc::new(zone.clone());
         threads.parsers = Some(s.spawn(move || {
             head.into_iter().chain(raw_rx.iter()).par_bridge().for_each_with(res_tx, |tx, raw| {
                 let guess = self.latest.lock().map(|g| g.clone()).unwrap_or_default();
-                let parsed = commit::parse(raw, guess, &zone, &self.opts.parser, self.stream.load(Ordering::Relaxed));
+                let parsed = commit::parse(raw, guess, &zone, &self.opts.parser);
                 let _ = tx.send(parsed);
             });
         }));
         res_rx
     }
     /// Takes the parsed chunks in file order: checks each chunk's start state and parses
-    /// again where the guess was wrong, prints the first errors, streams what it can to the
-    /// writer (`to_writer`), and sorts.
-    fn parse(
-        &self,
-        res_rx: Receiver<commit::Parsed>,
-        zone: &Origin,
-        sorter: &mut sort::Sorter,
-        to_writer: Option<Sender<writer::ToWriter>>,
-    ) -> Result<commit::Committed, ImportError> {
+    /// again where the guess was wrong, prints the first errors, and sorts.
+    fn parse(&self, res_rx: Receiver<commit::Parsed>, zone: &Origin, sorter: &mut sort::Sorter) -> Result<commit::Committed, ImportError> {
         let show = self.opts.show_errors;
         let mut shown = 0usize;
         let mut print = |e: &parser::ParseError| {
@@ -552,31 +525,10 @@ impl<'a> Pipeline<'a> {
                 eprintln!("{}: more errors follow; only counting them now", self.file);
             }
         };
-        let mut streamer = to_writer.filter(|_| self.stream.load(Ordering::Relaxed)).map(|tx| stream::Streamer::new(tx, &self.stream));
-        let r = commit::commit_all(
-            res_rx,
-            self.initial.clone(),
-            zone,
-            &self.latest,
-            sorter,
-            streamer.as_mut(),
-            self.opts,
-            &self.file,
-            &self.counters,
-            &mut print,
-        );
-        if let Some(st) = &streamer {
-            let stop = st.stopped_at.map_or(String::new(), |c| format!("; stopped at chunk {c}, out of order"));
-            trace(self.started, &format!("streamed {} RRsets{stop}", st.sent));
-        }
+        let r =
+            commit::commit_all(res_rx, self.initial.clone(), zone, &self.latest, sorter, self.opts, &self.file, &self.counters, &mut print);
         trace(self.started, "parsed and sorted into runs");
         r
-    }
-
-    /// The version is written whole: it keeps records and no current version with records
-    /// is there to compare with.
-    fn whole(&self, begun: &Begun) -> bool {
-        !self.opts.no_records && !begun.previous.as_ref().is_some_and(|p| p.with_records)
     }
 
     /// Merges the sorted runs, groups them into RRsets and domains for the writer, and waits
@@ -596,7 +548,8 @@ impl<'a> Pipeline<'a> {
         // A version with no current one with records to compare with is written whole: its
         // reverse-lookup index is collected by the grouping step, then sent to the writer
         // after the last batch.
-        let mut bulk = self.whole(begun).then(|| Bulk::new(self.opts.memory, self.opts.spill_dir.clone()));
+        let whole = !self.opts.no_records && !begun.previous.as_ref().is_some_and(|p| p.with_records);
+        let mut bulk = whole.then(|| Bulk::new(self.opts.memory, self.opts.spill_dir.clone()));
         let grouped = group::run(merged, zone, self.opts.no_records, &w_tx, &self.counters, bulk.as_mut());
         if let (Some(b), true) = (bulk, grouped.is_ok()) {
             let _ = w_tx.send(writer::ToWriter::Index(b));
@@ -687,7 +640,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     let (tx, rx) = crossbeam_channel::unbounded::<commit::Parsed>();
     let mut seq = 0;
     let split = source::split(source::from_bytes(data), chunk.max(1), &counters, |bytes| {
-        let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone, &parser::Options::default(), false));
+        let _ = tx.send(commit::parse(RawChunk { seq, bytes }, initial.clone(), &zone, &parser::Options::default()));
         seq += 1;
         true
     });
@@ -699,7 +652,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     let opts = Options { max_errors: u64::MAX, chunk, show_errors: 0, ..Options::new(dir) };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
-    commit::commit_all(rx, initial, &zone, &latest, &mut sorter, None, &opts, "<memory>", &counters, &mut |e| {
+    commit::commit_all(rx, initial, &zone, &latest, &mut sorter, &opts, "<memory>", &counters, &mut |e| {
         errors.push(format!("{}: {}", e.line, e.msg))
     })
     .map_err(|e| vec![e.to_string()])?;

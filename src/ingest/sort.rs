@@ -14,12 +14,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-/// A record's TTL with this bit set was written to `rrsets` while the file still parsed
-/// ([`super::stream`]): the grouping step skips an RRset whose records all carry it. TTLs are
-/// at most 2^31 - 1 (RFC 2181 §8), so the bit is free; it travels with the TTL through
-/// spills and the merge.
-pub const STREAMED: u32 = 1 << 31;
-
 /// One record in a run: the first 8 key bytes (most comparisons end there), where the key is
 /// in the run's arena, and the TTL.
 #[derive(Clone, Copy)]
@@ -91,19 +85,6 @@ impl Part {
         let key = &self.arena[start..];
         self.entries.push(Entry { prefix: prefix_of(key), off: start as u64, len: key.len() as u32, ttl });
         self.sorted = false;
-    }
-
-    /// The `i`th record in sorted order: its key and TTL (after [`Part::sort`]).
-    pub fn record(&self, i: usize) -> (&[u8], u32) {
-        let e = &self.entries[i];
-        (&self.arena[e.off as usize..e.off as usize + e.len as usize], e.ttl)
-    }
-
-    /// Marks records `range` (sorted order) as written by the stream: see [`STREAMED`].
-    pub fn mark_streamed(&mut self, range: std::ops::Range<usize>) {
-        for e in &mut self.entries[range] {
-            e.ttl |= STREAMED;
-        }
     }
 
     pub fn arena_len(&self) -> usize {

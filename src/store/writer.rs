@@ -76,24 +76,12 @@ pub struct GroupBatch {
     pub json: Option<String>,
 }
 
-/// An RRset of a [`GroupBatch`]: where its rows end, its rdata's JSON when the grouping
-/// step built it (each starts where the one before ends), and what the writer does with it.
+/// An RRset of a [`GroupBatch`]: where its rows end, and its rdata's JSON when the grouping
+/// step built it (each starts where the one before ends).
 #[derive(Clone, Copy)]
 pub struct RRset {
     pub rows_end: u32,
     pub json_end: u32,
-    pub kind: SetKind,
-}
-
-/// What the writer does with an RRset (see [`crate::ingest::stream`]).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum SetKind {
-    /// Inserts its row.
-    Write,
-    /// The stream wrote a part of it, or none: the whole set replaces whatever row it has.
-    Replace,
-    /// The stream wrote it whole: nothing left to do.
-    Streamed,
 }
 
 impl GroupBatch {
@@ -151,20 +139,13 @@ pub struct Job {
     pub records: bool,
 }
 
-/// What the writer is sent: for a version written whole (no current version with records
-/// to compare with), RRsets streamed while the file parses; then batches in name order; then,
-/// for a version written whole, the reverse-lookup index the grouping step collected (see
-/// [`super::links::Bulk`]). One channel: closing it ends the writer whatever it was waiting
-/// for.
+/// What the writer is sent: batches in name order, then, for a version written whole (no
+/// current version with records to compare with), the reverse-lookup index the grouping
+/// step collected (see [`super::links::Bulk`]). One channel: closing it ends the writer
+/// whatever it was waiting for.
 pub enum ToWriter {
     Batch(GroupBatch),
     Index(Bulk),
-    /// RRsets of a version written whole, sent while the file still parses: `sets[first..]`
-    /// of the batch, which has no groups.
-    Stream {
-        batch: GroupBatch,
-        first: usize,
-    },
 }
 
 /// The version a new one is compared with.
@@ -232,8 +213,6 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
     let mut waiting = Duration::ZERO;
     let mut merge = Merge::new(conn, job)?;
     let mut bulk = None;
-    // RRsets written while the file parsed.
-    let mut streamed = 0usize;
     loop {
         let t = Instant::now();
         let m = rx.recv();
@@ -243,16 +222,6 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
             ToWriter::Batch(b) => Batch::new(b)?,
             ToWriter::Index(b) => {
                 bulk = Some(b);
-                continue;
-            }
-            ToWriter::Stream { batch, first } => {
-                let b = Batch::new(batch)?;
-                for k in first..b.sets.len() {
-                    merge.records.push(&b, k)?;
-                }
-                merge.records.finish(&b)?;
-                streamed += b.sets.len().saturating_sub(first);
-                tick(b.rows.len())?;
                 continue;
             }
         };
@@ -265,7 +234,6 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         tick(b.rows.len() + b.groups.len())?;
     }
     merge.finish(&mut stats)?;
-    trace(&format!("{streamed} RRsets were written while the file parsed, {} replaced after", merge.replaced));
     let Merge { links, state, delta, old, .. } = merge;
     let blocks = state.finish()?;
     if delta.is_some() && old.fell_back {
@@ -547,12 +515,12 @@ const GROUP: &[&str] = &["name", "hash", "sig"];
 /// The `rrsets` row of the batch's `sets[k]` (see [`super::CORE`]). Its records share owner,
 /// type and TTL (the grouping gives an RRset its lowest).
 fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, &k: &usize) -> rusqlite::Result<()> {
-    let (rows_start, json_start) = if k == 0 { (0, 0) } else { (b.sets[k - 1].rows_end, b.sets[k - 1].json_end) };
-    let rows = &b.rows[rows_start as usize..b.sets[k].rows_end as usize];
+    let prev = if k == 0 { RRset { rows_end: 0, json_end: 0 } } else { b.sets[k - 1] };
+    let rows = &b.rows[prev.rows_end as usize..b.sets[k].rows_end as usize];
     let mut built = String::new();
     let rdata = match &b.json {
         Some(json) => json
-            .get(json_start as usize..b.sets[k].json_end as usize)
+            .get(prev.json_end as usize..b.sets[k].json_end as usize)
             .ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed RRset".into()))?,
         None => {
             let rdatas = rows.iter().map(|r| fields(b, r).map(|f| f[3])).collect::<rusqlite::Result<Vec<_>>>()?;
@@ -606,8 +574,6 @@ struct Replace<'c> {
     domain_done: Statement<'c>,
     /// Notes the name in `pending`, for a rollback should the import not finish.
     pending: Statement<'c>,
-    /// Writes an RRset over the part of it the stream wrote (`?1` tld, `?2` the version).
-    rrset: Statement<'c>,
 }
 
 impl<'c> Replace<'c> {
@@ -622,9 +588,6 @@ impl<'c> Replace<'c> {
             )?,
             domain_done: conn.prepare("UPDATE domains SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
             pending: conn.prepare("INSERT OR IGNORE INTO pending (zone, name) VALUES (?1, ?2)")?,
-            rrset: conn.prepare(
-                "INSERT OR REPLACE INTO rrsets (tld, since, domain, owner, type, ttl, rdata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?,
         })
     }
 }
@@ -646,8 +609,6 @@ struct Merge<'c> {
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
     replace: Replace<'c>,
-    /// RRsets written over what the stream wrote of them.
-    replaced: usize,
     /// The name last noted in `pending`.
     pending_last: String,
     event: Statement<'c>,
@@ -686,13 +647,7 @@ impl<'c> Merge<'c> {
                 bind_group,
             )?,
             groups: Inserter::new(conn, "record_groups", &[("tld", tld_sql), ("since", zone)], GROUP, bind_group)?,
-            replace: {
-                let mut r = Replace::new(conn)?;
-                r.rrset.raw_bind_parameter(1, tld)?;
-                r.rrset.raw_bind_parameter(2, job.zone)?;
-                r
-            },
-            replaced: 0,
+            replace: Replace::new(conn)?,
             pending_last: String::new(),
             event: conn.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?,
             links: Changes::new(conn)?,
@@ -743,15 +698,7 @@ impl<'c> Merge<'c> {
         }
         let sets_start = if i == 0 { 0 } else { b.groups[i - 1].sets_end };
         for k in sets_start..g.sets_end {
-            match b.sets[k].kind {
-                SetKind::Write => self.records.push(b, k)?,
-                SetKind::Replace => {
-                    bind_rrset(&mut self.replace.rrset, 2, b, &k)?;
-                    self.replace.rrset.raw_execute()?;
-                    self.replaced += 1;
-                }
-                SetKind::Streamed => {}
-            }
+            self.records.push(b, k)?;
         }
         if !g.delegation {
             self.groups.push(b, i)?;

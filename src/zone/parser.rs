@@ -421,8 +421,7 @@ impl Parser {
     }
 
     /// RFC 1035 §5.1 and RFC 2308 §4: `$TTL`, then the last explicit TTL, then the SOA
-    /// MINIMUM, then 3600. A MINIMUM with the top bit set counts as 0 (RFC 2181 §8), as a TTL
-    /// written so is refused: every TTL fits in 31 bits.
+    /// MINIMUM, then 3600.
     fn default_ttl(&mut self) -> u32 {
         self.st.read(used::DEFAULT_TTL);
         if let Some(t) = self.st.state.default_ttl {
@@ -433,7 +432,7 @@ impl Parser {
             return t;
         }
         self.st.read(used::SOA_MINIMUM);
-        self.st.state.soa_minimum.map_or(3600, |m| if m > i32::MAX as u32 { 0 } else { m })
+        self.st.state.soa_minimum.unwrap_or(3600)
     }
 
     fn directive(&mut self, d: &[u8], args: &[Token], data: &[u8]) -> Result<(), String> {
