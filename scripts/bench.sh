@@ -15,6 +15,8 @@
 # sorted (reading, inflating and parsing overlap up to there; `gzip -dc` alone is the inflate
 # floor), `writer` the writer thread's own work (SQLite and the comparison with the current
 # version, its waits for rows left out), `after` what the import did once parsing was done.
+# `cores` is CPU time (user + system) over wall time: near the machine's core count a case is
+# bound by CPU, and only doing less work makes it faster, not more overlap.
 #
 # With records, the web page's pages are timed in Chromium on the two days
 # (scripts/page_times.py; skipped without Chromium and Playwright).
@@ -52,7 +54,8 @@ def measured(cmd, db=None):
     code = ("import resource,subprocess,sys,time;t=time.perf_counter();"
             "r=subprocess.run(sys.argv[1],shell=True,stdout=subprocess.PIPE,stderr=subprocess.PIPE);"
             "s=time.perf_counter()-t;"
-            "print(r.returncode,s,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
+            "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+            "print(r.returncode,s,u.ru_maxrss,u.ru_utime+u.ru_stime);"
             "sys.stderr.write(r.stderr.decode()[-2000:]);sys.stdout.write('\\n'+r.stdout.decode())")
     child = subprocess.Popen([sys.executable, "-c", code, cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wal = 0
@@ -67,9 +70,10 @@ def measured(cmd, db=None):
     measured.wal = wal
     measured.trace = p.stderr
     head, _, out = p.stdout.partition("\n")
-    rc, secs, rss = head.split()
+    rc, secs, rss, cpu = head.split()
     if rc != "0":
         sys.exit(f"{cmd} failed: {p.stderr}")
+    measured.cpu = float(cpu)
     return float(secs), int(rss) * 1024, out
 
 def floors(trace, secs):
@@ -93,8 +97,9 @@ def fresh_db():
 # the median time is shown, and the largest RSS and WAL of any run.
 runs = {}
 def add(key, label, secs, rss, wal=None, target=None):
-    r = runs.setdefault(key, {"label": label, "secs": [], "rss": 0, "wal": None, "target": target, "floors": []})
+    r = runs.setdefault(key, {"label": label, "secs": [], "rss": 0, "wal": None, "target": target, "floors": [], "cpu": []})
     r["secs"].append(secs)
+    r["cpu"].append(measured.cpu)
     if wal:
         f = floors(measured.trace, secs)
         if f:
@@ -176,7 +181,7 @@ if "export --no-records" in runs:
         print(f"export of the domains (database imported {flags or 'with records'}) / import --no-records: "
               f"{e / median(runs['zonefeed import --no-records']['secs']):.2f}")
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores; median of {len(runs['gzip']['secs'])} runs")
-print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'target':>6} {'peak WAL / db':>16}"
+print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'target':>6} {'cores':>5} {'peak WAL / db':>16}"
       f"   floors (s): parse / writer / after")
 pages = runs.pop("pages", None)
 for r in runs.values():
@@ -192,7 +197,10 @@ for r in runs.values():
         # The run whose time is the median's (or the nearest).
         f = min(r["floors"], key=lambda f: abs(f[0] + f[2] - secs))
         fl = f"   {f[0]:6.2f} / {f[1]:6.2f} / {f[2]:6.2f}"
-    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {t:>6} {w:>16}{fl}")
+    # Cores busy on average (CPU time, user + system, over wall time, median of the runs):
+    # near the machine's count, a case is bound by CPU, and only less of it makes it faster.
+    cores = median([c / s for c, s in zip(r["cpu"], r["secs"])])
+    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {t:>6} {cores:5.2f} {w:>16}{fl}")
 if pages:
     print(pages.stdout + pages.stderr, end="")
 PY
