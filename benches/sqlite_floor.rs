@@ -8,7 +8,8 @@
 //! with its statements and sizes (`store::writer`): `ROWS_PER_INSERT` rows to a multi-row
 //! `INSERT OR FAIL`, the columns every row shares bound once per statement, a commit every
 //! `TX_ROWS` rows, checkpoints left to the end (the writer has them run on a thread beside
-//! it). The next day's read of `domains` is the writer's query, `CURRENT_DOMAINS`. The baseline is a table of one text key. Nothing else runs: no
+//! it). The next day's read of `domains` is the writer's query, `CURRENT_DOMAINS`. The
+//! baseline is a table of one text key. Nothing else runs: no
 //! parsing, no sorting, no hashing. What this prints is the least the writer thread of an
 //! import of that many domains (or records) can spend in SQLite.
 
@@ -125,19 +126,26 @@ fn main() {
     .expect("create");
     results.push(("the same columns, no primary key", insert(&c, "d", &shared, &["name", "hash", "sig"], n, &domain_row)));
 
-    // Two NS records a domain, as most delegations have: n rows for n/2 domains.
+    // A delegation's NS set of two, as most have: a row per RRset (schema 13), n domains.
     let (ns, ttl) = ("NS", 172_800i64);
-    let targets = ["ns1.example.net", "ns2.example.net"];
-    let c = fresh(dir.path(), "records");
+    let rdata = r#"["ns1.example.net.","ns2.example.net."]"#;
+    let c = fresh(dir.path(), "rrsets");
     let shared: [(&str, &dyn ToSql); 2] = [("tld", &tld), ("since", &since)];
-    let record_row = |i: usize| {
-        let d = &names[i / 2];
-        vec![d as &dyn ToSql, d, &ns, &ttl, &targets[i % 2]]
-    };
-    results.push((
-        "`records`: 5 of 8 columns bound a row",
-        insert(&c, "records", &shared, &["domain", "owner", "type", "ttl", "rdata"], n, &record_row),
-    ));
+    let rrset_row = |i: usize| vec![&names[i] as &dyn ToSql, &names[i], &ns, &ttl, &rdata];
+    let cols = ["domain", "owner", "type", "ttl", "rdata"];
+    results.push(("`rrsets`: 5 of 8 columns bound a row", insert(&c, "rrsets", &shared, &cols, n, &rrset_row)));
+    // Issue 14's step 3 asks whether integer zone ids and type codes pay: the same rows with
+    // `tld` and `type` as integers.
+    let c = fresh(dir.path(), "rrsets_int");
+    c.execute_batch(
+        "CREATE TABLE r (tld INTEGER NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type INTEGER NOT NULL, ttl INTEGER NOT NULL,
+                         rdata TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER, PRIMARY KEY (tld, domain, owner, type, since)) WITHOUT ROWID",
+    )
+    .expect("create");
+    let (zone_id, ns_code) = (1i64, 2i64);
+    let shared: [(&str, &dyn ToSql); 2] = [("tld", &zone_id), ("since", &since)];
+    let int_row = |i: usize| vec![&names[i] as &dyn ToSql, &names[i], &ns_code, &ttl, &rdata];
+    results.push(("  the same, integer zone and type", insert(&c, "r", &shared, &cols, n, &int_row)));
     results.push(("reading `domains` back, 10,000 a query", read));
 
     let base = results[0].1;
