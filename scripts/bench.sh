@@ -16,7 +16,9 @@
 # floor), `writer` the writer thread's own work (SQLite and the comparison with the current
 # version, its waits for rows left out), `after` what the import did once parsing was done.
 # `cores` is CPU time (user + system) over wall time: near the machine's core count a case is
-# bound by CPU, and only doing less work makes it faster, not more overlap.
+# bound by CPU, and only doing less work makes it faster, not more overlap. `cpu x` is that
+# CPU floor as a ratio to gzip -dc: CPU time over the core count, the time with every core
+# busy from start to end.
 #
 # With records, the web page's pages are timed in Chromium on the two days
 # (scripts/page_times.py; skipped without Chromium and Playwright).
@@ -181,7 +183,7 @@ if "export --no-records" in runs:
         print(f"export of the domains (database imported {flags or 'with records'}) / import --no-records: "
               f"{e / median(runs['zonefeed import --no-records']['secs']):.2f}")
 print(f"zone: {n} domains, {records} records, {text/1e6:.0f} MB text, {os.path.getsize(gz)/1e6:.0f} MB gzip; {os.cpu_count()} cores; median of {len(runs['gzip']['secs'])} runs")
-print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'target':>6} {'cores':>5} {'peak WAL / db':>16}"
+print(f"{'command':32} {'seconds':>8} {'MB/s':>7} {'Mrec/s':>7} {'peak RSS':>9} {'x gzip -dc':>10} {'target':>6} {'cores':>5} {'cpu x':>5} {'peak WAL / db':>16}"
       f"   floors (s): parse / writer / after")
 pages = runs.pop("pages", None)
 for r in runs.values():
@@ -200,7 +202,10 @@ for r in runs.values():
     # Cores busy on average (CPU time, user + system, over wall time, median of the runs):
     # near the machine's count, a case is bound by CPU, and only less of it makes it faster.
     cores = median([c / s for c, s in zip(r["cpu"], r["secs"])])
-    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {t:>6} {cores:5.2f} {w:>16}{fl}")
+    # The CPU floor: the ratio to gzip -dc this much CPU time would give with every core busy
+    # from start to end. A target below it needs less work, not more overlap.
+    cpu_x = median(r["cpu"]) / os.cpu_count() / base
+    print(f"{label:32} {secs:8.2f} {text/1e6/secs:7.0f} {records/1e6/secs:7.2f} {r['rss']/2**20:7.0f}Mi {secs/base:10.2f} {t:>6} {cores:5.2f} {cpu_x:5.2f} {w:>16}{fl}")
 if pages:
     print(pages.stdout + pages.stderr, end="")
 PY
