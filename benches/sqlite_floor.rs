@@ -9,9 +9,9 @@
 //! `INSERT OR FAIL`, the columns every row shares bound once per statement, a commit every
 //! `TX_ROWS` rows, checkpoints left to the end (the writer has them run on a thread beside
 //! it). The next day's read of `domains` is the writer's query, `CURRENT_DOMAINS`. The
-//! baseline is a table of one text key. Nothing else runs: no
-//! parsing, no sorting, no hashing. What this prints is the least the writer thread of an
-//! import of that many domains (or records) can spend in SQLite.
+//! baseline is a table of one text key. Nothing else runs: no parsing, no sorting, no
+//! hashing. What this prints is the least the writer thread of an import of that many
+//! domains (or RRsets) can spend in SQLite.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
