@@ -193,8 +193,10 @@ fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut Group
             return; // without records only domains matter
         }
     }
+    let name_start = batch.names.len() as u32;
+    batch.names.push_str(&String::from_utf8_lossy(domain));
     batch.groups.push(GroupRow {
-        name: String::from_utf8_lossy(domain).into_owned(),
+        name: (name_start, batch.names.len() as u32),
         end: batch.rows.len(),
         sets_end: batch.sets.len(),
         delegation,
