@@ -57,7 +57,7 @@ pages = [
 
 server = subprocess.Popen([binary, "--db", db, "serve", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 try:
-    base = server.stdout.readline().strip().removeprefix("listening on ").removesuffix("/v1/")
+    base = server.stdout.readline().strip().removeprefix("listening on ").split()[0].removesuffix("/")
     t = time.perf_counter()
     while True:
         try:

@@ -328,8 +328,9 @@ pub struct NsArgs {
     /// The name server's host name
     #[arg(value_name = "HOST")]
     pub host: String,
-    /// How far back "added" and "removed" look, in days
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    /// How far back "added" and "removed" look, in days, counted back from the newest zone
+    /// date imported (not from today, so a backfilled history reads the same on any day)
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=36500))]
     pub days: i64,
 }
 
@@ -367,7 +368,8 @@ pub struct CheckArgs {
     pub fail_on: Option<Level>,
 }
 
-/// A read-only JSON API over the database (`/v1`), safe to run while imports write.
+/// The web page (`/`) and a read-only JSON API (`/v1`) over the database, safe to run while
+/// imports write.
 ///
 /// Binds loopback by default: put a reverse proxy (TLS, authentication, rate limits) in front
 /// to expose it. `serve.max_limit` in the config caps `limit` (default 1000).
@@ -423,7 +425,8 @@ pub enum WatchCommand {
     },
     /// Matches found by imports
     Hits {
-        /// Hits recorded at or after this date or time (2026-11-23, RFC 3339, or 7d / 24h ago)
+        /// Hits recorded at or after this date or time (2026-11-23, RFC 3339), or an age (7d,
+        /// 24h) counted back from the end of the newest zone date imported
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
     },
@@ -474,8 +477,8 @@ pub enum WebhooksCommand {
 #[command(after_help = "Examples:\n  zonefeed prune --keep-days 90 --dry-run\n  \
 15 7 * * *  zonefeed --quiet prune --keep-days 90   # daily, from cron")]
 pub struct PruneArgs {
-    /// Days of history to keep
-    #[arg(long, value_name = "N")]
+    /// Days of history to keep (at most 36500: a century)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=36500))]
     pub keep_days: u32,
     /// Print what would be removed; change nothing
     #[arg(long)]
@@ -553,7 +556,7 @@ pub struct DownloadArgs {
 
 /// Domains added, removed and modified between imported versions (the newly-registered feed).
 ///
-/// Without --since or --version: every recorded change, oldest version first, by name then
+/// Without --since or --zone-version: every recorded change, oldest version first, by name then
 /// kind within a version. The first import of a zone is its baseline and records none.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed changes --tld com --kind added --since 2026-11-23\n  \
@@ -566,7 +569,7 @@ pub struct ChangesArgs {
     #[arg(long, value_enum)]
     pub kind: Option<Kind>,
     /// Changes recorded at or after this date or time: 2026-11-23, 2026-11-23T06:00:00Z (RFC
-    /// 3339), or 7d / 24h ago
+    /// 3339), or an age (7d, 24h) counted back from the end of the newest zone date imported
     #[arg(long, value_name = "DATE", conflicts_with = "zone_version")]
     pub since: Option<String>,
     /// Changes recorded by this zone version (a zones.id)
@@ -604,7 +607,7 @@ pub struct ImportArgs {
     pub force: bool,
     /// The day the file's data is for (YYYY-MM-DD): dates first seen, changes and events
     /// [default: the Last-Modified download or sync recorded for the file, else its mtime]
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    #[arg(long, value_name = "DATE", value_parser = parse_zone_date)]
     pub date: Option<String>,
     /// Parser threads [default: all cores]
     #[arg(long, value_name = "N")]
@@ -632,9 +635,14 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     n.checked_mul(mult).filter(|&v| v >= 1 << 20).ok_or_else(|| format!("`{s}` must be at least 1M"))
 }
 
-/// `--date YYYY-MM-DD`, checked to exist.
+/// `--at DATE`: a day that exists (an RFC 3339 time stands for its UTC day).
 pub fn parse_date(s: &str) -> Result<String, String> {
     crate::time::parse_day(s).map_err(|e| e.to_string())
+}
+
+/// `import --date DATE`: as [`parse_date`], and not in the future.
+pub fn parse_zone_date(s: &str) -> Result<String, String> {
+    crate::time::parse_zone_date(s).map_err(|e| e.to_string())
 }
 
 /// A percentage, 0 to 100.

@@ -27,6 +27,8 @@ pub enum ConfigError {
     Invalid { path: PathBuf, key: String, msg: String },
     #[error("{what} `{}` holds a password or secret but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
     Exposed { what: &'static str, path: PathBuf, mode: u32 },
+    #[error("{what} `{}` holds a password or secret but belongs to another user (uid {owner}, not {user}); its owner may have changed it: run: chown {user} {}", path.display(), path.display())]
+    NotOwned { what: &'static str, path: PathBuf, owner: u32, user: u32 },
 }
 
 /// Every key zonefeed reads (README, "Config file").
@@ -190,13 +192,21 @@ impl Config {
     }
 }
 
-/// Refuses a file holding a secret (`what`: "config", "password file") that others can read.
+/// Refuses a file holding a secret (`what`: "config", "password file") that others can read,
+/// or that belongs to a user other than the one running (or root), as ssh does: its owner
+/// could put in a URL that sends the password elsewhere.
 #[cfg(unix)]
 pub fn check_private(what: &'static str, path: &Path) -> Result<(), ConfigError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.into(), source })?.permissions().mode();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(ConfigError::Exposed { what, path: path.into(), mode: mode & 0o777 });
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = unsafe { libc::geteuid() };
+    if meta.uid() != user && meta.uid() != 0 {
+        return Err(ConfigError::NotOwned { what, path: path.into(), owner: meta.uid(), user });
     }
     Ok(())
 }

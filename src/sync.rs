@@ -119,7 +119,7 @@ pub struct Outcome {
 pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyhow::Result<()>) -> anyhow::Result<Outcome> {
     let delivery = webhooks::DeliveryOptions::from_config(&s.config)?;
     // The same lock as import: overlapping cron runs wait, then exit 5.
-    let _db_lock = crate::store::WriteLock::acquire(&s.db, s.wait)?;
+    let db_lock = crate::store::WriteLock::acquire(&s.db, s.wait)?;
     let Session { client, plan: zones, opts, parallel, mut conn, _dir_lock } = Session::open(s, &plan.zones)?;
     let mode = Mode::detect(s.quiet, s.log_interval);
     let transfers = Transfers::new(mode, zones.jobs.len() as u64);
@@ -155,8 +155,11 @@ pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyh
         return Err(e);
     }
     if plan.deliver && !plan.import.webhooks.is_empty() {
+        // Imports done: delivery takes the write lock for each write only.
+        drop(db_lock);
         let _lock = crate::cmd::webhooks_lock(s)?;
-        outcome.deliveries = webhooks::deliver(&conn, &plan.import.webhooks, &delivery)?;
+        let gate = webhooks::WriteGate { db: &s.db, wait: s.wait };
+        outcome.deliveries = webhooks::deliver(&conn, &plan.import.webhooks, &delivery, &gate)?;
     }
     Ok(outcome)
 }

@@ -4,8 +4,15 @@
 use crate::zone::rdata::{civil_from_days, days_from_civil};
 
 /// Seconds since the Unix epoch, now.
+///
+/// `ZONEFEED_NOW` (a date or an RFC 3339 time) moves the clock so that the process starts at
+/// that time and runs on from it: the tests run read paths with the clock far from their data,
+/// so that nothing that should count from the data's dates counts from the clock. A value that
+/// does not parse is ignored.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64
+    static SHIFT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    real + *SHIFT.get_or_init(|| std::env::var("ZONEFEED_NOW").ok().and_then(|v| parse_instant(v.trim()).ok()).map_or(0, |t| t - real))
 }
 
 /// Now as RFC 3339 UTC with seconds: `2026-11-23T23:59:59Z`.
@@ -32,13 +39,33 @@ pub fn day_of_http_date(v: &str) -> Option<String> {
     Some(day(secs))
 }
 
-/// `--date YYYY-MM-DD`: a zone date.
-pub fn parse_day(s: &str) -> Result<String, BadDate> {
-    if s.trim().len() != 10 {
-        return Err(BadDate("a zone date is a day: YYYY-MM-DD"));
+/// The earliest zone date taken: the first TLDs were delegated in 1985.
+const FIRST_ZONE_DATE: &str = "1985-01-01";
+
+/// `--at`, `--date`: a zone date, given as a day or as an RFC 3339 time (its UTC day), not
+/// before 1985.
+pub fn parse_day(s: &str) -> Result<String, BadDay> {
+    let t = parse_instant(s.trim()).map_err(|e| BadDay(e.0))?;
+    if t < parse_instant(FIRST_ZONE_DATE).unwrap_or(0) {
+        return Err(BadDay("no zone is dated before 1985"));
     }
-    parse_instant(s.trim()).map(day)
+    Ok(day(t))
 }
+
+/// The day a zone file is for (`import --date`): as [`parse_day`], and not after tomorrow by
+/// the clock (a zone dated in the future would sort after every real one).
+pub fn parse_zone_date(s: &str) -> Result<String, BadDay> {
+    let d = parse_day(s)?;
+    if parse_instant(&d).is_ok_and(|t| t > unix_now() + 86400) {
+        return Err(BadDay("a zone date is not in the future"));
+    }
+    Ok(d)
+}
+
+/// Why a day was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}; give a day (2026-11-23) or an RFC 3339 time (2026-11-23T06:00:00Z), which stands for its UTC day")]
+pub struct BadDay(&'static str);
 
 /// Why a date was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,11 +75,38 @@ pub struct BadDate(&'static str);
 /// `--since`: a calendar date (midnight UTC), an RFC 3339 date-time with `Z` or an offset, or
 /// an age before `now` (`7d`, `24h`, `30m`, `2w`), as RFC 3339 UTC text.
 pub fn parse_since(s: &str, now: i64) -> Result<String, BadDate> {
-    let s = s.trim();
-    if let Some(age) = parse_age(s) {
-        return age.map(|secs| utc(now - secs));
+    Ok(Since::parse(s)?.resolve(now))
+}
+
+/// A `--since` checked, before what an age counts back from is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// Seconds since the epoch.
+    At(i64),
+    /// Seconds before the reference.
+    Age(i64),
+}
+
+impl Since {
+    pub fn parse(s: &str) -> Result<Since, BadDate> {
+        let s = s.trim();
+        match parse_age(s) {
+            Some(age) => age.map(Since::Age),
+            None => parse_instant(s).map(Since::At),
+        }
     }
-    parse_instant(s).map(utc)
+
+    /// As RFC 3339 UTC text, an age counted back from `now`.
+    pub fn resolve(self, now: i64) -> String {
+        match self {
+            Since::At(t) => utc(t),
+            Since::Age(secs) => utc(now - secs),
+        }
+    }
+
+    pub fn is_age(self) -> bool {
+        matches!(self, Since::Age(_))
+    }
 }
 
 /// `7d`-style ages in seconds: None when `s` is not of that shape.
@@ -161,6 +215,19 @@ mod tests {
         assert_eq!(parse_since("7d", now).unwrap(), "2026-11-24T12:00:00Z");
         assert_eq!(parse_since("24h", now).unwrap(), "2026-11-30T12:00:00Z");
         assert_eq!(parse_since("2024-02-29", now).unwrap(), "2024-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn a_day_takes_a_time_as_its_utc_day_and_refuses_ages_and_the_absurd() {
+        assert_eq!(parse_day("2026-11-03").unwrap(), "2026-11-03T00:00:00Z");
+        assert_eq!(parse_day("2026-11-03T06:00:00Z").unwrap(), "2026-11-03T00:00:00Z");
+        assert_eq!(parse_day("2026-11-03T01:00:00+02:00").unwrap(), "2026-11-02T00:00:00Z");
+        for bad in ["2d", "0000-01-01", "1984-12-31", "2026-13-01", "yesterday"] {
+            let e = parse_day(bad).unwrap_err().to_string();
+            assert!(!e.contains("7d"), "{bad}: an age is offered: {e}");
+        }
+        assert!(parse_zone_date("9999-12-31").is_err());
+        assert!(parse_zone_date("2026-11-03").is_ok());
     }
 
     #[test]

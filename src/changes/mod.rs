@@ -99,6 +99,8 @@ pub struct Filter {
     pub kind: Option<Kind>,
     /// RFC 3339 UTC lower bound on `at`.
     pub since: Option<String>,
+    /// RFC 3339 UTC upper bound on `at` (inclusive): history as of a zone date ends there.
+    pub until: Option<String>,
     pub version: Option<i64>,
     /// One domain's events (its history).
     pub domain: Option<String>,
@@ -138,6 +140,10 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     if let Some(s) = &f.since {
         sql.push_str(" AND e.at >= ?");
         args.push(s.clone().into());
+    }
+    if let Some(u) = &f.until {
+        sql.push_str(" AND e.at <= ?");
+        args.push(u.clone().into());
     }
     if let Some(v) = f.version {
         sql.push_str(" AND e.zone = ?");

@@ -168,13 +168,43 @@ struct Batch {
     next_attempt: i64,
 }
 
-/// Delivers what is pending for every endpoint, oldest first.
-pub fn deliver(conn: &Connection, endpoints: &[Endpoint], opts: &DeliveryOptions) -> rusqlite::Result<Vec<Delivered>> {
+/// Why a delivery stopped: the database, or its write lock that another zonefeed held past
+/// the wait.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::store::StoreError),
+}
+
+/// The database's write lock, taken for each write of a delivery and let go before it waits on
+/// the network: one endpoint that times out once kept `webhooks deliver` holding it for 926 s,
+/// and every import meanwhile exited 5 (busy).
+pub struct WriteGate<'a> {
+    pub db: &'a std::path::Path,
+    pub wait: Duration,
+}
+
+impl WriteGate<'_> {
+    fn hold(&self) -> Result<crate::store::WriteLock, DeliverError> {
+        Ok(crate::store::WriteLock::acquire(self.db, self.wait)?)
+    }
+}
+
+/// Delivers what is pending for every endpoint, oldest first. The caller holds no write lock:
+/// each write takes `gate`'s for as long as it lasts.
+pub fn deliver(
+    conn: &Connection,
+    endpoints: &[Endpoint],
+    opts: &DeliveryOptions,
+    gate: &WriteGate<'_>,
+) -> Result<Vec<Delivered>, DeliverError> {
     let agent = agent(opts.timeout);
     let mut out = Vec::new();
     for e in endpoints {
         let mut d = Delivered { endpoint: e.url.clone(), ..Default::default() };
-        deliver_one(conn, &agent, e, opts, &mut d)?;
+        deliver_one(conn, &agent, e, opts, gate, &mut d)?;
         d.pending = pending_events(conn, &e.url)?;
         out.push(d);
     }
@@ -191,7 +221,14 @@ fn agent(timeout: Duration) -> ureq::Agent {
         .new_agent()
 }
 
-fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &DeliveryOptions, d: &mut Delivered) -> rusqlite::Result<()> {
+fn deliver_one(
+    conn: &Connection,
+    agent: &ureq::Agent,
+    e: &Endpoint,
+    opts: &DeliveryOptions,
+    gate: &WriteGate<'_>,
+    d: &mut Delivered,
+) -> Result<(), DeliverError> {
     if let Some(reason) = disabled(conn, &e.url)? {
         d.disabled = true;
         d.error = Some(format!("disabled: {reason}"));
@@ -203,7 +240,7 @@ fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &Deli
     }
     let mut failures_this_run = 0u32;
     loop {
-        let Some(batch) = next_batch(conn, e)? else { return Ok(()) };
+        let Some(batch) = next_batch(conn, e, gate)? else { return Ok(()) };
         let wait = batch.next_attempt - unix_now();
         if wait > 0 {
             if wait as u64 > opts.max_delay.as_secs() {
@@ -215,6 +252,7 @@ fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &Deli
         match post(agent, e, &batch.id, &body) {
             Ok(200..=299) => {
                 let now = now_utc();
+                let _w = gate.hold()?;
                 conn.execute(
                     "UPDATE webhook_batches SET delivered_at = ?2, attempts = attempts + 1, last_status = 200 WHERE id = ?1",
                     params![batch.id, now],
@@ -224,6 +262,7 @@ fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &Deli
                 d.events += count;
             }
             Ok(410) => {
+                let _w = gate.hold()?;
                 conn.execute(
                     "INSERT OR REPLACE INTO webhook_endpoints (endpoint, disabled_at, reason) VALUES (?1, ?2, 'HTTP 410 Gone')",
                     params![e.url, now_utc()],
@@ -239,10 +278,12 @@ fn deliver_one(conn: &Connection, agent: &ureq::Agent, e: &Endpoint, opts: &Deli
                 };
                 let attempts = batch.attempts + 1;
                 let pause = retry_after.unwrap_or_else(|| backoff(opts, attempts)).min(opts.max_delay);
+                let w = gate.hold()?;
                 conn.execute(
                     "UPDATE webhook_batches SET attempts = ?2, next_attempt = ?3, last_status = ?4, last_error = ?5 WHERE id = ?1",
                     params![batch.id, attempts, unix_now() + pause.as_secs_f64().ceil() as i64, status, why],
                 )?;
+                drop(w);
                 d.failures += 1;
                 d.error = Some(why);
                 failures_this_run += 1;
@@ -362,7 +403,7 @@ fn pending_events(conn: &Connection, url: &str) -> rusqlite::Result<u64> {
 
 /// The endpoint's oldest undelivered batch, forming one from the oldest unbatched rows when
 /// none is open. A formed batch never changes: retries send the same id and events.
-fn next_batch(conn: &Connection, e: &Endpoint) -> rusqlite::Result<Option<Batch>> {
+fn next_batch(conn: &Connection, e: &Endpoint, gate: &WriteGate<'_>) -> Result<Option<Batch>, DeliverError> {
     let open = |conn: &Connection| {
         conn.query_row(
             "SELECT id, tld, created_at, attempts, next_attempt FROM webhook_batches WHERE endpoint = ?1 AND delivered_at IS NULL ORDER BY created_at, id LIMIT 1",
@@ -374,6 +415,7 @@ fn next_batch(conn: &Connection, e: &Endpoint) -> rusqlite::Result<Option<Batch>
     if let Some(b) = open(conn)? {
         return Ok(Some(b));
     }
+    let _w = gate.hold()?;
     let tx = conn.unchecked_transaction()?;
     let first: Option<(i64, String)> = tx
         .query_row(
@@ -393,7 +435,7 @@ fn next_batch(conn: &Connection, e: &Endpoint) -> rusqlite::Result<Option<Batch>
         params![id, e.url, tld, n as i64, now_utc()],
     )?;
     tx.commit()?;
-    open(conn)
+    Ok(open(conn)?)
 }
 
 /// A short stable name for an endpoint URL, part of batch ids.

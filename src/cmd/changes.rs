@@ -1,6 +1,6 @@
 //! `zonefeed changes`: the events between versions (the newly-registered feed).
 
-use super::{open_query_db, since_arg, tld_filter, ExitStatus, Output};
+use super::{open_query_db, since_arg, since_text, tld_filter, ExitStatus, Output};
 use crate::changes::{self, Filter};
 use crate::cli::{ChangesArgs, Format};
 use crate::config::Settings;
@@ -8,6 +8,7 @@ use crate::config::Settings;
 pub fn run(s: &Settings, out: &Output, args: &ChangesArgs) -> anyhow::Result<ExitStatus> {
     let since = since_arg(args.since.as_deref())?;
     let conn = open_query_db(s)?;
+    let since = since_text(&conn, since)?;
     let tld = tld_filter(&conn, args.tld.as_deref())?;
     let kind = if args.moved { Some(changes::Kind::Modified) } else { args.kind };
     // TSV shows no diff: it is read only for the forms that print it.

@@ -35,6 +35,9 @@ fn text(d: &Domain, _: crate::cli::Format) -> String {
     for r in &d.records {
         let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
     }
+    if let Some(n) = d.records_total {
+        let _ = writeln!(t, "  ({} of its {n} records shown)", d.records.len());
+    }
     if let Some(h) = &d.history {
         let _ = writeln!(t, "  history:");
         if let Some(p) = &d.history_pruned_before {

@@ -24,6 +24,10 @@ pub fn run(s: &Settings, out: &Output, args: &ExportArgs) -> anyhow::Result<Exit
         eprintln!("note: {} versions not exported: prune dropped part of their history", report.pruned);
     }
     let rows: u64 = report.written.iter().map(|w| w.rows).sum();
+    // The lines for people are a report of progress: --quiet leaves them out, JSON keeps them.
+    if s.quiet && !out.is_json() {
+        return Ok(ExitStatus::Success);
+    }
     out.one(&report, |r| {
         let mut t: Vec<String> = r.written.iter().map(line).collect();
         t.push(format!("{}: {} partitions written ({rows} rows), {} already there", r.dir, r.written.len(), r.kept));

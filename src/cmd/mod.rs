@@ -118,6 +118,11 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
                 return ExitStatus::Busy;
             }
         }
+        if let Some(crate::changes::webhooks::DeliverError::Lock(e)) = e.downcast_ref() {
+            if e.is_busy() {
+                return ExitStatus::Busy;
+            }
+        }
         if let Some(e) = e.downcast_ref::<crate::czds::CzdsError>() {
             return match e.exit_code() {
                 3 => ExitStatus::Auth,
@@ -174,7 +179,15 @@ pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let settings = Settings::resolve(&cli.global, cli.command.wait())?;
     let s = &settings;
-    let out = Output::new(cli.global.output_format(), s.quiet);
+    let format = cli.global.output_format();
+    // Lists have a tab form; a command whose output is a page or a report has none, and says
+    // so rather than print text to a script that asked for tabs.
+    let tsv =
+        matches!(cli.command, Command::Changes(_) | Command::Search(_) | Command::Check(_) | Command::Watch(_) | Command::Requests(_));
+    if format == crate::cli::Format::Tsv && !tsv {
+        return Err(usage("this command has no tsv form: use --format text, json or jsonl"));
+    }
+    let out = Output::new(format, s.quiet);
     match &cli.command {
         Command::Import(args) => import::run(s, &out, args),
         Command::Download(args) => download::run(s, &out, args),
@@ -281,9 +294,33 @@ pub fn spill_dir(db: &Path) -> PathBuf {
     db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf())
 }
 
-/// `--since` as the RFC 3339 text events carry; exit 2 for anything else.
-pub fn since_arg(since: Option<&str>) -> anyhow::Result<Option<String>> {
-    since.map(|d| crate::time::parse_since(d, crate::time::unix_now()).map_err(|e| usage(format!("--since `{d}`: {e}")))).transpose()
+/// A pivot on name servers reads the records imports keep: a zone imported with
+/// `--no-records` (in its version current now, or on `at`) has no NS data, which is said
+/// rather than finding nothing. An error when no zone has any; a warning for each that has none.
+pub fn need_ns_data(conn: &rusqlite::Connection, tld: Option<&str>, at: Option<&str>, verb: &str) -> anyhow::Result<()> {
+    let zones = crate::query::versions(conn, tld, at)?;
+    let blind: Vec<&str> = zones.iter().filter(|z| !z.2).map(|z| z.1.as_str()).collect();
+    if !blind.is_empty() && blind.len() == zones.len() {
+        return Err(failed(format!("{}: imported with --no-records, so there is no NS data to search", blind.join(", "))));
+    }
+    for z in blind {
+        eprintln!("warning: {z}: imported with --no-records, not {verb} (no NS data)");
+    }
+    Ok(())
+}
+
+/// `--since` checked (exit 2 for anything but a date, a time or an age), before the database
+/// is opened.
+pub fn since_arg(since: Option<&str>) -> anyhow::Result<Option<crate::time::Since>> {
+    since.map(|d| crate::time::Since::parse(d).map_err(|e| usage(format!("--since `{d}`: {e}")))).transpose()
+}
+
+/// `--since` as the RFC 3339 text events carry: an age counts back from the newest zone date
+/// (see [`crate::query::age_reference`]).
+pub fn since_text(conn: &rusqlite::Connection, since: Option<crate::time::Since>) -> anyhow::Result<Option<String>> {
+    let Some(since) = since else { return Ok(None) };
+    let reference = if since.is_age() { crate::query::age_reference(conn)? } else { 0 };
+    Ok(Some(since.resolve(reference)))
 }
 
 /// The config's webhook endpoints and delivery settings.

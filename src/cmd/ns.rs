@@ -1,6 +1,6 @@
 //! `zonefeed ns HOST`: a name server's page.
 
-use super::{open_query_db, ExitStatus, Output};
+use super::{need_ns_data, open_query_db, ExitStatus, Output};
 use crate::cli::NsArgs;
 use crate::config::Settings;
 use crate::query::{self, NameServer};
@@ -8,7 +8,8 @@ use crate::query::{self, NameServer};
 pub fn run(s: &Settings, out: &Output, args: &NsArgs) -> anyhow::Result<ExitStatus> {
     let host = query::normalize(&args.host)?;
     let conn = open_query_db(s)?;
-    let page = query::nameserver(&conn, &host, args.days, crate::time::unix_now())?;
+    need_ns_data(&conn, None, None, "counted")?;
+    let page = query::nameserver(&conn, &host, args.days)?;
     out.one(&page, text)?;
     // Like `domain`: a host no version ever delegated to is not found.
     Ok(if page.first_seen.is_none() { ExitStatus::Failure } else { ExitStatus::Success })
@@ -27,7 +28,10 @@ fn text(p: &NameServer) -> String {
     }
     t.push_str(&format!("  addresses (glue): {}\n", if p.addresses.is_empty() { "none".into() } else { p.addresses.join(", ") }));
     for (what, list) in [("added", &p.added), ("removed", &p.removed)] {
-        t.push_str(&format!("  {what} in the last {} days: {}\n", p.days, list.len()));
+        match &p.as_of {
+            Some(d) => t.push_str(&format!("  {what} in the {} days to {}: {}\n", p.days, &d[..10.min(d.len())], list.len())),
+            None => t.push_str(&format!("  {what}: no zone imported\n")),
+        }
         for d in list {
             t.push_str(&format!("    {d}\n"));
         }

@@ -75,6 +75,14 @@ impl Output {
         Ok(())
     }
 
+    /// Says `note` on stderr when a list for people is empty, so that no output does not read
+    /// as a fault: in `text` form only (`tsv` and JSON stay exact), not under --quiet.
+    pub fn note_empty<T>(&self, items: &[T], note: &str) {
+        if items.is_empty() && self.format == Format::Text && !self.quiet {
+            eprintln!("{note}");
+        }
+    }
+
     /// One result that is not a list (a status, a prune's counts).
     pub fn one<T: Serialize>(&self, item: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
         match self.format {

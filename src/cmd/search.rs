@@ -1,6 +1,6 @@
 //! `zonefeed search`: names by exact name, suffix, substring or glob.
 
-use super::{failed, open_query_db, tld_filter, usage, ExitStatus, Output};
+use super::{need_ns_data, open_query_db, tld_filter, usage, ExitStatus, Output};
 use crate::cli::{Format, SearchArgs};
 use crate::config::Settings;
 use crate::query::{self, Pattern};
@@ -18,15 +18,7 @@ pub fn run(s: &Settings, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
     let conn = open_query_db(s)?;
     let tld = tld_filter(&conn, args.tld.as_deref())?;
     if pattern.is_pivot() {
-        // A zone imported with --no-records has no NS data: say so rather than find nothing.
-        let zones = query::versions(&conn, tld.as_deref(), args.at.as_deref())?;
-        let blind: Vec<&str> = zones.iter().filter(|z| !z.2).map(|z| z.1.as_str()).collect();
-        if !blind.is_empty() && blind.len() == zones.len() {
-            return Err(failed(format!("{}: imported with --no-records, so there is no NS data to search", blind.join(", "))));
-        }
-        for z in blind {
-            eprintln!("warning: {z}: imported with --no-records, not searched (no NS data)");
-        }
+        need_ns_data(&conn, tld.as_deref(), args.at.as_deref(), "searched")?;
     }
     // One more than asked for tells whether there are more; counting them is a second pass
     // made only then.

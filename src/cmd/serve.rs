@@ -28,7 +28,7 @@ pub fn run(s: &Settings, _out: &Output, args: &ServeArgs) -> anyhow::Result<Exit
     };
     crate::serve::run(&args.listen, opts, |addr| {
         // stdout, one line, even under --quiet: scripts (and tests) read the port from it.
-        super::output::write_line(&format!("listening on http://{addr}/v1/"))
+        super::output::write_line(&format!("listening on http://{addr}/ (the web page; the JSON API is under /v1/)"))
     })?;
     Ok(ExitStatus::Success)
 }

@@ -1,6 +1,6 @@
 //! `zonefeed watch`: watched domains and brand terms, and the hits imports found.
 
-use super::{failed, open_query_db, open_writer, since_arg, usage, ExitStatus, Output};
+use super::{failed, open_query_db, open_writer, since_arg, since_text, usage, ExitStatus, Output};
 use crate::changes::{self, watch, Filter, Kind};
 use crate::cli::{Format, WatchArgs, WatchCommand};
 use crate::config::Settings;
@@ -11,7 +11,9 @@ pub fn run(s: &Settings, out: &Output, args: &WatchArgs) -> anyhow::Result<ExitS
         WatchCommand::Hits { since } => hits(s, out, since.as_deref()),
         WatchCommand::List => {
             let conn = open_query_db(s)?;
-            out.list(&watch::list(&conn)?, |e, f| match f {
+            let watched = watch::list(&conn)?;
+            out.note_empty(&watched, "nothing is watched (`zonefeed watch add DOMAIN` or `--term WORD` adds)");
+            out.list(&watched, |e, f| match f {
                 Format::Tsv => format!("{}\t{}", e.kind, e.value),
                 _ => format!("{:<6} {}", e.kind, e.value),
             })?;
@@ -34,6 +36,7 @@ pub fn run(s: &Settings, out: &Output, args: &WatchArgs) -> anyhow::Result<ExitS
 fn hits(s: &Settings, out: &Output, since: Option<&str>) -> anyhow::Result<ExitStatus> {
     let since = since_arg(since)?;
     let conn = open_query_db(s)?;
+    let since = since_text(&conn, since)?;
     let filter = Filter { kind: Some(Kind::Watch), since, after_id: Some(0), ..Default::default() };
     let hits = changes::list(&conn, &filter)?;
     out.list(&hits, |h, f| {

@@ -11,10 +11,12 @@ pub fn run(s: &Settings, out: &Output, args: &WebhooksArgs) -> anyhow::Result<Ex
         return test(out, &endpoints, &opts, url.as_deref());
     }
     let _lock = webhooks_lock(s)?;
-    let (_db_lock, conn) = open_writer(s, false)?;
+    let (db_lock, conn) = open_writer(s, false)?;
     match &args.command {
         WebhooksCommand::Status => {
-            out.list(&webhooks::status(&conn, &endpoints)?, |r, _| {
+            let status = webhooks::status(&conn, &endpoints)?;
+            out.note_empty(&status, "no webhook endpoints: the config's `webhooks` list is empty, and no events wait for one");
+            out.list(&status, |r, _| {
                 format!(
                     "{}: {} events waiting ({} open batches), {} events delivered in {} batches{}{}{}",
                     r.endpoint,
@@ -30,7 +32,10 @@ pub fn run(s: &Settings, out: &Output, args: &WebhooksArgs) -> anyhow::Result<Ex
             Ok(ExitStatus::Success)
         }
         WebhooksCommand::Deliver => {
-            let done = webhooks::deliver(&conn, &endpoints, &opts)?;
+            // Delivery takes the write lock for each write only (see `WriteGate`).
+            drop(db_lock);
+            let gate = webhooks::WriteGate { db: &s.db, wait: s.wait };
+            let done = webhooks::deliver(&conn, &endpoints, &opts, &gate)?;
             let failed = report_deliveries(out, &done, false)?;
             Ok(ExitStatus::of_items(done.len() - failed, failed))
         }
@@ -69,7 +74,10 @@ pub(super) fn report_deliveries(out: &Output, done: &[webhooks::Delivered], in_s
 fn test(out: &Output, endpoints: &[Endpoint], opts: &DeliveryOptions, url: Option<&str>) -> anyhow::Result<ExitStatus> {
     let chosen: Vec<_> = endpoints.iter().filter(|e| url.is_none_or(|u| u == e.url)).collect();
     if chosen.is_empty() {
-        return Err(usage(format!("`{}` is not in the config's `webhooks` list", url.unwrap_or(""))));
+        return Err(usage(match url {
+            Some(u) => format!("`{u}` is not in the config's `webhooks` list"),
+            None => "the config has no `webhooks` list: there is no endpoint to test".to_string(),
+        }));
     }
     let mut results = out.stream();
     let mut failed = 0;

@@ -95,6 +95,38 @@ struct Entry {
     /// The part file, relative to DIR (none for a partition with no rows).
     file: Option<String>,
     bytes: u64,
+    /// The part file's XXH3-64 (hex): a file that is not the one written is written again.
+    /// Manifests from before it have none; their files are checked by size alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    xxh3: Option<String>,
+}
+
+impl Entry {
+    /// Whether the partition's file in `dir` is the one this entry recorded.
+    fn intact(&self, dir: &Path) -> bool {
+        let Some(f) = &self.file else { return true };
+        match digest(&dir.join(f)) {
+            Ok((bytes, sum)) => bytes == self.bytes && self.xxh3.as_ref().is_none_or(|want| *want == sum),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A file's size and XXH3-64 (hex), read in 1 MiB pieces.
+fn digest(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((bytes, format!("{:016x}", h.digest())));
+        }
+        h.update(&buf[..n]);
+        bytes += n as u64;
+    }
 }
 
 /// What to export.
@@ -139,12 +171,20 @@ struct Day {
 }
 
 /// The Hive partition value of a zone: the root zone is `root` (`tld=.` would be a path).
-fn tld_value(tld: &str) -> &str {
+fn tld_value(tld: &str) -> std::borrow::Cow<'_, str> {
     if tld == "." {
-        "root"
-    } else {
-        tld
+        return "root".into();
     }
+    // Hive's escaping: a zone name is anyone's to write, and a `/` in it must not make a
+    // folder (nor `=` a partition key); every byte but letters, digits, `-`, `_` and `.`
+    // becomes %XX, which Spark, Trino and DuckDB read back.
+    if tld.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return tld.into();
+    }
+    tld.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect::<String>()
+        .into()
 }
 
 /// Creates the export directory if need be; refuses a path that is not one.
@@ -286,6 +326,11 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
     };
     let mut manifest = read_manifest(dir)?;
     remove_leftovers(dir)?;
+    // One read snapshot for the whole run: a `prune` that runs meanwhile cannot cut rows out
+    // from under a partition the run has decided is whole (it once wrote 140,803 rows of
+    // 141,981 and recorded the partition complete).
+    let snapshot = conn.unchecked_transaction()?;
+    let conn: &Connection = &snapshot;
     let pruned_before = store::pruned_before(conn)?;
     let (days, pruned) = days(conn, opts, pruned_before.as_deref())?;
     let mut report = Report { dir: dir.display().to_string(), pruned, ..Default::default() };
@@ -299,8 +344,7 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
             }
             let key = format!("{}/tld={}/date={}", table.name(), tld_value(&day.tld), day.date);
             if let Some(e) = manifest.partitions.get(&key) {
-                let there = e.file.as_ref().is_none_or(|f| dir.join(f).is_file());
-                if e.version == day.version && there {
+                if e.version == day.version && e.intact(dir) {
                     report.kept += 1;
                     continue;
                 }
@@ -308,8 +352,7 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
             let part_dir = dir.join(&key);
             fs::create_dir_all(&part_dir).map_err(io(&part_dir))?;
             let path = part_dir.join(PART);
-            // One read transaction per partition: the version's rows as one snapshot.
-            let tx = conn.unchecked_transaction()?;
+            let tx = conn;
             let mut rows = 0u64;
             let mut tick = |n: u64| {
                 rows = n;
@@ -319,9 +362,9 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
                 let parquet = |source| ExportError::Parquet { path: path.clone(), source };
                 let mut t = Table::create(f, schema(table), dictionary(table)).map_err(parquet)?;
                 match table {
-                    ExportTable::Domains => domains(&tx, day, &mut t, &mut tick),
-                    ExportTable::Records => records(&tx, day, &mut t, &mut tick),
-                    ExportTable::Changes => events(&tx, day, &mut t, &mut tick),
+                    ExportTable::Domains => domains(tx, day, &mut t, &mut tick),
+                    ExportTable::Records => records(tx, day, &mut t, &mut tick),
+                    ExportTable::Changes => events(tx, day, &mut t, &mut tick),
                 }
                 .map_err(|e| match e {
                     Fill::Sql(e) => ExportError::Sqlite(e),
@@ -330,16 +373,16 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
                 let (_, f) = t.close().map_err(parquet)?;
                 Ok(f)
             })?;
-            drop(tx);
             // A partition with no rows (the changes of a zone's first version) has no file.
-            let (file, bytes) = if rows == 0 {
+            let (file, bytes, xxh3) = if rows == 0 {
                 fs::remove_file(&path).map_err(io(&path))?;
                 let _ = fs::remove_dir(&part_dir);
-                (None, 0)
+                (None, 0, None)
             } else {
-                (Some(format!("{key}/{PART}")), fs::metadata(&path).map_err(io(&path))?.len())
+                let (bytes, sum) = digest(&path).map_err(io(&path))?;
+                (Some(format!("{key}/{PART}")), bytes, Some(sum))
             };
-            let entry = Entry { version: day.version, rows, file: file.clone(), bytes };
+            let entry = Entry { version: day.version, rows, file: file.clone(), bytes, xxh3 };
             manifest.partitions.insert(key, entry);
             save_manifest(dir, &manifest)?;
             report.written.push(Written { table, tld: day.tld.clone(), date: day.date.clone(), version: day.version, rows, file, bytes });
@@ -559,4 +602,18 @@ fn put_event(t: &mut Table, e: &Event) {
     let moved = e.moved.as_ref();
     c[11].opt_list(moved.map(|m| m.from.iter().map(String::as_str)));
     c[12].opt_list(moved.map(|m| m.to.iter().map(String::as_str)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zone_name_is_one_folder_whatever_it_holds() {
+        assert_eq!(tld_value("."), "root");
+        assert_eq!(tld_value("com"), "com");
+        assert_eq!(tld_value("xn--p1ai"), "xn--p1ai");
+        assert_eq!(tld_value("a/b"), "a%2Fb");
+        assert_eq!(tld_value("../x=y"), "..%2Fx%3Dy");
+    }
 }

@@ -612,8 +612,11 @@ impl<'a> Pipeline<'a> {
             }
             Err(e) => {
                 // Drop the half-written version now, so its rows do not keep a full disk full.
-                // On a full disk the first try may fail for want of WAL room: truncating the
-                // WAL (the failed transactions' frames) makes some, then it tries once more.
+                // The writer stopped while the disk had room for the WAL's committed frames in
+                // the database file (`store::space`): moving them there first frees the WAL's
+                // room for the deletions. Should a deletion still fail, truncating the WAL
+                // once more makes room, then it tries again.
+                let _ = store::truncate_wal(conn, store::READER_BOUND);
                 if store::clean_leftovers(conn).is_err() {
                     let _ = store::truncate_wal(conn, store::READER_BOUND);
                     if let Err(c) = store::clean_leftovers(conn) {
@@ -623,6 +626,9 @@ impl<'a> Pipeline<'a> {
                         );
                     }
                 }
+                // Give the WAL's room back to the disk: the writer stopped while there was
+                // room for this (see `store::space`).
+                let _ = store::truncate_wal(conn, store::READER_BOUND);
                 Err(e)
             }
         }

@@ -177,8 +177,9 @@ pub fn open(input: &Input, counters: &Arc<Counters>, digest: &DigestSlot) -> io:
                 return Ok(Opened { kind: Kind::Mapped(Arc::new(map)), size, gzip: false });
             }
             hashed = meta.is_file();
-            let f = File::open(p)?;
-            (Box::new(f), size)
+            // The bytes already read go first: a pipe (`import <(zcat f)`, /dev/stdin) cannot
+            // be opened again from its start.
+            (Box::new(io::Cursor::new(magic[..n].to_vec()).chain(f)), size)
         }
     };
     let mut head = [0u8; 2];

@@ -76,9 +76,13 @@ pub struct Domain {
     pub last_seen: String,
     pub last_changed: String,
     pub removed_at: Option<String>,
-    /// Empty when the zone was imported with `--no-records`.
+    /// Empty when the zone was imported with `--no-records`; at most [`MAX_RECORDS`].
     pub records: Vec<Record>,
     pub records_kept: bool,
+    /// Set when the name has more records than [`MAX_RECORDS`]: how many it has (the list
+    /// holds the first, by owner, type and data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_total: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Event>>,
     /// With the history: `prune` dropped what came before this time, so an empty or short
@@ -86,6 +90,11 @@ pub struct Domain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_pruned_before: Option<String>,
 }
+
+/// The most records one answer about a domain holds. A zone can put any number at one name (a
+/// probe imported a million TXT records, and the API answered 76 MB from a server that grew to
+/// 1 GB); real delegations have a handful.
+pub const MAX_RECORDS: usize = 10_000;
 
 /// `name` in every zone whose current version holds it (or held it: `removed_at` set); with
 /// `at` (a zone date, RFC 3339 midnight), in the version of each zone that was current on
@@ -97,7 +106,8 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     let version = match at {
         None => "z.state = 'current' AND ?2 IS NULL",
         Some(_) => {
-            "z.id = (SELECT max(y.id) FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2)"
+            "z.id = (SELECT y.id FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2
+                      ORDER BY y.zone_date DESC, y.id DESC LIMIT 1)"
         }
     };
     // Zones first (CROSS JOIN fixes the order), then a key lookup of the name in each: left
@@ -120,6 +130,7 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
             removed_at: r.get(5)?,
             records: Vec::new(),
             records_kept: r.get::<_, i64>(6)? != 0,
+            records_total: None,
             history: None,
             history_pruned_before: None,
         })
@@ -127,19 +138,30 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     for d in out.iter_mut() {
         if d.records_kept {
+            let live = store::visible("r", "?3");
             let mut st = tx.prepare(&format!(
-                "SELECT owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND domain = ?2 AND {} ORDER BY owner, type, rdata",
-                store::visible("r", "?3")
+                "SELECT owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND domain = ?2 AND {live} ORDER BY owner, type, rdata LIMIT ?4"
             ))?;
             d.records = st
-                .query_map(params![d.tld, name, d.zone_version], |r| {
+                .query_map(params![d.tld, name, d.zone_version, MAX_RECORDS as i64 + 1], |r| {
                     Ok(Record { owner: r.get(0)?, rtype: r.get(1)?, ttl: r.get(2)?, rdata: r.get(3)? })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            if d.records.len() > MAX_RECORDS {
+                d.records.truncate(MAX_RECORDS);
+                let sql = format!("SELECT count(*) FROM records r WHERE tld = ?1 AND domain = ?2 AND {live}");
+                d.records_total = Some(tx.query_row(&sql, params![d.tld, name, d.zone_version], |r| r.get(0))?);
+            }
         }
         if history {
-            let filter =
-                crate::changes::Filter { tld: Some(d.tld.clone()), domain: Some(name.to_string()), diffs: true, ..Default::default() };
+            // History as of a day ends on that day.
+            let filter = crate::changes::Filter {
+                tld: Some(d.tld.clone()),
+                domain: Some(name.to_string()),
+                until: at.map(str::to_string),
+                diffs: true,
+                ..Default::default()
+            };
             d.history = Some(crate::changes::list(&tx, &filter)?);
             d.history_pruned_before = store::pruned_before(&tx)?;
         }
@@ -335,8 +357,8 @@ impl Pattern {
             "SELECT DISTINCT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {}",
             store::visible(
                 "g",
-                "(SELECT max(y.id) FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
-                   ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END)"
+                "(SELECT y.id FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
+                   ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END ORDER BY y.zone_date DESC, y.id DESC LIMIT 1)"
             )
         )
     }
@@ -409,11 +431,15 @@ pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -
 /// The version of each zone (all, or `tld`) current now, or on the zone date `at`, and
 /// whether it kept its records.
 pub fn versions(conn: &Connection, tld: Option<&str>, at: Option<&str>) -> rusqlite::Result<Vec<(i64, String, bool)>> {
+    // On a day: the version with the latest zone date up to it (the latest import of that
+    // date), not the latest import, which `import --force` may have dated earlier.
     let mut st = conn.prepare(
-        "SELECT max(id), tld, with_records FROM zones
-          WHERE (?1 IS NULL OR tld = ?1)
-            AND CASE WHEN ?2 IS NULL THEN state = 'current' ELSE state IN ('current', 'replaced') AND zone_date <= ?2 END
-          GROUP BY tld ORDER BY tld",
+        "SELECT z.id, z.tld, z.with_records FROM zones z
+          WHERE (?1 IS NULL OR z.tld = ?1)
+            AND CASE WHEN ?2 IS NULL THEN z.state = 'current'
+                ELSE z.id = (SELECT y.id FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2
+                              ORDER BY y.zone_date DESC, y.id DESC LIMIT 1) END
+          ORDER BY z.tld",
     )?;
     let v = st.query_map(params![tld, at], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?.collect();
     v
@@ -498,6 +524,8 @@ pub struct Stats {
     pub tld: String,
     pub version: i64,
     pub serial: Option<i64>,
+    /// The day the current version's data is for (RFC 3339 midnight UTC).
+    pub zone_date: Option<String>,
     pub imported_at: String,
     pub domains: i64,
     pub records: i64,
@@ -519,10 +547,13 @@ pub struct Stats {
 #[derive(Debug, Serialize)]
 pub struct VersionChanges {
     pub version: i64,
+    /// The day its data is for (RFC 3339 midnight UTC).
+    pub zone_date: Option<String>,
     pub imported_at: String,
-    pub added: i64,
-    pub removed: i64,
-    pub modified: i64,
+    /// None for a zone's first version, which had nothing to compare with.
+    pub added: Option<i64>,
+    pub removed: Option<i64>,
+    pub modified: Option<i64>,
 }
 
 /// Statistics of `tld`'s current version; None when the zone was never imported.
@@ -532,12 +563,18 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     let conn: &Connection = &tx;
     let cur = conn
         .query_row(
-            "SELECT id, serial, coalesce(finished_at, imported_at), coalesce(domains, 0), coalesce(records, 0), with_records FROM zones WHERE tld = ?1 AND state = 'current'",
+            "SELECT id, serial, coalesce(finished_at, imported_at), coalesce(domains, 0), coalesce(records, 0), with_records, zone_date, ds_domains
+               FROM zones WHERE tld = ?1 AND state = 'current'",
             params![tld],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)? != 0)),
+            |r| {
+                Ok((
+                    (r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?),
+                    (r.get::<_, i64>(5)? != 0, r.get::<_, Option<String>>(6)?, r.get::<_, Option<i64>>(7)?),
+                ))
+            },
         )
         .optional()?;
-    let Some((version, serial, imported_at, domains, records, kept)) = cur else { return Ok(None) };
+    let Some(((version, serial, imported_at, domains, records), (kept, zone_date, ds_domains))) = cur else { return Ok(None) };
     let mut types = BTreeMap::new();
     // Records of a zone whose current version kept none are leftovers on their way out.
     let records_of = if kept { tld } else { "" };
@@ -547,11 +584,15 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
         let (t, n) = r?;
         types.insert(t, n);
     }
-    let domains_with_ds: i64 = conn.query_row(
-        &format!("SELECT count(DISTINCT domain) FROM records r WHERE tld = ?1 AND type = 'DS' AND owner = domain AND {live}"),
-        params![records_of, version],
-        |r| r.get(0),
-    )?;
+    // The version's own count, kept with --no-records too; else (before schema 10) counted.
+    let domains_with_ds: i64 = match ds_domains {
+        Some(n) => n,
+        None => conn.query_row(
+            &format!("SELECT count(DISTINCT domain) FROM records r WHERE tld = ?1 AND type = 'DS' AND owner = domain AND {live}"),
+            params![records_of, version],
+            |r| r.get(0),
+        )?,
+    };
     // One pass over the delegations' NS records, in domain order.
     let mut hosts: HashMap<String, i64> = HashMap::new();
     let mut providers: HashMap<String, i64> = HashMap::new();
@@ -604,14 +645,18 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     };
     let mut versions = Vec::new();
     let mut st = conn.prepare(
-        "SELECT z.id, coalesce(z.finished_at, z.imported_at),
-                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'added'),
-                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'removed'),
-                (SELECT count(*) FROM events e WHERE e.zone = z.id AND e.kind = 'modified')
-           FROM zones z WHERE z.tld = ?1 AND z.state IN ('current', 'replaced') ORDER BY z.id",
+        "SELECT id, zone_date, coalesce(finished_at, imported_at), added, removed, modified
+           FROM zones WHERE tld = ?1 AND state IN ('current', 'replaced') ORDER BY zone_date, id",
     )?;
     for v in st.query_map(params![tld], |r| {
-        Ok(VersionChanges { version: r.get(0)?, imported_at: r.get(1)?, added: r.get(2)?, removed: r.get(3)?, modified: r.get(4)? })
+        Ok(VersionChanges {
+            version: r.get(0)?,
+            zone_date: r.get(1)?,
+            imported_at: r.get(2)?,
+            added: r.get(3)?,
+            removed: r.get(4)?,
+            modified: r.get(5)?,
+        })
     })? {
         versions.push(v?);
     }
@@ -619,6 +664,7 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
         tld: tld.into(),
         version,
         serial,
+        zone_date,
         imported_at,
         domains,
         records,
@@ -674,10 +720,13 @@ pub struct NameServer {
     pub first_seen: Option<String>,
     /// The last zone date a version delegated a domain to it.
     pub last_seen: Option<String>,
-    /// Domains that gained it, and lost it, in versions of the last `days` days.
+    /// Domains that gained it, and lost it, in versions of the `days` days up to `as_of`.
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub days: i64,
+    /// The day the window of `days` counts back from: the newest zone date of the current
+    /// versions, not the clock, so that a backfilled history reads the same on any day.
+    pub as_of: Option<String>,
     /// A and AAAA records for it in the current versions of the imported zones.
     pub addresses: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -685,7 +734,7 @@ pub struct NameServer {
 }
 
 /// The page of name server `host`, from the reverse-lookup index.
-pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlite::Result<NameServer> {
+pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<NameServer> {
     let tx = conn.unchecked_transaction()?;
     let rhost = crate::zone::name::reversed(host);
     let one = |sql: &str| tx.query_row(sql, params![rhost], |r| r.get::<_, Option<String>>(0));
@@ -735,13 +784,15 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
         }
         best
     };
-    let since = crate::time::day(now - days * 86400);
+    let as_of = newest_zone_date(&tx)?;
+    // The window holds `days` zone dates: as_of and the days - 1 before it.
+    let since = as_of.as_deref().and_then(|d| crate::time::parse_instant(d).ok()).map(|t| crate::time::day(t - (days - 1) * 86400));
     // Gains are the pairs opened after each zone's base (a zone's first version is its
     // baseline, not gains); losses the pairs closed, base pairs included.
     let changed = |at: &str, gains: bool| -> rusqlite::Result<Vec<String>> {
-        if days == 0 {
+        let Some(since) = since.as_deref().filter(|_| days > 0) else {
             return Ok(Vec::new());
-        }
+        };
         let not_base = if gains { "AND l.since <> coalesce((SELECT version FROM ns_bases b WHERE b.tld = l.tld), 0)" } else { "" };
         let sql = format!(
             "SELECT DISTINCT l.domain FROM ns_links l JOIN zones z ON z.id = l.{at}
@@ -781,7 +832,22 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64, now: i64) -> rusqlit
         added,
         removed,
         days,
+        as_of,
         addresses,
         history_pruned_before: store::pruned_before(&tx)?,
     })
+}
+
+/// The newest zone date of the current versions: where windows such as "the last 30 days"
+/// end. Counting them from the clock would empty them for a backfilled or a paused history.
+pub fn newest_zone_date(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT max(zone_date) FROM zones WHERE state = 'current'", [], |r| r.get(0))
+}
+
+/// What an age such as `--since 7d` counts back from: the end of the newest zone date (events
+/// carry their version's zone date), so `1d` is that day's changes whatever the clock says;
+/// the clock only when no zone is imported.
+pub fn age_reference(conn: &Connection) -> rusqlite::Result<i64> {
+    let newest = newest_zone_date(conn)?.and_then(|d| crate::time::parse_instant(&d).ok());
+    Ok(newest.map_or_else(crate::time::unix_now, |t| t + 86400))
 }

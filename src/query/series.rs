@@ -267,13 +267,14 @@ pub struct WatchHit {
 /// How many modified events a moved feed reads at a time to find its page.
 const MOVED_SCAN: usize = 512;
 
-/// `kind` events of `tld`'s versions dated `date` (`YYYY-MM-DD`), after event `after`, at most
-/// `limit` (all with None), by event id; None when no version of the zone is of that day.
+/// `kind` events (every kind but watch hits with None: the whole day) of `tld`'s versions
+/// dated `date` (`YYYY-MM-DD`), after event `after`, at most `limit` (all with None), by event
+/// id; None when no version of the zone is of that day.
 pub fn feed(
     conn: &Connection,
     tld: &str,
     date: &str,
-    kind: FeedKind,
+    kind: Option<FeedKind>,
     after: i64,
     limit: Option<usize>,
 ) -> rusqlite::Result<Option<Vec<FeedItem>>> {
@@ -288,11 +289,12 @@ pub fn feed(
     if versions.is_empty() {
         return Ok(None);
     }
-    let ev_kind = match kind {
+    let ev_kind = kind.map(|k| match k {
         FeedKind::Added => Kind::Added,
         FeedKind::Removed => Kind::Removed,
         FeedKind::Modified | FeedKind::Moved => Kind::Modified,
-    };
+    });
+    let moved = kind == Some(FeedKind::Moved);
     let mut out: Vec<Event> = Vec::new();
     for v in &versions {
         let mut cursor = after;
@@ -301,21 +303,21 @@ pub fn feed(
             if want == Some(0) {
                 break;
             }
-            let batch = if kind == FeedKind::Moved { want.map(|w| w.max(MOVED_SCAN)) } else { want };
+            let batch = if moved { want.map(|w| w.max(MOVED_SCAN)) } else { want };
             let filter = changes::Filter {
                 tld: Some(tld.to_string()),
-                kind: Some(ev_kind),
+                kind: ev_kind,
                 version: Some(*v),
                 after_id: Some(cursor),
                 limit: batch,
-                diffs: matches!(kind, FeedKind::Modified | FeedKind::Moved),
+                diffs: !matches!(kind, Some(FeedKind::Added | FeedKind::Removed)),
                 ..Default::default()
             };
             let got = changes::list(&tx, &filter)?;
             let Some(last) = got.last().map(|e| e.id) else { break };
             let read = got.len();
             for e in got {
-                if kind != FeedKind::Moved || e.moved.is_some() {
+                if !moved || e.moved.is_some() {
                     out.push(e);
                     if limit.is_some_and(|l| out.len() >= l) {
                         break;

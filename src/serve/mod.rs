@@ -411,7 +411,10 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
             let at = q.at()?;
             let found = query::domain(conn, &name, true, at.as_deref()).map_err(internal)?;
             if found.is_empty() {
-                return Err(not_found(format!("`{name}` is not in any imported zone")));
+                return Err(not_found(match &at {
+                    Some(at) => format!("{name}: in no version of an imported zone current on {}", &at[..10]),
+                    None => format!("{name}: not in any imported zone"),
+                }));
             }
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
         }
@@ -427,7 +430,7 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
                     .filter(|d| (0..=36_500).contains(d))
                     .ok_or_else(|| bad("invalid_days", "days is a whole number from 0 to 36500"))?,
             };
-            let page = query::nameserver(conn, &host, days, crate::time::unix_now()).map_err(internal)?;
+            let page = query::nameserver(conn, &host, days).map_err(internal)?;
             if page.first_seen.is_none() {
                 return Err(not_found(format!("no imported version delegates to `{host}`")));
             }
@@ -450,7 +453,7 @@ fn endpoints() -> Value {
         e("/v1/zones/{tld}", "a zone's statistics (`root` is the root zone)"),
         e("/v1/zones/{tld}/checks?level=&limit=", "check findings and summary"),
         e("/v1/zones/{tld}/series", "per version: zone date, domains, added/removed/modified, domains with DS and their share"),
-        e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes with watchlist hits, paged, or all as CSV"),
+        e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes (every kind without `kind`) with watchlist hits, paged, or all as CSV"),
         e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
         e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history; as it was on a day"),
         e("/v1/nameservers/{host}?days=", "a name server: domains now, first and last seen, gained and lost in `days` (30; 0: no lists), glue"),
@@ -486,7 +489,10 @@ fn status(conn: &rusqlite::Connection, shared: &Shared) -> Reply {
 
 fn zones(conn: &rusqlite::Connection) -> Reply {
     let mut st = conn
-        .prepare("SELECT tld, id, serial, coalesce(domains, 0), coalesce(records, 0), with_records, coalesce(finished_at, imported_at) FROM zones WHERE state = 'current' ORDER BY tld")
+        .prepare(
+            "SELECT tld, id, serial, coalesce(domains, 0), coalesce(records, 0), with_records, coalesce(finished_at, imported_at), zone_date
+               FROM zones WHERE state = 'current' ORDER BY tld",
+        )
         .map_err(internal)?;
     let items: Vec<Value> = st
         .query_map([], |r| {
@@ -494,6 +500,7 @@ fn zones(conn: &rusqlite::Connection) -> Reply {
             let path = if tld == "." { "root".to_string() } else { tld.clone() };
             Ok(json!({"tld": tld, "version": r.get::<_, i64>(1)?, "serial": r.get::<_, Option<i64>>(2)?, "domains": r.get::<_, i64>(3)?,
                       "records": r.get::<_, i64>(4)?, "records_kept": r.get::<_, i64>(5)? != 0, "imported_at": r.get::<_, String>(6)?,
+                      "zone_date": r.get::<_, Option<String>>(7)?,
                       "links": {"self": format!("/v1/zones/{path}"), "checks": format!("/v1/zones/{path}/checks")}}))
         })
         .map_err(internal)?
@@ -566,7 +573,9 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
     let limit = q.limit(shared.opts.max_limit)?;
     let since = match q.get("since") {
         Some(s) => {
-            Some(crate::time::parse_since(s, crate::time::unix_now()).map_err(|e| bad("invalid_since", format!("since `{s}`: {e}")))?)
+            let since = crate::time::Since::parse(s).map_err(|e| bad("invalid_since", format!("since `{s}`: {e}")))?;
+            let reference = if since.is_age() { query::age_reference(conn).map_err(internal)? } else { 0 };
+            Some(since.resolve(reference))
         }
         None => None,
     };
@@ -654,9 +663,12 @@ fn feed(
     let tld = zone_of_path(tld)?;
     let day = crate::time::parse_day(date).map_err(|e| bad("invalid_date", format!("`{date}`: {e}")))?;
     let day = &day[..10];
-    let kind_name = q.get("kind").unwrap_or("added");
-    let kind = FeedKind::parse(kind_name)
-        .ok_or_else(|| bad("invalid_kind", format!("kind `{kind_name}` is added, removed, modified or moved")))?;
+    // Without `kind`: the whole day, every kind.
+    let kind_name = q.get("kind").unwrap_or("all");
+    let kind = match q.get("kind") {
+        None => None,
+        Some(k) => Some(FeedKind::parse(k).ok_or_else(|| bad("invalid_kind", format!("kind `{k}` is added, removed, modified or moved")))?),
+    };
     let csv = match q.get("format") {
         None | Some("json") => false,
         Some("csv") => true,
@@ -670,7 +682,7 @@ fn feed(
             let e = &i.event;
             let (from, to) = e.moved.as_ref().map(|m| (m.from.join(" "), m.to.join(" "))).unwrap_or_default();
             let watch: Vec<&str> = i.watch.iter().filter_map(|w| w.term.as_deref()).collect();
-            let row = [day, &e.tld, kind_name, &e.domain, &query::unicode(&e.domain), &from, &to, &watch.join(" ")];
+            let row = [day, &e.tld, e.kind.as_str(), &e.domain, &query::unicode(&e.domain), &from, &to, &watch.join(" ")];
             body.push_str(&row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
             body.push_str("\r\n");
         }
@@ -693,9 +705,14 @@ fn feed(
     ))
 }
 
-/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+/// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A field that a
+/// spreadsheet would run as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return) gets a leading `'` and quotes, as OWASP's advice on CSV injection has it: zone
+/// data is anyone's to write.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -763,5 +780,16 @@ mod tests {
         let c = cursor('d', "example.com");
         assert_eq!(uncursor('d', &c).unwrap(), "example.com");
         assert!(uncursor('e', &c).is_err() && uncursor('d', "!!").is_err());
+    }
+
+    #[test]
+    fn csv_fields_that_a_spreadsheet_would_run_are_neutralised() {
+        assert_eq!(csv_field("example.com"), "example.com");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        for f in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@sum(1)", "\tx"] {
+            let got = csv_field(f);
+            assert!(got.starts_with("\"'"), "{f}: {got}");
+        }
+        assert_eq!(csv_field("=a\"b"), "\"'=a\"\"b\"");
     }
 }

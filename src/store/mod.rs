@@ -14,6 +14,7 @@
 
 mod checkpoint;
 pub mod links;
+pub mod space;
 pub mod state;
 pub mod writer;
 

@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, Row, Statement, ToSql};
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
 use super::push_json_array;
+use super::space;
 use super::state::{self, BlockWriter, Chain, DomainState, Entry, GroupState};
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
@@ -207,8 +208,12 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
-    // Counts rows written and commits every `tx_rows`.
+    let headroom = space::Headroom::of(conn);
+    // Counts rows written and commits every `tx_rows`; stops while the disk has room to undo.
     let mut tick = |rows: usize| -> rusqlite::Result<()> {
+        if let Some(h) = &headroom {
+            h.wrote(conn, rows)?;
+        }
         in_tx += rows;
         if in_tx >= tx_rows {
             conn.execute_batch("COMMIT")?;
@@ -240,6 +245,9 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         let mut start = 0;
         for (i, g) in b.groups.iter().enumerate() {
             merge.group(&b, i, start, &mut stats)?;
+            if let Some(h) = &headroom {
+                h.wrote(conn, g.end - start + 1)?;
+            }
             start = g.end;
         }
         merge.finish_batch(&b)?;
@@ -756,7 +764,12 @@ impl<'c> Merge<'c> {
             last_changed,
             removed_at: None,
         };
-        self.replace_domain(&row)
+        if self.replace_domain(&row)? == 0 {
+            // `prune` dropped the removed row the state still names: the domain comes back
+            // with a new row, first seen now, as history before the prune is gone.
+            self.domains.push(b, i)?;
+        }
+        Ok(())
     }
 
     /// A name of the current version that is not in the new one at all: its domain row is
@@ -812,15 +825,16 @@ impl<'c> Merge<'c> {
             last_changed: None,
             removed_at: Some(self.job.now.clone()),
         };
-        self.replace_domain(&row)
+        self.replace_domain(&row).map(drop)
     }
 
-    /// Writes a domain row that replaces the name's current one.
-    fn replace_domain(&mut self, d: &NewDomain) -> rusqlite::Result<()> {
+    /// Writes a domain row that replaces the name's current one; the rows written (0 when it
+    /// has none, as after `prune` dropped a removed one).
+    fn replace_domain(&mut self, d: &NewDomain) -> rusqlite::Result<usize> {
         self.note_pending(&d.name)?;
         let (tld, zone) = (self.tld, self.job.zone);
         let sig = d.sig.as_ref().map(|s| &s[..]);
-        self.replace.domain.execute(params![
+        let written = self.replace.domain.execute(params![
             tld,
             d.name,
             zone,
@@ -832,7 +846,7 @@ impl<'c> Merge<'c> {
             d.removed_at
         ])?;
         self.replace.domain_done.execute(params![tld, d.name, zone])?;
-        Ok(())
+        Ok(written)
     }
 
     /// The name's current records (and its group row, when it has one) are replaced, by

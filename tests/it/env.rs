@@ -28,6 +28,16 @@ impl TestEnv {
         c
     }
 
+    /// `script` run by bash in the temp dir, without the environment [`TestEnv::cmd`] leaves out.
+    pub fn cmd_in_shell(&self, script: &str) -> Output {
+        let mut c = Command::new("bash");
+        c.current_dir(self.dir.path()).env_remove("ZONEFEED_DB").env_remove("ZONEFEED_CONFIG").stdin(Stdio::null());
+        for k in ["CZDS_USERNAME", "CZDS_PASSWORD", "CZDS_AUTH_URL", "CZDS_BASE_URL"] {
+            c.env_remove(k);
+        }
+        c.args(["-c", script]).output().expect("run bash")
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run zonefeed")
     }

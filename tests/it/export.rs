@@ -181,6 +181,17 @@ fn a_second_run_writes_nothing_and_a_new_day_only_its_partitions() {
             assert_eq!(after.get(k), Some(v), "{k} rewritten");
         }
     }
+    // A part file that is not the one written (junk of the same size, or cut short) is
+    // written again, not trusted because the manifest names it.
+    let part = "domains/tld=com/date=2026-11-20/part-0.parquet";
+    let good = after[part].clone();
+    std::fs::write(dir.join(part), vec![b'x'; good.len()]).unwrap();
+    let fixed = export(&t, "a.db", &dir);
+    assert_eq!(fixed["written"].as_array().unwrap().len(), 1, "{fixed}");
+    assert_eq!(std::fs::read(dir.join(part)).unwrap(), good);
+    std::fs::write(dir.join(part), &good[..good.len() / 2]).unwrap();
+    assert_eq!(export(&t, "a.db", &dir)["written"].as_array().unwrap().len(), 1);
+    assert_eq!(std::fs::read(dir.join(part)).unwrap(), good);
     // --tables, --tld and --since choose what goes.
     let dir2 = t.path("out2");
     let out = t.run(&[

@@ -117,6 +117,25 @@ fn golden_tricky_zone() {
     assert_eq!(names, ["ds-sub.example", "sub.example", "sub2.example", "weird\\.label.example"]);
 }
 
+/// A FILE that is a pipe reads as stdin does: `import <(zcat f)` and `/dev/stdin`, plain and
+/// gzip, give the tables of the file itself.
+#[test]
+fn a_file_that_is_a_pipe_imports_like_the_file() {
+    let t = TestEnv::new();
+    t.import_ok("base.db", &[SAMPLE]);
+    let base = tables(&t.db("base.db"));
+    let bin = env!("CARGO_BIN_EXE_zonefeed");
+    for (name, script) in [
+        ("gz", format!("'{bin}' --db gz.db -q import <(cat '{SAMPLE}')")),
+        ("plain", format!("'{bin}' --db plain.db -q import <(gzip -dc '{SAMPLE}')")),
+        ("devstdin", format!("gzip -dc '{SAMPLE}' | '{bin}' --db devstdin.db -q import /dev/stdin")),
+    ] {
+        let out = t.cmd_in_shell(&script);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(tables(&t.db(&format!("{name}.db"))), base, "{name}");
+    }
+}
+
 #[test]
 fn crlf_no_final_newline_stdin_and_multi_member_gzip() {
     let t = TestEnv::new();
@@ -459,6 +478,14 @@ fn cli_conventions() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("chmod 600") && !err.contains("hunter2"), "{err}");
+    // Private, but another user's (as ssh, refused): only root can hand a file away here.
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if std::os::unix::fs::chown(&p, Some(54321), None).is_ok() {
+        let out = t.run(&["--config", "pw.json", "import", SAMPLE]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("belongs to another user (uid 54321") && !err.contains("hunter2"), "{err}");
+    }
     // Several files, one bad: partly done.
     let out = t.run(&["--db", "p.db", "-q", "import", SAMPLE, "does-not-exist.zone"]);
     assert_eq!(out.status.code(), Some(6));

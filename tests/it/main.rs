@@ -6,6 +6,7 @@
 mod changes;
 mod cli;
 mod czds_server;
+mod dates;
 mod diskfull;
 mod download;
 mod env;

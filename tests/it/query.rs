@@ -265,3 +265,30 @@ fn domain_shows_what_zonegen_wrote_and_its_day_1_modification() {
     let kinds: Vec<&str> = v[0]["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["modified"]);
 }
+
+/// A name with more records than one answer holds: the CLI and the API give the first
+/// `MAX_RECORDS` and say how many there are; the server stays small.
+#[test]
+fn a_name_with_a_flood_of_records_is_answered_in_part_and_says_so() {
+    let t = TestEnv::new();
+    let n = zonefeed::query::MAX_RECORDS + 50;
+    let mut z =
+        String::from("test.\t86400\tin\tsoa\tns.nic.test. h.nic.test. 1 1800 900 604800 86400\ntest.\t86400\tin\tns\tns.nic.test.\n");
+    z.push_str("big.test.\t3600\tin\tns\tns.example.net.\n");
+    for i in 0..n {
+        z.push_str(&format!("big.test.\t3600\tin\ttxt\t\"{i:06}\"\n"));
+    }
+    let f = t.write("test.zone", z.as_bytes());
+    t.import_ok("big.db", &["--tld", "test", f.to_str().unwrap()]);
+    let out = t.run(&["--db", "big.db", "--json", "domain", "big.test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["records"].as_array().unwrap().len(), zonefeed::query::MAX_RECORDS);
+    assert_eq!(v[0]["records_total"].as_u64(), Some(n as u64 + 1), "the TXT records and the NS");
+    let text = String::from_utf8_lossy(&t.run(&["--db", "big.db", "domain", "big.test"]).stdout).into_owned();
+    assert!(text.contains(&format!("({} of its {} records shown)", zonefeed::query::MAX_RECORDS, n + 1)), "{}", &text[text.len() - 200..]);
+    let s = crate::serve::start(&t, "big.db");
+    let (status, v) = crate::serve::get(&format!("{}/v1/domains/big.test", s.base));
+    assert_eq!(status, 200);
+    assert_eq!(v["zones"][0]["records_total"].as_u64(), Some(n as u64 + 1));
+}

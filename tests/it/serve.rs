@@ -22,13 +22,33 @@ pub fn start(t: &TestEnv, db: &str) -> Server {
     start_with(t, &["--db", db, "serve", "--listen", "127.0.0.1:0"])
 }
 
+/// `serve` on `db` with `env` set (the clock moved, for one).
+pub fn start_with_env(t: &TestEnv, db: &str, env: &[(&str, &str)]) -> Server {
+    let mut c = t.cmd();
+    c.envs(env.iter().copied());
+    spawn(c, &["--db", db, "serve", "--listen", "127.0.0.1:0"])
+}
+
 fn start_with(t: &TestEnv, args: &[&str]) -> Server {
-    let mut child = t.cmd().args(args).stdout(Stdio::piped()).spawn().unwrap();
+    spawn(t.cmd(), args)
+}
+
+fn spawn(mut c: std::process::Command, args: &[&str]) -> Server {
+    let mut child = c.args(args).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base =
-        line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address in {line:?}")).trim_end_matches("/v1/").to_string();
+    let base = line
+        .strip_prefix("listening on ")
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
     Server { child, base }
+}
+
+/// (status, body) of a GET.
+pub fn get(url: &str) -> (u16, serde_json::Value) {
+    call("GET", url)
 }
 
 /// (status, body) of a GET, or of `method`.
@@ -374,6 +394,30 @@ fn series_feeds_and_name_server_history_agree_with_the_stored_history() {
         let names: Vec<String> = csv.lines().skip(1).map(|l| l.split(',').nth(3).unwrap().to_string()).collect();
         assert_eq!(names, want, "{kind} CSV");
     }
+    // Without `kind`: the whole day, every kind, in the JSON pages and the CSV alike.
+    let want: Vec<(String, String)> = env::column(
+        &db,
+        &format!("SELECT e.kind || ',' || e.domain FROM events e JOIN zones z ON z.id = e.zone WHERE z.tld = 'com' AND z.zone_date LIKE '{date}%' AND e.kind <> 'watch' ORDER BY e.id"),
+    )
+    .iter()
+    .map(|l| l.split_once(',').map(|(k, d)| (k.to_string(), d.to_string())).unwrap())
+    .collect();
+    let paged: Vec<(String, String)> = all_pages(&format!("{}/v1/zones/com/feed/{date}?limit=7", s.base))
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["domain"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(paged, want, "the whole day");
+    let (_, _, disposition, csv) = get_text(&format!("{}/v1/zones/com/feed/{date}?format=csv", s.base));
+    assert_eq!(disposition, Some(format!("attachment; filename=\"com-{date}-all.csv\"")));
+    let rows: Vec<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_string(), f[3].to_string())
+        })
+        .collect();
+    assert_eq!(rows, want, "the whole day's CSV");
     // Moved: the modified events whose providers changed, each with from and to.
     let moved = all_pages(&format!("{}/v1/zones/com/feed/{date}?kind=moved&limit=2", s.base));
     let modified = all_pages(&format!("{}/v1/zones/com/feed/{date}?kind=modified&limit=50", s.base));

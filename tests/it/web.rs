@@ -226,6 +226,14 @@ fn a_browser_finds_what_the_zone_texts_say_on_every_page() {
     assert!(hostile[0].contains("Something went wrong") || hostile[0].contains("Not found"), "{hostile:?}");
     assert!(hostile[1].contains("not a valid") || hostile[1].contains("invalid") || hostile[1].contains("label"), "{hostile:?}");
 
+    // Chart labels read at one size on every page, whatever the chart's width.
+    for page in ["ns", "zone"] {
+        let px: Vec<f64> = got["text_px"][page].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(!px.is_empty() && px.iter().all(|h| (10.0..=18.0).contains(h)), "{page}: label heights {px:?}");
+    }
+    // An error box shows the API's `quoted` names as code, not raw backticks.
+    assert!(hostile.iter().all(|m| !m.contains('`')), "{hostile:?}");
+
     // The keyboard reaches the skip link first.
     assert_eq!(got["first_tab"].as_str(), Some("Skip to content"));
 }

@@ -25,6 +25,13 @@ def check_text(page):
             out.setdefault("bad_text", []).append(f"{page.url}: {word}")
 
 
+def text_heights(page):
+    """The rendered heights, in CSS pixels, of the charts' axis labels: text that scaled with
+    its chart read 6 px on the zone page and very large on a name server's."""
+    page.wait_for_timeout(100)  # the labels are sized once the chart is laid out
+    return page.locator("svg.chart text").evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+
+
 def fact(page, label):
     """The value of a figure (dt/dd pair) by its label."""
     return page.locator(f"dl.facts div:has(dt:text-is('{label}')) dd").first.inner_text().strip()
@@ -79,6 +86,7 @@ with sync_playwright() as p:
         out["ns_chart"] = page.locator("svg.chart circle[data-series=domains]").evaluate_all(
             "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"
         )
+        out["text_px"] = {"ns": text_heights(page)}
 
     # The zone page: one chart point per version.
     page.goto(f"{base}/zone/{args['tld']}")
@@ -90,6 +98,7 @@ with sync_playwright() as p:
         out["zone_chart"][key] = page.locator(f"svg.chart circle[data-series={key}]").evaluate_all(
             "els => els.map(e => [e.dataset.date, Number(e.dataset.value)])"
         )
+    out.setdefault("text_px", {})["zone"] = text_heights(page)
     if args["shots"]:
         page.screenshot(path=args["shots"] + "/zone.png")
 
@@ -118,6 +127,7 @@ with sync_playwright() as p:
         page.goto(base + path)
         page.wait_for_selector("body[data-ready]")
         out.setdefault("hostile", []).append(page.inner_text("main").strip())
+        out.setdefault("hostile_code", []).extend(texts(page, "main p.error code"))
     # The API's 400s are logged as failed loads; they are kept apart from the pages' own.
     out["hostile_console"] = out["console"][before:]
     del out["console"][before:]

@@ -264,3 +264,37 @@ fn prune_drops_old_history_but_never_current_or_undelivered() {
     let current_domains = count("SELECT count(*) FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'");
     assert!(current_domains as u64 >= DOMAINS - 100);
 }
+
+/// An endpoint that accepts and never answers: a delivery waits on it for its timeout and
+/// retries, and meanwhile holds no write lock, so an import with a short --wait goes through.
+#[test]
+fn a_delivery_waiting_on_a_dead_endpoint_does_not_lock_imports_out() {
+    let env = TestEnv::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let cfg = serde_json::json!({
+        "webhooks": [{"url": url, "allow_private": true}],
+        "webhooks.timeout_seconds": 2, "webhooks.retries": 3, "webhooks.retry_delay_seconds": 0.5,
+    });
+    env.write_private("config.json", cfg.to_string().as_bytes());
+    for day in 0..2 {
+        let mut text = Vec::new();
+        zonefeed::synth::write_zone_day(&mut text, "com", 500, 5, day).unwrap();
+        let f = env.write(&format!("com-{day}.zone"), &text);
+        env.import_ok("w.db", &[f.to_str().unwrap()]);
+    }
+    let started = Instant::now();
+    let mut deliver = env.cmd().args(["--db", "w.db", "-q", "webhooks", "deliver"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut text = Vec::new();
+    zonefeed::synth::write_zone_day(&mut text, "com", 500, 5, 2).unwrap();
+    let f = env.write("com-2.zone", &text);
+    let out = env.run(&["--db", "w.db", "-q", "import", "--wait", "3", f.to_str().unwrap()]);
+    let delivering = deliver.try_wait().unwrap().is_none();
+    assert!(out.status.success(), "the import was locked out: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(delivering, "the delivery ended before the import ran: the test proves nothing");
+    let status = deliver.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "nothing was delivered");
+    assert!(started.elapsed() > Duration::from_secs(4), "the delivery did wait on the endpoint");
+    drop(silent);
+}

@@ -69,8 +69,13 @@ function show(title, ...content) {
   fill(main, ...content);
 }
 
+/** An API message for people: its `quoted` parts as code, not raw backticks. */
+function prose(text) {
+  return String(text).split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
 function fail(e) {
-  show("Error", h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : `Something went wrong: ${e.message}`));
+  show("Error", h("p", { class: "error", role: "alert" }, ...(e instanceof ApiError ? prose(e.message) : [`Something went wrong: ${e.message}`])));
 }
 
 const domainLink = (name) => h("a", { href: `/domain/${enc(name)}` }, name);
@@ -147,6 +152,11 @@ function chart(caption, points, series, fmt = num, { zoom = false } = {}) {
       );
     }
   });
+  // The drawing scales with its box, its text must not: 12 CSS pixels at any width.
+  new ResizeObserver(() => {
+    const w = svg.getBoundingClientRect().width;
+    if (w > 0) svg.style.setProperty("--text", `${(12 * W) / w}px`);
+  }).observe(svg);
   const legend = series.length > 1 ? h("ul", { class: "legend" }, series.map((s, si) => h("li", {}, h("span", { class: `swatch s${si}` }), s.label))) : null;
   const data = h(
     "details",
@@ -166,10 +176,10 @@ async function home() {
     h("h1", {}, "Zones"),
     zones.items.length
       ? table(
-          ["zone", "domains", "records", "version", "imported"],
+          ["zone", "domains", "records", "version", "zone date", "imported"],
           zones.items.map((z) =>
             h("tr", {}, h("td", {}, h("a", { href: `/zone/${enc(zonePath(z.tld))}` }, z.tld)), h("td", { class: "num" }, num(z.domains)),
-              h("td", { class: "num" }, z.records_kept ? num(z.records) : "not kept"), h("td", { class: "num" }, z.version), h("td", {}, z.imported_at)),
+              h("td", { class: "num" }, z.records_kept ? num(z.records) : "not kept"), h("td", { class: "num" }, z.version), h("td", {}, z.zone_date ? day(z.zone_date) : "-"), h("td", {}, z.imported_at)),
           ),
           [1, 2, 3],
         )
@@ -217,6 +227,7 @@ function recordGroups(z) {
   if (ds.length) out.push(h("h3", {}, `DS (${ds.length})`), table(["owner", "TTL", "data"], ds.map((r) => h("tr", {}, h("td", {}, r.owner), h("td", { class: "num" }, r.ttl), h("td", { class: "mono" }, r.rdata))), [1]));
   if (glue.length) out.push(h("h3", {}, `Glue (${glue.length})`), table(["host", "type", "address"], glue.map((r) => h("tr", {}, h("td", {}, nsLink(r.owner)), h("td", {}, r.type), h("td", { class: "mono" }, r.rdata)))));
   if (other.length) out.push(h("h3", {}, `Other (${other.length})`), table(["owner", "type", "TTL", "data"], other.map((r) => h("tr", {}, h("td", {}, r.owner), h("td", {}, r.type), h("td", { class: "num" }, r.ttl), h("td", { class: "mono" }, r.rdata))), [2]));
+  if (z.records_total) out.push(h("p", { class: "muted" }, `The first ${num(z.records.length)} of its ${num(z.records_total)} records are shown.`));
   return out;
 }
 
@@ -357,7 +368,7 @@ async function zone(tld) {
     checksBox,
   );
   const stats = await patient(`/v1/zones/${enc(tld)}`, statsBox).catch((e) => e);
-  if (stats instanceof Error) fill(statsBox, h("p", { class: "error" }, stats.message));
+  if (stats instanceof Error) fill(statsBox, h("p", { class: "error" }, ...prose(stats.message)));
   else fill(
     statsBox,
     facts([
@@ -379,7 +390,7 @@ async function zone(tld) {
     return fill(checksBox, h("p", { class: "muted" }, "Checks need the zone's records (this zone is imported with --no-records)."));
   }
   const checks = await patient(`/v1/zones/${enc(tld)}/checks?level=${enc(level)}&limit=200`, checksBox).catch((e) => e);
-  if (checks instanceof Error) return fill(checksBox, h("p", { class: "error" }, checks.message));
+  if (checks instanceof Error) return fill(checksBox, h("p", { class: "error" }, ...prose(checks.message)));
   const levelForm = h(
     "form",
     { class: "inline", method: "get", action: location.pathname },
