@@ -20,8 +20,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes.
+/// Flags every command takes: under their own heading in every `--help`, apart from the
+/// command's own.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// SQLite database [default: zonefeed.db, or `database.path` from the config]
     #[arg(long, global = true, env = "ZONEFEED_DB", value_name = "PATH")]

@@ -26,20 +26,22 @@ pub(super) fn summary_line(sum: &Summary) -> String {
     let serial = sum.serial.map_or("-".into(), |s| s.to_string());
     if sum.unchanged {
         return format!(
-            "{}: unchanged (same SHA-256 as version {}, serial {serial}, {} domains), nothing imported",
-            sum.tld, sum.version, sum.domains
+            "{}: unchanged (same SHA-256 as version {}, serial {serial}, {}), nothing imported",
+            sum.tld,
+            sum.version,
+            super::count(sum.domains, "domain")
         );
     }
     format!(
-        "{}: version {}, serial {serial}, {} records, {} domains ({} new, {} changed, {} removed), {} errors, {:.1} MB in {:.2} s ({:.0} MB/s)",
+        "{}: version {}, serial {serial}, {}, {} ({} new, {} changed, {} removed), {}, {:.1} MB in {:.2} s ({:.0} MB/s)",
         sum.tld,
         sum.version,
-        sum.records,
-        sum.domains,
+        super::count(sum.records, "record"),
+        super::count(sum.domains, "domain"),
         sum.new_domains,
         sum.changed_domains,
         sum.removed_domains,
-        sum.errors,
+        super::count(sum.errors, "error"),
         sum.bytes as f64 / 1e6,
         sum.seconds,
         sum.bytes as f64 / 1e6 / sum.seconds.max(1e-6)

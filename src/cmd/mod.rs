@@ -279,6 +279,16 @@ pub fn open_writer(s: &Settings, create: bool) -> anyhow::Result<(store::WriteLo
     Ok((lock, conn))
 }
 
+/// `1 domain`, `2 domains`: a count and its noun for people.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `31.2 MB`, `850.0 kB`, `12 bytes` (decimal units, as the summaries use).
 pub fn human_bytes(n: u64) -> String {
     match n {
@@ -305,6 +315,24 @@ pub fn need_ns_data(conn: &rusqlite::Connection, tld: Option<&str>, at: Option<&
     }
     for z in blind {
         eprintln!("warning: {z}: imported with --no-records, not {verb} (no NS data)");
+    }
+    // On a past day, what the index no longer or never covered is said, not left out.
+    let Some(at) = at else { return Ok(()) };
+    let day = &at[..10.min(at.len())];
+    for (_, zone, _) in zones.iter().filter(|z| z.2) {
+        match crate::query::index_start(conn, zone)? {
+            Some(start) if start.as_str() <= at => {}
+            Some(start) => eprintln!(
+                "warning: {zone}: the name-server index starts on {}, after {day}: domains of {day} are not {verb}",
+                &start[..10.min(start.len())]
+            ),
+            None => eprintln!(
+                "warning: {zone}: no name-server index (a later --no-records import dropped the records): domains of {day} are not {verb}"
+            ),
+        }
+    }
+    if let Some(p) = store::pruned_before(conn)?.filter(|p| p.as_str() > at) {
+        eprintln!("note: history before {} was pruned: domains that left before then are not {verb}", &p[..10.min(p.len())]);
     }
     Ok(())
 }

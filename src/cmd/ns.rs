@@ -17,9 +17,9 @@ pub fn run(s: &Settings, out: &Output, args: &NsArgs) -> anyhow::Result<ExitStat
 
 fn text(p: &NameServer) -> String {
     let mut t = format!(
-        "{}: {} domains now; first seen {}, last seen {}\n",
+        "{}: {} now; first seen {}, last seen {}\n",
         p.host,
-        p.domains,
+        super::count(p.domains, "domain"),
         p.first_seen.as_deref().unwrap_or("never"),
         p.last_seen.as_deref().unwrap_or("never")
     );

@@ -35,7 +35,7 @@ fn summary_line(z: &ZoneSync) -> String {
         Some(i) if i.unchanged => format!("already imported as version {}", i.version),
         // A zone's first version is its baseline: it has no changes to count.
         Some(i) if i.new_domains == i.domains && i.changed_domains == 0 && i.removed_domains == 0 => {
-            format!("version {}: {} domains (first import){}", i.version, i.domains, overlap(z))
+            format!("version {}: {} (first import){}", i.version, super::count(i.domains, "domain"), overlap(z))
         }
         Some(i) => format!(
             "version {}: {} new, {} changed, {} removed{}",

@@ -705,13 +705,26 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     sum.queued = crate::changes::webhooks::enqueue(&tx, sum.version, &sum.tld, &opts.webhooks)?;
     tx.commit()?;
     trace(started, "current");
+    // The version is current: what follows tidies up, and a failure of it (an I/O error, a
+    // full disk) is no failed import. The next import, or `clean_leftovers`, finishes it.
+    if let Err(e) = tidy(conn, sum, opts.no_records, started) {
+        eprintln!(
+            "warning: {}: version {} is current; tidying up after it failed ({e}); the next import finishes it",
+            sum.file, sum.version
+        );
+    }
+    Ok(())
+}
+
+/// After the switch: drops what the new version made obsolete, and truncates the WAL.
+fn tidy(conn: &Connection, sum: &Summary, no_records: bool, started: Instant) -> rusqlite::Result<()> {
     // Packed state the new version's chain does not build on is no comparison's now (after
     // the switch, which stays tiny: freeing the blocks reads their pages).
     store::state::drop_unchained(conn, Some(&sum.tld))?;
     // The rows this version replaced are no reader's now.
     store::settle(conn, sum.version)?;
     trace(started, "pending names settled (the replaced rows stay as history)");
-    if opts.no_records {
+    if no_records {
         // --no-records keeps no records of this TLD: a previous version's go now, in batches
         // (readers already ignore them: the current version says it has none).
         store::delete_tld_rows(conn, &sum.tld, store::RECORD_TABLES)?;

@@ -313,9 +313,10 @@ impl Pattern {
 
     /// `--ip ADDRESS`: an IPv4 or IPv6 address, in the form records store.
     pub fn ip(addr: &str) -> Result<Pattern, BadQuery> {
+        // An IPv4-mapped IPv6 address (::ffff:192.0.2.7) is the IPv4 address glue holds.
         addr.trim()
             .parse::<std::net::IpAddr>()
-            .map(|a| Pattern::Ip(a.to_string()))
+            .map(|a| Pattern::Ip(a.to_canonical().to_string()))
             .map_err(|_| BadQuery { query: addr.into(), why: "not an IPv4 or IPv6 address" })
     }
 
@@ -692,6 +693,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_ipv4_mapped_address_is_its_ipv4_address() {
+        assert!(matches!(Pattern::ip("::ffff:192.0.2.7"), Ok(Pattern::Ip(a)) if a == "192.0.2.7"));
+        assert!(matches!(Pattern::ip("2001:DB8::1"), Ok(Pattern::Ip(a)) if a == "2001:db8::1"));
+    }
+
+    #[test]
     fn names_are_normalised_and_idna_encoded() {
         assert_eq!(normalize("Example.COM.").unwrap(), "example.com");
         assert_eq!(normalize("root").unwrap(), ".");
@@ -836,6 +843,15 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<
         addresses,
         history_pruned_before: store::pruned_before(&tx)?,
     })
+}
+
+/// The zone date the name-server index of `tld` starts on (its base version's); None when the
+/// zone has no index (never imported with records, or its records were dropped by a
+/// `--no-records` import since). Pivots on a day before it find nothing of that day.
+pub fn index_start(conn: &Connection, tld: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT z.zone_date FROM ns_bases b JOIN zones z ON z.id = b.version WHERE b.tld = ?1", params![tld], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
 }
 
 /// The newest zone date of the current versions: where windows such as "the last 30 days"

@@ -356,6 +356,22 @@ fn zone_of_path(seg: &str) -> Result<String, ApiError> {
     query::normalize(&seg).map_err(|e| bad("invalid_fqdn", e.to_string()))
 }
 
+/// A domain named in a path: as [`zone_of_path`], or else as a zone file may spell it. Zones
+/// delegate names with `<`, `/` or `\` in a label, which search and the feeds list: their
+/// links must lead somewhere. A blank or a control character is still refused.
+fn domain_of_path(seg: &str) -> Result<String, ApiError> {
+    zone_of_path(seg).or_else(|e| {
+        let name = decode(seg, false).ok_or_else(|| bad("invalid_fqdn", "bad percent-encoding"))?;
+        let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+        let plain = !name.is_empty() && name.len() <= 253 && name.bytes().all(|b| b.is_ascii_graphic()) && !name.contains("..");
+        if plain {
+            Ok(name)
+        } else {
+            Err(e)
+        }
+    })
+}
+
 fn route(conn: &rusqlite::Connection, shared: &Shared, url: &str, host: &str) -> Result<Answer, ApiError> {
     let (path, qs) = url.split_once('?').unwrap_or((url, ""));
     let q = Query::parse(qs)?;
@@ -407,7 +423,7 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
         }
         ["v1", "domains"] => domains(conn, shared, q, path, host),
         ["v1", "domains", name] => {
-            let name = zone_of_path(name)?;
+            let name = domain_of_path(name)?;
             let at = q.at()?;
             let found = query::domain(conn, &name, true, at.as_deref()).map_err(internal)?;
             if found.is_empty() {
@@ -558,7 +574,7 @@ fn domains(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         .iter()
         .map(|h| {
             let mut item =
-                json!({"name": h.name, "unicode": h.unicode, "tld": h.tld, "links": {"self": format!("/v1/domains/{}", h.name)}});
+                json!({"name": h.name, "unicode": h.unicode, "tld": h.tld, "links": {"self": format!("/v1/domains/{}", encode(&h.name))}});
             if let Some(d) = &h.delegated_since {
                 item["delegated_since"] = json!(d);
             }

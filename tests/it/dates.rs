@@ -214,3 +214,27 @@ fn a_domain_that_comes_back_after_prune_is_current_again_as_if_nothing_was_prune
         }
     }
 }
+
+/// A pivot on a past day that the index does not cover says so instead of finding nothing
+/// silently: after a --no-records day, and before a prune's cutoff.
+#[test]
+fn a_pivot_on_a_day_the_index_does_not_cover_says_why() {
+    let t = TestEnv::new();
+    let day = [("a", "ns.one.example"), ("b", "ns.one.example")];
+    import(&t, "p.db", "d1.zone", &zone(1, &day), "2026-11-01", &[]);
+    import(&t, "p.db", "d2.zone", &zone(2, &day[..1]), "2026-11-02", &[]);
+    // Covered: found, nothing to say.
+    let out = run_at(&t, FAR, &["--db", "p.db", "search", "--ns", "ns.one.example", "--at", "2026-11-01"]);
+    assert_eq!(stdout(&out), "a.test\nb.test\n", "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    // Pruned: the day before the cutoff is said to be pruned.
+    let out = run_at(&t, "2026-12-06T12:00:00Z", &["--db", "p.db", "-q", "prune", "--keep-days", "0", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_at(&t, FAR, &["--db", "p.db", "search", "--ns", "ns.one.example", "--at", "2026-11-01"]);
+    assert!(stderr(&out).contains("was pruned"), "{}", stderr(&out));
+    // A --no-records day drops the records, and the index with them.
+    import(&t, "p.db", "d3.zone", &zone(3, &day), "2026-11-03", &["--no-records"]);
+    let out = run_at(&t, FAR, &["--db", "p.db", "search", "--ns", "ns.one.example", "--at", "2026-11-01"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no name-server index") || stderr(&out).contains("imported with --no-records"), "{}", stderr(&out));
+}

@@ -292,3 +292,25 @@ fn a_name_with_a_flood_of_records_is_answered_in_part_and_says_so() {
     assert_eq!(status, 200);
     assert_eq!(v["zones"][0]["records_total"].as_u64(), Some(n as u64 + 1));
 }
+
+/// Zones delegate names with `<`, `/` and `\` in a label: search lists them, and the API's
+/// link to each leads to the domain.
+#[test]
+fn every_link_the_api_gives_to_an_odd_name_leads_to_it() {
+    let t = TestEnv::new();
+    let z = "test.\t86400\tin\tsoa\tns.nic.test. h.nic.test. 1 1800 900 604800 86400\ntest.\t86400\tin\tns\tns.nic.test.\n\
+             a\\<b.test.\t3600\tin\tns\tns.example.net.\nc\\/d.test.\t3600\tin\tns\tns.example.net.\ne\\\\f.test.\t3600\tin\tns\tns.example.net.\n";
+    let f = t.write("odd.zone", z.as_bytes());
+    t.import_ok("odd.db", &["--tld", "test", f.to_str().unwrap()]);
+    let s = crate::serve::start(&t, "odd.db");
+    let (status, v) = crate::serve::get(&format!("{}/v1/domains?search=.test", s.base));
+    assert_eq!(status, 200, "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{v}");
+    for item in items {
+        let (status, d) = crate::serve::get(&format!("{}{}", s.base, item["links"]["self"].as_str().unwrap()));
+        assert_eq!((status, &d["name"]), (200, &item["name"]), "{item}: {d}");
+    }
+    // A blank or a control character is still no name.
+    assert_eq!(crate::serve::get(&format!("{}/v1/domains/a%20b.test", s.base)).0, 400);
+}
