@@ -43,6 +43,13 @@ pub struct Global {
     pub quiet: bool,
 }
 
+impl Global {
+    /// The flags settings are resolved from.
+    pub fn flags(&self) -> crate::config::Flags<'_> {
+        crate::config::Flags { db: self.db.as_deref(), config: &self.config, quiet: self.quiet }
+    }
+}
+
 impl Command {
     /// `--wait`, for the commands that write.
     pub fn wait(&self) -> Option<u64> {

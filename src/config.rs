@@ -230,13 +230,21 @@ pub struct Settings {
     pub config: Config,
 }
 
+/// The global flags, as the command line gave them.
+#[derive(Debug, Clone, Copy)]
+pub struct Flags<'a> {
+    pub db: Option<&'a Path>,
+    pub config: &'a Path,
+    pub quiet: bool,
+}
+
 impl Settings {
     /// `wait`: the command's `--wait` (commands that do not write have none).
-    pub fn resolve(g: &crate::cli::Global, wait: Option<u64>) -> Result<Settings, ConfigError> {
+    pub fn resolve(g: Flags<'_>, wait: Option<u64>) -> Result<Settings, ConfigError> {
         let explicit = std::env::var_os("ZONEFEED_CONFIG").is_some() || g.config != Path::new("config.json");
-        let cfg = Config::load(&g.config, explicit)?;
-        let db = match &g.db {
-            Some(p) => p.clone(),
+        let cfg = Config::load(g.config, explicit)?;
+        let db = match g.db {
+            Some(p) => p.to_path_buf(),
             None => cfg.string("database.path")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("zonefeed.db")),
         };
         let secs = cfg.positive_number("log.interval_seconds")?.unwrap_or(5.0);
@@ -327,6 +335,16 @@ impl CzdsSettings {
     /// The token cache file.
     pub fn token_cache(&self) -> PathBuf {
         self.work_dir.join(".zonefeed-token.json")
+    }
+
+    /// A CZDS client with these endpoints, credentials, token cache and HTTP settings.
+    pub fn client(&self) -> crate::czds::Client {
+        crate::czds::Client::new(
+            self.endpoints.clone(),
+            self.credentials.clone(),
+            crate::czds::TokenCache::new(self.token_cache()),
+            &self.http,
+        )
     }
 }
 

@@ -31,3 +31,29 @@ pub fn exclusive(path: &Path, wait: Duration) -> Result<File, LockError> {
         }
     }
 }
+
+/// A lock another process held past the wait, or one that could not be taken at all.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// `what` says who holds it and what that means (exit 5, "busy").
+    #[error("{what} (waited {waited}s)")]
+    Busy { what: String, waited: u64 },
+    #[error("lock file `{}`: {source}", path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// Takes the lock on `path` for the whole of what follows, waiting up to `wait`; `busy` says
+/// what another holder means.
+pub fn hold(path: &Path, busy: &str, wait: Duration) -> Result<File, HoldError> {
+    match exclusive(path, wait) {
+        Ok(f) => Ok(f),
+        Err(LockError::Busy) => Err(HoldError::Busy { what: busy.to_string(), waited: wait.as_secs() }),
+        Err(LockError::Io(source)) => Err(HoldError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// The webhook delivery lock of database `db`: one deliverer at a time.
+pub fn webhooks(db: &Path, wait: Duration) -> Result<File, HoldError> {
+    let path = std::path::PathBuf::from(format!("{}.webhooks.lock", db.display()));
+    hold(&path, &format!("webhooks of `{}` are busy: another zonefeed is delivering", db.display()), wait)
+}

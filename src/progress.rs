@@ -2,14 +2,25 @@
 //! (cron), nothing with `--quiet`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::ingest::source::Counters;
+/// What an import has read, parsed and written so far: the progress display and the summary
+/// read them.
+#[derive(Default)]
+pub struct Counters {
+    /// Bytes of the input as stored (compressed for gzip).
+    pub raw: AtomicU64,
+    /// Bytes of zone text.
+    pub text: AtomicU64,
+    pub records: AtomicU64,
+    /// Records handed to the writer (the write phase's progress).
+    pub written: AtomicU64,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mode {

@@ -84,7 +84,8 @@ impl Session {
     /// Resolves the selection against flags, config and defaults, locks the directory (one
     /// downloader per directory: a second waits `--wait`, then exits 5) and lists the zones.
     pub fn open(s: &Settings, sel: &Selection) -> anyhow::Result<Session> {
-        let (client, czds_cfg) = crate::cmd::czds_client(s, sel.username.as_deref(), sel.password_file.as_deref())?;
+        let czds_cfg = crate::config::CzdsSettings::resolve(&s.config, sel.username.as_deref(), sel.password_file.as_deref())?;
+        let client = czds_cfg.client();
         let dir = sel.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
         let opts = crate::config::download_options(&s.config, dir.clone(), sel.force)?;
         let parallel = match sel.parallel {
@@ -95,7 +96,7 @@ impl Session {
         let wanted = if sel.tlds.is_empty() { s.config.string_list("tlds")? } else { Some(sel.tlds.clone()) };
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::Error::new(e).context(format!("`{}`", dir.display())))?;
         let what = format!("`{}` is busy: another zonefeed is downloading there", dir.display());
-        let _dir_lock = crate::cmd::exclusive_lock(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
+        let _dir_lock = crate::lock::hold(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
         let conn = crate::store::open_rw(&s.db, s.wait)?;
         let links = client.links()?;
         let plan = download::plan(&links, wanted.as_deref(), &sel.exclude);
@@ -157,7 +158,7 @@ pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyh
     if plan.deliver && !plan.import.webhooks.is_empty() {
         // Imports done: delivery takes the write lock for each write only.
         drop(db_lock);
-        let _lock = crate::cmd::webhooks_lock(s)?;
+        let _lock = crate::lock::webhooks(&s.db, s.wait)?;
         let gate = webhooks::WriteGate { db: &s.db, wait: s.wait };
         outcome.deliveries = webhooks::deliver(&conn, &plan.import.webhooks, &delivery, &gate)?;
     }

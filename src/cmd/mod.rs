@@ -118,6 +118,9 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
                 return ExitStatus::Busy;
             }
         }
+        if let Some(crate::lock::HoldError::Busy { .. }) = e.downcast_ref() {
+            return ExitStatus::Busy;
+        }
         if let Some(crate::changes::webhooks::DeliverError::Lock(e)) = e.downcast_ref() {
             if e.is_busy() {
                 return ExitStatus::Busy;
@@ -177,7 +180,7 @@ pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
 
 /// Runs the command `cli` names.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
-    let settings = Settings::resolve(&cli.global, cli.command.wait())?;
+    let settings = Settings::resolve(cli.global.flags(), cli.command.wait())?;
     let s = &settings;
     let format = cli.global.output_format();
     // Lists have a tab form; a command whose output is a page or a report has none, and says
@@ -259,13 +262,7 @@ pub fn tld_filter(conn: &rusqlite::Connection, tld: Option<&str>) -> anyhow::Res
 
 /// A lock file held for the whole command; exit 5 when another process keeps it past `wait`.
 pub fn exclusive_lock(path: &Path, busy: &str, wait: Duration) -> anyhow::Result<std::fs::File> {
-    match crate::lock::exclusive(path, wait) {
-        Ok(l) => Ok(l),
-        Err(crate::lock::LockError::Busy) => {
-            Err(Failure { status: ExitStatus::Busy, message: format!("{busy} (waited {}s)", wait.as_secs()) }.into())
-        }
-        Err(crate::lock::LockError::Io(e)) => Err(anyhow::Error::new(e).context(format!("lock file `{}`", path.display()))),
-    }
+    Ok(crate::lock::hold(path, busy, wait)?)
 }
 
 /// The database opened for writing under the writer lock (exit 5 when another writer keeps
@@ -366,13 +363,7 @@ pub fn czds_client(
     password_file: Option<&Path>,
 ) -> anyhow::Result<(crate::czds::Client, crate::config::CzdsSettings)> {
     let cfg = crate::config::CzdsSettings::resolve(&s.config, username, password_file)?;
-    let client = crate::czds::Client::new(
-        cfg.endpoints.clone(),
-        cfg.credentials.clone(),
-        crate::czds::TokenCache::new(cfg.token_cache()),
-        &cfg.http,
-    );
-    Ok((client, cfg))
+    Ok((cfg.client(), cfg))
 }
 
 /// Asks `question [y/N]` on the terminal; true for yes.
@@ -386,6 +377,5 @@ pub fn confirm(question: &str) -> std::io::Result<bool> {
 
 /// The webhook delivery lock of a database (one deliverer at a time).
 pub fn webhooks_lock(s: &Settings) -> anyhow::Result<std::fs::File> {
-    let path = PathBuf::from(format!("{}.webhooks.lock", s.db.display()));
-    exclusive_lock(&path, &format!("webhooks of `{}` are busy: another zonefeed is delivering", s.db.display()), s.wait)
+    Ok(crate::lock::webhooks(&s.db, s.wait)?)
 }

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use flate2::bufread::GzDecoder;
@@ -95,17 +95,7 @@ impl Input {
     }
 }
 
-/// Counters the progress display and the summary read.
-#[derive(Default)]
-pub struct Counters {
-    /// Bytes of the input as stored (compressed for gzip).
-    pub raw: AtomicU64,
-    /// Bytes of zone text.
-    pub text: AtomicU64,
-    pub records: AtomicU64,
-    /// Records handed to the writer (the write phase's progress).
-    pub written: AtomicU64,
-}
+pub use crate::progress::Counters;
 
 /// An opened input, ready to be split.
 pub struct Opened {

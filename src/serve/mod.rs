@@ -751,7 +751,8 @@ fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, h
     match rest {
         [] => {
             let last = s.days.last().map_or(0, |d| d.domains);
-            let seen: Vec<&str> = s.days.iter().filter(|d| d.domains > 0).map(|d| d.date.as_str()).collect();
+            // Zone dates as RFC 3339 midnight, as /v1/nameservers gives them.
+            let seen: Vec<String> = s.days.iter().filter(|d| d.domains > 0).map(|d| format!("{}T00:00:00Z", d.date)).collect();
             Ok(json!({"provider": name, "domains": last, "first_seen": seen.first(), "last_seen": seen.last(),
                       "links": {"domains": format!("/v1/domains?provider={}", encode(&name)), "series": format!("{path}/series"), "changes": format!("{path}/changes")}}))
         }

@@ -488,6 +488,11 @@ fn series_feeds_and_name_server_history_agree_with_the_stored_history() {
     assert_eq!(status, 200, "{p}");
     let listed = all_pages(&format!("{}/v1/domains?provider={provider}&limit=100", s.base)).len() as u64;
     assert_eq!(p["domains"].as_u64(), Some(listed), "{p}");
+    // Dates in one form across the API: RFC 3339, as the name server's.
+    for k in ["first_seen", "last_seen"] {
+        assert!(p[k].as_str().is_some_and(|d| d.len() == 20 && d.ends_with("T00:00:00Z")), "{k}: {p}");
+    }
+    assert!(ns["first_seen"].as_str().is_some_and(|d| d.ends_with("T00:00:00Z")), "{ns}");
 
     // Wrong requests are named; an unknown day or host is 404.
     for (url, status, code) in [
