@@ -5,7 +5,7 @@
 //!
 //! Each case inserts the same number of rows, already sorted, into a fresh database made by
 //! `store::open_rw` (the real schema, page size, WAL and pragmas), the way the writer does,
-//! with its statements and sizes (`store::writer`): `ROWS_PER_INSERT` rows to a multi-row
+//! with its statements and sizes (`store::batch`, `store::writer`): `ROWS_PER_INSERT` rows to a multi-row
 //! `INSERT OR FAIL`, the columns every row shares bound once per statement, a commit every
 //! `TX_ROWS` rows, checkpoints left to the end (the writer has them run on a thread beside
 //! it). The next day's read of `domains` is the writer's query, `CURRENT_DOMAINS`. The
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ToSql};
 
 use zonefeed::store;
-use zonefeed::store::writer::{multi_insert, CURRENT_DOMAINS, ROWS_PER_INSERT, TX_ROWS};
+use zonefeed::store::batch::{multi_insert, ROWS_PER_INSERT};
+use zonefeed::store::writer::{CURRENT_DOMAINS, TX_ROWS};
 
 /// `n` names in byte order, shaped like a TLD's domains.
 fn names(n: usize) -> Vec<String> {

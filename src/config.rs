@@ -63,24 +63,11 @@ pub const KEYS: &[&str] = &[
     "service.no_records",
 ];
 
-/// The known key nearest to `key` by edit distance, when it is near enough to be a typo.
+/// The known key nearest to `key` by edit distance (Levenshtein, `strsim`'s), when it is near
+/// enough to be a typo.
 fn closest_key(key: &str) -> Option<&'static str> {
-    let (best, d) = KEYS.iter().map(|k| (*k, edit_distance(key, k))).min_by_key(|&(_, d)| d)?;
+    let (best, d) = KEYS.iter().map(|k| (*k, strsim::levenshtein(key, k))).min_by_key(|&(_, d)| d)?;
     (d <= 3.max(key.len() / 4)).then_some(best)
-}
-
-/// Levenshtein distance over bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// The config file's keys, as read.

@@ -30,6 +30,7 @@ pub mod progress;
 pub mod query;
 pub mod serve;
 pub mod service;
+pub mod sort;
 pub mod store;
 pub mod sync;
 pub mod synth;

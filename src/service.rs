@@ -304,7 +304,7 @@ mod tests {
 
     /// 2026-11-24 at hh:mm UTC.
     fn at(h: i64, m: i64) -> i64 {
-        crate::zone::rdata::days_from_civil(2026, 11, 24) * 86400 + h * 3600 + m * 60
+        crate::time::days_from_civil(2026, 11, 24) * 86400 + h * 3600 + m * 60
     }
 
     #[test]

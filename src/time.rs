@@ -1,8 +1,6 @@
 //! The clock and the dates users type: RFC 3339 UTC text is what the database stores and
 //! compares (it sorts as time does), so everything here ends as `2026-11-23T06:00:00Z`.
 
-use crate::zone::rdata::{civil_from_days, days_from_civil};
-
 /// Seconds since the Unix epoch, now.
 ///
 /// `ZONEFEED_NOW` (a date or an RFC 3339 time) moves the clock so that the process starts at
@@ -190,6 +188,30 @@ pub fn parse_instant(s: &str) -> Result<i64, BadDate> {
     };
     // A leap second is read as the second before it.
     Ok(day + hh * 3600 + mm * 60 + ss.min(59) - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The inverse of [`days_from_civil`].
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {

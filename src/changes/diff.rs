@@ -48,7 +48,7 @@ fn rows(conn: &Connection, column: &str, tld: &str, domain: &str, zone: i64) -> 
 }
 
 fn providers(recs: &BTreeSet<Rec>, domain: &str) -> BTreeSet<String> {
-    recs.iter().filter(|r| r.rtype == "NS" && r.owner == domain).map(|r| crate::query::provider(&r.rdata)).collect()
+    recs.iter().filter(|r| r.rtype == "NS" && r.owner == domain).map(|r| crate::zone::name::provider(&r.rdata)).collect()
 }
 
 /// The diff of `domain` between `prev` and `zone` (a `modified` event's versions), and its

@@ -53,7 +53,7 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<i64>().ok());
-    let days = crate::zone::rdata::days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?);
+    let days = crate::time::days_from_civil(num(0..4)?, num(5..7)?, num(8..10)?);
     let secs = if b.len() >= 19 && (b[10] == b'T' || b[10] == b' ') { num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)? } else { 0 };
     Some(days * 86400 + secs)
 }
@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn iso_dates_as_czds_writes_them() {
-        let day = crate::zone::rdata::days_from_civil(2026, 12, 1) * 86400;
+        let day = crate::time::days_from_civil(2026, 12, 1) * 86400;
         assert_eq!(parse_iso("2026-12-01T00:00:00Z"), Some(day));
         assert_eq!(parse_iso("2026-12-01T06:30:15.000+0000"), Some(day + 6 * 3600 + 30 * 60 + 15));
         assert_eq!(parse_iso("2026-12-01"), Some(day));

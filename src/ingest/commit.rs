@@ -14,9 +14,9 @@ use std::sync::Mutex;
 use crossbeam_channel::Receiver;
 use memchr::memchr_iter;
 
-use super::sort::{Part, Sorter};
 use super::source::Counters;
 use super::{ImportError, Options, RawChunk};
+use crate::sort::{Part, Sorter};
 use crate::zone::name::{self, Origin};
 use crate::zone::parser::{self, ChunkOut, ParseError, Record, Sink, State};
 use crate::zone::types;

@@ -18,8 +18,8 @@ use crate::store::links::Bulk;
 
 use std::sync::atomic::Ordering;
 
-use super::sort::Merged;
 use super::source::Counters;
+use crate::sort::Merged;
 use crate::store::push_json_array;
 use crate::store::writer::{GroupBatch, GroupRow, RRset, ToWriter};
 use crate::zone::name::Origin;

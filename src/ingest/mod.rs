@@ -12,7 +12,6 @@
 
 pub mod commit;
 pub mod group;
-pub mod sort;
 pub mod source;
 
 use std::path::PathBuf;
@@ -341,7 +340,7 @@ impl<'a> Pipeline<'a> {
             }
         };
         let res_rx = self.start(s, conn, &zone, &begun, head, raw_rx, threads);
-        let mut sorter = sort::Sorter::new(self.opts.memory, self.opts.spill_dir.clone());
+        let mut sorter = crate::sort::Sorter::new(self.opts.memory, self.opts.spill_dir.clone());
         let committed = self.parse(res_rx, &zone, &mut sorter)?;
         if let Some(p) = threads.parsers.take() {
             let _ = p.join();
@@ -514,7 +513,12 @@ impl<'a> Pipeline<'a> {
     }
     /// Takes the parsed chunks in file order: checks each chunk's start state and parses
     /// again where the guess was wrong, prints the first errors, and sorts.
-    fn parse(&self, res_rx: Receiver<commit::Parsed>, zone: &Origin, sorter: &mut sort::Sorter) -> Result<commit::Committed, ImportError> {
+    fn parse(
+        &self,
+        res_rx: Receiver<commit::Parsed>,
+        zone: &Origin,
+        sorter: &mut crate::sort::Sorter,
+    ) -> Result<commit::Committed, ImportError> {
         let show = self.opts.show_errors;
         let mut shown = 0usize;
         let mut print = |e: &parser::ParseError| {
@@ -535,7 +539,7 @@ impl<'a> Pipeline<'a> {
     /// for it to finish.
     fn write(
         &self,
-        sorter: sort::Sorter,
+        sorter: crate::sort::Sorter,
         zone: &Origin,
         begun: &Begun,
         threads: &mut Threads<'_>,
@@ -654,7 +658,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     split.map_err(|e| vec![e])?;
     let dir = std::env::temp_dir();
     // Inputs here are small (fuzz cases, tests): a small budget keeps each call cheap.
-    let mut sorter = sort::Sorter::new(4 << 20, dir.clone());
+    let mut sorter = crate::sort::Sorter::new(4 << 20, dir.clone());
     let opts = Options { max_errors: u64::MAX, chunk, show_errors: 0, ..Options::new(dir) };
     let latest = Mutex::new(initial.clone());
     let mut errors = Vec::new();
@@ -665,7 +669,7 @@ pub fn parse_in_chunks(data: Vec<u8>, chunk: usize, zone: &str) -> Result<Vec<(V
     if !errors.is_empty() {
         return Err(errors);
     }
-    sorter.finish().and_then(sort::Merged::collect_folded).map_err(|e| vec![e.to_string()])
+    sorter.finish().and_then(crate::sort::Merged::collect_folded).map_err(|e| vec![e.to_string()])
 }
 
 /// Chunks each channel between the reader, the parsers and the in-order step holds: two per

@@ -682,11 +682,7 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     }))
 }
 
-/// The provider of an NS host: its registrable domain by the Public Suffix List
-/// (`ns1.dns.example.co.uk` -> `example.co.uk`), else the host itself.
-pub fn provider(host: &str) -> String {
-    psl::domain_str(host).unwrap_or(host).to_string()
-}
+pub use crate::zone::name::provider;
 
 #[cfg(test)]
 mod tests {

@@ -18,9 +18,9 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Sender};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 
+use super::batch::{multi_insert, GroupBatch, ROWS_PER_INSERT};
 use super::push_json;
-use super::writer::{multi_insert, GroupBatch, ROWS_PER_INSERT};
-use crate::ingest::sort::{Part, Sorter};
+use crate::sort::{Part, Sorter};
 use crate::zone::name::{reversed, reversed_into};
 
 /// Bytes of JSON per base row, at most: a row must stay under SQLite's largest local payload
@@ -256,7 +256,7 @@ impl Bulk {
     ) -> rusqlite::Result<()> {
         self.send().map_err(spill_error)?;
         let (ns, glue) = self.sorted().map_err(spill_error)?;
-        super::writer::trace("index sorted");
+        super::trace("index sorted");
         let mut blocks = Blocks::new(conn, tld, zone)?;
         each_key(ns, |key| {
             let (rhost, domain) = split(key)?;
@@ -266,7 +266,7 @@ impl Bulk {
             Ok(())
         })?;
         blocks.finish()?;
-        super::writer::trace("name-server pairs written");
+        super::trace("name-server pairs written");
         append_glue(conn, glue, tld, zone, tick)
     }
 }

@@ -12,6 +12,7 @@
 //! whole version: the switch is one tiny transaction. [`clean_leftovers`] rolls back an
 //! interrupted import.
 
+pub mod batch;
 mod checkpoint;
 pub mod links;
 pub mod space;
@@ -27,6 +28,13 @@ use crate::lock::LockError;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// With ZONEFEED_TRACE set, notes a step of the writer on stderr (the importer traces its own).
+pub(crate) fn trace(what: &str) {
+    if std::env::var_os("ZONEFEED_TRACE").is_some() {
+        eprintln!("trace: writer: {what} ({})", crate::time::now_utc());
+    }
+}
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
 pub const SCHEMA_VERSION: i64 = 13;

@@ -17,11 +17,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, Row, Statement, ToSql};
 
+use super::batch::{multi_insert, ROWS_PER_INSERT};
+pub use super::batch::{GroupBatch, GroupRow, RRset};
 use super::checkpoint::{self, Checkpointer};
 use super::links::{Bulk, Changes, Pairs};
 use super::push_json_array;
 use super::space;
 use super::state::{self, BlockWriter, Chain, DomainState, Entry, GroupState};
+use super::trace;
 
 /// Rows per write transaction: large enough to amortise commits, small enough that the WAL,
 /// which holds up to four transactions between checkpoints (see [`checkpoint`]), stays near
@@ -30,69 +33,12 @@ pub const TX_ROWS: usize = 125_000;
 /// Current rows read per query.
 const PAGE: i64 = 10_000;
 
-/// Rows per INSERT statement. Within one statement SQLite keeps its B-tree cursor on the last
-/// page, so sorted keys append without a descent from the root per row (3-4x faster than
-/// one row per statement here).
-pub const ROWS_PER_INSERT: usize = 64;
-
 /// [`PAGE`] and [`TX_ROWS`], unless `ZONEFEED_TEST_BATCH` sets both: the tests make them tiny
 /// so that a merge reads many pages across many commits (for tests, not an interface).
 fn sizes() -> (i64, usize) {
     match std::env::var("ZONEFEED_TEST_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
         Some(n) if n > 0 => (n as i64, n),
         _ => (PAGE, TX_ROWS),
-    }
-}
-
-/// `INSERT OR FAIL INTO table (shared, cols) VALUES (?1, .., ?k, ?, ...), ...` for `rows`
-/// rows. The `shared` columns take the same value in every row: they are bound once per
-/// statement, as `?1..?k`, which spares SQLite a bind (a copy, for text) per row and column.
-/// `OR FAIL` spares SQLite the statement journal a multi-row insert otherwise keeps to undo
-/// itself (10-15% of insert time here); a failure aborts the whole import anyway.
-pub fn multi_insert(table: &str, shared: &[&str], cols: &[&str], rows: usize) -> String {
-    let k = shared.len();
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let own = (0..cols.len()).map(|c| format!("?{}", k + r * cols.len() + c + 1));
-            format!("({})", (1..=k).map(|i| format!("?{i}")).chain(own).collect::<Vec<_>>().join(", "))
-        })
-        .collect();
-    let names: Vec<&str> = shared.iter().chain(cols).copied().collect();
-    format!("INSERT OR FAIL INTO {table} ({}) VALUES {}", names.join(", "), values.join(", "))
-}
-
-/// Groups of records in name order: record sort keys (`domain \0 owner \0 TYPE \0 rdata`)
-/// with TTLs, the groups they form, and (for a version that keeps records) their RRsets.
-#[derive(Default)]
-pub struct GroupBatch {
-    pub keys: Vec<u8>,
-    pub rows: Vec<(u32, u32, u32)>,
-    pub groups: Vec<GroupRow>,
-    /// The groups' names end to end (one allocation a batch, not one a name: a million
-    /// small strings made on one thread and freed on another kept mimalloc taking fresh
-    /// pages).
-    pub names: String,
-    pub sets: Vec<RRset>,
-    /// The RRsets' rdata, each a JSON array (`rrsets.rdata`), end to end. The grouping step
-    /// builds them for a version written whole: the writer, the bound of a first import with
-    /// records, then binds them as they are. A compared version writes its changed groups
-    /// only, so the writer builds theirs (None here: building every group's cost the grouping
-    /// step, the bound of a next day at 10M, 1.3 s).
-    pub json: Option<String>,
-}
-
-/// An RRset of a [`GroupBatch`]: where its rows end, and its rdata's JSON when the grouping
-/// step built it (each starts where the one before ends).
-#[derive(Clone, Copy)]
-pub struct RRset {
-    pub rows_end: u32,
-    pub json_end: u32,
-}
-
-impl GroupBatch {
-    pub fn push_record(&mut self, key: &[u8], ttl: u32) {
-        self.rows.push((self.keys.len() as u32, key.len() as u32, ttl));
-        self.keys.extend_from_slice(key);
     }
 }
 
@@ -123,22 +69,6 @@ impl Batch {
     fn key(&self, r: &(u32, u32, u32)) -> Option<&str> {
         self.keys.get(r.0 as usize..(r.0 + r.1) as usize)
     }
-}
-
-/// One name directly under the origin (or the apex) and its records: `rows[previous end..end]`
-/// of its batch (none without records).
-pub struct GroupRow {
-    /// Its name: `names[name.0..name.1]` of its batch.
-    pub name: (u32, u32),
-    pub end: usize,
-    /// The end of its RRsets in `sets`.
-    pub sets_end: usize,
-    /// The name owns NS records: it is a domain.
-    pub delegation: bool,
-    /// Over every record but RRSIG, NSEC and NSEC3, with TTLs: the domain's state.
-    pub hash: [u8; 16],
-    /// Over the RRSIG, NSEC and NSEC3 records, when there are any.
-    pub sig: Option<[u8; 16]>,
 }
 
 /// What the writer needs to know about the version it writes.
@@ -280,13 +210,6 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         waiting.as_secs_f64()
     ));
     Ok(stats)
-}
-
-/// With ZONEFEED_TRACE set, notes a step of the writer on stderr (the importer traces its own).
-pub(super) fn trace(what: &str) {
-    if std::env::var_os("ZONEFEED_TRACE").is_some() {
-        eprintln!("trace: writer: {what} ({})", crate::time::now_utc());
-    }
 }
 
 /// The reverse-lookup pairs of `b.rows[rows]`.

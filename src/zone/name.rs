@@ -344,6 +344,12 @@ pub fn delegation_of<'a>(owner: &'a [u8], origin: &Origin) -> Result<Option<&'a 
     Ok(last.map(|s| &owner[s..]))
 }
 
+/// The provider of an NS host: its registrable domain by the Public Suffix List
+/// (`ns1.dns.example.co.uk` -> `example.co.uk`), else the host itself.
+pub fn provider(host: &str) -> String {
+    psl::domain_str(host).unwrap_or(host).to_string()
+}
+
 /// A name in canonical text with its labels in reverse order (`ns1.cloudflare.com` →
 /// `com.cloudflare.ns1`): the names under a domain are then one range of a sorted key, from
 /// `reversed(domain) + "."` to before `reversed(domain) + "/"`. Its own inverse (an escaped dot

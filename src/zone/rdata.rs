@@ -625,7 +625,7 @@ fn parse_time(t: &[u8]) -> Option<u32> {
         if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || s > 60 {
             return None;
         }
-        let days = days_from_civil(y as i64, mo as i64, da as i64);
+        let days = crate::time::days_from_civil(y as i64, mo as i64, da as i64);
         let secs = days * 86400 + (h * 3600 + mi * 60 + s) as i64;
         // Serial-number arithmetic (RFC 4034 §3.1.5): the value is taken modulo 2^32.
         return Some(secs.rem_euclid(1 << 32) as u32);
@@ -635,33 +635,9 @@ fn parse_time(t: &[u8]) -> Option<u32> {
 
 fn format_time(v: u32) -> String {
     let secs = i64::from(v);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86400));
+    let (y, m, d) = crate::time::civil_from_days(secs.div_euclid(86400));
     let r = secs.rem_euclid(86400);
     format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", r / 3600, r / 60 % 60, r % 60)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// The inverse of [`days_from_civil`].
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn alg_mnemonic(t: &[u8]) -> Option<u8> {
