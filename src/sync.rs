@@ -110,7 +110,7 @@ pub struct Outcome {
     pub ok: usize,
     pub failed: usize,
     /// The exit code that stopped the run (3 login refused, 4 rate limited).
-    pub fatal: Option<u8>,
+    pub fatal: Option<crate::czds::Fatal>,
     /// What the webhook delivery did (empty when it did not run).
     pub deliveries: Vec<webhooks::Delivered>,
 }
@@ -255,7 +255,7 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
         }
         if out.download.status == Status::Downloaded {
             let c = conn.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = download::record(&c, &out.download) {
+            if let Err(e) = crate::store::record_download(&c, &out.download.record()) {
                 out.error = Some(format!("downloaded, but recording it in the database failed: {e}"));
                 return out;
             }
@@ -265,8 +265,9 @@ fn zone(cx: &Context<'_>, tld: &str, link: &str, conn: &Mutex<&mut Connection>) 
                 out.overlapped = true;
                 Ok(sum)
             }
-            // The file itself is at fault (parse errors, guards): importing it again would
-            // say the same.
+            // The file itself is at fault (parse errors, guards), or the database is (its
+            // writer failed): importing it again would say the same. Only a read the download
+            // cut short is tried again.
             Some(Err(e)) if !matches!(e, ingest::ImportError::Read { .. } | ingest::ImportError::Open { .. }) => Err(e),
             // The overlapped import lost its input to a restart of the download, or nothing was
             // written (the file was current already): import the finished file.

@@ -21,11 +21,10 @@ pub(super) fn selection(args: &DownloadArgs) -> Selection {
 }
 
 /// The exit status of a run that stopped on a login refusal (3) or a rate limit (4).
-pub(super) fn fatal_status(code: u8) -> ExitStatus {
-    match code {
-        3 => ExitStatus::Auth,
-        4 => ExitStatus::RateLimited,
-        _ => ExitStatus::Failure,
+pub(super) fn fatal_status(f: crate::czds::Fatal) -> ExitStatus {
+    match f {
+        crate::czds::Fatal::Auth => ExitStatus::Auth,
+        crate::czds::Fatal::RateLimited => ExitStatus::RateLimited,
     }
 }
 
@@ -46,7 +45,7 @@ pub fn run(s: &Settings, out: &Output, args: &DownloadArgs) -> anyhow::Result<Ex
             status => {
                 ok += 1;
                 if status == Status::Downloaded {
-                    if let Err(e) = download::record(&conn, &r) {
+                    if let Err(e) = crate::store::record_download(&conn, &r.record()) {
                         eprintln!("warning: {}: downloaded, but recording it in `{}` failed: {e}", r.tld, s.db.display());
                     }
                 }

@@ -127,11 +127,7 @@ pub fn status_of(err: &anyhow::Error) -> ExitStatus {
             }
         }
         if let Some(e) = e.downcast_ref::<crate::czds::CzdsError>() {
-            return match e.exit_code() {
-                3 => ExitStatus::Auth,
-                4 => ExitStatus::RateLimited,
-                _ => ExitStatus::Failure,
-            };
+            return e.fatal().map_or(ExitStatus::Failure, download::fatal_status);
         }
         if e.is::<crate::config::ConfigError>()
             || e.is::<crate::config::CredentialError>()

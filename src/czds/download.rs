@@ -74,7 +74,7 @@ pub struct ZoneResult {
     pub reason: Option<String>,
     /// Set when the failure should stop the whole run (login refused, rate limited).
     #[serde(skip)]
-    pub fatal: Option<u8>,
+    pub fatal: Option<super::Fatal>,
 }
 
 impl ZoneResult {
@@ -165,8 +165,7 @@ pub fn fetch(client: &Client, link: &str, tld: &str, opts: &Options, bar: &Trans
         Ok(()) => res.reason = None,
         Err(e) => {
             if let ZoneError::Czds(c) = &e {
-                let code = c.exit_code();
-                res.fatal = (code == 3 || code == 4).then_some(code);
+                res.fatal = c.fatal();
             }
             res.status = Status::Failed;
             res.reason = Some(e.to_string());
@@ -291,21 +290,18 @@ pub fn plan(links: &[String], wanted: Option<&[String]>, exclude: &[String]) -> 
     plan
 }
 
-/// Notes a finished download in the database (`downloads`), for the importer and later runs.
-pub fn record(conn: &rusqlite::Connection, r: &ZoneResult) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            r.tld,
-            r.url,
-            r.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default(),
-            r.bytes as i64,
-            r.last_modified.as_deref().unwrap_or(""),
-            r.sha256.as_deref().unwrap_or(""),
-            crate::time::now_utc()
-        ],
-    )?;
-    Ok(())
+impl ZoneResult {
+    /// What the database keeps of a finished download (`store::record_download`).
+    pub fn record(&self) -> crate::store::Download<'_> {
+        crate::store::Download {
+            tld: &self.tld,
+            url: &self.url,
+            file: self.file.as_deref().map(|f| f.display().to_string()).unwrap_or_default(),
+            size: self.bytes,
+            last_modified: self.last_modified.as_deref().unwrap_or(""),
+            sha256: self.sha256.as_deref().unwrap_or(""),
+        }
+    }
 }
 
 /// Downloads `jobs` (zone, link) on `parallel` threads, handing each result to `done` on the
@@ -342,7 +338,7 @@ pub fn fetch_all(
             });
         }
         drop(tx);
-        let mut stopped: Option<(String, u8)> = None;
+        let mut stopped: Option<(String, super::Fatal)> = None;
         for r in rx {
             progress.zone_done(&format!("{} {}", r.tld, r.status.as_str()));
             if let (Some(code), Some(reason)) = (r.fatal, &r.reason) {

@@ -85,13 +85,23 @@ pub enum CzdsError {
     Cache { path: PathBuf, source: std::io::Error },
 }
 
+/// A CZDS answer that ends a whole run, not just one zone: every later request would get
+/// the same (the command layer maps them to exit 3 and 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fatal {
+    /// The login was refused, or the token no longer accepted.
+    Auth,
+    /// CZDS answered 429.
+    RateLimited,
+}
+
 impl CzdsError {
-    /// The exit code the README gives: 3 login failed, 4 rate limited, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    /// Whether this error ends the run, and how.
+    pub fn fatal(&self) -> Option<Fatal> {
         match self {
-            CzdsError::LoginFailed { .. } | CzdsError::Unauthorized { .. } => 3,
-            CzdsError::RateLimited { .. } => 4,
-            _ => 1,
+            CzdsError::LoginFailed { .. } | CzdsError::Unauthorized { .. } => Some(Fatal::Auth),
+            CzdsError::RateLimited { .. } => Some(Fatal::RateLimited),
+            _ => None,
         }
     }
 }

@@ -152,6 +152,10 @@ pub enum ImportError {
     TooManyRemoved { file: String, removed: u64, of: u64, pct: f64, max: f64 },
     #[error("{file}: writing the database: {source}")]
     Write { file: String, source: rusqlite::Error },
+    /// The writer thread was gone or panicked: not the input's fault, and not one that reading
+    /// the file again would mend (`sync` retries only reading).
+    #[error("{file}: the database writer {msg}")]
+    Writer { file: String, msg: &'static str },
 }
 
 impl ImportError {
@@ -547,7 +551,7 @@ impl<'a> Pipeline<'a> {
         let merged = sorter.finish().map_err(|e| self.spill_error(e))?;
         trace(self.started, "last run sorted");
         let Some(w_tx) = threads.to_writer.take() else {
-            return Err(ImportError::Read { file: self.file.clone(), msg: "the writer is not running".into() });
+            return Err(ImportError::Writer { file: self.file.clone(), msg: "is not running" });
         };
         // A version with no current one with records to compare with is written whole: its
         // reverse-lookup index is collected by the grouping step, then sent to the writer
@@ -566,7 +570,7 @@ impl<'a> Pipeline<'a> {
         // (a full disk says "database or disk is full", not "the writer stopped").
         let wstats = match wstats {
             Some(Ok(w)) => w.map_err(|e| self.write_error(e))?,
-            _ => return Err(ImportError::Read { file: self.file.clone(), msg: "writer thread panicked".into() }),
+            _ => return Err(ImportError::Writer { file: self.file.clone(), msg: "thread panicked" }),
         };
         Ok((grouped.map_err(|e| self.spill_error(e))?, wstats))
     }

@@ -626,10 +626,9 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
 
 /// The current version of `tld`, or 404.
 fn current_version(conn: &rusqlite::Connection, tld: &str) -> Result<i64, ApiError> {
-    use rusqlite::OptionalExtension;
-    conn.query_row("SELECT id FROM zones WHERE tld = ?1 AND state = 'current'", [tld], |r| r.get(0))
-        .optional()
+    crate::store::current_version(conn, tld)
         .map_err(internal)?
+        .map(|c| c.id)
         .ok_or_else(|| not_found(format!("zone `{tld}` is not imported")))
 }
 

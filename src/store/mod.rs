@@ -789,6 +789,26 @@ pub fn begin_version(conn: &Connection, v: &NewVersion<'_>) -> rusqlite::Result<
     Ok(conn.last_insert_rowid())
 }
 
+/// A finished download, as `downloads` keeps it for the importer (its zone date) and later
+/// runs.
+pub struct Download<'a> {
+    pub tld: &'a str,
+    pub url: &'a str,
+    pub file: String,
+    pub size: u64,
+    pub last_modified: &'a str,
+    pub sha256: &'a str,
+}
+
+/// Notes a finished download in `downloads`.
+pub fn record_download(conn: &Connection, d: &Download<'_>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO downloads (tld, url, file, size, last_modified, sha256, downloaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![d.tld, d.url, d.file, d.size as i64, d.last_modified, d.sha256, crate::time::now_utc()],
+    )?;
+    Ok(())
+}
+
 /// The `Last-Modified` the latest download of these bytes (by SHA-256) recorded.
 pub fn last_modified_of(conn: &Connection, sha256: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT last_modified FROM downloads WHERE sha256 = ?1 ORDER BY id DESC LIMIT 1", params![sha256], |r| r.get(0))
