@@ -39,7 +39,7 @@ pub fn run(s: &Settings, out: &Output, args: &DownloadArgs) -> anyhow::Result<Ex
             Status::Failed => {
                 failed += 1;
                 fatal = fatal.or(r.fatal);
-                eprintln!("error: {}: {}", r.tld, r.reason.as_deref().unwrap_or("failed"));
+                out.item_failed(&format!("{}: {}", r.tld, r.reason.as_deref().unwrap_or("failed")));
                 None
             }
             status => {

@@ -86,7 +86,7 @@ pub fn run(s: &Settings, out: &Output, args: &ImportArgs) -> anyhow::Result<Exit
                     return Err(err);
                 }
                 // One file failing does not stop the others; each error is reported as it comes.
-                eprintln!("error: {err}");
+                out.item_failed(&err.to_string());
                 results.push(&serde_json::json!({"file": f, "error": err.to_string()}), None)?;
             }
         }

@@ -83,6 +83,14 @@ impl Output {
         }
     }
 
+    /// One item of a run failed (a zone, a file, an endpoint) while the run goes on: said on
+    /// stderr as `error: ITEM: why` (`message` names the item), in every format and under
+    /// --quiet. The run's own error, if it ends in one, is `main`'s to print
+    /// ([`super::report`]).
+    pub fn item_failed(&self, message: &str) {
+        eprintln!("error: {message}");
+    }
+
     /// One result that is not a list (a status, a prune's counts).
     pub fn one<T: Serialize>(&self, item: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
         match self.format {

@@ -16,7 +16,7 @@ pub fn run(s: &Settings, out: &Output, args: &SyncArgs) -> anyhow::Result<ExitSt
     let mut results = out.stream();
     let outcome = sync::sync(s, &plan, |z| {
         if z.status == SyncStatus::Failed {
-            eprintln!("error: {}: {}", z.tld, z.error.as_deref().unwrap_or("failed"));
+            out.item_failed(&format!("{}: {}", z.tld, z.error.as_deref().unwrap_or("failed")));
         }
         results.push(z, (z.status == SyncStatus::Ok).then(|| summary_line(z)))
     })?;

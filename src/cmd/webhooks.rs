@@ -58,7 +58,7 @@ pub(super) fn report_deliveries(out: &Output, done: &[webhooks::Delivered], in_s
     for d in done {
         if d.pending > 0 || d.disabled {
             failed += 1;
-            eprintln!("error: {}: {}", d.endpoint, d.error.as_deref().unwrap_or("not everything was delivered"));
+            out.item_failed(&format!("{}: {}", d.endpoint, d.error.as_deref().unwrap_or("not everything was delivered")));
         }
         let line = format!("{}: {} events delivered in {} batches, {} waiting", d.endpoint, d.events, d.batches, d.pending);
         if !(in_sync && out.is_json()) {

@@ -15,11 +15,11 @@
 pub mod batch;
 mod checkpoint;
 pub mod links;
+mod migrate;
 pub mod space;
 pub mod state;
 pub mod writer;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -426,116 +426,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     match schema_version(&conn).map_err(err)? {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(SCHEMA_VERSION) => {}
-        Some(v) => {
-            conn.execute_batch("DROP VIEW IF EXISTS current_domains; DROP VIEW IF EXISTS current_records;").map_err(err)?;
-            // Schema 2: removed domains are kept (removed_at) and changes recorded (events).
-            // Schema 3: `downloads`; schema 4: the webhook outbox; schema 5:
-            // service_runs (created above like every table).
-            if v < 2 {
-                conn.execute_batch("ALTER TABLE domains ADD COLUMN removed_at TEXT;").map_err(err)?;
-            }
-            if v < 8 {
-                // Schema 8: each version's zone date (the day its data is for); versions
-                // imported before it get their import day.
-                if add_column(&conn, "zones", "zone_date", "TEXT").map_err(err)? {
-                    conn.execute_batch("UPDATE zones SET zone_date = substr(imported_at, 1, 10) || 'T00:00:00Z';").map_err(err)?;
-                }
-            }
-            if v < 6 {
-                // Schema 6: watch events (kind `watch`, with term and rule). SQLite cannot
-                // change a CHECK in place: the table is rebuilt, ids kept.
-                conn.execute_batch(
-                    "BEGIN;
-                     CREATE TABLE events_v6 (
-                         id INTEGER PRIMARY KEY, zone INTEGER NOT NULL, prev_zone INTEGER NOT NULL, tld TEXT NOT NULL,
-                         domain TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch')),
-                         at TEXT NOT NULL, term TEXT, rule TEXT);
-                     INSERT INTO events_v6 (id, zone, prev_zone, tld, domain, kind, at) SELECT id, zone, prev_zone, tld, domain, kind, at FROM events;
-                     DROP TABLE events;
-                     ALTER TABLE events_v6 RENAME TO events;
-                     CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
-                     COMMIT;",
-                )
-                .map_err(err)?;
-            }
-            // Before schema 13 `records` is a table, which the steps below read or rebuild
-            // (created empty for a database that never had one).
-            conn.execute_batch(RECORDS_V12).map_err(err)?;
-            let records_table: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'records'", [], |r| r.get(0))
-                .map_err(err)?;
-            let versioned = records_table && has_column(&conn, "records", "zone").map_err(err)?;
-            if v < 7 && versioned {
-                // Schema 7: no version column; rows of the current versions are kept.
-                conn.execute_batch(&format!(
-                    "BEGIN;
-                     ALTER TABLE records RENAME TO records_v6;
-                     ALTER TABLE domains RENAME TO domains_v6;
-                     {CORE}
-                     {RECORDS_V12}
-                     INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, r.zone, NULL
-                       FROM records_v6 r JOIN zones z ON z.id = r.zone AND z.state = 'current';
-                     INSERT INTO domains SELECT d.tld, d.name, d.hash, NULL, d.first_seen,
-                            CASE WHEN d.removed_at IS NULL THEN NULL ELSE d.last_seen END, d.last_changed, d.removed_at, d.zone, NULL
-                       FROM domains_v6 d JOIN zones z ON z.id = d.zone AND z.state = 'current';
-                     DROP TABLE records_v6;
-                     DROP TABLE domains_v6;
-                     COMMIT;"
-                ))
-                .map_err(err)?;
-            }
-            if v < 9 {
-                // Schema 9: the reverse-lookup index, for the current versions (history before
-                // the upgrade is not in it).
-                index_current(&conn).map_err(err)?;
-            }
-            if v < 10 {
-                // Schema 10: each version's domains with DS and its events by kind, for the
-                // figures over time (reading them from the records and events would scan
-                // the zone).
-                for column in ["ds_domains", "added", "removed", "modified"] {
-                    add_column(&conn, "zones", column, "INTEGER").map_err(err)?;
-                }
-                count_ds_domains(&conn).map_err(err)?;
-                // A zone's first version compared with nothing: its counts stay NULL.
-                conn.execute_batch(
-                    "UPDATE zones SET added = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'added'),
-                                      removed = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'removed'),
-                                      modified = (SELECT count(*) FROM events e WHERE e.zone = zones.id AND e.kind = 'modified')
-                      WHERE state IN ('current', 'replaced')
-                        AND EXISTS (SELECT 1 FROM zones p WHERE p.tld = zones.tld AND p.id < zones.id AND p.state IN ('current', 'replaced'));",
-                )
-                .map_err(err)?;
-            }
-            if v < 11 {
-                // Schema 11: packed comparison state (`state_blocks`, created above). Versions
-                // before it have none: the next import compares with their rows.
-                add_column(&conn, "zones", "state_blocks", "INTEGER").map_err(err)?;
-            }
-            if v < 12 {
-                // Schema 12: packed state in chains, a base and the deltas after it
-                // (`state_prev`). Every version's blocks so far are a whole state: a base.
-                add_column(&conn, "zones", "state_prev", "INTEGER").map_err(err)?;
-            }
-            if v < 13 && records_table {
-                // Schema 13: an RRset per row (`rrsets`, created above). A version replaced a
-                // group's records together, so the rows of one RRset and `since` share their
-                // `until`; should they not, the set stays open while any of them did. The
-                // grouping gives an RRset one TTL, its lowest (RFC 2181 §5.2): so does this.
-                conn.execute_batch(
-                    "BEGIN;
-                     INSERT INTO rrsets (tld, domain, owner, type, ttl, rdata, since, until)
-                       SELECT tld, domain, owner, type, min(ttl), json_group_array(rdata), since,
-                              CASE WHEN sum(until IS NULL) = 0 THEN max(until) END
-                         FROM (SELECT * FROM records ORDER BY tld, domain, owner, type, since, rdata)
-                        GROUP BY tld, domain, owner, type, since;
-                     DROP TABLE records;
-                     COMMIT;",
-                )
-                .map_err(err)?;
-            }
-            conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", params![SCHEMA_VERSION.to_string()]).map_err(err)?;
-        }
+        Some(v) => migrate::run(&conn, v).map_err(err)?,
         None => {
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
                 .map_err(err)?;
@@ -543,97 +434,6 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     }
     conn.execute_batch(VIEWS).map_err(err)?;
     Ok(conn)
-}
-
-/// Fills in `zones.ds_domains` of the versions imported before schema 10 from the history
-/// kept, in one pass over the DS records: a domain counts in each version that one of its DS
-/// rows covers. Versions without records, or older than what `prune` kept, stay NULL.
-fn count_ds_domains(conn: &Connection) -> rusqlite::Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    let pruned = pruned_before(&tx)?;
-    // Per zone, +1/-1 at the versions where a domain's signed spans open and close.
-    let mut steps: HashMap<String, BTreeMap<i64, i64>> = HashMap::new();
-    {
-        let mut st =
-            tx.prepare("SELECT tld, domain, since, until FROM records WHERE type = 'DS' AND owner = domain ORDER BY tld, domain, since")?;
-        let mut rows = st.query([])?;
-        // The span of the domain being read: rows of one domain may touch or overlap.
-        let mut open: Option<(String, String, i64, Option<i64>)> = None;
-        let close = |span: (String, String, i64, Option<i64>), steps: &mut HashMap<String, BTreeMap<i64, i64>>| {
-            let s = steps.entry(span.0).or_default();
-            *s.entry(span.2).or_default() += 1;
-            if let Some(u) = span.3 {
-                *s.entry(u).or_default() -= 1;
-            }
-        };
-        while let Some(r) = rows.next()? {
-            let (tld, domain, since, until): (String, String, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            match &mut open {
-                Some(o) if o.0 == tld && o.1 == domain && o.3.is_none_or(|u| since <= u) => {
-                    o.3 = match (o.3, until) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        _ => None,
-                    };
-                }
-                _ => {
-                    if let Some(o) = open.take() {
-                        close(o, &mut steps);
-                    }
-                    open = Some((tld, domain, since, until));
-                }
-            }
-        }
-        if let Some(o) = open.take() {
-            close(o, &mut steps);
-        }
-    }
-    let versions: Vec<(i64, String)> = tx
-        .prepare(
-            "SELECT id, tld FROM zones WHERE state IN ('current', 'replaced') AND with_records = 1 AND ds_domains IS NULL
-                AND (?1 IS NULL OR coalesce(zone_date, imported_at) >= ?1) ORDER BY tld, id",
-        )?
-        .query_map(params![pruned], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut up = tx.prepare("UPDATE zones SET ds_domains = ?2 WHERE id = ?1")?;
-    for (id, tld) in versions {
-        let n: i64 = steps.get(&tld).map_or(0, |s| s.range(..=id).map(|(_, d)| d).sum());
-        up.execute(params![id, n])?;
-    }
-    drop(up);
-    tx.commit()
-}
-
-/// Fills the reverse-lookup index from the current versions' records, in one transaction
-/// (the upgrade to schema 9): each zone's current version is its base.
-fn index_current(conn: &Connection) -> rusqlite::Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    let zones: Vec<(String, i64)> = {
-        let mut st = tx.prepare("SELECT tld, id FROM zones WHERE state = 'current' AND with_records = 1")?;
-        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        v
-    };
-    for (tld, id) in zones {
-        let mut st = tx.prepare(&format!(
-            "SELECT zf_reversed(rdata) AS h, domain FROM records r
-              WHERE tld = ?1 AND type = 'NS' AND owner = domain AND {} ORDER BY h, domain",
-            visible("r", "?2")
-        ))?;
-        let mut blocks = links::Blocks::new(&tx, &tld, id)?;
-        let mut rows = st.query(params![tld, id])?;
-        while let Some(r) = rows.next()? {
-            blocks.add(r.get_ref(0)?.as_str()?, r.get_ref(1)?.as_str()?)?;
-        }
-        blocks.finish()?;
-        tx.execute(
-            &format!(
-                "INSERT OR IGNORE INTO glue_links (addr, rhost, tld, since)
-                   SELECT rdata, zf_reversed(owner), tld, ?2 FROM records r WHERE tld = ?1 AND type IN ('A', 'AAAA') AND {}",
-                visible("r", "?2")
-            ),
-            params![tld, id],
-        )?;
-    }
-    tx.commit()
 }
 
 /// The SQL function the writer's SQL uses: `zf_reversed(name)` ([`crate::zone::name::reversed`]).
@@ -869,13 +669,13 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
 }
 
 /// Whether `table` has `column` (an older database may lack one a migration adds).
-fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+pub(super) fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
     conn.query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", params![table, column], |r| r.get(0))
 }
 
 /// Adds `column` (declared `decl`) to `table` unless it is there (a migration run again
 /// finds it, or the table was created with it); true when it was added.
-fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<bool> {
+pub(super) fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<bool> {
     if has_column(conn, table, column)? {
         return Ok(false);
     }
