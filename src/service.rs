@@ -17,18 +17,19 @@ use crate::time::{unix_now, utc};
 /// Checks of a zone whose file of the day is not there yet.
 pub const RECHECK: i64 = 30 * 60;
 
-/// The daily download window, in minutes after local midnight, and the zone's UTC offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The daily download window, in minutes after local midnight, in a time zone.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub start: i64,
     pub end: i64,
-    /// Seconds east of UTC (`service.timezone`: `UTC` or `+02:00`).
-    pub offset: i64,
+    /// `service.timezone`: `UTC` (the default), an offset such as `+02:00`, or a zone name such
+    /// as `Europe/Berlin`, whose offset follows its DST rules.
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl Default for Window {
     fn default() -> Self {
-        Window { start: 15, end: 5 * 60 + 45, offset: 0 }
+        Window { start: 15, end: 5 * 60 + 45, zone: jiff::tz::TimeZone::UTC }
     }
 }
 
@@ -43,9 +44,7 @@ impl Window {
             w.end = parse_hhmm(&s).ok_or_else(|| cfg.invalid("service.download_end_time", format!("`{s}` is not a time like 05:45")))?;
         }
         if let Some(s) = cfg.string("service.timezone")? {
-            w.offset = parse_offset(&s).ok_or_else(|| {
-                cfg.invalid("service.timezone", format!("`{s}` is not UTC or an offset like +02:00 (zone names are not supported)"))
-            })?;
+            w.zone = parse_zone(&s).map_err(|why| cfg.invalid("service.timezone", why))?;
         }
         if w.start == w.end {
             return Err(cfg.invalid("service.download_end_time", "the window is empty (start equals end)".into()));
@@ -55,7 +54,7 @@ impl Window {
 
     /// Whether `now` (Unix seconds) is inside the window. A window may cross midnight.
     pub fn contains(&self, now: i64) -> bool {
-        let m = minute_of_day(now, self.offset);
+        let m = self.local(now).map_or(0, |z| i64::from(z.hour()) * 60 + i64::from(z.minute()));
         if self.start < self.end {
             (self.start..self.end).contains(&m)
         } else {
@@ -65,27 +64,36 @@ impl Window {
 
     /// The next time at or after `now` when the window opens.
     pub fn next_open(&self, now: i64) -> i64 {
-        let local = now + self.offset;
-        let midnight = local.div_euclid(86400) * 86400;
-        let today = midnight + self.start * 60;
-        let at = if today >= local { today } else { today + 86400 };
-        at - self.offset
+        self.next_at(now, self.start, true)
     }
 
     /// When the window that contains `now` closes.
     pub fn close_after(&self, now: i64) -> i64 {
-        let local = now + self.offset;
-        let midnight = local.div_euclid(86400) * 86400;
-        let mut at = midnight + self.end * 60;
-        if at <= local {
-            at += 86400;
-        }
-        at - self.offset
+        self.next_at(now, self.end, false)
     }
-}
 
-fn minute_of_day(t: i64, offset: i64) -> i64 {
-    (t + offset).rem_euclid(86400) / 60
+    fn local(&self, t: i64) -> Option<jiff::ZonedDateTime> {
+        Some(jiff::Timestamp::from_second(t).ok()?.to_zoned_datetime(self.zone.clone()))
+    }
+
+    /// The first instant at local time `minute` on `now`'s local day or a later one that is
+    /// after `now` (at it too, with `at_too`). A time that a DST change skips is taken as the
+    /// time after the gap, one it repeats as its first occurrence (jiff's "compatible").
+    fn next_at(&self, now: i64, minute: i64, at_too: bool) -> i64 {
+        let Some(today) = self.local(now).map(|z| z.date()) else { return now };
+        let mut day = today;
+        for _ in 0..3 {
+            let t = day
+                .at((minute / 60) as i8, (minute % 60) as i8, 0, 0)
+                .to_zoned_datetime(self.zone.clone())
+                .map_or(now, |z| z.timestamp().as_second());
+            if t > now || (at_too && t == now) {
+                return t;
+            }
+            day = day.tomorrow().unwrap_or(day);
+        }
+        now
+    }
 }
 
 fn parse_hhmm(s: &str) -> Option<i64> {
@@ -94,17 +102,23 @@ fn parse_hhmm(s: &str) -> Option<i64> {
     ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
 }
 
-fn parse_offset(s: &str) -> Option<i64> {
+/// `UTC`, `+02:00` / `-05:30` (at most 14 hours), or an IANA zone name from the system's tz
+/// database.
+fn parse_zone(s: &str) -> Result<jiff::tz::TimeZone, String> {
     let s = s.trim();
-    if s.eq_ignore_ascii_case("utc") || s == "Z" || s.eq_ignore_ascii_case("etc/utc") {
-        return Some(0);
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return Ok(jiff::tz::TimeZone::UTC);
     }
-    let sign = match s.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    parse_hhmm(&s[1..]).filter(|&m| m <= 14 * 60).map(|m| sign * m * 60)
+    if let Some(sign) = match s.as_bytes().first() {
+        Some(b'+') => Some(1),
+        Some(b'-') => Some(-1),
+        _ => None,
+    } {
+        let m = parse_hhmm(&s[1..]).filter(|&m| m <= 14 * 60).ok_or_else(|| format!("`{s}` is not an offset like +02:00"))?;
+        let secs = i32::try_from(sign * m * 60).map_err(|_| format!("`{s}` is too far from UTC"))?;
+        return jiff::tz::Offset::from_seconds(secs).map(jiff::tz::TimeZone::fixed).map_err(|e| format!("`{s}`: {e}"));
+    }
+    jiff::tz::TimeZone::get(s).map_err(|_| format!("`{s}` is not UTC, an offset like +02:00, or a time zone name like Europe/Berlin"))
 }
 
 /// What the service does next.
@@ -316,16 +330,33 @@ mod tests {
         assert_eq!(w.next_open(at(6, 0)), at(24, 15));
         assert_eq!(w.close_after(at(1, 0)), at(5, 45));
         // A window in UTC+02:00 opens at 22:15 UTC the day before.
-        let east = Window { offset: 7200, ..w };
+        let east = Window { zone: parse_zone("+02:00").unwrap(), ..w.clone() };
         assert!(east.contains(at(22, 20) - 86400) && east.contains(at(1, 0)) && !east.contains(at(4, 0)));
         assert_eq!(east.next_open(at(12, 0)), at(22, 15));
         // A window across midnight.
-        let night = Window { start: 23 * 60, end: 60, offset: 0 };
+        let night = Window { start: 23 * 60, end: 60, ..w.clone() };
         assert!(night.contains(at(23, 30)) && night.contains(at(0, 30)) && !night.contains(at(1, 0)));
-        assert_eq!(parse_offset("+02:00"), Some(7200));
-        assert_eq!(parse_offset("-05:30"), Some(-19800));
-        assert_eq!(parse_offset("Europe/Berlin"), None);
+        assert_eq!(parse_zone("-05:30").unwrap(), jiff::tz::TimeZone::fixed(jiff::tz::Offset::from_seconds(-19800).unwrap()));
+        for bad in ["+15:00", "Mars/Olympus", "2"] {
+            assert!(parse_zone(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn a_named_zone_follows_its_dst_rules() {
+        let day = |y, mo, d, h: i64, m: i64| crate::time::days_from_civil(y, mo, d) * 86400 + h * 3600 + m * 60;
+        let berlin = Window { zone: parse_zone("Europe/Berlin").unwrap(), ..Window::default() };
+        // Winter, UTC+1: 00:15 in Berlin is 23:15 UTC the day before; summer, UTC+2: 22:15.
+        assert_eq!(berlin.next_open(day(2026, 11, 24, 12, 0)), day(2026, 11, 24, 23, 15));
+        assert_eq!(berlin.next_open(day(2026, 7, 1, 12, 0)), day(2026, 7, 1, 22, 15));
+        assert!(berlin.contains(day(2026, 7, 1, 22, 30)) && !berlin.contains(day(2026, 11, 24, 22, 30)));
+        // The night DST begins (2026-03-29, 02:00 -> 03:00): the window still closes at 05:45
+        // local, 03:45 UTC.
+        assert_eq!(berlin.close_after(day(2026, 3, 29, 0, 0)), day(2026, 3, 29, 3, 45));
+        // A fixed +01:00 is an hour off all summer: the reason for names.
+        let fixed = Window { zone: parse_zone("+01:00").unwrap(), ..Window::default() };
+        assert_ne!(fixed.next_open(day(2026, 7, 1, 12, 0)), berlin.next_open(day(2026, 7, 1, 12, 0)));
     }
 
     #[test]
