@@ -11,7 +11,7 @@
 # BENCH_RUNS times (3), the median shown. The next day is imported twice over each first day:
 # zonegen's day 1 (1.5% of domains changed) and a day with .com's churn (0.2%).
 #
-# Floors, from each import's ZONEFEED_TRACE: `parse` is when the last chunk was parsed and
+# Floors, from each import's `-v` trace: `parse` is when the last chunk was parsed and
 # sorted (reading, inflating and parsing overlap up to there; `gzip -dc` alone is the inflate
 # floor), `writer` the writer thread's own work (SQLite and the comparison with the current
 # version, its waits for rows left out), `after` what the import did once parsing was done.
@@ -79,7 +79,7 @@ def measured(cmd, db=None):
     return float(secs), int(rss) * 1024, out
 
 def floors(trace, secs):
-    # The import's own phase times (ZONEFEED_TRACE): see the header.
+    # The import's own phase times (`-v`): see the header.
     parse = re.search(r"trace: +([0-9.]+)s parsed and sorted", trace)
     busy = re.search(r"trace: writer: busy ([0-9.]+)s", trace)
     if not (parse and busy):
@@ -135,7 +135,7 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
     # Issue 14's targets, as ratios to gzip -dc: first import, the next days.
     for label, flags, targets in (("zonefeed import --no-records", "--no-records", (1.6, 1.3)), ("zonefeed import", "", (3.0, 1.8))):
         db = fresh_db()
-        secs, rss, out = measured(f"ZONEFEED_TRACE=1 {binary} --db {db} --quiet --format jsonl import {flags} {gz}", db)
+        secs, rss, out = measured(f"{binary} -v --db {db} --quiet --format jsonl import {flags} {gz}", db)
         s = json.loads(out.strip().splitlines()[-1])
         records = s["records"]
         add(label, label, secs, rss, (measured.wal, os.path.getsize(db)), targets[0])
@@ -161,7 +161,7 @@ for _ in range(int(os.environ.get("BENCH_RUNS", "3"))):
                     if os.path.exists(db + suffix):
                         os.remove(db + suffix)
                 os.replace(day0, db)
-            secs, rss, out = measured(f"ZONEFEED_TRACE=1 {binary} --db {db} --quiet --format jsonl import {flags} {day1}", db)
+            secs, rss, out = measured(f"{binary} -v --db {db} --quiet --format jsonl import {flags} {day1}", db)
             s = json.loads(out.strip().splitlines()[-1])
             changed = s["new_domains"] + s["changed_domains"] + s["removed_domains"]
             add(label + key, f"  next day, {churn} ({changed} changes)", secs, rss, (measured.wal, os.path.getsize(db)), targets[1])

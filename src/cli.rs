@@ -41,6 +41,9 @@ pub struct Global {
     /// No progress and no summary on stderr/stdout (errors still go to stderr)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Also print each import's phase timings on stderr (`trace: …`, for profiling)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 impl Global {

@@ -91,8 +91,8 @@ impl Config {
         for key in cfg.map.keys().filter(|k| !KEYS.contains(&k.as_str())) {
             // Warn, not fail: ICANN's client may gain keys, and one config serves both tools.
             match closest_key(key) {
-                Some(near) => eprintln!("warning: config `{}`: unknown key `{key}` is ignored; did you mean `{near}`?", path.display()),
-                None => eprintln!("warning: config `{}`: unknown key `{key}` is ignored", path.display()),
+                Some(near) => log::warn!("config `{}`: unknown key `{key}` is ignored; did you mean `{near}`?", path.display()),
+                None => log::warn!("config `{}`: unknown key `{key}` is ignored", path.display()),
             }
         }
         let webhook_secret = cfg.map.get("webhooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|w| w.get("secret").is_some()));

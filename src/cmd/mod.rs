@@ -12,6 +12,7 @@ mod domain;
 mod download;
 mod export;
 mod import;
+mod log;
 mod ns;
 pub mod output;
 mod prune;
@@ -176,6 +177,7 @@ pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
 
 /// Runs the command `cli` names.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
+    log::init(cli.global.verbose);
     let settings = Settings::resolve(cli.global.flags(), cli.command.wait())?;
     let s = &settings;
     let format = cli.global.output_format();

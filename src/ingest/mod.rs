@@ -424,8 +424,8 @@ impl<'a> Pipeline<'a> {
             (Some(_), _, Some(o)) => o,
             (_, Some(p), _) => p,
             (_, None, Some(fallback)) => {
-                eprintln!(
-                    "note: {}: no SOA or $ORIGIN in its first {} MiB; the zone `{}` is taken from the file name",
+                log::info!(
+                    "{}: no SOA or $ORIGIN in its first {} MiB; the zone `{}` is taken from the file name",
                     self.file,
                     PROBE >> 20,
                     fallback.text()
@@ -628,10 +628,7 @@ impl<'a> Pipeline<'a> {
                 if store::clean_leftovers(conn).is_err() {
                     let _ = store::truncate_wal(conn, store::READER_BOUND);
                     if let Err(c) = store::clean_leftovers(conn) {
-                        eprintln!(
-                            "warning: {}: the failed import's rows could not be removed now ({c}); the next import removes them",
-                            self.file
-                        );
+                        log::warn!("{}: the failed import's rows could not be removed now ({c}); the next import removes them", self.file);
                     }
                 }
                 // Give the WAL's room back to the disk: the writer stopped while there was
@@ -682,11 +679,9 @@ fn in_flight() -> usize {
     2 * rayon::current_num_threads().max(1)
 }
 
-/// Phase timings on stderr when ZONEFEED_TRACE is set (for profiling, not an interface).
+/// Phase timings at debug level: on stderr with `-v` (for profiling, not an interface).
 fn trace(started: Instant, what: &str) {
-    if std::env::var_os("ZONEFEED_TRACE").is_some() {
-        eprintln!("trace: {:7.3}s {what}", started.elapsed().as_secs_f64());
-    }
+    log::debug!("{:7.3}s {what}", started.elapsed().as_secs_f64());
 }
 
 /// Switches the TLD to the new version in one short transaction, then drops the old rows.
@@ -716,10 +711,7 @@ fn make_current(conn: &mut Connection, sum: &mut Summary, sha: Option<String>, o
     // The version is current: what follows tidies up, and a failure of it (an I/O error, a
     // full disk) is no failed import. The next import, or `clean_leftovers`, finishes it.
     if let Err(e) = tidy(conn, sum, opts.no_records, started) {
-        eprintln!(
-            "warning: {}: version {} is current; tidying up after it failed ({e}); the next import finishes it",
-            sum.file, sum.version
-        );
+        log::warn!("{}: version {} is current; tidying up after it failed ({e}); the next import finishes it", sum.file, sum.version);
     }
     Ok(())
 }

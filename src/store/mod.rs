@@ -29,11 +29,9 @@ use crate::lock::LockError;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-/// With ZONEFEED_TRACE set, notes a step of the writer on stderr (the importer traces its own).
+/// Notes a step of the writer at debug level (`-v`; the importer traces its own).
 pub(crate) fn trace(what: &str) {
-    if std::env::var_os("ZONEFEED_TRACE").is_some() {
-        eprintln!("trace: writer: {what} ({})", crate::time::now_utc());
-    }
+    log::debug!("writer: {what} ({})", crate::time::now_utc());
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.

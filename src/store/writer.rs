@@ -315,7 +315,7 @@ impl<'c> Old<'c> {
                 Ok(c) => old.chain = Some(c),
                 Err(state::ReadError::Sqlite(e)) => return Err(e),
                 Err(damaged) => {
-                    eprintln!("warning: {}: {damaged}; comparing with its rows instead", job.tld);
+                    log::warn!("{}: {damaged}; comparing with its rows instead", job.tld);
                     old.rows = Some(old.pagers("")?);
                 }
             },
@@ -356,7 +356,7 @@ impl<'c> Old<'c> {
                 Ok(e) => return Ok(e),
                 Err(state::ReadError::Sqlite(e)) => return Err(e),
                 Err(damaged) => {
-                    eprintln!("warning: {}: {damaged}; comparing with its rows instead", self.job.tld);
+                    log::warn!("{}: {damaged}; comparing with its rows instead", self.job.tld);
                     let after = c.last().to_string();
                     self.chain = None;
                     self.rows = Some(self.pagers(&after)?);

@@ -485,3 +485,15 @@ fn the_database_writer_never_waits_long_on_a_reader() {
     let _ = server.wait();
     assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0, "the WAL was not truncated after the reader let go");
 }
+
+/// `-v` shows an import's phase timings (what scripts/bench.sh reads), and nothing else does.
+#[test]
+fn verbose_shows_the_phase_timings_and_only_verbose_does() {
+    let t = TestEnv::new();
+    let out = t.run(&["-v", "--db", "v.db", "import", SAMPLE]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("trace:") && err.contains("parsed and sorted") && err.contains("trace: writer: busy"), "{err}");
+    let out = t.run(&["--db", "q.db", "import", SAMPLE]);
+    assert!(!stderr(&out).contains("trace:"), "{}", stderr(&out));
+}
