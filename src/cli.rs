@@ -117,7 +117,7 @@ pub struct ImportFlags {
     pub memory: usize,
     /// The percentage (0-100) of a zone's domains a new version may remove before it is
     /// refused as a short or broken file
-    #[arg(long, value_name = "PCT", default_value_t = crate::ingest::DEFAULT_MAX_REMOVED, value_parser = parse_percent)]
+    #[arg(long, value_name = "PCT", default_value_t = crate::config::DEFAULT_MAX_REMOVED, value_parser = parse_percent)]
     pub max_removed: f64,
     /// Chunk size in bytes (for tests; the default suits real zones)
     #[arg(long, hide = true, value_name = "BYTES")]
@@ -697,6 +697,6 @@ impl RequestStatus {
 mod tests {
     #[test]
     fn the_memory_flag_default_is_the_importers() {
-        assert_eq!(super::parse_size("2G"), Ok(crate::ingest::DEFAULT_MEMORY));
+        assert_eq!(super::parse_size("2G"), Ok(crate::config::DEFAULT_MEMORY));
     }
 }

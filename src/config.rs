@@ -205,6 +205,11 @@ pub fn check_private(_: &'static str, _: &Path) -> Result<(), ConfigError> {
 
 /// How long a writer waits for another by default (`--wait`).
 pub const DEFAULT_WAIT_SECS: u64 = 30;
+/// The share of a zone's domains a new version may remove before it is refused as a short or
+/// broken file (`--max-removed`), percent.
+pub const DEFAULT_MAX_REMOVED: f64 = 5.0;
+/// Memory for sorting an import's records before they spill to disk (`--memory`): 2 GiB.
+pub const DEFAULT_MEMORY: usize = 2 << 30;
 
 /// Settings every command shares.
 #[derive(Debug)]

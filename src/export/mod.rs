@@ -616,4 +616,29 @@ mod tests {
         assert_eq!(tld_value("a/b"), "a%2Fb");
         assert_eq!(tld_value("../x=y"), "..%2Fx%3Dy");
     }
+
+    #[test]
+    fn a_zone_date_is_days_since_the_epoch() {
+        assert_eq!(date("1970-01-02T00:00:00Z"), 1);
+        assert_eq!(date("2026-11-01T00:00:00Z"), 20_758);
+        assert_eq!(date("2026-11-01"), 20_758);
+    }
+
+    #[test]
+    fn a_part_file_is_trusted_only_when_its_size_and_digest_match() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p"), b"parquet bytes").unwrap();
+        let (bytes, sum) = digest(&dir.path().join("p")).unwrap();
+        let entry = Entry { version: 1, rows: 1, file: Some("p".into()), bytes, xxh3: Some(sum) };
+        assert!(entry.intact(dir.path()));
+        std::fs::write(dir.path().join("p"), b"junk  bytes!!").unwrap();
+        assert!(!entry.intact(dir.path()), "same size, other bytes");
+        std::fs::remove_file(dir.path().join("p")).unwrap();
+        assert!(!entry.intact(dir.path()), "gone");
+        // A manifest from before the digest: its size alone is checked.
+        std::fs::write(dir.path().join("p"), b"parquet bytes").unwrap();
+        assert!(Entry { xxh3: None, ..entry.clone() }.intact(dir.path()));
+        // A partition with no rows has no file to check.
+        assert!(Entry { file: None, bytes: 0, xxh3: None, ..entry }.intact(dir.path()));
+    }
 }

@@ -215,3 +215,21 @@ fn split0(b: &[u8]) -> Option<(&[u8], &[u8])> {
 fn rrset_prefix(key: &[u8]) -> &[u8] {
     memchr::memchr_iter(0, key).nth(2).map_or(key, |i| &key[..i])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_splits_at_its_nuls_and_its_rrset_is_its_first_three_fields() {
+        let key = b"example.com\0ns1.example.com\0A\0192.0.2.1";
+        assert_eq!(split0(key), Some((&b"example.com"[..], &b"ns1.example.com\0A\0192.0.2.1"[..])));
+        assert_eq!(split0(b"no nul"), None);
+        assert_eq!(rrset_prefix(key), b"example.com\0ns1.example.com\0A");
+        // Records of one RRset share the prefix; another type or owner does not.
+        assert_eq!(rrset_prefix(b"example.com\0ns1.example.com\0A\0192.0.2.2"), rrset_prefix(key));
+        assert_ne!(rrset_prefix(b"example.com\0ns1.example.com\0AAAA\0::1"), rrset_prefix(key));
+        // A key without its rdata field is its own prefix.
+        assert_eq!(rrset_prefix(b"a\0b"), b"a\0b");
+    }
+}

@@ -59,8 +59,7 @@ pub struct Options {
     pub date: Option<String>,
 }
 
-/// `--max-removed`'s default, percent.
-pub const DEFAULT_MAX_REMOVED: f64 = 5.0;
+pub use crate::config::{DEFAULT_MAX_REMOVED, DEFAULT_MEMORY};
 /// Malformed records whose details are printed before they are only counted.
 const SHOW_ERRORS: usize = 20;
 
@@ -832,9 +831,6 @@ pub fn serial_older(a: u32, b: u32) -> bool {
 const PROBE: usize = 4 << 20; // 4 MiB
 /// How much of it is tried first.
 const PROBE_FIRST: usize = 64 << 10; // 64 KiB
-
-/// Default memory budget for sorting: 2 GiB.
-pub const DEFAULT_MEMORY: usize = 2 << 30;
 
 /// How long a second writer waits for the lock.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);

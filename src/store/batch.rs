@@ -74,3 +74,36 @@ pub struct GroupRow {
     /// Over the RRSIG, NSEC and NSEC3 records, when there are any.
     pub sig: Option<[u8; 16]>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_row_insert_binds_the_shared_columns_once_and_writes_every_row() {
+        let sql = multi_insert("t", &["tld", "since"], &["name", "n"], 2);
+        assert_eq!(sql, "INSERT OR FAIL INTO t (tld, since, name, n) VALUES (?1, ?2, ?3, ?4), (?1, ?2, ?5, ?6)");
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (tld TEXT, since INTEGER, name TEXT PRIMARY KEY, n INTEGER)").unwrap();
+        conn.execute(&sql, rusqlite::params!["com", 7, "a.com", 1, "b.com", 2]).unwrap();
+        let rows: Vec<(String, i64, String, i64)> = conn
+            .prepare("SELECT tld, since, name, n FROM t ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("com".into(), 7, "a.com".into(), 1), ("com".into(), 7, "b.com".into(), 2)]);
+        // OR FAIL: a duplicate key fails the statement.
+        assert!(conn.execute(&sql, rusqlite::params!["com", 8, "a.com", 3, "c.com", 4]).is_err());
+    }
+
+    #[test]
+    fn a_batch_keeps_each_records_place_in_its_key_arena() {
+        let mut b = GroupBatch::default();
+        b.push_record(b"a\0a\0NS\0x", 300);
+        b.push_record(b"b\0b\0NS\0yy", 60);
+        assert_eq!(b.rows, [(0, 8, 300), (8, 9, 60)]);
+        assert_eq!(&b.keys[8..17], b"b\0b\0NS\0yy");
+    }
+}

@@ -817,3 +817,18 @@ impl<'c> Merge<'c> {
         self.groups.finish(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sort_key_splits_into_its_four_fields_and_rdata_keeps_its_blanks() {
+        assert_eq!(
+            split_key("example.com\0example.com\0NS\0ns1.example.net"),
+            Some(["example.com", "example.com", "NS", "ns1.example.net"])
+        );
+        assert_eq!(split_key("a.com\0a.com\0TXT\0\"two words\""), Some(["a.com", "a.com", "TXT", "\"two words\""]));
+        assert_eq!(split_key("a.com\0a.com\0NS"), None, "three fields");
+    }
+}
