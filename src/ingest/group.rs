@@ -222,14 +222,14 @@ mod tests {
 
     #[test]
     fn a_key_splits_at_its_nuls_and_its_rrset_is_its_first_three_fields() {
-        let key = b"example.com\0ns1.example.com\0A\0192.0.2.1";
-        assert_eq!(split0(key), Some((&b"example.com"[..], &b"ns1.example.com\0A\0192.0.2.1"[..])));
+        let key = b"example.com\x00ns1.example.com\x00A\x00192.0.2.1";
+        assert_eq!(split0(key), Some((&b"example.com"[..], &b"ns1.example.com\x00A\x00192.0.2.1"[..])));
         assert_eq!(split0(b"no nul"), None);
-        assert_eq!(rrset_prefix(key), b"example.com\0ns1.example.com\0A");
+        assert_eq!(rrset_prefix(key), b"example.com\x00ns1.example.com\x00A");
         // Records of one RRset share the prefix; another type or owner does not.
-        assert_eq!(rrset_prefix(b"example.com\0ns1.example.com\0A\0192.0.2.2"), rrset_prefix(key));
-        assert_ne!(rrset_prefix(b"example.com\0ns1.example.com\0AAAA\0::1"), rrset_prefix(key));
+        assert_eq!(rrset_prefix(b"example.com\x00ns1.example.com\x00A\x00192.0.2.2"), rrset_prefix(key));
+        assert_ne!(rrset_prefix(b"example.com\x00ns1.example.com\x00AAAA\x00::1"), rrset_prefix(key));
         // A key without its rdata field is its own prefix.
-        assert_eq!(rrset_prefix(b"a\0b"), b"a\0b");
+        assert_eq!(rrset_prefix(b"a\x00b"), b"a\x00b");
     }
 }
