@@ -4,7 +4,7 @@
 //! the reader decompresses and cuts chunks ([`source`]); the rayon pool parses them, each from
 //! the latest known parse state ([`crate::zone::parser`]); this thread takes results in file
 //! order, checks each chunk's start state and parses again where the guess was wrong
-//! ([`commit`]), and collects sort runs ([`sort`]); at the end the merged records are grouped
+//! ([`commit`]), and collects sort runs ([`crate::sort`]); at the end the merged records are grouped
 //! into RRsets and domains ([`group`]) and sent to the single writer ([`crate::store::writer`]).
 //!
 //! Nothing becomes visible until the whole file has parsed within `--max-errors` and every

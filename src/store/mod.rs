@@ -6,7 +6,7 @@
 //! types they return. Versions of a TLD's zone are rows of
 //! `zones`; `rrsets` (read as `records`, a row per record), `domains` and `record_groups`
 //! hold every version of each TLD: rows carry the version that wrote them and the one that
-//! replaced them (see [`CORE`]). An import compares the new version with the current rows as it writes and
+//! replaced them (see [`schema`]). An import compares the new version with the current rows as it writes and
 //! writes only what differs, in batches, so a day's import writes its changes, not the whole
 //! zone again, and the WAL holds a few batches at a time (see [`checkpoint`]). Readers see one
 //! whole version: the switch is one tiny transaction. [`clean_leftovers`] rolls back an
@@ -16,6 +16,7 @@ pub mod batch;
 mod checkpoint;
 pub mod links;
 mod migrate;
+mod schema;
 pub mod space;
 pub mod state;
 pub mod writer;
@@ -25,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::lock::LockError;
+
+pub(crate) use schema::STATE;
+use schema::{CORE, RECORDS_V12, SCHEMA, VIEWS};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -37,263 +41,11 @@ pub(crate) fn trace(what: &str) {
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
 pub const SCHEMA_VERSION: i64 = 13;
 
-/// Every zone's rows, each with the version that wrote it (`since`) and the version that
-/// replaced it (`until`, NULL while it is current). An import writes only the rows that differ
-/// from the current version, as `since` = its own id, and marks the rows they replace with
-/// `until` = its id, in batched transactions; readers see a zone's current version `C` through
-/// [`visible`] (`since <= C AND (until IS NULL OR until > C)`), so neither half shows until
-/// the switch moves `C`, in one tiny transaction. The replaced rows stay as history (read any
-/// version `V` the same way); `pending` (the names a version touched) lets an interrupted
-/// import be rolled back.
-///
-/// `ns_base`, `ns_bases`, `ns_links` and `glue_links` are the reverse-lookup index, kept by
-/// imports with records (see [`links`]). A zone's index starts from a base version
-/// (`ns_bases`): its (name server, domain) pairs in host order, cut into rows (`ns_base`, a
-/// JSON array of hosts and their domains, keyed by its first pair). A pair gained later is an `ns_links` row (`since`, `until`); a pair
-/// of the base lost later is an `ns_links` row whose `since` is the base version and `until`
-/// the version that lost it. `glue_links` is a row per (address, host) an A or AAAA record
-/// gives. Pairs change only when the pair does (a TTL change leaves them be). Hosts are
-/// stored with their labels reversed (`rhost`, `com.cloudflare.ns1`, see
-/// [`crate::zone::name::reversed`]): a provider's hosts are one range of the key.
-///
-/// `rrsets` holds a record set in one row, its rdata a JSON array in key order: a version
-/// that changes any record of a group (a domain, with the glue below it) replaces all of the
-/// group's RRsets, so a row per RRset carries what a row per record did. That is 1.3 rows
-/// per domain of the bench zone instead of 2.7, and a first import with records spent most
-/// of its writer's time on those rows (a row per group, all RRsets in one JSON value, wrote
-/// fewer rows but made `stats` 2.5x slower: SQLite parsed JSON for every field). The
-/// `records` view gives them back one row per record, as the table of that name did before
-/// schema 13.
-const CORE: &str = r#"
-CREATE TABLE IF NOT EXISTS rrsets (
-    tld    TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    owner  TEXT NOT NULL,
-    type   TEXT NOT NULL,
-    ttl    INTEGER NOT NULL,
-    rdata  TEXT NOT NULL,
-    since  INTEGER NOT NULL,
-    until  INTEGER,
-    PRIMARY KEY (tld, domain, owner, type, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS domains (
-    tld          TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    hash         BLOB NOT NULL,
-    sig          BLOB,
-    first_seen   TEXT NOT NULL,
-    last_seen    TEXT,
-    last_changed TEXT NOT NULL,
-    removed_at   TEXT,
-    since        INTEGER NOT NULL,
-    until        INTEGER,
-    PRIMARY KEY (tld, name, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS record_groups (
-    tld   TEXT NOT NULL,
-    name  TEXT NOT NULL,
-    hash  BLOB NOT NULL,
-    sig   BLOB,
-    since INTEGER NOT NULL,
-    until INTEGER,
-    PRIMARY KEY (tld, name, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ns_base (
-    tld   TEXT NOT NULL,
-    rhost TEXT NOT NULL,
-    first TEXT NOT NULL,
-    pairs TEXT NOT NULL,
-    since INTEGER NOT NULL,
-    PRIMARY KEY (tld, rhost, first)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ns_bases (
-    tld     TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ns_links (
-    rhost  TEXT NOT NULL,
-    tld    TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    since  INTEGER NOT NULL,
-    until  INTEGER,
-    PRIMARY KEY (rhost, tld, domain, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS glue_links (
-    addr  TEXT NOT NULL,
-    rhost TEXT NOT NULL,
-    tld   TEXT NOT NULL,
-    since INTEGER NOT NULL,
-    until INTEGER,
-    PRIMARY KEY (addr, rhost, tld, since)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-    zone INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    PRIMARY KEY (zone, name)
-) WITHOUT ROWID;
-"#;
-
-/// The `records` table of schemas 7 to 12, a row per record: what the migrations before
-/// schema 13 read and write.
-const RECORDS_V12: &str = r#"
-CREATE TABLE IF NOT EXISTS records (
-    tld    TEXT NOT NULL,
-    domain TEXT NOT NULL,
-    owner  TEXT NOT NULL,
-    type   TEXT NOT NULL,
-    ttl    INTEGER NOT NULL,
-    rdata  TEXT NOT NULL,
-    since  INTEGER NOT NULL,
-    until  INTEGER,
-    PRIMARY KEY (tld, domain, owner, type, rdata, since)
-) WITHOUT ROWID;
-"#;
-
-/// Each version's comparison state, packed in name order (see [`state`]): the next import
-/// merges with these blocks instead of reading every current row. `zones.state_blocks` says
-/// how many a version has (NULL: none, compare with the rows).
-pub(crate) const STATE: &str = r#"
-CREATE TABLE IF NOT EXISTS state_blocks (
-    zone  INTEGER NOT NULL,
-    seq   INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    sum   INTEGER NOT NULL,
-    data  BLOB NOT NULL,
-    PRIMARY KEY (zone, seq)
-);
-"#;
-
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
 pub fn visible(alias: &str, zone: &str) -> String {
     format!("{alias}.since <= {zone} AND ({alias}.until IS NULL OR {alias}.until > {zone})")
 }
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS zones (
-    id          INTEGER PRIMARY KEY,
-    tld         TEXT NOT NULL,
-    serial      INTEGER,
-    source      TEXT NOT NULL,
-    size        INTEGER,
-    sha256      TEXT,
-    imported_at TEXT NOT NULL,
-    finished_at TEXT,
-    zone_date   TEXT,
-    state       TEXT NOT NULL CHECK (state IN ('importing', 'current', 'replaced', 'failed')),
-    records     INTEGER,
-    domains     INTEGER,
-    errors      INTEGER,
-    bytes       INTEGER,
-    with_records INTEGER NOT NULL DEFAULT 1,
-    ds_domains  INTEGER,
-    added       INTEGER,
-    removed     INTEGER,
-    modified    INTEGER,
-    state_blocks INTEGER,
-    state_prev  INTEGER
-);
-CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
-CREATE TABLE IF NOT EXISTS events (
-    id        INTEGER PRIMARY KEY,
-    zone      INTEGER NOT NULL,
-    prev_zone INTEGER NOT NULL,
-    tld       TEXT NOT NULL,
-    domain    TEXT NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch')),
-    at        TEXT NOT NULL,
-    term      TEXT,
-    rule      TEXT
-);
-CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
-CREATE TABLE IF NOT EXISTS downloads (
-    id            INTEGER PRIMARY KEY,
-    tld           TEXT NOT NULL,
-    url           TEXT NOT NULL,
-    file          TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    last_modified TEXT NOT NULL,
-    sha256        TEXT NOT NULL,
-    downloaded_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS downloads_tld ON downloads (tld, id);
-
-CREATE TABLE IF NOT EXISTS outbox (
-    id           INTEGER PRIMARY KEY,
-    endpoint     TEXT NOT NULL,
-    tld          TEXT NOT NULL,
-    event        INTEGER NOT NULL,
-    batch        TEXT,
-    delivered_at TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (endpoint, batch, id) WHERE delivered_at IS NULL;
-CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch);
-CREATE TABLE IF NOT EXISTS webhook_batches (
-    id           TEXT PRIMARY KEY,
-    endpoint     TEXT NOT NULL,
-    tld          TEXT NOT NULL,
-    events       INTEGER NOT NULL,
-    created_at   TEXT NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    next_attempt INTEGER NOT NULL DEFAULT 0,
-    last_status  INTEGER,
-    last_error   TEXT,
-    delivered_at TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_batches_pending ON webhook_batches (endpoint, delivered_at);
-CREATE TABLE IF NOT EXISTS watch (
-    id         INTEGER PRIMARY KEY,
-    kind       TEXT NOT NULL CHECK (kind IN ('domain', 'term')),
-    value      TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (kind, value)
-);
-CREATE TABLE IF NOT EXISTS service_runs (
-    id          INTEGER PRIMARY KEY,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    zones       INTEGER,
-    ok          INTEGER,
-    failed      INTEGER,
-    pending     INTEGER,
-    result      TEXT NOT NULL,
-    next_run    TEXT
-);
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    endpoint    TEXT PRIMARY KEY,
-    disabled_at TEXT,
-    reason      TEXT
-);
-"#;
-
-/// Views over the current versions, created once the tables have their present shape (a
-/// migration drops the views first: SQLite renames a table inside the views that use it).
-const VIEWS: &str = r#"
--- No reverse-lookup index yet: partial indexes on NS targets and glue addresses made the
--- first full import of the 10M-domain bench zone 5.6x slower (random inserts into a B-tree
--- larger than the cache) and its WAL 657 MiB (README, "Reverse lookups").
-DROP INDEX IF EXISTS records_ns;
-DROP INDEX IF EXISTS records_addr;
--- Every version's records, one row per record (see `rrsets`): what the `records` table
--- held before schema 13, for zonefeed's own queries and for people's.
-CREATE VIEW IF NOT EXISTS records AS
-    SELECT s.tld, s.domain, s.owner, s.type, s.ttl, r.value AS rdata, s.since, s.until
-      FROM rrsets s, json_each(s.rdata) r;
--- For people who query the database: each zone's current version only, removed domains
--- left out, one row per record, text names (README, "Views").
-CREATE VIEW IF NOT EXISTS current_domains AS
-    SELECT d.tld, d.name, d.first_seen, d.last_changed, z.id AS version
-      FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
-     WHERE d.since <= z.id AND (d.until IS NULL OR d.until > z.id) AND d.removed_at IS NULL;
-CREATE VIEW IF NOT EXISTS current_records AS
-    SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, z.id AS version
-      FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
-     WHERE r.since <= z.id AND (r.until IS NULL OR r.until > z.id);
-"#;
 
 /// What went wrong with the database.
 #[derive(Debug, thiserror::Error)]
