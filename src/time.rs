@@ -30,6 +30,11 @@ pub fn day(secs: i64) -> String {
     utc(secs - secs.rem_euclid(86400))
 }
 
+/// `2026-11-23` of `2026-11-23T00:00:00Z` (the text itself when shorter).
+pub fn date_of(t: &str) -> &str {
+    t.get(..10).unwrap_or(t)
+}
+
 /// The UTC day of an HTTP date (`Last-Modified`), as [`day`] gives it.
 pub fn day_of_http_date(v: &str) -> Option<String> {
     let t = httpdate::parse_http_date(v.trim()).ok()?;

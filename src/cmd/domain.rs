@@ -12,10 +12,7 @@ pub fn run(s: &Settings, out: &Output, args: &DomainArgs) -> anyhow::Result<Exit
     let conn = open_query_db(s)?;
     let found = query::domain(&conn, &name, args.history, args.at.as_deref())?;
     if found.is_empty() {
-        return Err(failed(match &args.at {
-            Some(at) => format!("{name}: in no version of an imported zone current on {}", &at[..10]),
-            None => format!("{name}: not in any imported zone"),
-        }));
+        return Err(failed(query::domain_absent(&name, args.at.as_deref())));
     }
     out.list(&found, text)?;
     Ok(ExitStatus::Success)

@@ -313,13 +313,13 @@ pub fn need_ns_data(conn: &rusqlite::Connection, tld: Option<&str>, at: Option<&
     }
     // On a past day, what the index no longer or never covered is said, not left out.
     let Some(at) = at else { return Ok(()) };
-    let day = &at[..10.min(at.len())];
+    let day = crate::time::date_of(at);
     for (_, zone, _) in zones.iter().filter(|z| z.2) {
         match crate::query::index_start(conn, zone)? {
             Some(start) if start.as_str() <= at => {}
             Some(start) => eprintln!(
                 "warning: {zone}: the name-server index starts on {}, after {day}: domains of {day} are not {verb}",
-                &start[..10.min(start.len())]
+                crate::time::date_of(&start)
             ),
             None => eprintln!(
                 "warning: {zone}: no name-server index (a later --no-records import dropped the records): domains of {day} are not {verb}"
@@ -327,7 +327,7 @@ pub fn need_ns_data(conn: &rusqlite::Connection, tld: Option<&str>, at: Option<&
         }
     }
     if let Some(p) = store::pruned_before(conn)?.filter(|p| p.as_str() > at) {
-        eprintln!("note: history before {} was pruned: domains that left before then are not {verb}", &p[..10.min(p.len())]);
+        eprintln!("note: history before {} was pruned: domains that left before then are not {verb}", crate::time::date_of(&p));
     }
     Ok(())
 }

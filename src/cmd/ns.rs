@@ -29,7 +29,7 @@ fn text(p: &NameServer) -> String {
     t.push_str(&format!("  addresses (glue): {}\n", if p.addresses.is_empty() { "none".into() } else { p.addresses.join(", ") }));
     for (what, list) in [("added", &p.added), ("removed", &p.removed)] {
         match &p.as_of {
-            Some(d) => t.push_str(&format!("  {what} in the {} days to {}: {}\n", p.days, &d[..10.min(d.len())], list.len())),
+            Some(d) => t.push_str(&format!("  {what} in the {} days to {}: {}\n", p.days, crate::time::date_of(d), list.len())),
             None => t.push_str(&format!("  {what}: no zone imported\n")),
         }
         for d in list {

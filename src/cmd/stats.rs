@@ -62,5 +62,5 @@ fn text(st: &Stats) -> String {
 
 /// `2026-11-03` of `2026-11-03T00:00:00Z`; `-` for a version without a zone date.
 fn day(d: Option<&str>) -> &str {
-    d.map_or("-", |d| d.get(..10).unwrap_or(d))
+    d.map_or("-", crate::time::date_of)
 }

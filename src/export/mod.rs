@@ -171,20 +171,15 @@ struct Day {
 }
 
 /// The Hive partition value of a zone: the root zone is `root` (`tld=.` would be a path).
-fn tld_value(tld: &str) -> std::borrow::Cow<'_, str> {
+fn tld_value(tld: &str) -> String {
     if tld == "." {
         return "root".into();
     }
     // Hive's escaping: a zone name is anyone's to write, and a `/` in it must not make a
-    // folder (nor `=` a partition key); every byte but letters, digits, `-`, `_` and `.`
-    // becomes %XX, which Spark, Trino and DuckDB read back.
-    if tld.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        return tld.into();
-    }
-    tld.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect::<String>()
-        .into()
+    // folder (nor `=` a partition key). The API's percent-encoding escapes every byte but
+    // RFC 3986's unreserved ones, a superset of what Hive escapes, and Spark, Trino and DuckDB
+    // read %XX back.
+    crate::http::encode(tld)
 }
 
 /// Creates the export directory if need be; refuses a path that is not one.
@@ -352,7 +347,6 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
             let part_dir = dir.join(&key);
             fs::create_dir_all(&part_dir).map_err(io(&part_dir))?;
             let path = part_dir.join(PART);
-            let tx = conn;
             let mut rows = 0u64;
             let mut tick = |n: u64| {
                 rows = n;
@@ -362,9 +356,9 @@ pub fn export(conn: &Connection, dir: &Path, opts: &Options, progress: &mut dyn 
                 let parquet = |source| ExportError::Parquet { path: path.clone(), source };
                 let mut t = Table::create(f, schema(table), dictionary(table)).map_err(parquet)?;
                 match table {
-                    ExportTable::Domains => domains(tx, day, &mut t, &mut tick),
-                    ExportTable::Records => records(tx, day, &mut t, &mut tick),
-                    ExportTable::Changes => events(tx, day, &mut t, &mut tick),
+                    ExportTable::Domains => domains(conn, day, &mut t, &mut tick),
+                    ExportTable::Records => records(conn, day, &mut t, &mut tick),
+                    ExportTable::Changes => events(conn, day, &mut t, &mut tick),
                 }
                 .map_err(|e| match e {
                     Fill::Sql(e) => ExportError::Sqlite(e),

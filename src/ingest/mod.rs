@@ -363,7 +363,7 @@ impl<'a> Pipeline<'a> {
             file: self.file.clone(),
             tld,
             version: begun.version,
-            zone_date: day_text(&begun.zone_date),
+            zone_date: crate::time::date_of(&begun.zone_date).to_string(),
             serial: g.serial,
             records: g.records,
             domains: wstats.domains,
@@ -456,7 +456,11 @@ impl<'a> Pipeline<'a> {
         if let (Some(cur), false) = (&previous, self.opts.force) {
             if cur.zone_date.as_ref().is_some_and(|c| zone_date < *c) {
                 let current = cur.zone_date.clone().unwrap_or_default();
-                return Err(ImportError::OlderDate { file: self.file.clone(), date: day_text(&zone_date), current: day_text(&current) });
+                return Err(ImportError::OlderDate {
+                    file: self.file.clone(),
+                    date: crate::time::date_of(&zone_date).to_string(),
+                    current: crate::time::date_of(&current).to_string(),
+                });
             }
         }
         let version = store::begin_version(
@@ -784,11 +788,6 @@ fn zone_date_of(conn: &Connection, input: &Input, digest: Option<&[u8; 32]>) -> 
     crate::time::day(secs.unwrap_or_else(crate::time::unix_now))
 }
 
-/// `2026-11-23` of `2026-11-23T00:00:00Z`.
-fn day_text(date: &str) -> String {
-    date.get(..10).unwrap_or(date).to_string()
-}
-
 pub fn hex(d: &[u8; 32]) -> String {
     data_encoding::HEXLOWER.encode(d)
 }
@@ -800,7 +799,7 @@ impl Summary {
             file,
             tld,
             version: cur.id,
-            zone_date: cur.zone_date.as_deref().map(day_text).unwrap_or_default(),
+            zone_date: cur.zone_date.as_deref().map(crate::time::date_of).unwrap_or_default().to_string(),
             serial: cur.serial,
             records: cur.records,
             domains: cur.domains,

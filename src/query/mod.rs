@@ -105,10 +105,7 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
     let tx = conn.unchecked_transaction()?;
     let version = match at {
         None => "z.state = 'current' AND ?2 IS NULL",
-        Some(_) => {
-            "z.id = (SELECT y.id FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2
-                      ORDER BY y.zone_date DESC, y.id DESC LIMIT 1)"
-        }
+        Some(_) => &format!("z.id = {}", version_on("z.tld", "?2")),
     };
     // Zones first (CROSS JOIN fixes the order), then a key lookup of the name in each: left
     // to itself the planner scanned every domain row (0.5 s on a 10M zone).
@@ -167,6 +164,14 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
         }
     }
     Ok(out)
+}
+
+/// Why [`domain`] found nothing, as the CLI and the API say it.
+pub fn domain_absent(name: &str, at: Option<&str>) -> String {
+    match at {
+        Some(at) => format!("{name}: in no version of an imported zone current on {}", crate::time::date_of(at)),
+        None => format!("{name}: not in any imported zone"),
+    }
 }
 
 /// The (host, domain) pairs of zone `tld` in version `v` (SQL expressions) whose host (its
@@ -358,8 +363,10 @@ impl Pattern {
             "SELECT DISTINCT g.rhost FROM glue_links g WHERE g.addr = ?2 AND {}",
             store::visible(
                 "g",
-                "(SELECT y.id FROM zones y WHERE y.tld = g.tld AND CASE WHEN ?6 IS NULL THEN y.state = 'current'
-                   ELSE y.state IN ('current', 'replaced') AND y.zone_date <= ?6 END ORDER BY y.zone_date DESC, y.id DESC LIMIT 1)"
+                &format!(
+                    "CASE WHEN ?6 IS NULL THEN (SELECT y.id FROM zones y WHERE y.tld = g.tld AND y.state = 'current') ELSE {} END",
+                    version_on("g.tld", "?6")
+                )
             )
         )
     }
@@ -434,16 +441,25 @@ pub fn search(conn: &Connection, p: &Pattern, tld: Option<&str>, limit: usize) -
 pub fn versions(conn: &Connection, tld: Option<&str>, at: Option<&str>) -> rusqlite::Result<Vec<(i64, String, bool)>> {
     // On a day: the version with the latest zone date up to it (the latest import of that
     // date), not the latest import, which `import --force` may have dated earlier.
-    let mut st = conn.prepare(
+    let mut st = conn.prepare(&format!(
         "SELECT z.id, z.tld, z.with_records FROM zones z
           WHERE (?1 IS NULL OR z.tld = ?1)
-            AND CASE WHEN ?2 IS NULL THEN z.state = 'current'
-                ELSE z.id = (SELECT y.id FROM zones y WHERE y.tld = z.tld AND y.state IN ('current', 'replaced') AND y.zone_date <= ?2
-                              ORDER BY y.zone_date DESC, y.id DESC LIMIT 1) END
+            AND CASE WHEN ?2 IS NULL THEN z.state = 'current' ELSE z.id = {} END
           ORDER BY z.tld",
-    )?;
+        version_on("z.tld", "?2")
+    ))?;
     let v = st.query_map(params![tld, at], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?.collect();
     v
+}
+
+/// The version of zone `tld` that was current on zone date `day` (SQL expressions), as a
+/// subquery: the one with the latest zone date up to that day, the latest import of that date
+/// among them; not the latest import, which `import --force` may have dated earlier.
+fn version_on(tld: &str, day: &str) -> String {
+    format!(
+        "(SELECT y.id FROM zones y WHERE y.tld = {tld} AND y.state IN ('current', 'replaced') AND y.zone_date <= {day}
+           ORDER BY y.zone_date DESC, y.id DESC LIMIT 1)"
+    )
 }
 
 /// The most hosts of a provider whose pages are merged (see [`search_page`]).

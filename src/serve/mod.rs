@@ -427,10 +427,7 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
             let at = q.at()?;
             let found = query::domain(conn, &name, true, at.as_deref()).map_err(internal)?;
             if found.is_empty() {
-                return Err(not_found(match &at {
-                    Some(at) => format!("{name}: in no version of an imported zone current on {}", &at[..10]),
-                    None => format!("{name}: not in any imported zone"),
-                }));
+                return Err(not_found(query::domain_absent(&name, at.as_deref())));
             }
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
         }

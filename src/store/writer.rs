@@ -138,12 +138,12 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
     let mut stats = Stats::default();
     let mut in_tx = 0usize;
     let (_, tx_rows) = sizes();
+    // Stops while the disk has room to undo the import: told of the rows as they are written,
+    // group by group (a batch is too large a step on a small disk), then the index's.
     let headroom = space::Headroom::of(conn);
-    // Counts rows written and commits every `tx_rows`; stops while the disk has room to undo.
+    let wrote = |rows: usize| headroom.as_ref().map_or(Ok(()), |h| h.wrote(conn, rows));
+    // Counts rows written and commits every `tx_rows`.
     let mut tick = |rows: usize| -> rusqlite::Result<()> {
-        if let Some(h) = &headroom {
-            h.wrote(conn, rows)?;
-        }
         in_tx += rows;
         if in_tx >= tx_rows {
             conn.execute_batch("COMMIT")?;
@@ -175,9 +175,7 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
         let mut start = 0;
         for (i, g) in b.groups.iter().enumerate() {
             merge.group(&b, i, start, &mut stats)?;
-            if let Some(h) = &headroom {
-                h.wrote(conn, g.end - start + 1)?;
-            }
+            wrote(g.end - start + 1)?;
             start = g.end;
         }
         merge.finish_batch(&b)?;
@@ -195,9 +193,13 @@ fn write(conn: &Connection, job: &Job, rx: Receiver<ToWriter>, ck: &mut Checkpoi
     }
     trace("rows written; the reverse-lookup index next");
     let index = Instant::now();
+    let mut index_tick = |rows: usize| {
+        wrote(rows)?;
+        tick(rows)
+    };
     match bulk {
-        Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut tick)?,
-        None => links.finish(conn, &job.tld, job.zone, &mut tick)?,
+        Some(bulk) => bulk.write(conn, &job.tld, job.zone, &mut index_tick)?,
+        None => links.finish(conn, &job.tld, job.zone, &mut index_tick)?,
     }
     let index = index.elapsed();
     trace("reverse-lookup index written");
