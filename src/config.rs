@@ -10,7 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde::de::{self, Deserializer, Unexpected};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::czds::Secret;
 
 /// A config problem: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +27,9 @@ pub enum ConfigError {
     Json { path: PathBuf, source: serde_json::Error },
     #[error("config `{}`: the top level must be a JSON object", path.display())]
     NotObject { path: PathBuf },
-    #[error("config `{}`: `{key}` must be {want}, found {found}", path.display())]
-    Type { path: PathBuf, key: String, want: &'static str, found: String },
+    /// A key's value of the wrong type or out of range; `source` names the line.
+    #[error("config `{}`: `{key}`: {source}", path.display())]
+    Type { path: PathBuf, key: String, source: serde_json::Error },
     #[error("config `{}`: `{key}`: {msg}", path.display())]
     Invalid { path: PathBuf, key: String, msg: String },
     #[error("{what} `{}` holds a password or secret but others can read it (mode {mode:o}); run: chmod 600 {}", path.display(), path.display())]
@@ -31,50 +38,213 @@ pub enum ConfigError {
     NotOwned { what: &'static str, path: PathBuf, owner: u32, user: u32 },
 }
 
-/// Every key zonefeed reads (README, "Config file").
-pub const KEYS: &[&str] = &[
-    "icann.account.username",
-    "icann.account.password",
-    "authentication.base.url",
-    "czds.base.url",
-    "working.directory",
-    "tlds",
-    "database.path",
-    "log.interval_seconds",
-    "download.parallel",
-    "download.retries",
-    "download.retry_delay_seconds",
-    "download.low_speed_limit",
-    "download.low_speed_time",
-    "download.connect_timeout_seconds",
-    "webhooks",
-    "webhooks.retries",
-    "webhooks.retry_delay_seconds",
-    "webhooks.timeout_seconds",
-    "serve.max_limit",
-    "serve.max_connections",
-    "serve.header_timeout_seconds",
-    "serve.request_timeout_seconds",
-    "service.download_start_time",
-    "service.download_end_time",
-    "service.timezone",
-    "service.pid_file",
-    "service.log_file",
-    "service.no_records",
-];
+/// Every key zonefeed reads, typed (README, "Config file"). A key's type is checked when the
+/// file loads, whatever the command; what a value means (a time, a zone name, a URL) is checked
+/// by the command that uses it, which names the key through [`Config::invalid`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Keys {
+    #[serde(rename = "icann.account.username")]
+    pub username: Option<String>,
+    #[serde(rename = "icann.account.password")]
+    pub password: Option<Secret>,
+    #[serde(rename = "authentication.base.url")]
+    pub auth_base_url: Option<String>,
+    #[serde(rename = "czds.base.url")]
+    pub czds_base_url: Option<String>,
+    #[serde(rename = "working.directory")]
+    pub working_directory: Option<PathBuf>,
+    /// A list of zones; a single string is a list of one.
+    #[serde(deserialize_with = "one_or_many")]
+    pub tlds: Option<Vec<String>>,
+    #[serde(rename = "database.path")]
+    pub database_path: Option<PathBuf>,
+    #[serde(rename = "log.interval_seconds")]
+    pub log_interval: Option<Seconds>,
+    #[serde(rename = "download.parallel")]
+    pub download_parallel: Option<Count>,
+    #[serde(rename = "download.retries")]
+    pub download_retries: Option<Count>,
+    #[serde(rename = "download.retry_delay_seconds")]
+    pub download_retry_delay: Option<Seconds>,
+    /// Bytes per second below which a download counts as stalled.
+    #[serde(rename = "download.low_speed_limit")]
+    pub download_low_speed_limit: Option<Count>,
+    #[serde(rename = "download.low_speed_time")]
+    pub download_low_speed_time: Option<Seconds>,
+    #[serde(rename = "download.connect_timeout_seconds")]
+    pub download_connect_timeout: Option<Seconds>,
+    pub webhooks: Option<Vec<Webhook>>,
+    #[serde(rename = "webhooks.retries")]
+    pub webhooks_retries: Option<Count>,
+    #[serde(rename = "webhooks.retry_delay_seconds")]
+    pub webhooks_retry_delay: Option<Seconds>,
+    #[serde(rename = "webhooks.timeout_seconds")]
+    pub webhooks_timeout: Option<Seconds>,
+    #[serde(rename = "serve.max_limit")]
+    pub serve_max_limit: Option<Count>,
+    #[serde(rename = "serve.max_connections")]
+    pub serve_max_connections: Option<Count>,
+    #[serde(rename = "serve.header_timeout_seconds")]
+    pub serve_header_timeout: Option<Seconds>,
+    #[serde(rename = "serve.request_timeout_seconds")]
+    pub serve_request_timeout: Option<Seconds>,
+    /// `HH:MM`, in `service.timezone`.
+    #[serde(rename = "service.download_start_time")]
+    pub service_start_time: Option<String>,
+    #[serde(rename = "service.download_end_time")]
+    pub service_end_time: Option<String>,
+    #[serde(rename = "service.timezone")]
+    pub service_timezone: Option<String>,
+    #[serde(rename = "service.pid_file")]
+    pub service_pid_file: Option<PathBuf>,
+    #[serde(rename = "service.log_file")]
+    pub service_log_file: Option<PathBuf>,
+    #[serde(rename = "service.no_records")]
+    pub service_no_records: Option<bool>,
+}
+
+/// One entry of the `webhooks` list, as written; `changes::webhooks` checks what it means.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    /// Event kinds; the zone events when absent.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default)]
+    pub tlds: Vec<String>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub allow_private: bool,
+}
+
+/// A positive whole number.
+#[derive(Debug, Clone, Copy)]
+pub struct Count(pub u64);
+
+/// A positive number of seconds, fractions allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Seconds(pub Duration);
+
+/// Takes a positive number; `whole` refuses fractions. A visitor, not a `Value` read first,
+/// so that serde_json places an error at the value, not at what follows it.
+struct Positive {
+    whole: bool,
+}
+
+impl de::Visitor<'_> for Positive {
+    type Value = f64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(if self.whole { "a positive whole number" } else { "a positive number" })
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<f64, E> {
+        if n == 0 {
+            return Err(E::invalid_value(Unexpected::Unsigned(n), &self));
+        }
+        Ok(n as f64)
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<f64, E> {
+        match u64::try_from(n) {
+            Ok(u) => self.visit_u64(u),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(n), &self)),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<f64, E> {
+        if self.whole || !(f > 0.0 && f < 1e12) {
+            return Err(E::invalid_value(Unexpected::Float(f), &self));
+        }
+        Ok(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Positive { whole: true }).map(|n| Count(n as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Positive { whole: false }).map(|f| Seconds(Duration::from_secs_f64(f)))
+    }
+}
+
+/// A list of strings, or one string for a list of one (ICANN's client writes `tlds` both ways).
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct OneOrMany;
+    impl<'de> de::Visitor<'de> for OneOrMany {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or a list of strings")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Vec<String>, E> {
+            Ok(vec![s.to_string()])
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut v = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                v.push(s);
+            }
+            Ok(v)
+        }
+    }
+    d.deserialize_any(OneOrMany).map(Some)
+}
+
+/// The names of [`Keys`]' keys, from its serde derive: a deserializer that only records the
+/// field list `deserialize_struct` is given. The typo hint's list, so it cannot drift.
+fn known_keys() -> &'static [&'static str] {
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Fields<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("fields recorded"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    static KEYS: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut fields: &'static [&'static str] = &[];
+        let _ = Keys::deserialize(Fields(&mut fields));
+        fields
+    })
+}
 
 /// The known key nearest to `key` by edit distance (Levenshtein, `strsim`'s), when it is near
 /// enough to be a typo.
 fn closest_key(key: &str) -> Option<&'static str> {
-    let (best, d) = KEYS.iter().map(|k| (*k, strsim::levenshtein(key, k))).min_by_key(|&(_, d)| d)?;
+    let (best, d) = known_keys().iter().map(|k| (*k, strsim::levenshtein(key, k))).min_by_key(|&(_, d)| d)?;
     (d <= 3.max(key.len() / 4)).then_some(best)
 }
 
-/// The config file's keys, as read.
+/// The config file: where it is and its keys.
 #[derive(Debug, Default)]
 pub struct Config {
     path: PathBuf,
-    map: Map<String, Value>,
+    pub keys: Keys,
 }
 
 impl Config {
@@ -87,80 +257,24 @@ impl Config {
         };
         let v: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Json { path: path.into(), source })?;
         let Value::Object(map) = v else { return Err(ConfigError::NotObject { path: path.into() }) };
-        let cfg = Config { path: path.into(), map };
-        for key in cfg.map.keys().filter(|k| !KEYS.contains(&k.as_str())) {
+        for key in map.keys().filter(|k| !known_keys().contains(&k.as_str())) {
             // Warn, not fail: ICANN's client may gain keys, and one config serves both tools.
             match closest_key(key) {
                 Some(near) => log::warn!("config `{}`: unknown key `{key}` is ignored; did you mean `{near}`?", path.display()),
                 None => log::warn!("config `{}`: unknown key `{key}` is ignored", path.display()),
             }
         }
-        let webhook_secret = cfg.map.get("webhooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|w| w.get("secret").is_some()));
-        if cfg.map.contains_key("icann.account.password") || webhook_secret {
+        // From the text again, not the map, so that an error names its line.
+        let keys: Keys = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
+            .map_err(|e| ConfigError::Type { path: path.into(), key: e.path().to_string(), source: e.into_inner() })?;
+        let webhook_secret = keys.webhooks.iter().flatten().any(|w| w.secret.is_some());
+        if keys.password.is_some() || webhook_secret {
             check_private("config", path)?;
         }
-        Ok(cfg)
+        Ok(Config { path: path.into(), keys })
     }
 
-    fn type_err(&self, key: &str, want: &'static str, v: &Value) -> ConfigError {
-        let found = match v {
-            Value::Null => "null".to_string(),
-            Value::Bool(_) => "a boolean".to_string(),
-            Value::Number(_) => "a number".to_string(),
-            Value::String(_) => "a string".to_string(),
-            Value::Array(_) => "an array".to_string(),
-            Value::Object(_) => "an object".to_string(),
-        };
-        ConfigError::Type { path: self.path.clone(), key: key.into(), want, found }
-    }
-
-    pub fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.type_err(key, "a string", v)),
-        }
-    }
-
-    /// A list of strings (`tlds`); a single string is taken as a one-element list.
-    pub fn string_list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    v => Err(self.type_err(key, "a list of strings", v)),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(v) => Err(self.type_err(key, "a list of strings", v)),
-        }
-    }
-
-    pub fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.type_err(key, "true or false", v)),
-        }
-    }
-
-    pub fn positive_integer(&self, key: &str) -> Result<Option<u64>, ConfigError> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) if n.as_u64().is_some_and(|i| i > 0) => Ok(n.as_u64()),
-            Some(v) => Err(self.type_err(key, "a positive whole number", v)),
-        }
-    }
-
-    /// A key's raw value, for structured keys (`webhooks`) that a module parses itself.
-    pub fn value(&self, key: &str) -> Option<&Value> {
-        self.map.get(key)
-    }
-
-    /// An error about `key` that the caller worded.
+    /// An error about `key`'s value, worded by the command that read it.
     pub fn invalid(&self, key: &str, msg: String) -> ConfigError {
         ConfigError::Invalid { path: self.path.clone(), key: key.into(), msg }
     }
@@ -170,12 +284,9 @@ impl Config {
         &self.path
     }
 
-    pub fn positive_number(&self, key: &str) -> Result<Option<f64>, ConfigError> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f > 0.0) => Ok(n.as_f64()),
-            Some(v) => Err(self.type_err(key, "a positive number", v)),
-        }
+    /// ICANN's `working.directory`, `.` when unset.
+    pub fn work_dir(&self) -> PathBuf {
+        self.keys.working_directory.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 }
 
@@ -203,6 +314,8 @@ pub fn check_private(_: &'static str, _: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// How often a long step logs its progress when stderr is not a terminal.
+pub const DEFAULT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a writer waits for another by default (`--wait`).
 pub const DEFAULT_WAIT_SECS: u64 = 30;
 /// The share of a zone's domains a new version may remove before it is refused as a short or
@@ -237,12 +350,11 @@ impl Settings {
         let cfg = Config::load(g.config, explicit)?;
         let db = match g.db {
             Some(p) => p.to_path_buf(),
-            None => cfg.string("database.path")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("zonefeed.db")),
+            None => cfg.keys.database_path.clone().unwrap_or_else(|| PathBuf::from("zonefeed.db")),
         };
-        let secs = cfg.positive_number("log.interval_seconds")?.unwrap_or(5.0);
         Ok(Settings {
             db,
-            log_interval: Duration::from_secs_f64(secs),
+            log_interval: cfg.keys.log_interval.map_or(DEFAULT_LOG_INTERVAL, |s| s.0),
             quiet: g.quiet,
             wait: Duration::from_secs(wait.unwrap_or(DEFAULT_WAIT_SECS)),
             config: cfg,
@@ -279,7 +391,7 @@ impl CzdsSettings {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let username = match username.map(str::to_string).or_else(|| env("CZDS_USERNAME")) {
             Some(u) => u,
-            None => cfg.string("icann.account.username")?.ok_or(CredentialError::Missing {
+            None => cfg.keys.username.clone().ok_or(CredentialError::Missing {
                 what: "username",
                 flag: "--username",
                 env: "CZDS_USERNAME",
@@ -298,7 +410,7 @@ impl CzdsSettings {
             }
             None => match env("CZDS_PASSWORD") {
                 Some(p) => p,
-                None => cfg.string("icann.account.password")?.ok_or(CredentialError::Missing {
+                None => cfg.keys.password.as_ref().map(|p| p.expose().to_string()).ok_or(CredentialError::Missing {
                     what: "password",
                     flag: "--password-file",
                     env: "CZDS_PASSWORD",
@@ -306,20 +418,20 @@ impl CzdsSettings {
                 })?,
             },
         };
-        let auth_base = env("CZDS_AUTH_URL").or(cfg.string("authentication.base.url")?).unwrap_or_else(|| crate::czds::AUTH_BASE.into());
-        let base_url = env("CZDS_BASE_URL").or(cfg.string("czds.base.url")?).unwrap_or_else(|| crate::czds::BASE_URL.into());
-        let work_dir = cfg.string("working.directory")?.map_or_else(|| PathBuf::from("."), PathBuf::from);
+        let k = &cfg.keys;
+        let auth_base = env("CZDS_AUTH_URL").or(k.auth_base_url.clone()).unwrap_or_else(|| crate::czds::AUTH_BASE.into());
+        let base_url = env("CZDS_BASE_URL").or(k.czds_base_url.clone()).unwrap_or_else(|| crate::czds::BASE_URL.into());
         let mut http = crate::czds::HttpOptions::default();
-        if let Some(s) = cfg.positive_number("download.connect_timeout_seconds")? {
-            http.connect_timeout = Duration::from_secs_f64(s);
+        if let Some(s) = k.download_connect_timeout {
+            http.connect_timeout = s.0;
         }
-        if let Some(s) = cfg.positive_number("download.low_speed_time")? {
-            http.read_timeout = Duration::from_secs_f64(s);
+        if let Some(s) = k.download_low_speed_time {
+            http.read_timeout = s.0;
         }
         Ok(CzdsSettings {
             endpoints: crate::czds::Endpoints { auth_base, base_url },
             credentials: crate::czds::Credentials { username, password: crate::czds::Secret::new(password) },
-            work_dir,
+            work_dir: cfg.work_dir(),
             http,
         })
     }
@@ -341,15 +453,16 @@ impl CzdsSettings {
 }
 
 /// `download.*` keys: retries and the stall guard.
-pub fn download_options(cfg: &Config, dir: PathBuf, force: bool) -> Result<crate::czds::download::Options, ConfigError> {
-    Ok(crate::czds::download::Options {
+pub fn download_options(cfg: &Config, dir: PathBuf, force: bool) -> crate::czds::download::Options {
+    let k = &cfg.keys;
+    crate::czds::download::Options {
         dir,
         force,
-        retries: cfg.positive_integer("download.retries")?.unwrap_or(5) as u32,
-        retry_delay: Duration::from_secs_f64(cfg.positive_number("download.retry_delay_seconds")?.unwrap_or(2.0)),
-        low_speed_limit: cfg.positive_integer("download.low_speed_limit")?.unwrap_or(1024),
-        low_speed_time: Duration::from_secs_f64(cfg.positive_number("download.low_speed_time")?.unwrap_or(60.0)),
-    })
+        retries: k.download_retries.map_or(5, |n| u32::try_from(n.0).unwrap_or(u32::MAX)),
+        retry_delay: k.download_retry_delay.map_or(Duration::from_secs(2), |s| s.0),
+        low_speed_limit: k.download_low_speed_limit.map_or(1024, |n| n.0),
+        low_speed_time: k.download_low_speed_time.map_or(Duration::from_secs(60), |s| s.0),
+    }
 }
 
 #[cfg(test)]
@@ -361,5 +474,30 @@ mod key_tests {
         assert_eq!(closest_key("databse.path"), Some("database.path"));
         assert_eq!(closest_key("download.paralel"), Some("download.parallel"));
         assert_eq!(closest_key("something.else.entirely"), None);
+    }
+
+    #[test]
+    fn the_known_keys_are_the_typed_struct_s_fields() {
+        let keys = known_keys();
+        assert_eq!(keys.len(), 28, "{keys:?}");
+        for k in ["icann.account.password", "tlds", "webhooks", "webhooks.retries", "service.no_records"] {
+            assert!(keys.contains(&k), "{k}");
+        }
+    }
+
+    #[test]
+    fn values_are_typed_when_the_file_loads() {
+        let dir = std::env::temp_dir().join(format!("zonefeed-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.json");
+        std::fs::write(&f, r#"{"tlds": "com", "download.retry_delay_seconds": 0.5, "serve.max_limit": 7}"#).unwrap();
+        let k = Config::load(&f, true).unwrap().keys;
+        assert_eq!(k.tlds, Some(vec!["com".to_string()]));
+        assert_eq!(k.download_retry_delay.map(|s| s.0), Some(Duration::from_millis(500)));
+        assert_eq!(k.serve_max_limit.map(|n| n.0), Some(7));
+        std::fs::write(&f, r#"{"tlds": [1]}"#).unwrap();
+        let e = Config::load(&f, true).unwrap_err().to_string();
+        assert!(e.contains("`tlds[0]`: invalid type: integer `1`, expected a string at line 1 column 11"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -36,15 +36,15 @@ impl Default for Window {
 impl Window {
     pub fn from_config(cfg: &Config) -> Result<Window, ConfigError> {
         let mut w = Window::default();
-        if let Some(s) = cfg.string("service.download_start_time")? {
-            w.start =
-                parse_hhmm(&s).ok_or_else(|| cfg.invalid("service.download_start_time", format!("`{s}` is not a time like 00:15")))?;
+        let k = &cfg.keys;
+        if let Some(s) = &k.service_start_time {
+            w.start = parse_hhmm(s).ok_or_else(|| cfg.invalid("service.download_start_time", format!("`{s}` is not a time like 00:15")))?;
         }
-        if let Some(s) = cfg.string("service.download_end_time")? {
-            w.end = parse_hhmm(&s).ok_or_else(|| cfg.invalid("service.download_end_time", format!("`{s}` is not a time like 05:45")))?;
+        if let Some(s) = &k.service_end_time {
+            w.end = parse_hhmm(s).ok_or_else(|| cfg.invalid("service.download_end_time", format!("`{s}` is not a time like 05:45")))?;
         }
-        if let Some(s) = cfg.string("service.timezone")? {
-            w.zone = parse_zone(&s).map_err(|why| cfg.invalid("service.timezone", why))?;
+        if let Some(s) = &k.service_timezone {
+            w.zone = parse_zone(s).map_err(|why| cfg.invalid("service.timezone", why))?;
         }
         if w.start == w.end {
             return Err(cfg.invalid("service.download_end_time", "the window is empty (start equals end)".into()));

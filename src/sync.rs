@@ -87,13 +87,13 @@ impl Session {
         let czds_cfg = crate::config::CzdsSettings::resolve(&s.config, sel.username.as_deref(), sel.password_file.as_deref())?;
         let client = czds_cfg.client();
         let dir = sel.dir.clone().unwrap_or_else(|| czds_cfg.work_dir.join("zonefiles"));
-        let opts = crate::config::download_options(&s.config, dir.clone(), sel.force)?;
+        let opts = crate::config::download_options(&s.config, dir.clone(), sel.force);
         let parallel = match sel.parallel {
             Some(p) => p,
-            None => s.config.positive_integer("download.parallel")?.map_or(DEFAULT_PARALLEL, |p| p as usize),
+            None => s.config.keys.download_parallel.map_or(DEFAULT_PARALLEL, |p| usize::try_from(p.0).unwrap_or(usize::MAX)),
         }
         .max(1);
-        let wanted = if sel.tlds.is_empty() { s.config.string_list("tlds")? } else { Some(sel.tlds.clone()) };
+        let wanted = if sel.tlds.is_empty() { s.config.keys.tlds.clone() } else { Some(sel.tlds.clone()) };
         std::fs::create_dir_all(&dir).map_err(|e| anyhow::Error::new(e).context(format!("`{}`", dir.display())))?;
         let what = format!("`{}` is busy: another zonefeed is downloading there", dir.display());
         let _dir_lock = crate::lock::hold(&dir.join(".zonefeed-download.lock"), &what, s.wait)?;
@@ -118,7 +118,7 @@ pub struct Outcome {
 /// Runs a sync: every zone downloaded and imported (handed to `report` as it finishes), then
 /// the webhooks delivered. Per-zone failures are reported, not returned.
 pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyhow::Result<()>) -> anyhow::Result<Outcome> {
-    let delivery = webhooks::DeliveryOptions::from_config(&s.config)?;
+    let delivery = webhooks::DeliveryOptions::from_config(&s.config);
     // The same lock as import: overlapping cron runs wait, then exit 5.
     let db_lock = crate::store::WriteLock::acquire(&s.db, s.wait)?;
     let Session { client, plan: zones, opts, parallel, mut conn, _dir_lock } = Session::open(s, &plan.zones)?;

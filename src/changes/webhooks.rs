@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
@@ -41,36 +41,15 @@ pub struct Endpoint {
     pub allow_private: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEndpoint {
-    url: String,
-    #[serde(default)]
-    events: Option<Vec<String>>,
-    #[serde(default)]
-    tlds: Vec<String>,
-    #[serde(default)]
-    batch_size: Option<usize>,
-    #[serde(default)]
-    secret: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default)]
-    allow_private: bool,
-}
-
 /// The `webhooks` key: a list of endpoints; wrong shapes are config errors naming the entry.
 pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
-    let Some(v) = cfg.value("webhooks") else { return Ok(Vec::new()) };
-    let list = v.as_array().ok_or_else(|| cfg.invalid("webhooks", "must be a list of endpoint objects".into()))?;
     let mut out = Vec::new();
-    for (i, item) in list.iter().enumerate() {
+    for (i, raw) in cfg.keys.webhooks.iter().flatten().enumerate() {
         let key = format!("webhooks[{i}]");
-        let raw: RawEndpoint = serde_json::from_value(item.clone()).map_err(|e| cfg.invalid(&key, e.to_string()))?;
         if !(raw.url.starts_with("https://") || raw.url.starts_with("http://")) || raw.url.parse::<ureq::http::Uri>().is_err() {
             return Err(cfg.invalid(&key, format!("url `{}` is not an http(s) URL", raw.url)));
         }
-        let events = raw.events.unwrap_or_else(|| KINDS[..3].iter().map(|k| k.to_string()).collect());
+        let events = raw.events.clone().unwrap_or_else(|| KINDS[..3].iter().map(|k| k.to_string()).collect());
         if let Some(bad) = events.iter().find(|k| !KINDS.contains(&k.as_str())) {
             return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use added, removed, modified, watch)")));
         }
@@ -80,12 +59,12 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
         }
         let tlds = raw.tlds.iter().map(|t| t.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
         out.push(Endpoint {
-            url: raw.url,
+            url: raw.url.clone(),
             events,
             tlds,
             batch_size,
-            secret: raw.secret.map(Secret::new),
-            headers: raw.headers,
+            secret: raw.secret.clone(),
+            headers: raw.headers.clone(),
             allow_private: raw.allow_private,
         });
     }
@@ -130,18 +109,14 @@ impl Default for DeliveryOptions {
 }
 
 impl DeliveryOptions {
-    pub fn from_config(cfg: &Config) -> Result<DeliveryOptions, ConfigError> {
-        let mut o = DeliveryOptions::default();
-        if let Some(n) = cfg.positive_integer("webhooks.retries")? {
-            o.retries = n as u32;
+    pub fn from_config(cfg: &Config) -> DeliveryOptions {
+        let (k, d) = (&cfg.keys, DeliveryOptions::default());
+        DeliveryOptions {
+            retries: k.webhooks_retries.map_or(d.retries, |n| u32::try_from(n.0).unwrap_or(u32::MAX)),
+            retry_delay: k.webhooks_retry_delay.map_or(d.retry_delay, |s| s.0),
+            timeout: k.webhooks_timeout.map_or(d.timeout, |s| s.0),
+            ..d
         }
-        if let Some(s) = cfg.positive_number("webhooks.retry_delay_seconds")? {
-            o.retry_delay = Duration::from_secs_f64(s);
-        }
-        if let Some(s) = cfg.positive_number("webhooks.timeout_seconds")? {
-            o.timeout = Duration::from_secs_f64(s);
-        }
-        Ok(o)
     }
 }
 

@@ -351,7 +351,7 @@ pub fn webhook_config(
     s: &Settings,
 ) -> anyhow::Result<(Vec<crate::changes::webhooks::Endpoint>, crate::changes::webhooks::DeliveryOptions)> {
     use crate::changes::webhooks;
-    Ok((webhooks::endpoints(&s.config)?, webhooks::DeliveryOptions::from_config(&s.config)?))
+    Ok((webhooks::endpoints(&s.config)?, webhooks::DeliveryOptions::from_config(&s.config)))
 }
 
 /// A CZDS client from flags, environment and config.

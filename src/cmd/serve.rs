@@ -8,23 +8,22 @@ use crate::config::Settings;
 const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 pub fn run(s: &Settings, _out: &Output, args: &ServeArgs) -> anyhow::Result<ExitStatus> {
-    let max_limit = s.config.positive_integer("serve.max_limit")?.unwrap_or(1000) as usize;
+    let k = &s.config.keys;
+    let max_limit = k.serve_max_limit.map_or(1000, |n| usize::try_from(n.0).unwrap_or(usize::MAX));
     let max_connections = match args.max_connections {
         Some(n) => n,
-        None => s.config.positive_integer("serve.max_connections")?.map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
+        None => k.serve_max_connections.map_or(DEFAULT_MAX_CONNECTIONS, |n| usize::try_from(n.0).unwrap_or(usize::MAX)),
     };
     // A database the server cannot read is a startup error, not a 500 on every request.
     drop(open_query_db(s)?);
-    let seconds = |key: &str, default: f64| -> anyhow::Result<std::time::Duration> {
-        Ok(std::time::Duration::from_secs_f64(s.config.positive_number(key)?.unwrap_or(default)))
-    };
+    let seconds = |key: Option<crate::config::Seconds>, default: u64| key.map_or(std::time::Duration::from_secs(default), |s| s.0);
     let opts = crate::serve::Options {
         db: s.db.clone(),
         max_limit,
         threads: usize::from(args.threads),
         max_connections,
-        header_timeout: seconds("serve.header_timeout_seconds", 10.0)?,
-        request_timeout: seconds("serve.request_timeout_seconds", 30.0)?,
+        header_timeout: seconds(k.serve_header_timeout, 10),
+        request_timeout: seconds(k.serve_request_timeout, 30),
     };
     crate::serve::run(&args.listen, opts, |addr| {
         // stdout, one line, even under --quiet: scripts (and tests) read the port from it.

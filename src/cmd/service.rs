@@ -4,30 +4,30 @@ use std::path::PathBuf;
 
 use super::{failed, ExitStatus, Output};
 use crate::cli::{ServiceArgs, ServiceCommand};
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::service::{self, running_pid, Window};
 use crate::store;
 use crate::sync::{Plan, Selection};
 
 /// The service's files: pid and log, in the working directory unless the config says otherwise.
-fn service_files(s: &Settings) -> Result<(PathBuf, PathBuf), config::ConfigError> {
-    let work = s.config.string("working.directory")?.map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let pid = s.config.string("service.pid_file")?.map_or_else(|| work.join("zonefeed-service.pid"), PathBuf::from);
-    let log = s.config.string("service.log_file")?.map_or_else(|| work.join("zonefeed-service.log"), PathBuf::from);
-    Ok((pid, log))
+fn service_files(s: &Settings) -> (PathBuf, PathBuf) {
+    let (k, work) = (&s.config.keys, s.config.work_dir());
+    let pid = k.service_pid_file.clone().unwrap_or_else(|| work.join("zonefeed-service.pid"));
+    let log = k.service_log_file.clone().unwrap_or_else(|| work.join("zonefeed-service.log"));
+    (pid, log)
 }
 
 /// Every run's plan: all zones, the import defaults, `service.no_records`, webhooks delivered.
 fn plan(s: &Settings) -> anyhow::Result<Plan> {
     let mut import = crate::ingest::Options::new(super::spill_dir(&s.db));
-    import.no_records = s.config.boolean("service.no_records")?.unwrap_or(false);
+    import.no_records = s.config.keys.service_no_records.unwrap_or(false);
     import.webhooks = crate::changes::webhooks::endpoints(&s.config)?;
     Ok(Plan { zones: Selection::default(), import, deliver: true })
 }
 
 pub fn run(s: &Settings, out: &Output, args: &ServiceArgs) -> anyhow::Result<ExitStatus> {
     let window = Window::from_config(&s.config)?;
-    let (pid_file, log_file) = service_files(s)?;
+    let (pid_file, log_file) = service_files(s);
     for f in [&pid_file, &log_file] {
         if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);

@@ -181,12 +181,8 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
     store::clean_leftovers(conn).map_err(|e| p.write_error(e))?;
     progress.start(&p.file, p.size, p.counters.clone());
     let result = std::thread::scope(|s| {
-        let mut threads = Threads::default();
-        let r = p.run(s, &mut *conn, opened, progress, &mut threads);
-        if r.is_err() {
-            threads.stop(&p.cancel);
-        }
-        r
+        let mut threads = Threads::new(&p.cancel);
+        p.run(s, &mut *conn, opened, progress, &mut threads)
     });
     progress.finish();
     p.finish(conn, result)
@@ -196,7 +192,7 @@ pub fn import(conn: &mut Connection, input: &Input, opts: &Options, progress: &P
 /// [`Pipeline::begin`] a version, start the writer and the parsers ([`Pipeline::start`]),
 /// [`Pipeline::parse`] in file order, [`Pipeline::write`] the sorted records, check the
 /// [`Pipeline::guards`]; then [`Pipeline::finish`] makes the version current, or removes what
-/// it wrote. The threads stop in one place, [`Threads::stop`].
+/// it wrote. The threads stop in one place, when [`Threads`] drops.
 struct Pipeline<'a> {
     input: &'a Input,
     opts: &'a Options,
@@ -220,10 +216,12 @@ struct Pipeline<'a> {
     cancel: AtomicBool,
 }
 
-/// The threads of a running import. Each handle is taken when it is joined; what is left
-/// on an error is stopped and joined by [`Threads::stop`].
-#[derive(Default)]
+/// The threads of a running import, and the guard that stops them. Each handle is taken when
+/// the import joins it for its result; whatever is left when the guard drops (an error, an
+/// unchanged file, a panic) is stopped and joined there, the one place teardown happens.
 struct Threads<'s> {
+    /// Set when stopping early: the reader cuts no more chunks.
+    cancel: &'s AtomicBool,
     reader: Option<ScopedJoinHandle<'s, Result<(), String>>>,
     parsers: Option<ScopedJoinHandle<'s, ()>>,
     writer: Option<ScopedJoinHandle<'s, rusqlite::Result<writer::Stats>>>,
@@ -231,11 +229,20 @@ struct Threads<'s> {
     to_writer: Option<Sender<writer::ToWriter>>,
 }
 
-impl Threads<'_> {
+impl<'s> Threads<'s> {
+    fn new(cancel: &'s AtomicBool) -> Threads<'s> {
+        Threads { cancel, reader: None, parsers: None, writer: None, to_writer: None }
+    }
+}
+
+impl Drop for Threads<'_> {
     /// Stops whatever still runs: the reader at its next chunk, the writer at the end of its
-    /// input; the parsers run out with the reader. Their own errors are not the import's.
-    fn stop(&mut self, cancel: &AtomicBool) {
-        cancel.store(true, Ordering::Relaxed);
+    /// input; the parsers run out with the reader. Their own errors are not the import's: the
+    /// import already has its error, or an answer that needed none of them.
+    fn drop(&mut self) {
+        if self.reader.is_some() || self.parsers.is_some() || self.writer.is_some() {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
         self.to_writer = None;
         if let Some(p) = self.parsers.take() {
             let _ = p.join();
@@ -336,11 +343,8 @@ impl<'a> Pipeline<'a> {
         let tld = zone.text().to_string();
         let begun = match self.begin(conn, &tld)? {
             Begin::Begun(b) => b,
-            Begin::Unchanged(cur) => {
-                drop(raw_rx);
-                threads.stop(&self.cancel);
-                return Ok(Summary::unchanged(self.file.clone(), tld, &cur, self.started));
-            }
+            // The reader is stopped when `threads` drops, after `raw_rx` has.
+            Begin::Unchanged(cur) => return Ok(Summary::unchanged(self.file.clone(), tld, &cur, self.started)),
         };
         let res_rx = self.start(s, conn, &zone, &begun, head, raw_rx, threads);
         let mut sorter = crate::sort::Sorter::new(self.opts.memory, self.opts.spill_dir.clone());

@@ -465,11 +465,31 @@ fn cli_conventions() {
     assert_eq!(t.run(&["import"]).status.code(), Some(2), "missing FILE is a usage error");
     assert_eq!(t.run(&["import", "--max-errors", "x", "f"]).status.code(), Some(2));
     assert_eq!(t.run(&["--db", "z.db", "import", "does-not-exist.zone"]).status.code(), Some(1));
-    // Config with wrong types: exit 2, naming the key.
-    t.write("bad.json", br#"{"log.interval_seconds": "often"}"#);
+    // Config with wrong types: exit 2, naming the file, the key and its line, whatever the
+    // command and whether or not it reads the key.
+    t.write("bad.json", b"{\n  \"tlds\": [\"com\"],\n  \"log.interval_seconds\": \"often\"\n}");
     let out = t.run(&["--config", "bad.json", "import", SAMPLE]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`log.interval_seconds` must be a positive number, found a string"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config `bad.json`: `log.interval_seconds`: invalid type: string \"often\", expected a positive number at line 3"),
+        "{err}"
+    );
+    t.write("bad.json", br#"{"webhooks": [{"url": "http://127.0.0.1:9/", "batch_size": -1}], "serve.max_limit": 0}"#);
+    let out = t.run(&["--config", "bad.json", "--db", "z.db", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`webhooks[0].batch_size`: invalid value: integer `-1`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.write("bad.json", br#"{"serve.max_limit": 0, "tlds": "com"}"#);
+    let out = t.run(&["--config", "bad.json", "--db", "z.db", "stats"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`serve.max_limit`: invalid value: integer `0`, expected a positive whole number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A config holding a password readable by others is refused, and the password not shown.
     let p = t.write("pw.json", br#"{"icann.account.password": "hunter2-secret"}"#);
     use std::os::unix::fs::PermissionsExt;
