@@ -156,7 +156,7 @@ pub fn utc_day(t: i64) -> String {
 pub fn day_done(conn: &Connection, tld: &str, day: &str) -> rusqlite::Result<bool> {
     let lm: Option<String> = conn
         .query_row(
-            "SELECT d.last_modified FROM downloads d JOIN zones z ON z.tld = d.tld AND z.state = 'current' AND z.sha256 = d.sha256
+            "SELECT d.last_modified FROM downloads d JOIN current_zones z ON z.tld = d.tld AND z.sha256 = d.sha256
               WHERE d.tld = ?1 ORDER BY d.id DESC LIMIT 1",
             params![tld],
             |r| r.get(0),

@@ -103,7 +103,7 @@ pub fn check(conn: &Connection, tld: &str, min: Level) -> rusqlite::Result<Optio
     let tx = conn.unchecked_transaction()?;
     let conn: &Connection = &tx;
     let Some((version, kept)) = conn
-        .query_row("SELECT id, with_records FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| {
+        .query_row("SELECT id, with_records FROM current_zones WHERE tld = ?1", params![tld], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0))
         })
         .ok()

@@ -364,7 +364,7 @@ impl Pattern {
             store::visible(
                 "g",
                 &format!(
-                    "CASE WHEN ?6 IS NULL THEN (SELECT y.id FROM zones y WHERE y.tld = g.tld AND y.state = 'current') ELSE {} END",
+                    "CASE WHEN ?6 IS NULL THEN (SELECT y.id FROM current_zones y WHERE y.tld = g.tld) ELSE {} END",
                     version_on("g.tld", "?6")
                 )
             )
@@ -581,7 +581,7 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
     let cur = conn
         .query_row(
             "SELECT id, serial, coalesce(finished_at, imported_at), coalesce(domains, 0), coalesce(records, 0), with_records, zone_date, ds_domains
-               FROM zones WHERE tld = ?1 AND state = 'current'",
+               FROM current_zones WHERE tld = ?1",
             params![tld],
             |r| {
                 Ok((
@@ -795,7 +795,7 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<
         one("SELECT max((SELECT max(p.zone_date) FROM zones p WHERE p.tld = l.tld AND p.id < l.until AND p.state IN ('current', 'replaced')))
                FROM ns_links l WHERE l.rhost = ?1 AND l.until IS NOT NULL")?
     } else {
-        let mut st = tx.prepare("SELECT zone_date FROM zones WHERE tld = ?1 AND state = 'current'")?;
+        let mut st = tx.prepare("SELECT zone_date FROM current_zones WHERE tld = ?1")?;
         let mut best: Option<String> = None;
         for z in &now_in {
             let d: Option<String> = st.query_row(params![z], |r| r.get(0)).optional()?.flatten();
@@ -828,7 +828,7 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<
     // zone's origin: a primary-key lookup in each zone that could hold it.
     let mut addresses = BTreeMap::new();
     let mut st = tx.prepare(&format!(
-        "SELECT r.rdata FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+        "SELECT r.rdata FROM records r JOIN current_zones z ON z.tld = r.tld
           WHERE r.tld = ?1 AND r.domain = ?2 AND r.owner = ?3 AND r.type IN ('A', 'AAAA') AND {}",
         store::visible("r", "z.id")
     ))?;
@@ -869,7 +869,7 @@ pub fn index_start(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Stri
 /// The newest zone date of the current versions: where windows such as "the last 30 days"
 /// end. Counting them from the clock would empty them for a backfilled or a paused history.
 pub fn newest_zone_date(conn: &Connection) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT max(zone_date) FROM zones WHERE state = 'current'", [], |r| r.get(0))
+    conn.query_row("SELECT max(zone_date) FROM current_zones", [], |r| r.get(0))
 }
 
 /// What an age such as `--since 7d` counts back from: the end of the newest zone date (events

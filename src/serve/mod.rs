@@ -482,7 +482,7 @@ fn endpoints() -> Value {
 
 fn status(conn: &rusqlite::Connection, shared: &Shared) -> Reply {
     let mut st = conn
-        .prepare("SELECT tld, id, serial, coalesce(domains, 0), coalesce(finished_at, imported_at) FROM zones WHERE state = 'current' ORDER BY tld")
+        .prepare("SELECT tld, id, serial, coalesce(domains, 0), coalesce(finished_at, imported_at) FROM current_zones ORDER BY tld")
         .map_err(internal)?;
     let zones: Vec<Value> = st
         .query_map([], |r| {
@@ -504,7 +504,7 @@ fn zones(conn: &rusqlite::Connection) -> Reply {
     let mut st = conn
         .prepare(
             "SELECT tld, id, serial, coalesce(domains, 0), coalesce(records, 0), with_records, coalesce(finished_at, imported_at), zone_date
-               FROM zones WHERE state = 'current' ORDER BY tld",
+               FROM current_zones ORDER BY tld",
         )
         .map_err(internal)?;
     let items: Vec<Value> = st
@@ -738,8 +738,7 @@ fn served(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, h
     let name = zone_of_path(name)?;
     let p = if kind == "nameservers" { Pattern::Ns(name.clone()) } else { Pattern::Provider(name.clone()) };
     // Any import that becomes current changes the sum of the current versions' ids.
-    let current: i64 =
-        conn.query_row("SELECT total(id) FROM zones WHERE state = 'current'", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
+    let current: i64 = conn.query_row("SELECT total(id) FROM current_zones", [], |r| r.get::<_, f64>(0)).map_err(internal)? as i64;
     let s = shared.memo.served.get(format!("{kind} {name}"), current, SERVED_KEPT, || series::served(conn, &p).map_err(internal))?;
     if !s.days.iter().any(|d| d.domains > 0 || d.lost > 0) {
         return Err(not_found(format!("no imported version delegates to `{name}`")));

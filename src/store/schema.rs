@@ -242,14 +242,16 @@ DROP INDEX IF EXISTS records_addr;
 CREATE VIEW IF NOT EXISTS records AS
     SELECT s.tld, s.domain, s.owner, s.type, s.ttl, r.value AS rdata, s.since, s.until
       FROM rrsets s, json_each(s.rdata) r;
+-- Each zone's current version: the one `state` a version has while readers see it.
+CREATE VIEW IF NOT EXISTS current_zones AS SELECT * FROM zones WHERE state = 'current';
 -- For people who query the database: each zone's current version only, removed domains
 -- left out, one row per record, text names (README, "Views").
 CREATE VIEW IF NOT EXISTS current_domains AS
     SELECT d.tld, d.name, d.first_seen, d.last_changed, z.id AS version
-      FROM domains d JOIN zones z ON z.tld = d.tld AND z.state = 'current'
+      FROM domains d JOIN current_zones z ON z.tld = d.tld
      WHERE d.since <= z.id AND (d.until IS NULL OR d.until > z.id) AND d.removed_at IS NULL;
 CREATE VIEW IF NOT EXISTS current_records AS
     SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, z.id AS version
-      FROM records r JOIN zones z ON z.tld = r.tld AND z.state = 'current'
+      FROM records r JOIN current_zones z ON z.tld = r.tld
      WHERE r.since <= z.id AND (r.until IS NULL OR r.until > z.id);
 "#;

@@ -415,7 +415,7 @@ impl<'c> Chain<'c> {
 /// packed state). For checks and tests: an import streams it.
 pub fn current(conn: &Connection, tld: &str) -> Result<Option<Vec<Entry>>, ReadError> {
     let cur: Option<(i64, Option<i64>)> = conn
-        .query_row("SELECT id, state_blocks FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT id, state_blocks FROM current_zones WHERE tld = ?1", params![tld], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((zone, Some(blocks))) = cur else { return Ok(None) };
     let mut chain = Chain::open(conn, zone, blocks)?;
@@ -428,7 +428,7 @@ pub fn current(conn: &Connection, tld: &str) -> Result<Option<Vec<Entry>>, ReadE
 
 /// The versions whose blocks a current version's state is made of.
 const CHAINS: &str = "WITH RECURSIVE chain(id, prev) AS (
-    SELECT id, state_prev FROM zones WHERE state = 'current' AND state_blocks IS NOT NULL
+    SELECT id, state_prev FROM current_zones WHERE state_blocks IS NOT NULL
     UNION SELECT z.id, z.state_prev FROM zones z JOIN chain c ON z.id = c.prev
      WHERE z.state_blocks IS NOT NULL AND z.state IN ('current', 'replaced'))";
 

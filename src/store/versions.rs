@@ -31,7 +31,7 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
     conn.query_row(
         "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0),
                 zone_date, state_blocks
-         FROM zones WHERE tld = ?1 AND state = 'current'",
+         FROM current_zones WHERE tld = ?1",
         params![tld],
         |r| {
             Ok(Current {
@@ -125,7 +125,7 @@ pub struct Figures {
 /// one is `replaced`. A TLD's first version keeps NULL change counts: it was compared with
 /// nothing.
 pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusqlite::Result<()> {
-    let compared: bool = tx.query_row("SELECT count(*) > 0 FROM zones WHERE tld = ?1 AND state = 'current'", params![tld], |r| r.get(0))?;
+    let compared: bool = tx.query_row("SELECT count(*) > 0 FROM current_zones WHERE tld = ?1", params![tld], |r| r.get(0))?;
     let changes = |n: u64| compared.then_some(n as i64);
     tx.execute("UPDATE zones SET state = 'replaced' WHERE tld = ?1 AND state = 'current'", params![tld])?;
     tx.execute(
@@ -155,7 +155,7 @@ pub fn switch_version(tx: &Connection, tld: &str, id: i64, f: &Figures) -> rusql
 
 /// The zones that have a current version, by name.
 pub fn current_zones(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare("SELECT tld FROM zones WHERE state = 'current' ORDER BY tld")?.query_map([], |r| r.get(0))?.collect()
+    conn.prepare("SELECT tld FROM current_zones ORDER BY tld")?.query_map([], |r| r.get(0))?.collect()
 }
 
 /// Rows deleted per transaction when dropping rows no version owns.
@@ -313,8 +313,8 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
     // deletion that runs after the switch and may be cut short), can hold such rows.
     let tlds: Vec<(String, Option<bool>)> = {
         let mut st = conn.prepare(
-            "SELECT f.tld, (SELECT with_records FROM zones c WHERE c.tld = f.tld AND c.state = 'current')
-               FROM (SELECT tld FROM zones WHERE state = 'failed' UNION SELECT tld FROM zones WHERE state = 'current' AND with_records = 0) f",
+            "SELECT f.tld, (SELECT with_records FROM current_zones c WHERE c.tld = f.tld)
+               FROM (SELECT tld FROM zones WHERE state = 'failed' UNION SELECT tld FROM current_zones WHERE with_records = 0) f",
         )?;
         let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         v
