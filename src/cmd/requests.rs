@@ -51,46 +51,12 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
         }
         RequestsCommand::New { tlds, all, exclude, reason, yes } => {
             let exclude: Vec<String> = exclude.iter().map(norm).collect();
-            let existing = requests::list(&client, &requests::Query::default())?;
-            let open: BTreeSet<String> =
-                existing.iter().filter(|r| requests::is_open(&r.status)).map(|r| r.tld.to_ascii_lowercase()).collect();
             let wanted: Vec<String> = if *all {
                 requests::tlds(&client)?.iter().map(|t| t.tld.to_ascii_lowercase()).collect()
             } else {
                 tlds.iter().map(norm).collect()
             };
-            let mut send = Vec::new();
-            for t in wanted {
-                if exclude.contains(&t) || send.contains(&t) {
-                    continue;
-                }
-                if open.contains(&t) {
-                    if !*all {
-                        eprintln!("{t}: refused: already approved or pending");
-                    }
-                    continue;
-                }
-                send.push(t);
-            }
-            if send.is_empty() {
-                return Err(failed("nothing to request (every TLD named is approved or pending already)"));
-            }
-            let (version, url) = requests::terms(&client)?;
-            eprintln!("CZDS terms and conditions version {version}{}", if url.is_empty() { String::new() } else { format!(": {url}") });
-            eprintln!("requesting {} TLDs: {}", send.len(), send.join(" "));
-            if !*yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(usage("not a terminal to ask on; read the terms, then give --yes"));
-                }
-                if !confirm("accept these terms and send the request?")? {
-                    eprintln!("nothing sent");
-                    return Ok(ExitStatus::Failure);
-                }
-            }
-            requests::create(&client, &send, reason, &version)?;
-            let v = serde_json::json!({"requested": send, "tc_version": version});
-            out.one(&v, |_| format!("requested {} TLDs (terms version {version})", send.len()))?;
-            Ok(ExitStatus::Success)
+            request_access(&client, out, wanted, &exclude, !*all, reason, *yes)
         }
         RequestsCommand::Cancel { what } => {
             let r = find_request(&client, what)?.ok_or_else(|| failed(format!("no request for `{what}`")))?;
@@ -107,6 +73,54 @@ pub fn run(s: &Settings, out: &Output, args: &RequestsArgs) -> anyhow::Result<Ex
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// Requests access to the zones `wanted` that are not in `exclude` and have no open request,
+/// once the user has accepted the terms (or gave `--yes`). `named`: the TLDs were named one by
+/// one, so each refused one is said.
+fn request_access(
+    client: &czds::Client,
+    out: &Output,
+    wanted: Vec<String>,
+    exclude: &[String],
+    named: bool,
+    reason: &str,
+    yes: bool,
+) -> anyhow::Result<ExitStatus> {
+    let existing = requests::list(client, &requests::Query::default())?;
+    let open: BTreeSet<String> = existing.iter().filter(|r| requests::is_open(&r.status)).map(|r| r.tld.to_ascii_lowercase()).collect();
+    let mut send = Vec::new();
+    for t in wanted {
+        if exclude.contains(&t) || send.contains(&t) {
+            continue;
+        }
+        if open.contains(&t) {
+            if named {
+                eprintln!("{t}: refused: already approved or pending");
+            }
+            continue;
+        }
+        send.push(t);
+    }
+    if send.is_empty() {
+        return Err(failed("nothing to request (every TLD named is approved or pending already)"));
+    }
+    let (version, url) = requests::terms(client)?;
+    eprintln!("CZDS terms and conditions version {version}{}", if url.is_empty() { String::new() } else { format!(": {url}") });
+    eprintln!("requesting {} TLDs: {}", send.len(), send.join(" "));
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(usage("not a terminal to ask on; read the terms, then give --yes"));
+        }
+        if !confirm("accept these terms and send the request?")? {
+            eprintln!("nothing sent");
+            return Ok(ExitStatus::Failure);
+        }
+    }
+    requests::create(client, &send, reason, &version)?;
+    let v = serde_json::json!({"requested": send, "tc_version": version});
+    out.one(&v, |_| format!("requested {} TLDs (terms version {version})", send.len()))?;
+    Ok(ExitStatus::Success)
 }
 
 /// A TLD or a request id: the request it names (ids are matched as given, TLDs exactly).

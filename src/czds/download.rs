@@ -439,16 +439,7 @@ fn transfer(
     // interrupted run resumes only against the same version.
     let lm = lm.or_else(|| validator.clone());
     *validator = lm.clone();
-    match &lm {
-        Some(lm) => {
-            let note = PartNote { url: link.into(), last_modified: lm.clone(), length: total };
-            let text = serde_json::to_vec(&note).map_err(|e| io(std::io::Error::other(e)))?;
-            std::fs::write(note_path, text).map_err(io)?;
-        }
-        None => {
-            let _ = std::fs::remove_file(note_path);
-        }
-    }
+    write_note(note_path, link, lm.as_deref(), total).map_err(io)?;
     let file = if have == 0 {
         File::create(part).map_err(io)?
     } else {
@@ -461,31 +452,12 @@ fn transfer(
         f.writing(have == 0);
     }
     bar.reset(total, have);
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let mut body = Watch::new(resp.into_body().into_reader(), opts.low_speed_limit, opts.low_speed_time);
-    let mut buf = vec![0u8; 256 << 10];
+    let body = Watch::new(resp.into_body().into_reader(), opts.low_speed_limit, opts.low_speed_time);
     let mut got = have;
-    let result = loop {
-        match body.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                out.write_all(&buf[..n]).map_err(io)?;
-                if feed.is_some() {
-                    // A reader follows the file: let it see the bytes now.
-                    out.flush().map_err(io)?;
-                }
-                got += n as u64;
-                bar.inc(n as u64);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => break Err(e),
-        }
-    };
-    // Keep what arrived: the next attempt continues from it.
-    out.flush().map_err(io)?;
-    if let Err(e) = result {
-        return Err(Step::Retry(format!("connection lost after {got} bytes: {e}")));
-    }
+    append(body, file, &mut got, bar, feed.is_some()).map_err(|e| match e {
+        Append::Write(e) => io(e),
+        Append::Read(e) => Step::Retry(format!("connection lost after {got} bytes: {e}")),
+    })?;
     match total {
         Some(t) if got < t => Err(Step::Retry(format!("connection closed after {got} of {t} bytes"))),
         Some(t) if got > t => {
@@ -494,6 +466,52 @@ fn transfer(
         }
         _ => Ok(total),
     }
+}
+
+/// Notes which version of the zone the partial file holds (its Last-Modified), so that an
+/// interrupted run resumes only against the same version; without one, no note.
+fn write_note(note_path: &Path, link: &str, last_modified: Option<&str>, length: Option<u64>) -> std::io::Result<()> {
+    match last_modified {
+        Some(lm) => {
+            let note = PartNote { url: link.into(), last_modified: lm.to_string(), length };
+            std::fs::write(note_path, serde_json::to_vec(&note).map_err(std::io::Error::other)?)
+        }
+        None => match std::fs::remove_file(note_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Why copying a body stopped: the file (fatal) or the connection (worth a retry).
+enum Append {
+    Write(std::io::Error),
+    Read(std::io::Error),
+}
+
+/// Copies `body` to the end of `file`, counting into `got`. What arrived is flushed even when
+/// the connection fails: the next attempt continues from it. `follow`: a reader follows the
+/// file, so every block is flushed as it comes.
+fn append(mut body: impl Read, file: File, got: &mut u64, bar: &TransferBar, follow: bool) -> Result<(), Append> {
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut buf = vec![0u8; 256 << 10];
+    let result = loop {
+        match body.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                out.write_all(&buf[..n]).map_err(Append::Write)?;
+                if follow {
+                    out.flush().map_err(Append::Write)?;
+                }
+                *got += n as u64;
+                bar.inc(n as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(Append::Read(e)),
+        }
+    };
+    out.flush().map_err(Append::Write)?;
+    result
 }
 
 /// `bytes 100-199/1000` -> (Some(100), Some(1000)); `bytes */1000` -> (None, Some(1000)).

@@ -610,73 +610,13 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
             |r| r.get(0),
         )?,
     };
-    // One pass over the delegations' NS records, in domain order.
-    let mut hosts: HashMap<String, i64> = HashMap::new();
-    let mut providers: HashMap<String, i64> = HashMap::new();
-    let (mut inside, mut outside, mut mixed) = (0, 0, 0);
-    let mut st = conn.prepare(&format!(
-        "SELECT domain, rdata FROM records r WHERE tld = ?1 AND type = 'NS' AND owner = domain AND domain <> ?3 AND {live} ORDER BY domain"
-    ))?;
-    let mut rows = st.query(params![records_of, version, tld])?;
-    let mut current: Option<String> = None;
-    let (mut any_in, mut any_out) = (false, false);
-    let mut seen_providers: Vec<String> = Vec::new();
-    let mut close = |any_in: bool, any_out: bool, seen: &mut Vec<String>, providers: &mut HashMap<String, i64>| {
-        match (any_in, any_out) {
-            (true, false) => inside += 1,
-            (false, true) => outside += 1,
-            (true, true) => mixed += 1,
-            _ => {}
-        }
-        seen.sort();
-        seen.dedup();
-        for p in seen.drain(..) {
-            *providers.entry(p).or_default() += 1;
-        }
-    };
-    while let Some(r) = rows.next()? {
-        let (domain, host): (String, String) = (r.get(0)?, r.get(1)?);
-        if current.as_deref() != Some(domain.as_str()) {
-            if current.is_some() {
-                close(any_in, any_out, &mut seen_providers, &mut providers);
-            }
-            current = Some(domain);
-            (any_in, any_out) = (false, false);
-        }
-        if tld == "." || host.ends_with(&format!(".{tld}")) {
-            any_in = true;
-        } else {
-            any_out = true;
-        }
-        seen_providers.push(provider(&host));
-        *hosts.entry(host).or_default() += 1;
-    }
-    if current.is_some() {
-        close(any_in, any_out, &mut seen_providers, &mut providers);
-    }
+    let ns = NsCensus::of(conn, tld, records_of, version)?;
     let ranked = |m: HashMap<String, i64>| {
         let mut v: Vec<(String, i64)> = m.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(top);
         v
     };
-    let mut versions = Vec::new();
-    let mut st = conn.prepare(
-        "SELECT id, zone_date, coalesce(finished_at, imported_at), added, removed, modified
-           FROM zones WHERE tld = ?1 AND state IN ('current', 'replaced') ORDER BY zone_date, id",
-    )?;
-    for v in st.query_map(params![tld], |r| {
-        Ok(VersionChanges {
-            version: r.get(0)?,
-            zone_date: r.get(1)?,
-            imported_at: r.get(2)?,
-            added: r.get(3)?,
-            removed: r.get(4)?,
-            modified: r.get(5)?,
-        })
-    })? {
-        versions.push(v?);
-    }
     Ok(Some(Stats {
         tld: tld.into(),
         version,
@@ -689,13 +629,96 @@ pub fn stats(conn: &Connection, tld: &str, top: usize) -> rusqlite::Result<Optio
         types,
         domains_with_ds,
         ds_share: if domains > 0 { domains_with_ds as f64 / domains as f64 } else { 0.0 },
-        top_ns_hosts: ranked(hosts),
-        top_providers: ranked(providers),
-        in_bailiwick: inside,
-        out_of_bailiwick: outside,
-        mixed_bailiwick: mixed,
-        versions,
+        top_ns_hosts: ranked(ns.hosts),
+        top_providers: ranked(ns.providers),
+        in_bailiwick: ns.inside,
+        out_of_bailiwick: ns.outside,
+        mixed_bailiwick: ns.mixed,
+        versions: version_changes(conn, tld)?,
     }))
+}
+
+/// What a zone's delegations point at: domains per name-server host and per provider, and
+/// how many delegations are inside the zone, outside it, or both.
+#[derive(Default)]
+struct NsCensus {
+    hosts: HashMap<String, i64>,
+    providers: HashMap<String, i64>,
+    inside: i64,
+    outside: i64,
+    mixed: i64,
+}
+
+impl NsCensus {
+    /// One pass over the delegations' NS records of `version`, in domain order (`records_of`
+    /// is the zone, or "" when its version kept no records).
+    fn of(conn: &Connection, tld: &str, records_of: &str, version: i64) -> rusqlite::Result<NsCensus> {
+        let mut c = NsCensus::default();
+        let mut st = conn.prepare(&format!(
+            "SELECT domain, rdata FROM records r WHERE tld = ?1 AND type = 'NS' AND owner = domain AND domain <> ?3 AND {}
+              ORDER BY domain",
+            store::visible("r", "?2")
+        ))?;
+        let mut rows = st.query(params![records_of, version, tld])?;
+        let mut current: Option<String> = None;
+        let (mut any_in, mut any_out) = (false, false);
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (domain, host): (String, String) = (r.get(0)?, r.get(1)?);
+            if current.as_deref() != Some(domain.as_str()) {
+                if current.is_some() {
+                    c.close(any_in, any_out, &mut seen);
+                }
+                current = Some(domain);
+                (any_in, any_out) = (false, false);
+            }
+            if tld == "." || host.ends_with(&format!(".{tld}")) {
+                any_in = true;
+            } else {
+                any_out = true;
+            }
+            seen.push(provider(&host));
+            *c.hosts.entry(host).or_default() += 1;
+        }
+        if current.is_some() {
+            c.close(any_in, any_out, &mut seen);
+        }
+        Ok(c)
+    }
+
+    /// Counts one domain: where its hosts are, and each of its providers once.
+    fn close(&mut self, any_in: bool, any_out: bool, seen: &mut Vec<String>) {
+        match (any_in, any_out) {
+            (true, false) => self.inside += 1,
+            (false, true) => self.outside += 1,
+            (true, true) => self.mixed += 1,
+            _ => {}
+        }
+        seen.sort();
+        seen.dedup();
+        for p in seen.drain(..) {
+            *self.providers.entry(p).or_default() += 1;
+        }
+    }
+}
+
+/// Every version of `tld` that was current, oldest zone date first, with its change counts.
+fn version_changes(conn: &Connection, tld: &str) -> rusqlite::Result<Vec<VersionChanges>> {
+    let mut st = conn.prepare(
+        "SELECT id, zone_date, coalesce(finished_at, imported_at), added, removed, modified
+           FROM zones WHERE tld = ?1 AND state IN ('current', 'replaced') ORDER BY zone_date, id",
+    )?;
+    let rows = st.query_map(params![tld], |r| {
+        Ok(VersionChanges {
+            version: r.get(0)?,
+            zone_date: r.get(1)?,
+            imported_at: r.get(2)?,
+            added: r.get(3)?,
+            removed: r.get(4)?,
+            modified: r.get(5)?,
+        })
+    })?;
+    rows.collect()
 }
 
 pub use crate::zone::name::provider;
@@ -824,24 +847,6 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<
     };
     let added = changed("since", true)?;
     let removed = changed("until", false)?;
-    // Glue for the host sits in the zone above it, under the domain directly below that
-    // zone's origin: a primary-key lookup in each zone that could hold it.
-    let mut addresses = BTreeMap::new();
-    let mut st = tx.prepare(&format!(
-        "SELECT r.rdata FROM records r JOIN current_zones z ON z.tld = r.tld
-          WHERE r.tld = ?1 AND r.domain = ?2 AND r.owner = ?3 AND r.type IN ('A', 'AAAA') AND {}",
-        store::visible("r", "z.id")
-    ))?;
-    for zone in store::current_zones(&tx)? {
-        let under = if zone == "." { Some(host) } else { host.strip_suffix(&format!(".{zone}")) };
-        let Some(label) = under.and_then(|u| u.rsplit('.').next()) else { continue };
-        let domain = if zone == "." { label.to_string() } else { format!("{label}.{zone}") };
-        for a in st.query_map(params![zone, domain, host], |r| r.get::<_, String>(0))? {
-            addresses.insert(a?, ());
-        }
-    }
-    drop(st);
-    let addresses = addresses.into_keys().collect();
     Ok(NameServer {
         host: host.to_string(),
         provider: provider(host),
@@ -852,9 +857,31 @@ pub fn nameserver(conn: &Connection, host: &str, days: i64) -> rusqlite::Result<
         removed,
         days,
         as_of,
-        addresses,
+        addresses: glue_addresses(&tx, host)?,
         history_pruned_before: store::pruned_before(&tx)?,
     })
+}
+
+/// The addresses the current versions' glue gives `host`. Glue for a host sits in the zone
+/// above it, under the domain directly below that zone's origin: a primary-key lookup in each
+/// zone that could hold it.
+fn glue_addresses(conn: &Connection, host: &str) -> rusqlite::Result<Vec<String>> {
+    let mut addresses = std::collections::BTreeSet::new();
+    let mut st = conn.prepare(&format!(
+        "SELECT r.rdata FROM records r JOIN current_zones z ON z.tld = r.tld
+          WHERE r.tld = ?1 AND r.domain = ?2 AND r.owner = ?3 AND r.type IN ('A', 'AAAA') AND {}",
+        store::visible("r", "z.id")
+    ))?;
+    for zone in store::current_zones(conn)? {
+        let under = if zone == "." { Some(host) } else { host.strip_suffix(&format!(".{zone}")) };
+        let Some(label) = under.and_then(|u| u.rsplit('.').next()) else { continue };
+        let domain = if zone == "." { label.to_string() } else { format!("{label}.{zone}") };
+        for a in st.query_map(params![zone, domain, host], |r| r.get::<_, String>(0))? {
+            addresses.insert(a?);
+        }
+    }
+    drop(st);
+    Ok(addresses.into_iter().collect())
 }
 
 /// The zone date the name-server index of `tld` starts on (its base version's); None when the
