@@ -115,6 +115,10 @@ pub struct ImportFlags {
     /// Memory for sorting before spilling to disk, e.g. 512M, 2G
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     pub memory: usize,
+    /// Where sort runs go once the records outgrow --memory (default: beside the database,
+    /// or the config's `import.temp_dir`); they are compressed, and freed as they are merged
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<std::path::PathBuf>,
     /// The percentage (0-100) of a zone's domains a new version may remove before it is
     /// refused as a short or broken file
     #[arg(long, value_name = "PCT", default_value_t = crate::config::DEFAULT_MAX_REMOVED, value_parser = parse_percent)]

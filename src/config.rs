@@ -59,6 +59,9 @@ pub struct Keys {
     pub tlds: Option<Vec<String>>,
     #[serde(rename = "database.path")]
     pub database_path: Option<PathBuf>,
+    /// Where imports spill sort runs (`--temp-dir`).
+    #[serde(rename = "import.temp_dir")]
+    pub import_temp_dir: Option<PathBuf>,
     #[serde(rename = "log.interval_seconds")]
     pub log_interval: Option<Seconds>,
     #[serde(rename = "download.parallel")]
@@ -284,6 +287,14 @@ impl Config {
         &self.path
     }
 
+    /// Where an import's sort runs go: `flag`, else `import.temp_dir`, else beside `db`.
+    pub fn temp_dir(&self, flag: Option<&Path>, db: &Path) -> PathBuf {
+        match flag.or(self.keys.import_temp_dir.as_deref()) {
+            Some(d) => d.to_path_buf(),
+            None => db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), Path::to_path_buf),
+        }
+    }
+
     /// ICANN's `working.directory`, `.` when unset.
     pub fn work_dir(&self) -> PathBuf {
         self.keys.working_directory.clone().unwrap_or_else(|| PathBuf::from("."))
@@ -479,7 +490,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 28, "{keys:?}");
+        assert_eq!(keys.len(), 29, "{keys:?}");
         for k in ["icann.account.password", "tlds", "webhooks", "webhooks.retries", "service.no_records"] {
             assert!(keys.contains(&k), "{k}");
         }

@@ -332,3 +332,13 @@ impl Tally {
         }
     }
 }
+
+/// `31.2 MB`, `850.0 kB`, `12 bytes` (decimal units, as the summaries use).
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} bytes"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}

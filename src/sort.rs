@@ -9,10 +9,14 @@
 //! Byte order of the keys is the order of SQLite's BINARY collation over the tuple, so the
 //! writer appends in primary-key order.
 
+mod spill;
+
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io;
 use std::path::PathBuf;
+
+pub use spill::Written;
 
 /// One record in a run: the first 8 key bytes (most comparisons end there), where the key is
 /// in the run's arena, and the TTL.
@@ -114,7 +118,8 @@ pub struct Sorter {
     cap: usize,
     spill_dir: PathBuf,
     spilled: Vec<File>,
-    spilling: Option<std::thread::JoinHandle<io::Result<File>>>,
+    spilling: Option<std::thread::JoinHandle<io::Result<(File, Written)>>>,
+    written: Written,
 }
 
 impl Sorter {
@@ -122,7 +127,15 @@ impl Sorter {
     /// included, hold a quarter of it so chunks in flight, the decompressor, SQLite's page
     /// cache and the writer's batches fit beside them.
     pub fn new(memory: usize, spill_dir: PathBuf) -> Sorter {
-        Sorter { parts: Vec::new(), bytes: 0, cap: (memory / 8).max(1 << 20), spill_dir, spilled: Vec::new(), spilling: None }
+        Sorter {
+            parts: Vec::new(),
+            bytes: 0,
+            cap: (memory / 8).max(1 << 20),
+            spill_dir,
+            spilled: Vec::new(),
+            spilling: None,
+            written: Written::default(),
+        }
     }
 
     /// Takes a part, sorting it first if its worker did not.
@@ -144,6 +157,11 @@ impl Sorter {
         self.spilled.len() + usize::from(self.spilling.is_some())
     }
 
+    /// What the runs finished so far take on disk, and would take uncompressed.
+    pub fn spilled_bytes(&self) -> Written {
+        self.written
+    }
+
     /// Hands the parts held to a spill thread, once the one before it is done.
     fn spill(&mut self) -> io::Result<()> {
         self.join_spill()?;
@@ -156,7 +174,9 @@ impl Sorter {
 
     fn join_spill(&mut self) -> io::Result<()> {
         if let Some(h) = self.spilling.take() {
-            let f = h.join().map_err(|_| io::Error::other("the sort spill thread panicked"))??;
+            let (f, w) = h.join().map_err(|_| io::Error::other("the sort spill thread panicked"))??;
+            self.written.bytes += w.bytes;
+            self.written.raw += w.raw;
             self.spilled.push(f);
         }
         Ok(())
@@ -165,24 +185,25 @@ impl Sorter {
     /// Every record in key order (see [`Merged`] on duplicates).
     pub fn finish(mut self) -> io::Result<Merged> {
         self.join_spill()?;
+        if !self.spilled.is_empty() {
+            let w = self.written;
+            log::debug!(
+                "sort: {} runs spilled to `{}`: {:.1} MiB on disk, {:.1} MiB uncompressed",
+                self.spilled.len(),
+                self.spill_dir.display(),
+                w.bytes as f64 / 1048576.0,
+                w.raw as f64 / 1048576.0
+            );
+        }
         let runs = self.parts.into_iter().map(Run::mem).chain(self.spilled.into_iter().map(Run::file)).collect();
         Ok(Merged { inner: Merge::new(runs)? })
     }
 }
 
-/// Merges sorted parts into a run file in `dir`, rewound for reading.
-fn write_run(parts: Vec<Part>, dir: &std::path::Path) -> io::Result<File> {
-    let f = tempfile::tempfile_in(dir)?;
-    let mut w = BufWriter::with_capacity(1 << 20, f);
+/// Merges sorted parts into a run file in `dir` ([`spill`]), rewound for reading.
+fn write_run(parts: Vec<Part>, dir: &std::path::Path) -> io::Result<(File, Written)> {
     let mut merged = Merged { inner: Merge::new(parts.into_iter().map(Run::mem).collect())? };
-    while let Some((key, ttl)) = merged.next_rec()? {
-        w.write_all(&(key.len() as u32).to_le_bytes())?;
-        w.write_all(key)?;
-        w.write_all(&ttl.to_le_bytes())?;
-    }
-    let mut f = w.into_inner().map_err(|e| e.into_error())?;
-    io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
-    Ok(f)
+    spill::write(dir, &mut merged)
 }
 
 /// A sorted run of (key, ttl): a part in memory or a spilled file. An enum, not a trait
@@ -193,11 +214,7 @@ enum Run {
         part: Part,
         i: usize,
     },
-    File {
-        r: BufReader<File>,
-        key: Vec<u8>,
-        ttl: u32,
-    },
+    File(Box<spill::Reader>),
 }
 
 impl Run {
@@ -206,7 +223,7 @@ impl Run {
     }
 
     fn file(f: File) -> Run {
-        Run::File { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), ttl: 0 }
+        Run::File(Box::new(spill::Reader::new(f)))
     }
 
     /// Advances; false at the end.
@@ -217,32 +234,7 @@ impl Run {
                 *i += usize::from(more);
                 Ok(more)
             }
-            Run::File { r, key, ttl } => {
-                // A whole record in the buffer (all but one a megabyte): sliced out of it, not
-                // read in three calls into a zero-filled key.
-                let buf = r.fill_buf()?;
-                if let Some(len) = buf.first_chunk::<4>().map(|l| u32::from_le_bytes(*l) as usize) {
-                    if let Some(t) = buf.get(4 + len..8 + len) {
-                        key.clear();
-                        key.extend_from_slice(&buf[4..4 + len]);
-                        *ttl = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-                        r.consume(8 + len);
-                        return Ok(true);
-                    }
-                }
-                let mut len = [0u8; 4];
-                match r.read_exact(&mut len) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-                    Err(e) => return Err(e),
-                }
-                key.resize(u32::from_le_bytes(len) as usize, 0);
-                r.read_exact(key)?;
-                let mut t = [0u8; 4];
-                r.read_exact(&mut t)?;
-                *ttl = u32::from_le_bytes(t);
-                Ok(true)
-            }
+            Run::File(r) => r.advance(),
         }
     }
 
@@ -257,14 +249,14 @@ impl Run {
                 let e = &part.entries[*i - 1];
                 &part.arena[e.off as usize..e.off as usize + e.len as usize]
             }
-            Run::File { key, .. } => key,
+            Run::File(r) => r.key(),
         }
     }
 
     fn ttl(&self) -> u32 {
         match self {
             Run::Mem { part, i } => part.entries[*i - 1].ttl,
-            Run::File { ttl, .. } => *ttl,
+            Run::File(r) => r.ttl(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{spill_dir, ExitStatus, Output};
+use super::{ExitStatus, Output};
 use crate::cli::{ImportArgs, ImportFlags};
 use crate::config::Settings;
 use crate::ingest::{self, source::Input, Summary};
@@ -10,7 +10,12 @@ use crate::progress::{Mode, Progress};
 
 /// The import options the flags shared by `import` and `sync` ask for.
 pub(super) fn options(s: &Settings, flags: &ImportFlags, force: bool) -> anyhow::Result<ingest::Options> {
-    let mut o = ingest::Options::new(spill_dir(&s.db));
+    let temp = s.config.temp_dir(flags.temp_dir.as_deref(), &s.db);
+    let named = flags.temp_dir.is_some() || s.config.keys.import_temp_dir.is_some();
+    if named && !temp.is_dir() {
+        return Err(super::usage(format!("--temp-dir `{}` is not a directory", temp.display())));
+    }
+    let mut o = ingest::Options::new(temp);
     o.no_records = flags.no_records;
     o.max_errors = flags.max_errors;
     o.memory = flags.memory;

@@ -26,7 +26,7 @@ mod watch;
 mod webhooks;
 
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -284,20 +284,7 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-/// `31.2 MB`, `850.0 kB`, `12 bytes` (decimal units, as the summaries use).
-pub fn human_bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} bytes"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
-}
-
-/// Sort runs spill next to the database.
-pub fn spill_dir(db: &Path) -> PathBuf {
-    db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), |p| p.to_path_buf())
-}
+pub use crate::progress::human_bytes;
 
 /// A pivot on name servers reads the records imports keep: a zone imported with
 /// `--no-records` (in its version current now, or on `at`) has no NS data, which is said

@@ -19,7 +19,7 @@ fn service_files(s: &Settings) -> (PathBuf, PathBuf) {
 
 /// Every run's plan: all zones, the import defaults, `service.no_records`, webhooks delivered.
 fn plan(s: &Settings) -> anyhow::Result<Plan> {
-    let mut import = crate::ingest::Options::new(super::spill_dir(&s.db));
+    let mut import = crate::ingest::Options::new(s.config.temp_dir(None, &s.db));
     import.no_records = s.config.keys.service_no_records.unwrap_or(false);
     import.webhooks = crate::changes::webhooks::endpoints(&s.config)?;
     Ok(Plan { zones: Selection::default(), import, deliver: true })

@@ -13,8 +13,9 @@
 pub mod commit;
 pub mod group;
 pub mod source;
+pub mod space;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -25,7 +26,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::progress::Progress;
+use crate::progress::{human_bytes, Progress};
 use crate::store::links::Bulk;
 use crate::store::{self, writer};
 use crate::zone::name::Origin;
@@ -151,6 +152,11 @@ pub enum ImportError {
     TooManyRemoved { file: String, removed: u64, of: u64, pct: f64, max: f64 },
     #[error("{file}: writing the database: {source}")]
     Write { file: String, source: rusqlite::Error },
+    #[error(
+        "{file}: needs about {} on `{}` ({}, and a reserve) but {} is free; free some space, give --temp-dir on another disk, or --force (sync: --force-import) to try anyway",
+        human_bytes(short.need), short.dir.display(), short.what, human_bytes(short.free)
+    )]
+    NoSpace { file: String, short: space::Short },
     /// The writer thread was gone or panicked: not the input's fault, and not one that reading
     /// the file again would mend (`sync` retries only reading).
     #[error("{file}: the database writer {msg}")]
@@ -467,6 +473,7 @@ impl<'a> Pipeline<'a> {
                 });
             }
         }
+        self.check_space(conn, previous.as_ref())?;
         let version = store::begin_version(
             conn,
             &store::NewVersion {
@@ -480,6 +487,35 @@ impl<'a> Pipeline<'a> {
         )
         .map_err(|e| self.write_error(e))?;
         Ok(Begin::Begun(Begun { version, zone_date, previous }))
+    }
+
+    /// Refuses, before anything is written, an import the disk cannot hold (`--force` tries
+    /// anyway; the headroom watermark still stops it cleanly).
+    fn check_space(&self, conn: &Connection, previous: Option<&store::Current>) -> Result<(), ImportError> {
+        let input = space::Input { path: self.input.path(), size: self.size, gzip: self.gzip };
+        let Some(need) = space::estimate(&input, previous, !self.opts.no_records, self.opts.memory) else { return Ok(()) };
+        log::debug!(
+            "space: about {} of text; the database needs about {}, sort runs {}",
+            human_bytes(need.text),
+            human_bytes(need.db),
+            human_bytes(need.temp)
+        );
+        let Some(db) = conn.path().filter(|p| !p.is_empty()).map(Path::new) else { return Ok(()) };
+        let db_dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        match space::check(&need, db_dir, &self.opts.spill_dir) {
+            Err(short) if !self.opts.force => Err(ImportError::NoSpace { file: self.file.clone(), short }),
+            Err(short) => {
+                log::warn!(
+                    "{}: may not fit: {} wanted on `{}`, {} free (--force)",
+                    self.file,
+                    human_bytes(short.need),
+                    short.dir.display(),
+                    human_bytes(short.free)
+                );
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// Spawns the writer, which takes the connection until it is joined (only one thread

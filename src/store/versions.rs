@@ -25,12 +25,14 @@ pub struct Current {
     pub bytes: u64,
     /// Blocks of packed comparison state it has (None: compare with its rows).
     pub state_blocks: Option<i64>,
+    /// The size of the file it came from (None for a pipe).
+    pub size: Option<u64>,
 }
 
 pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Current>> {
     conn.query_row(
         "SELECT id, sha256, with_records, serial, coalesce(domains, 0), imported_at, coalesce(records, 0), coalesce(errors, 0), coalesce(bytes, 0),
-                zone_date, state_blocks
+                zone_date, state_blocks, size
          FROM current_zones WHERE tld = ?1",
         params![tld],
         |r| {
@@ -46,6 +48,7 @@ pub fn current_version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<
                 bytes: r.get(8)?,
                 zone_date: r.get(9)?,
                 state_blocks: r.get(10)?,
+                size: r.get(11)?,
             })
         },
     )

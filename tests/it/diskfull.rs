@@ -1,4 +1,6 @@
-//! A disk that fills up for real: a 12 MiB tmpfs (needs root to mount; CI runs as root).
+//! A disk that fills up for real: a 12 MiB tmpfs (needs root to mount; CI runs as root). An
+//! import the estimate says cannot fit is refused before it writes; with `--force` it runs
+//! into the headroom watermark, which stops it while there is room to undo it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,8 +51,18 @@ fn a_full_disk_names_the_cause_keeps_nothing_of_the_failed_import_and_the_next_o
     let com1 = zone(&t, "com", 12_000, 1);
     let net = zone(&t, "net", 80_000, 0);
     t.import_ok(db, &[&com0]);
-    // net does not fit: it fails, saying why.
+    // net does not fit: the estimate refuses it before anything is written, naming what it
+    // needs and what is free.
     let out = t.run(&["--db", db, "import", &net]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs about") && err.contains("MB") && err.contains("is free") && err.contains("--force"), "{err}");
+    let c = t.db(db);
+    let begun: i64 = c.query_row("SELECT count(*) FROM zones WHERE tld = 'net'", [], |r| r.get(0)).unwrap();
+    assert_eq!(begun, 0, "a refused import begins no version");
+    drop(c);
+    // With --force it tries, and fails cleanly, saying why.
+    let out = t.run(&["--db", db, "import", "--force", &net]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -72,11 +84,34 @@ fn a_full_disk_names_the_cause_keeps_nothing_of_the_failed_import_and_the_next_o
     // The next day of com fits, and imports.
     let out = t.run(&["--db", db, "-q", "import", &com1]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // A sort that spills onto the full disk fails naming where it was writing.
-    let out = t.run(&["--db", db, "import", "--memory", "1M", &net]);
+}
+
+/// Sort runs go to `--temp-dir`: one too small for them is refused up front, naming it; with
+/// `--force` the spill fails, naming where it was writing, and the zone is not imported; the
+/// same import with its runs beside the database succeeds.
+#[test]
+fn sort_runs_go_to_the_temp_dir_and_one_too_small_is_named() {
+    let t = TestEnv::new();
+    let Some(tiny) = Tmpfs::mount(&t.path("tiny"), "64k") else { return };
+    let tiny_dir = tiny.0.to_str().unwrap();
+    let db = t.path("z.db");
+    let db = db.to_str().unwrap();
+    let org = zone(&t, "org", 12_000, 0);
+    let out = t.run(&["--db", db, "import", "--memory", "1M", "--chunk-size", "65536", "--temp-dir", tiny_dir, &org]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("on `{tiny_dir}` (")) && err.contains("for sort runs"), "{err}");
+    let out = t.run(&["--db", db, "import", "--force", "--memory", "1M", "--chunk-size", "65536", "--temp-dir", tiny_dir, &org]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("disk is full") || err.contains(&format!("sort spill in `{}`", fs.0.display())), "{err}");
+    assert!(err.contains(&format!("sort spill in `{tiny_dir}`")), "{err}");
+    let current: i64 = t.db(db).query_row("SELECT count(*) FROM current_zones", [], |r| r.get(0)).unwrap();
+    assert_eq!(current, 0);
+    let out = t.run(&["--db", db, "-q", "-v", "import", "--memory", "1M", "--chunk-size", "65536", &org]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs spilled"), "the import did spill");
+    // A --temp-dir that is not a directory is a usage error.
+    assert_eq!(t.run(&["--db", db, "import", "--temp-dir", &org, &org]).status.code(), Some(2));
 }
 
 /// The sequence a full disk left broken: a small import, a large one that cannot fit, then a
@@ -90,7 +125,8 @@ fn after_an_import_that_filled_the_disk_the_next_small_one_succeeds_and_only_the
     let db = db.to_str().unwrap();
     let (com, net, org) = (zone(&t, "com", 2_000, 0), zone(&t, "net", 300_000, 0), zone(&t, "org", 2_000, 0));
     t.import_ok(db, &[&com]);
-    let out = t.run(&["--db", db, "import", &net]);
+    // --force past the estimate's refusal: the watermark is what stops it.
+    let out = t.run(&["--db", db, "import", "--force", &net]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("disk is nearly full"), "the import did not stop before the disk was full: {err}");
