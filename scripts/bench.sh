@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh                      # 1M domains
 #   BENCH_DOMAINS=10000000 BENCH_SYNC=0 scripts/bench.sh
+#   scripts/bench.sh --scale com          # 160M domains, once, end to end (scripts/bench_scale.py)
 #
 # Generates a synthetic CZDS-style .com zone with our fast generator (cached under
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
@@ -29,6 +30,13 @@
 # (day 1 served, the databases holding day 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--scale" ]; then
+    [ "${2:-}" = com ] || { echo "usage: scripts/bench.sh --scale com" >&2; exit 2; }
+    cargo build --release --quiet --bin zonefeed --example zonegen
+    # BENCH_DOMAINS: a smaller scale, to try the mode out.
+    exec python3 scripts/bench_scale.py "$PWD/target/release/zonefeed" "$PWD/target/release/examples/zonegen" \
+        "${BENCH_DIR:-target/bench}" "${BENCH_DOMAINS:-160000000}"
+fi
 N="${BENCH_DOMAINS:-1000000}"
 DIR="target/bench"
 mkdir -p "$DIR"

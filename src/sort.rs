@@ -9,7 +9,7 @@
 //! Byte order of the keys is the order of SQLite's BINARY collation over the tuple, so the
 //! writer appends in primary-key order.
 
-mod spill;
+pub mod spill;
 
 use std::cmp::Ordering;
 use std::fs::File;

@@ -143,6 +143,10 @@ struct Punch {
 
 const PUNCH_EVERY: u64 = 16 << 20;
 
+/// Whether runs are given back while they are read (Linux; where a file system refuses, the
+/// run is freed when dropped).
+pub const PUNCHES: bool = cfg!(target_os = "linux");
+
 impl Punch {
     fn new(f: File) -> Punch {
         Punch { f, read: 0, punched: 0 }
