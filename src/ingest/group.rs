@@ -120,44 +120,17 @@ fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut Group
     if batch.rows.len() == start {
         return;
     }
-    let GroupBatch { keys, rows, sets, json, .. } = batch;
-    let rows = &mut rows[start..];
+    close_rrsets(start, keep, batch);
+    let GroupBatch { keys, rows, .. } = batch;
+    let rows = &rows[start..];
     let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
-    // RRsets are runs of equal (domain, owner, type): give each its lowest TTL and, when
-    // records are kept, a place in `sets` (with its rdata as a JSON array in a version
-    // written whole).
-    let mut i = 0;
-    while i < rows.len() {
-        let set = rrset_prefix(key(&rows[i]));
-        let mut j = i + 1;
-        while j < rows.len() && rrset_prefix(key(&rows[j])) == set {
-            j += 1;
-        }
-        let min = rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
-        for r in &mut rows[i..j] {
-            r.2 = min;
-        }
-        let mut json_end = 0;
-        if keep == Keep::Whole {
-            // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
-            // makes of one here is never written.
-            let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
-            let json = json.get_or_insert_with(String::new);
-            push_json_array(json, rdatas);
-            json_end = json.len() as u32;
-        }
-        if keep != Keep::Hashes {
-            sets.push(RRset { rows_end: (start + j) as u32, json_end });
-        }
-        i = j;
-    }
     let is_apex = domain == apex;
     let dlen = domain.len();
     let mut delegation = false;
     let mut signed = false;
     let mut hasher = Xxh3::new();
     let mut sig: Option<Xxh3> = None;
-    for r in rows.iter() {
+    for r in rows {
         let k = key(r);
         // k = domain \0 owner \0 TYPE \0 rdata; `rest` starts at the owner.
         let rest = &k[(dlen + 1).min(k.len())..];
@@ -203,6 +176,40 @@ fn flush(domain: &[u8], start: usize, apex: &[u8], keep: Keep, batch: &mut Group
         hash: hasher.digest128().to_be_bytes(),
         sig: sig.map(|s| s.digest128().to_be_bytes()),
     });
+}
+
+/// The RRsets of the group whose records are `batch.rows[start..]`: runs of equal (domain,
+/// owner, type). Gives each its lowest TTL and, when records are kept, a place in `sets` (with
+/// its rdata as a JSON array in a version written whole).
+fn close_rrsets(start: usize, keep: Keep, batch: &mut GroupBatch) {
+    let GroupBatch { keys, rows, sets, json, .. } = batch;
+    let rows = &mut rows[start..];
+    let key = |r: &(u32, u32, u32)| &keys[r.0 as usize..(r.0 + r.1) as usize];
+    let mut i = 0;
+    while i < rows.len() {
+        let set = rrset_prefix(key(&rows[i]));
+        let mut j = i + 1;
+        while j < rows.len() && rrset_prefix(key(&rows[j])) == set {
+            j += 1;
+        }
+        let min = rows[i..j].iter().map(|r| r.2).min().unwrap_or(0);
+        for r in &mut rows[i..j] {
+            r.2 = min;
+        }
+        let mut json_end = 0;
+        if keep == Keep::Whole {
+            // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
+            // makes of one here is never written.
+            let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
+            let json = json.get_or_insert_with(String::new);
+            push_json_array(json, rdatas);
+            json_end = json.len() as u32;
+        }
+        if keep != Keep::Hashes {
+            sets.push(RRset { rows_end: (start + j) as u32, json_end });
+        }
+        i = j;
+    }
 }
 
 /// Splits at the first NUL.

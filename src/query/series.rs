@@ -117,22 +117,7 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
         if versions.is_empty() {
             continue;
         }
-        // The pairs opened and closed after the base, by version.
-        let mut steps: BTreeMap<i64, HashMap<String, i64>> = BTreeMap::new();
-        let mut st =
-            tx.prepare_cached(&format!("SELECT domain, since, until FROM ns_links l WHERE {} AND l.tld = ?1", p.host_match("l.rhost")))?;
-        let mut rows = st.query(params![tld, rhost])?;
-        while let Some(r) = rows.next()? {
-            let (domain, since, until): (String, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            // A row whose `since` is the base closes a base pair, already counted.
-            if since > base {
-                *steps.entry(since).or_default().entry(domain.clone()).or_default() += 1;
-            }
-            if let Some(u) = until {
-                *steps.entry(u).or_default().entry(domain).or_default() -= 1;
-            }
-        }
-        drop(rows);
+        let mut steps = link_steps(&tx, p, &tld, &rhost, base)?;
         // The base's domains, counted, and the hosts each domain that changes later has in
         // the base. A single host is one pair per domain: its base needs counting only.
         let (mut count, mut hosts) = if single {
@@ -146,16 +131,7 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
         for (version, date) in versions {
             let (mut gained, mut lost) = (0, 0);
             if version > base {
-                // Steps of versions that never became current (a failed import's were rolled
-                // back) fall between the listed ones and are taken with the next.
-                let due: Vec<i64> = steps.range(..=version).map(|(v, _)| *v).collect();
-                let mut net: HashMap<String, i64> = HashMap::new();
-                for v in due {
-                    for (d, n) in steps.remove(&v).unwrap_or_default() {
-                        *net.entry(d).or_default() += n;
-                    }
-                }
-                for (domain, n) in net {
+                for (domain, n) in take_due(&mut steps, version) {
                     // A single host's pairs open and close one at a time: the net says it all.
                     let before = if single { i64::from(n < 0) } else { hosts.get(&domain).copied().unwrap_or(0) };
                     let after = before + n;
@@ -193,6 +169,40 @@ pub fn served(conn: &Connection, p: &Pattern) -> rusqlite::Result<Served> {
     }
     changes.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| (&a.tld, &a.domain).cmp(&(&b.tld, &b.domain))));
     Ok(Served { days, changes })
+}
+
+/// The pairs of zone `tld` matching `p` opened (+1) and closed (-1) after its base version,
+/// per domain, by version. A row whose `since` is the base closes a base pair, which the base
+/// counts already.
+fn link_steps(tx: &Connection, p: &Pattern, tld: &str, rhost: &str, base: i64) -> rusqlite::Result<BTreeMap<i64, HashMap<String, i64>>> {
+    let mut steps: BTreeMap<i64, HashMap<String, i64>> = BTreeMap::new();
+    let mut st =
+        tx.prepare_cached(&format!("SELECT domain, since, until FROM ns_links l WHERE {} AND l.tld = ?1", p.host_match("l.rhost")))?;
+    let mut rows = st.query(params![tld, rhost])?;
+    while let Some(r) = rows.next()? {
+        let (domain, since, until): (String, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if since > base {
+            *steps.entry(since).or_default().entry(domain.clone()).or_default() += 1;
+        }
+        if let Some(u) = until {
+            *steps.entry(u).or_default().entry(domain).or_default() -= 1;
+        }
+    }
+    Ok(steps)
+}
+
+/// The net change per domain of the steps up to `version`, taken out of `steps`. Steps of
+/// versions that never became current (a failed import's were rolled back) fall between the
+/// listed ones and are taken with the next.
+fn take_due(steps: &mut BTreeMap<i64, HashMap<String, i64>>, version: i64) -> HashMap<String, i64> {
+    let due: Vec<i64> = steps.range(..=version).map(|(v, _)| *v).collect();
+    let mut net: HashMap<String, i64> = HashMap::new();
+    for v in due {
+        for (d, n) in steps.remove(&v).unwrap_or_default() {
+            *net.entry(d).or_default() += n;
+        }
+    }
+    net
 }
 
 /// The domains zone `tld`'s base delegates to the provider `rprov` (labels reversed), counted
