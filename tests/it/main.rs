@@ -14,6 +14,7 @@ mod export;
 mod history;
 mod http;
 mod import;
+mod lab;
 mod query;
 mod realzones;
 mod receiver;
