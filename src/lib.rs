@@ -22,6 +22,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod czds;
+pub mod dns;
 pub mod export;
 pub mod http;
 pub mod ingest;

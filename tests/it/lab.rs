@@ -7,8 +7,11 @@ use std::process::Command;
 
 use crate::env::TestEnv;
 
-/// A running lab, stopped on drop.
-pub struct Lab(PathBuf);
+/// A running lab, stopped on drop. Labs take the same addresses, so one runs at a time: the
+/// guard holds [`ONE_LAB`] until the lab is down.
+pub struct Lab(PathBuf, #[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Lab {
     /// None (after saying so loudly) where the lab cannot run; under CI that fails.
@@ -23,9 +26,10 @@ impl Lab {
             let _ = writeln!(std::io::stderr().lock(), "SKIPPED DNS lab test: needs knotd (Debian knot) and root");
             return None;
         }
+        let one = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new("python3").arg(&script).arg("up").arg(dir).args(["--children", &children.to_string()]).output().unwrap();
         assert!(out.status.success(), "lab up: {}", String::from_utf8_lossy(&out.stderr));
-        Some(Lab(dir.to_path_buf()))
+        Some(Lab(dir.to_path_buf(), one))
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -96,4 +100,35 @@ fn soa_answered(addr: &str, zone: &str) -> bool {
         Ok(n) => n >= 4 && buf[..2] == q[..2] && buf[3] & 0x0f == 0 && buf[2] & 0x04 != 0,
         Err(_) => false,
     }
+}
+
+/// The engine's one question against the lab: an authoritative answer over UDP and over TCP;
+/// the lab's loopback addresses refused without --allow-private (the guard runs before any
+/// socket is opened); a dead address an error within its timeout; a name with a blank refused.
+#[test]
+fn the_engine_asks_the_lab_over_udp_and_tcp_and_refuses_private_addresses_unless_allowed() {
+    use zonefeed::dns::{ask, parse_name, DnsError, Options, Transport};
+    let t = TestEnv::new();
+    let Some(_lab) = Lab::up(&t.path("lab"), 10) else { return };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = parse_name("c7.lab").unwrap();
+    let allowed = Options { allow_private: true, timeout: std::time::Duration::from_millis(300), ..Options::default() };
+    let server = "127.53.1.1:53".parse().unwrap();
+    for tcp in [false, true] {
+        let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &allowed, tcp));
+        let m = e.answer.unwrap_or_else(|err| panic!("tcp={tcp}: {err}"));
+        assert!(m.metadata.authoritative, "tcp={tcp}");
+        assert_eq!(m.answers.len(), 1, "tcp={tcp}: {m:?}");
+        assert_eq!(e.transport, if tcp { Transport::Tcp } else { Transport::Udp });
+    }
+    // Without --allow-private the lab's address is refused, naming it and why.
+    let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &Options::default(), false));
+    let err = e.answer.unwrap_err();
+    assert!(matches!(err, DnsError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("127.53.1.1: not asked: a loopback address"), "{err}");
+    // Nothing listens on 127.53.9.9: a clear error, in about the timeout at most.
+    let dead = rt.block_on(ask("127.53.9.9:53".parse().unwrap(), &name, hickory_proto::rr::RecordType::SOA, &allowed, false));
+    assert!(dead.answer.is_err());
+    assert!(dead.elapsed < std::time::Duration::from_secs(2), "{:?}", dead.elapsed);
+    assert!(parse_name("a b.lab").is_err());
 }
