@@ -4,6 +4,7 @@
 //! are allowed. Messages are built and read by `hickory-proto`; nothing here encodes DNS.
 
 pub mod guard;
+pub mod hints;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

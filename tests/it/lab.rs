@@ -109,7 +109,10 @@ fn soa_answered(addr: &str, zone: &str) -> bool {
 fn the_engine_asks_the_lab_over_udp_and_tcp_and_refuses_private_addresses_unless_allowed() {
     use zonefeed::dns::{ask, parse_name, DnsError, Options, Transport};
     let t = TestEnv::new();
-    let Some(_lab) = Lab::up(&t.path("lab"), 10) else { return };
+    let Some(lab) = Lab::up(&t.path("lab"), 10) else { return };
+    // The lab's hints file is what --root-hints reads.
+    let hints = zonefeed::dns::hints::load(&lab.path("hints")).unwrap();
+    assert_eq!(hints.servers, [("root.zf".to_string(), vec!["127.53.0.1".parse::<std::net::IpAddr>().unwrap()])]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let name = parse_name("c7.lab").unwrap();
     let allowed = Options { allow_private: true, timeout: std::time::Duration::from_millis(300), ..Options::default() };
