@@ -131,6 +131,18 @@ pub struct Webhook {
 #[derive(Debug, Clone, Copy)]
 pub struct Count(pub u64);
 
+impl Count {
+    /// As a `usize`, the largest one when it is larger.
+    pub fn usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+
+    /// As a `u32`, the largest one when it is larger.
+    pub fn u32(self) -> u32 {
+        u32::try_from(self.0).unwrap_or(u32::MAX)
+    }
+}
+
 /// A positive number of seconds, fractions allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct Seconds(pub Duration);
@@ -291,7 +303,7 @@ impl Config {
     pub fn temp_dir(&self, flag: Option<&Path>, db: &Path) -> PathBuf {
         match flag.or(self.keys.import_temp_dir.as_deref()) {
             Some(d) => d.to_path_buf(),
-            None => db.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| ".".into(), Path::to_path_buf),
+            None => dir_of(db).to_path_buf(),
         }
     }
 
@@ -299,6 +311,11 @@ impl Config {
     pub fn work_dir(&self) -> PathBuf {
         self.keys.working_directory.clone().unwrap_or_else(|| PathBuf::from("."))
     }
+}
+
+/// The directory a file such as the database is in: `.` for a bare file name.
+pub fn dir_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Refuses a file holding a secret (`what`: "config", "password file") that others can read,
@@ -469,7 +486,7 @@ pub fn download_options(cfg: &Config, dir: PathBuf, force: bool) -> crate::czds:
     crate::czds::download::Options {
         dir,
         force,
-        retries: k.download_retries.map_or(5, |n| u32::try_from(n.0).unwrap_or(u32::MAX)),
+        retries: k.download_retries.map_or(5, Count::u32),
         retry_delay: k.download_retry_delay.map_or(Duration::from_secs(2), |s| s.0),
         low_speed_limit: k.download_low_speed_limit.map_or(1024, |n| n.0),
         low_speed_time: k.download_low_speed_time.map_or(Duration::from_secs(60), |s| s.0),

@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
-pub use spill::Written;
+use spill::Written;
 
 /// One record in a run: the first 8 key bytes (most comparisons end there), where the key is
 /// in the run's arena, and the TTL.
@@ -155,11 +155,6 @@ impl Sorter {
     /// How many runs went to disk.
     pub fn spilled_runs(&self) -> usize {
         self.spilled.len() + usize::from(self.spilling.is_some())
-    }
-
-    /// What the runs finished so far take on disk, and would take uncompressed.
-    pub fn spilled_bytes(&self) -> Written {
-        self.written
     }
 
     /// Hands the parts held to a spill thread, once the one before it is done.

@@ -90,7 +90,7 @@ impl Session {
         let opts = crate::config::download_options(&s.config, dir.clone(), sel.force);
         let parallel = match sel.parallel {
             Some(p) => p,
-            None => s.config.keys.download_parallel.map_or(DEFAULT_PARALLEL, |p| usize::try_from(p.0).unwrap_or(usize::MAX)),
+            None => s.config.keys.download_parallel.map_or(DEFAULT_PARALLEL, crate::config::Count::usize),
         }
         .max(1);
         let wanted = if sel.tlds.is_empty() { s.config.keys.tlds.clone() } else { Some(sel.tlds.clone()) };

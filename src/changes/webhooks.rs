@@ -112,7 +112,7 @@ impl DeliveryOptions {
     pub fn from_config(cfg: &Config) -> DeliveryOptions {
         let (k, d) = (&cfg.keys, DeliveryOptions::default());
         DeliveryOptions {
-            retries: k.webhooks_retries.map_or(d.retries, |n| u32::try_from(n.0).unwrap_or(u32::MAX)),
+            retries: k.webhooks_retries.map_or(d.retries, crate::config::Count::u32),
             retry_delay: k.webhooks_retry_delay.map_or(d.retry_delay, |s| s.0),
             timeout: k.webhooks_timeout.map_or(d.timeout, |s| s.0),
             ..d

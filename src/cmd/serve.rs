@@ -2,17 +2,17 @@
 
 use super::{open_query_db, ExitStatus, Output};
 use crate::cli::ServeArgs;
-use crate::config::Settings;
+use crate::config::{Count, Settings};
 
 /// Open connections at most when neither the flag nor the config says.
 const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 pub fn run(s: &Settings, _out: &Output, args: &ServeArgs) -> anyhow::Result<ExitStatus> {
     let k = &s.config.keys;
-    let max_limit = k.serve_max_limit.map_or(1000, |n| usize::try_from(n.0).unwrap_or(usize::MAX));
+    let max_limit = k.serve_max_limit.map_or(1000, Count::usize);
     let max_connections = match args.max_connections {
         Some(n) => n,
-        None => k.serve_max_connections.map_or(DEFAULT_MAX_CONNECTIONS, |n| usize::try_from(n.0).unwrap_or(usize::MAX)),
+        None => k.serve_max_connections.map_or(DEFAULT_MAX_CONNECTIONS, Count::usize),
     };
     // A database the server cannot read is a startup error, not a 500 on every request.
     drop(open_query_db(s)?);

@@ -501,8 +501,7 @@ impl<'a> Pipeline<'a> {
             human_bytes(need.temp)
         );
         let Some(db) = conn.path().filter(|p| !p.is_empty()).map(Path::new) else { return Ok(()) };
-        let db_dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        match space::check(&need, db_dir, &self.opts.spill_dir) {
+        match space::check(&need, crate::config::dir_of(db), &self.opts.spill_dir) {
             Err(short) if !self.opts.force => Err(ImportError::NoSpace { file: self.file.clone(), short }),
             Err(short) => {
                 log::warn!(
