@@ -6,7 +6,7 @@
 pub mod guard;
 pub mod hints;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, Query};
@@ -109,9 +109,8 @@ fn answers(query: &Message, answer: &Message) -> bool {
 async fn over_udp(server: SocketAddr, query: &Message, opts: &Options) -> Result<Message, DnsError> {
     let io = |source| DnsError::Io { server, source };
     let wire = query.to_vec().map_err(|e| DnsError::Malformed { server, msg: e.to_string() })?;
-    let local: SocketAddr =
-        if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.map_err(|_| io(std::io::ErrorKind::InvalidInput.into()))?;
-    let socket = UdpSocket::bind(local).await.map_err(io)?;
+    let any: IpAddr = if server.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+    let socket = UdpSocket::bind((any, 0)).await.map_err(io)?;
     socket.connect(server).await.map_err(io)?;
     let mut buf = vec![0u8; 65535];
     for _ in 0..opts.tries.max(1) {

@@ -84,22 +84,20 @@ fn the_lab_answers_its_tld_zones_import_and_down_stops_every_server() {
     }
 }
 
-/// Whether `addr`:53 answers a SOA query for `zone` with NOERROR and authority (AA).
+/// Whether `addr`:53 answers a SOA query for `zone` with NOERROR and authority (AA), asked
+/// by zonefeed's engine.
 fn soa_answered(addr: &str, zone: &str) -> bool {
-    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in zone.split('.').filter(|l| !l.is_empty()) {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 6, 0, 1]);
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
-    s.send_to(&q, (addr, 53)).unwrap();
-    let mut buf = [0u8; 1500];
-    match s.recv(&mut buf) {
-        Ok(n) => n >= 4 && buf[..2] == q[..2] && buf[3] & 0x0f == 0 && buf[2] & 0x04 != 0,
-        Err(_) => false,
-    }
+    use zonefeed::dns::{ask, parse_name, Options};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let opts = Options { allow_private: true, ..Options::default() };
+    let e = rt.block_on(ask(
+        format!("{addr}:53").parse().unwrap(),
+        &parse_name(zone).unwrap(),
+        hickory_proto::rr::RecordType::SOA,
+        &opts,
+        false,
+    ));
+    e.answer.is_ok_and(|m| m.metadata.authoritative && m.metadata.response_code == hickory_proto::op::ResponseCode::NoError)
 }
 
 /// The engine's one question against the lab: an authoritative answer over UDP and over TCP;
