@@ -146,6 +146,7 @@ pub enum Command {
     Service(ServiceArgs),
     Prune(PruneArgs),
     Export(ExportArgs),
+    Analyze(AnalyzeArgs),
 }
 
 /// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
@@ -382,6 +383,69 @@ pub struct CheckArgs {
     /// Exit 1 when there is a finding at this level or above (for pipelines)
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_on: Option<Level>,
+}
+
+/// Analyse delegations live, as Zonemaster does: its test cases, tags and levels.
+///
+/// Asks the domains' name servers (found from the root hints, or given with --ns) and prints
+/// each finding: test case, level, tag and arguments. Runs BASIC, CONNECTIVITY01-02,
+/// CONSISTENCY01-06, DELEGATION01-02/04-07, NAMESERVER01-03/05 and ZONE01-10. Domains run
+/// at once, within a limit per server address (--qps, --in-flight). Private, loopback and
+/// reserved addresses are not asked unless --allow-private; the report names each one skipped.
+/// Config keys: dns.qps, dns.in_flight, dns.timeout_seconds, dns.root_hints, dns.allow_private.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed analyze example.com\n  zonefeed analyze example.com --level warning --fail-on error\n  \
+zonefeed analyze example.com --test CONSISTENCY --test ZONE/ZONE01\n  \
+zonefeed analyze example.com --ns ns1.newprovider.net --ns ns2.newprovider.net/192.0.2.53   # before a move\n  \
+zonefeed --format jsonl analyze $(cat domains.txt) --trace")]
+pub struct AnalyzeArgs {
+    /// Domains to analyse
+    #[arg(value_name = "DOMAIN", required = true)]
+    pub domains: Vec<String>,
+    /// The lowest level shown
+    #[arg(long, value_enum, ignore_case = true, default_value = "notice")]
+    pub level: crate::analyze::Level,
+    /// Exit 1 when a finding is at this level or above
+    #[arg(long, value_enum, ignore_case = true, value_name = "LEVEL")]
+    pub fail_on: Option<crate::analyze::Level>,
+    /// Run only this module or test case (MODULE or MODULE/CASE; repeat for more)
+    #[arg(long = "test", value_name = "MODULE[/CASE]")]
+    pub tests: Vec<String>,
+    /// An undelegated test: these name servers instead of the parent's (NAME or NAME/IP;
+    /// repeat for more)
+    #[arg(long = "ns", value_name = "NAME[/IP]")]
+    pub ns: Vec<String>,
+    /// Ask IPv4 servers (the default; --no-ipv4 leaves them out)
+    #[arg(long, overrides_with = "no_ipv4")]
+    pub ipv4: bool,
+    #[arg(long, overrides_with = "ipv4", hide = true)]
+    pub no_ipv4: bool,
+    /// Ask IPv6 servers (the default; --no-ipv6 leaves them out)
+    #[arg(long, overrides_with = "no_ipv6")]
+    pub ipv6: bool,
+    #[arg(long, overrides_with = "ipv6", hide = true)]
+    pub no_ipv6: bool,
+    /// Print each domain's questions, servers, answers and times (on stderr in text)
+    #[arg(long)]
+    pub trace: bool,
+    /// Root hints file (a master file of root NS and their addresses) [default: IANA's]
+    #[arg(long, value_name = "FILE")]
+    pub root_hints: Option<PathBuf>,
+    /// Also ask private, loopback and other reserved addresses (labs, internal zones)
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Questions a second to one server address [default: 10, or dns.qps]
+    #[arg(long, value_name = "N")]
+    pub qps: Option<u32>,
+    /// Questions in flight to one server address [default: 4, or dns.in_flight]
+    #[arg(long, value_name = "N")]
+    pub in_flight: Option<usize>,
+    /// Seconds to wait for one answer [default: 2, or dns.timeout_seconds]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Domains analysed at once
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub concurrency: usize,
 }
 
 /// The web page (`/`) and a read-only JSON API (`/v1`) over the database, safe to run while

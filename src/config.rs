@@ -105,6 +105,18 @@ pub struct Keys {
     pub service_log_file: Option<PathBuf>,
     #[serde(rename = "service.no_records")]
     pub service_no_records: Option<bool>,
+    /// Live DNS (`analyze`): questions a second and in flight per server address, the
+    /// per-question timeout, root hints, and whether private addresses may be asked.
+    #[serde(rename = "dns.qps")]
+    pub dns_qps: Option<Count>,
+    #[serde(rename = "dns.in_flight")]
+    pub dns_in_flight: Option<Count>,
+    #[serde(rename = "dns.timeout_seconds")]
+    pub dns_timeout: Option<Seconds>,
+    #[serde(rename = "dns.root_hints")]
+    pub dns_root_hints: Option<PathBuf>,
+    #[serde(rename = "dns.allow_private")]
+    pub dns_allow_private: Option<bool>,
 }
 
 /// One entry of the `webhooks` list, as written; `changes::webhooks` checks what it means.
@@ -507,7 +519,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 29, "{keys:?}");
+        assert_eq!(keys.len(), 34, "{keys:?}");
         for k in ["icann.account.password", "tlds", "webhooks", "webhooks.retries", "service.no_records"] {
             assert!(keys.contains(&k), "{k}");
         }

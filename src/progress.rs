@@ -279,14 +279,20 @@ pub struct Tally {
     bar: Option<ProgressBar>,
     state: Arc<Mutex<(String, u64)>>,
     ticker: Option<Running>,
+    unit: &'static str,
 }
 
 impl Tally {
     /// `task` names the work in log lines (`export`).
     pub fn new(mode: Mode, task: &'static str) -> Tally {
+        Tally::counting(mode, task, "rows")
+    }
+
+    /// A tally whose count is of `unit` (`questions`), not rows.
+    pub fn counting(mode: Mode, task: &'static str, unit: &'static str) -> Tally {
         let state = Arc::new(Mutex::new((String::new(), 0u64)));
         match mode {
-            Mode::Quiet => Tally { bar: None, state, ticker: None },
+            Mode::Quiet => Tally { bar: None, state, ticker: None, unit },
             Mode::Bar => {
                 let bar = ProgressBar::new_spinner();
                 let style = ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
@@ -294,17 +300,17 @@ impl Tally {
                 bar.set_style(style);
                 bar.set_prefix(task);
                 bar.enable_steady_tick(Duration::from_millis(200));
-                Tally { bar: Some(bar), state, ticker: None }
+                Tally { bar: Some(bar), state, ticker: None, unit }
             }
             Mode::Log(every) => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let st = state.clone();
                 let handle = log_every(stop.clone(), every, move |secs| {
                     if let Ok(s) = st.lock() {
-                        eprintln!("zonefeed: {task}: {}: {} rows, {secs:.0}s", s.0, s.1);
+                        eprintln!("zonefeed: {task}: {}: {} {unit}, {secs:.0}s", s.0, s.1);
                     }
                 });
-                Tally { bar: None, state, ticker: Some(Running { stop, handle }) }
+                Tally { bar: None, state, ticker: Some(Running { stop, handle }), unit }
             }
         }
     }
@@ -318,7 +324,7 @@ impl Tally {
             s.1 = rows;
         }
         if let Some(b) = &self.bar {
-            b.set_message(format!("{step}: {rows} rows"));
+            b.set_message(format!("{step}: {rows} {}", self.unit));
         }
     }
 

@@ -6,6 +6,7 @@
 //! returns it, and `main` reports it once ([`report`]). A closed stdout surfaces as an
 //! `io::ErrorKind::BrokenPipe` error, which `main` turns into a quiet exit 0, as ripgrep does.
 
+mod analyze;
 mod changes;
 mod check;
 mod domain;
@@ -183,8 +184,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     let format = cli.global.output_format();
     // Lists have a tab form; a command whose output is a page or a report has none, and says
     // so rather than print text to a script that asked for tabs.
-    let tsv =
-        matches!(cli.command, Command::Changes(_) | Command::Search(_) | Command::Check(_) | Command::Watch(_) | Command::Requests(_));
+    let tsv = matches!(
+        cli.command,
+        Command::Changes(_) | Command::Search(_) | Command::Check(_) | Command::Analyze(_) | Command::Watch(_) | Command::Requests(_)
+    );
     if format == crate::cli::Format::Tsv && !tsv {
         return Err(usage("this command has no tsv form: use --format text, json or jsonl"));
     }
@@ -206,6 +209,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Webhooks(args) => webhooks::run(s, &out, args),
         Command::Prune(args) => prune::run(s, &out, args),
         Command::Export(args) => export::run(s, &out, args),
+        Command::Analyze(args) => analyze::run(s, &out, args),
     }
 }
 

@@ -1,10 +1,14 @@
-//! Live DNS, the first piece of the engine (issue 30): one question to one server, over UDP
-//! with EDNS0 and again over TCP when the answer comes back truncated, with a timeout and
-//! retries; and the guard that keeps questions off private and reserved addresses unless they
-//! are allowed. Messages are built and read by `hickory-proto`; nothing here encodes DNS.
+//! Live DNS: the query engine under `analyze`. One question to one server ([`ask`]): over
+//! UDP, again over TCP when the answer comes back truncated, with a timeout and retries, and
+//! the guard that keeps questions off private and reserved addresses unless they are allowed.
+//! Above it, [`client::Client`] is what the analysis asks through (per-server politeness, one
+//! answer per question, transcripts) and [`resolve`] walks the tree from the root hints.
+//! Messages are built and read by `hickory-proto`; nothing here encodes DNS.
 
+pub mod client;
 pub mod guard;
 pub mod hints;
+pub mod resolve;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -21,18 +25,31 @@ pub struct Options {
     pub timeout: Duration,
     /// Attempts over UDP before the server counts as not answering.
     pub tries: u32,
-    /// The EDNS0 UDP payload size offered (1232: the DNS flag day 2020's advice).
+    /// The EDNS0 UDP payload size offered when a question asks for DNSSEC records (1232:
+    /// the DNS flag day 2020's advice).
     pub payload: u16,
-    /// The DO bit: ask for DNSSEC records.
-    pub dnssec_ok: bool,
     /// Allows private, loopback and other reserved addresses ([`guard`]).
     pub allow_private: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: Duration::from_secs(2), tries: 2, payload: 1232, dnssec_ok: false, allow_private: false }
+        Options { timeout: Duration::from_secs(2), tries: 2, payload: 1232, allow_private: false }
     }
+}
+
+/// How one question is put. The default is Zonemaster's: UDP, no EDNS, no recursion wanted;
+/// `dnssec` adds EDNS0 with the DO bit, `edns` EDNS0 alone with that payload size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Flags {
+    pub tcp: bool,
+    pub dnssec: bool,
+    pub edns: Option<u16>,
+    pub recurse: bool,
+}
+
+impl Flags {
+    pub const TCP: Flags = Flags { tcp: true, dnssec: false, edns: None, recurse: false };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +66,8 @@ pub enum DnsError {
     Refused { addr: std::net::IpAddr, why: &'static str },
     #[error("{server}: no answer over {transport:?} after {tries} tries of {timeout:?}")]
     Timeout { server: SocketAddr, transport: Transport, tries: u32, timeout: Duration },
+    #[error("{server}: not asked over {transport:?}: it did not answer over it before")]
+    Silent { server: SocketAddr, transport: Transport },
     #[error("{server}: {source}")]
     Io { server: SocketAddr, source: std::io::Error },
     #[error("{server}: an answer that is not DNS: {msg}")]
@@ -69,16 +88,16 @@ pub struct Exchange {
 }
 
 /// Asks `server` for `name`/`rtype`: over UDP (again over TCP when the answer is truncated),
-/// or over TCP alone when `tcp`. An answer whose id or question is not ours is ignored, as a
-/// spoofed or late one is, and the wait goes on.
-pub async fn ask(server: SocketAddr, name: &Name, rtype: RecordType, opts: &Options, tcp: bool) -> Exchange {
+/// or over TCP alone when `flags.tcp`. An answer whose id or question is not ours is ignored,
+/// as a spoofed or late one is, and the wait goes on.
+pub async fn ask(server: SocketAddr, name: &Name, rtype: RecordType, opts: &Options, flags: Flags) -> Exchange {
     let started = Instant::now();
-    let mut transport = if tcp { Transport::Tcp } else { Transport::Udp };
+    let mut transport = if flags.tcp { Transport::Tcp } else { Transport::Udp };
     let answer = match guard::check(server.ip(), opts.allow_private) {
         Err(why) => Err(DnsError::Refused { addr: server.ip(), why }),
         Ok(()) => {
-            let query = question(name, rtype, opts);
-            let mut r = if tcp { over_tcp(server, &query, opts).await } else { over_udp(server, &query, opts).await };
+            let query = question(name, rtype, opts, flags);
+            let mut r = if flags.tcp { over_tcp(server, &query, opts).await } else { over_udp(server, &query, opts).await };
             if matches!(&r, Ok(m) if m.metadata.truncation) {
                 transport = Transport::Tcp;
                 r = over_tcp(server, &query, opts).await;
@@ -89,15 +108,17 @@ pub async fn ask(server: SocketAddr, name: &Name, rtype: RecordType, opts: &Opti
     Exchange { server, name: name.clone(), rtype, transport, elapsed: started.elapsed(), answer }
 }
 
-/// The query message: no recursion wanted (the engine asks authoritative servers), EDNS0
-/// with our payload size and the DO bit as asked.
-fn question(name: &Name, rtype: RecordType, opts: &Options) -> Message {
+/// The query message: recursion wanted only when asked (the engine asks authoritative
+/// servers), EDNS0 when the flags ask for it.
+fn question(name: &Name, rtype: RecordType, opts: &Options, flags: Flags) -> Message {
     let mut m = Message::query();
-    m.metadata.recursion_desired = false;
+    m.metadata.recursion_desired = flags.recurse;
     m.add_query(Query::query(name.clone(), rtype));
-    let mut edns = Edns::new();
-    edns.set_max_payload(opts.payload).set_dnssec_ok(opts.dnssec_ok);
-    m.set_edns(edns);
+    if flags.dnssec || flags.edns.is_some() {
+        let mut edns = Edns::new();
+        edns.set_max_payload(flags.edns.unwrap_or(opts.payload)).set_dnssec_ok(flags.dnssec);
+        m.set_edns(edns);
+    }
     m
 }
 
@@ -166,4 +187,34 @@ pub fn parse_name(text: &str) -> Result<Name, DnsError> {
     let mut n = Name::from_ascii(text).map_err(|e| bad(e.to_string()))?;
     n.set_fqdn(true);
     Ok(n)
+}
+
+/// A name as Zonemaster writes it: lower case, no final dot (the root is `.`).
+pub fn text(n: &Name) -> String {
+    if n.is_root() {
+        return ".".into();
+    }
+    n.to_lowercase().to_ascii().trim_end_matches('.').to_string()
+}
+
+/// An rcode by its registry name (RFC 6895 §2.3): `NOERROR`, `REFUSED`, as Zonemaster and dig
+/// write them.
+pub fn rcode_name(rc: hickory_proto::op::ResponseCode) -> String {
+    let code = u16::from(rc);
+    let name = match code {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADVERS",
+        _ => return format!("RCODE{code}"),
+    };
+    name.to_string()
 }

@@ -1,6 +1,8 @@
-//! The DNS lab on loopback (`tests/lab/lab.py`): real Knot DNS servers for the live-DNS tests.
-//! Needs root (port 53) and `knotd`; CI installs knot and runs as root, so there a missing
-//! lab fails instead of skipping.
+//! The DNS lab on loopback (`tests/lab/lab.py`): real DNS servers (Knot, unbound and a small
+//! misbehaving one) for the live-DNS tests, and `analyze` against it, checked against
+//! Zonemaster's own `zonemaster-cli`. Needs root (port 53), `knotd` and `unbound`, and
+//! `zonemaster-cli` for the agreement test; CI installs them and runs as root, so there a
+//! missing lab fails instead of skipping.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,13 +19,12 @@ impl Lab {
     /// None (after saying so loudly) where the lab cannot run; under CI that fails.
     pub fn up(dir: &Path, children: u32) -> Option<Lab> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.py");
-        let have_knot = Command::new("knotd").arg("--version").output().is_ok_and(|o| o.status.success());
+        let have = |cmd: &str, arg: &str| Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
-        if !(have_knot && root) {
-            assert!(std::env::var("CI").is_err(), "the DNS lab needs knotd and root, and CI must run it");
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr().lock(), "SKIPPED DNS lab test: needs knotd (Debian knot) and root");
+        if !(have("knotd", "--version") && have("unbound", "-V") && root) {
+            assert!(std::env::var("CI").is_err(), "the DNS lab needs knotd, unbound and root, and CI must run it");
+            skipped("needs knotd (Debian knot), unbound and root");
             return None;
         }
         let one = ONE_LAB.lock().unwrap_or_else(|e| e.into_inner());
@@ -44,6 +45,11 @@ impl Lab {
     }
 }
 
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED DNS lab test: {why}");
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.py");
@@ -56,7 +62,7 @@ fn the_lab_answers_its_tld_zones_import_and_down_stops_every_server() {
     let t = TestEnv::new();
     let Some(lab) = Lab::up(&t.path("lab"), 50) else { return };
     let pids = lab.pids();
-    assert_eq!(pids.len(), 3, "root, TLD and provider servers");
+    assert_eq!(pids.len(), 7, "root, TLD, provider, alt, recursor, noedns and notcp servers");
     // The TLD zone a server serves is a file zonefeed imports like a CZDS one.
     let db = t.path("z.db");
     let db = db.to_str().unwrap();
@@ -67,7 +73,7 @@ fn the_lab_answers_its_tld_zones_import_and_down_stops_every_server() {
     assert!(text.contains("ns1.dns.zf") && text.contains("ns2.dns.zf"), "{text}");
     let stats = t.run(&["--db", db, "--format", "json", "stats", "lab"]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
-    assert_eq!(v[0]["domains"], 50, "{v}");
+    assert_eq!(v[0]["domains"], 50 + FAULTS.len(), "{v}");
     // The servers answer on loopback, as the hints say: a SOA query to each role.
     let hints = std::fs::read_to_string(lab.path("hints")).unwrap();
     assert!(hints.contains("127.53.0.1"), "{hints}");
@@ -87,7 +93,7 @@ fn the_lab_answers_its_tld_zones_import_and_down_stops_every_server() {
 /// Whether `addr`:53 answers a SOA query for `zone` with NOERROR and authority (AA), asked
 /// by zonefeed's engine.
 fn soa_answered(addr: &str, zone: &str) -> bool {
-    use zonefeed::dns::{ask, parse_name, Options};
+    use zonefeed::dns::{ask, parse_name, Flags, Options};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let opts = Options { allow_private: true, ..Options::default() };
     let e = rt.block_on(ask(
@@ -95,7 +101,7 @@ fn soa_answered(addr: &str, zone: &str) -> bool {
         &parse_name(zone).unwrap(),
         hickory_proto::rr::RecordType::SOA,
         &opts,
-        false,
+        Flags::default(),
     ));
     e.answer.is_ok_and(|m| m.metadata.authoritative && m.metadata.response_code == hickory_proto::op::ResponseCode::NoError)
 }
@@ -105,7 +111,7 @@ fn soa_answered(addr: &str, zone: &str) -> bool {
 /// socket is opened); a dead address an error within its timeout; a name with a blank refused.
 #[test]
 fn the_engine_asks_the_lab_over_udp_and_tcp_and_refuses_private_addresses_unless_allowed() {
-    use zonefeed::dns::{ask, parse_name, DnsError, Options, Transport};
+    use zonefeed::dns::{ask, parse_name, DnsError, Flags, Options, Transport};
     let t = TestEnv::new();
     let Some(lab) = Lab::up(&t.path("lab"), 10) else { return };
     // The lab's hints file is what --root-hints reads.
@@ -116,20 +122,231 @@ fn the_engine_asks_the_lab_over_udp_and_tcp_and_refuses_private_addresses_unless
     let allowed = Options { allow_private: true, timeout: std::time::Duration::from_millis(300), ..Options::default() };
     let server = "127.53.1.1:53".parse().unwrap();
     for tcp in [false, true] {
-        let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &allowed, tcp));
+        let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &allowed, Flags { tcp, ..Flags::default() }));
         let m = e.answer.unwrap_or_else(|err| panic!("tcp={tcp}: {err}"));
         assert!(m.metadata.authoritative, "tcp={tcp}");
         assert_eq!(m.answers.len(), 1, "tcp={tcp}: {m:?}");
         assert_eq!(e.transport, if tcp { Transport::Tcp } else { Transport::Udp });
     }
     // Without --allow-private the lab's address is refused, naming it and why.
-    let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &Options::default(), false));
+    let e = rt.block_on(ask(server, &name, hickory_proto::rr::RecordType::SOA, &Options::default(), Flags::default()));
     let err = e.answer.unwrap_err();
     assert!(matches!(err, DnsError::Refused { .. }), "{err}");
     assert!(err.to_string().contains("127.53.1.1: not asked: a loopback address"), "{err}");
     // Nothing listens on 127.53.9.9: a clear error, in about the timeout at most.
-    let dead = rt.block_on(ask("127.53.9.9:53".parse().unwrap(), &name, hickory_proto::rr::RecordType::SOA, &allowed, false));
+    let dead = rt.block_on(ask("127.53.9.9:53".parse().unwrap(), &name, hickory_proto::rr::RecordType::SOA, &allowed, Flags::default()));
     assert!(dead.answer.is_err());
     assert!(dead.elapsed < std::time::Duration::from_secs(2), "{:?}", dead.elapsed);
     assert!(parse_name("a b.lab").is_err());
+}
+
+/// Each faulty child of the lab, and a finding it must raise: (test case, tag, level).
+const FAULTS: [(&str, &str, &str, &str); 14] = [
+    ("lame.lab", "BASIC02", "NS_FAILED", "ERROR"),
+    ("dead.lab", "CONNECTIVITY01", "CN01_NO_RESPONSE_UDP", "WARNING"),
+    ("serial.lab", "CONSISTENCY01", "MULTIPLE_SOA_SERIALS", "WARNING"),
+    ("nsset.lab", "DELEGATION07", "EXTRA_NAME_CHILD", "NOTICE"),
+    ("glue.lab", "CONSISTENCY05", "IN_BAILIWICK_ADDR_MISMATCH", "ERROR"),
+    ("cname.lab", "DELEGATION05", "NS_IS_CNAME", "ERROR"),
+    ("onens.lab", "DELEGATION01", "NOT_ENOUGH_NS_DEL", "ERROR"),
+    ("sameip.lab", "DELEGATION02", "SAME_IP_ADDRESS", "ERROR"),
+    ("recursor.lab", "NAMESERVER01", "IS_A_RECURSOR", "ERROR"),
+    ("axfr.lab", "NAMESERVER03", "AXFR_AVAILABLE", "NOTICE"),
+    ("noedns.lab", "NAMESERVER02", "BREAKS_ON_EDNS", "ERROR"),
+    ("notcp.lab", "CONNECTIVITY02", "CN02_NO_RESPONSE_TCP", "WARNING"),
+    ("timers.lab", "ZONE05", "EXPIRE_LOWER_THAN_REFRESH", "WARNING"),
+    ("mname.lab", "ZONE07", "MNAME_HAS_NO_ADDRESS", "WARNING"),
+];
+
+/// Where zonefeed and Zonemaster 4.6.2 differ on purpose (README, "Where we differ from
+/// Zonemaster"): (domain, test case, tag, level, reported by zonefeed only).
+const DIFFERENCES: [(&str, &str, &str, &str); 1] = [
+    // NAMESERVER02: a NOERROR answer to an EDNS question must carry an OPT record (RFC 6891
+    // §7, and the test case's own step 4.5); Zonemaster 4.6.2 counts one without as support.
+    ("notcp.lab", "NAMESERVER02", "EDNS_RESPONSE_WITHOUT_EDNS", "ERROR"),
+];
+
+type Found = std::collections::BTreeSet<(String, String, String)>;
+
+/// `zonefeed analyze` on the lab: per domain, (test case, tag, level) of every finding shown.
+fn analyze(t: &TestEnv, lab: &Lab, domains: &[&str], extra: &[&str]) -> Vec<(String, Found)> {
+    let hints = lab.path("hints");
+    let mut args = vec!["--format", "json", "analyze", "--root-hints", hints.to_str().unwrap(), "--allow-private", "--no-ipv6"];
+    args.extend_from_slice(&["--qps", "2000", "--in-flight", "32", "--timeout", "1"]);
+    args.extend_from_slice(extra);
+    args.extend_from_slice(domains);
+    let out = t.run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let found = r["findings"].as_array().unwrap().iter().map(triple).collect();
+            (r["domain"].as_str().unwrap().to_string(), found)
+        })
+        .collect()
+}
+
+fn triple(f: &serde_json::Value) -> (String, String, String) {
+    let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+    (s("testcase"), s("tag"), s("level"))
+}
+
+/// The agreement test (issue 30): on every lab domain, the findings at NOTICE and above of the
+/// test cases zonefeed runs are the ones `zonemaster-cli` reports, but for the differences
+/// listed in [`DIFFERENCES`].
+#[test]
+fn analyze_agrees_with_zonemaster_on_every_lab_domain() {
+    let have_zm = Command::new("zonemaster-cli").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have_zm {
+        assert!(std::env::var("CI").is_err(), "CI must run the agreement test: install zonemaster-cli");
+        skipped("the agreement test needs zonemaster-cli (Debian zonemaster-cli)");
+        return;
+    }
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
+    let mut domains = vec!["c0.lab", "c1.lab", "c2.lab", "dns.zf"];
+    domains.extend(FAULTS.iter().map(|f| f.0));
+    let ours = analyze(&t, &lab, &domains, &[]);
+    let cases: Vec<&str> = zonefeed::analyze::CASES.iter().map(|(_, c)| *c).collect();
+    let hints = lab.path("hints");
+    let theirs: Vec<Found> = std::thread::scope(|s| {
+        let runs: Vec<_> = domains
+            .iter()
+            .map(|d| {
+                let hints = &hints;
+                s.spawn(move || {
+                    let out = Command::new("zonemaster-cli")
+                        .arg("--hints")
+                        .arg(hints)
+                        .args(["--no-ipv6", "--level", "NOTICE", "--show-testcase", "--json", "--no-progress", d])
+                        .output()
+                        .unwrap();
+                    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+                        .unwrap_or_else(|e| panic!("zonemaster-cli {d}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+                    v.as_array().unwrap().iter().map(triple).collect::<Found>()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut disagreements = Vec::new();
+    for ((domain, mut found), theirs) in ours.into_iter().zip(theirs) {
+        let mut theirs: Found = theirs.into_iter().filter(|(tc, _, _)| cases.contains(&tc.as_str())).collect();
+        for (d, tc, tag, level) in DIFFERENCES {
+            if d == domain {
+                let ours_only = (tc.to_string(), tag.to_string(), level.to_string());
+                assert!(
+                    found.remove(&ours_only),
+                    "{domain}: the listed difference {ours_only:?} is gone: update DIFFERENCES and the README"
+                );
+                theirs.remove(&ours_only);
+            }
+        }
+        if found != theirs {
+            disagreements.push(format!(
+                "{domain}:\n  zonemaster only: {:?}\n  zonefeed only: {:?}",
+                theirs.difference(&found).collect::<Vec<_>>(),
+                found.difference(&theirs).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Each fault of the lab raises its tag, and a healthy child raises no warning.
+#[test]
+fn each_lab_fault_raises_its_tag() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 2) else { return };
+    let mut domains = vec!["c0.lab"];
+    domains.extend(FAULTS.iter().map(|f| f.0));
+    let found = analyze(&t, &lab, &domains, &[]);
+    let healthy = &found[0].1;
+    assert!(healthy.iter().all(|(_, _, level)| level == "NOTICE"), "c0.lab: {healthy:?}");
+    for ((domain, tc, tag, level), (d, f)) in FAULTS.iter().zip(&found[1..]) {
+        assert_eq!(domain, d);
+        let want = (tc.to_string(), tag.to_string(), level.to_string());
+        assert!(f.contains(&want), "{domain}: no {want:?} in {f:?}");
+    }
+}
+
+/// `--ns` replaces the parent's delegation (an undelegated test): a server that does not serve
+/// the zone is found lame, and the names differ from the child's.
+#[test]
+fn undelegated_ns_replaces_the_parent_and_fail_on_sets_the_exit_code() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 2) else { return };
+    let ns = ["--ns", "ns1.dns.zf", "--ns", "ns3.dns.zf/127.53.2.1"];
+    let (_, found) = analyze(&t, &lab, &["c0.lab"], &ns).remove(0);
+    for want in
+        [("BASIC02", "NS_FAILED", "ERROR"), ("DELEGATION07", "EXTRA_NAME_PARENT", "ERROR"), ("DELEGATION07", "EXTRA_NAME_CHILD", "NOTICE")]
+    {
+        let want = (want.0.to_string(), want.1.to_string(), want.2.to_string());
+        assert!(found.contains(&want), "no {want:?} in {found:?}");
+    }
+    // --fail-on: exit 1 at or above the level, 0 below it; --test picks the cases; --trace
+    // gives the questions asked.
+    let hints = lab.path("hints");
+    let base = ["analyze", "--root-hints", hints.to_str().unwrap(), "--allow-private", "--no-ipv6", "--qps", "500"];
+    let run = |extra: &[&str]| t.run(&[&base[..], extra].concat());
+    assert_eq!(run(&["--fail-on", "error", "onens.lab"]).status.code(), Some(1));
+    assert_eq!(run(&["--fail-on", "critical", "onens.lab"]).status.code(), Some(0));
+    let out = run(&["--format", "jsonl", "--test", "ZONE/ZONE02", "--trace", "c1.lab"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tags: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["tag"].as_str().unwrap()).collect();
+    assert_eq!(tags, ["REFRESH_MINIMUM_VALUE_LOWER"], "{v}");
+    let trace = v["trace"].as_array().unwrap();
+    assert!(trace.iter().any(|l| l["server"] == "127.53.0.1:53" && l["question"] == "c1.lab. SOA"), "{v}");
+}
+
+/// Without --allow-private nothing is sent to the lab's loopback addresses: the report names
+/// each one skipped and why, and the server's own query log stays empty.
+#[test]
+fn without_allow_private_no_question_reaches_a_loopback_server() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 1) else { return };
+    // The lab's readiness probe asked once; nothing may follow it.
+    let log_path = lab.path("run/noedns/server.log");
+    let probe = std::fs::read_to_string(&log_path).unwrap();
+    // The lab's hints: the IANA root servers are public, and tests ask nothing off loopback.
+    let hints = lab.path("hints");
+    let base = ["--format", "json", "analyze", "--root-hints", hints.to_str().unwrap(), "--timeout", "0.3", "--no-ipv6"];
+    let out = t.run(&[&base[..], &["--ns", "odd1.dns.zf/127.53.4.1", "noedns.lab"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not asked") && stderr.contains("127.53.4.1"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let not_asked = v[0]["not_asked"].to_string();
+    assert!(not_asked.contains("127.53.4.1: a loopback address (127.0.0.0/8)"), "{v}");
+    assert!(not_asked.contains("127.53.0.1: a loopback address"), "the root hint is refused too: {v}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log, probe, "the server was asked");
+    // With it, the same run reaches the server (the log is the server's).
+    let out = t.run(&[&base[..], &["--allow-private", "--ns", "odd1.dns.zf/127.53.4.1", "noedns.lab"]].concat());
+    assert!(out.status.success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.len() > probe.len() && log[probe.len()..].contains("query udp noedns.lab"), "{log}");
+}
+
+/// Bad input: exit 2 and a message that names what is wrong; no lab needed.
+#[test]
+fn analyze_refuses_bad_input_with_exit_2() {
+    let t = TestEnv::new();
+    let garbage = t.path("hints");
+    std::fs::write(&garbage, ". 3600 NS root.zf.\nthis is not a record\n").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["analyze", "a b.lab"], "no blanks"),
+        (&["analyze", "--ns", "ns1.example/999.1.1.1", "example.lab"], "`999.1.1.1` is not an IP address"),
+        (&["analyze", "--ns", "ns 1.example", "example.lab"], "--ns `ns 1.example`"),
+        (&["analyze", "--root-hints", garbage.to_str().unwrap(), "example.lab"], ":2: "),
+        (&["analyze", "--test", "NOPE", "example.lab"], "--test `NOPE`"),
+    ];
+    for (args, want) in cases {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
 }

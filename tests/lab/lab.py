@@ -1,29 +1,34 @@
 #!/usr/bin/env python3
-"""A small DNS world on loopback for the live-DNS tests (issue 30): real Knot DNS servers.
+"""A small DNS world on loopback for the live-DNS tests (issue 30): real DNS servers.
 
     python3 tests/lab/lab.py up DIR [--children N]    # writes DIR, starts the servers
     python3 tests/lab/lab.py down DIR                 # stops every server DIR started
 
-The world: a root, the TLDs `lab` and `zf`, and N child zones (`c0.lab` ...), each server role
-a `knotd` of its own on its own 127.53.x.y addresses, port 53:
+The world: a root, the TLDs `lab` and `zf`, N healthy child zones (`c0.lab` ...) and one
+child per fault (FAULTS below), each server role a process of its own on its own 127.53.x.y
+addresses, port 53:
 
-    role       addresses                 serves
-    root       127.53.0.1                .
-    tld        127.53.0.2, 127.53.0.3    lab, zf           (a.nic.zf, b.nic.zf)
-    provider   127.53.1.1, 127.53.1.2    every child zone  (ns1.dns.zf, ns2.dns.zf)
+    role       addresses                 server   serves
+    root       127.53.0.1                knotd    .
+    tld        127.53.0.2, 127.53.0.3    knotd    lab, zf  (a.nic.zf, b.nic.zf)
+    provider   127.53.1.1, 127.53.1.2    knotd    the children, dns.zf (ns1.dns.zf, ns2.dns.zf)
+    alt        127.53.2.1                knotd    other copies of some children (ns3.dns.zf)
+    recursor   127.53.3.1                unbound  an open resolver (rec.dns.zf)
+    noedns     127.53.4.1                odd.py   drops EDNS questions (odd1.dns.zf)
+    notcp      127.53.4.2                odd.py   UDP only (odd2.dns.zf)
+    (dead)     127.53.9.9                nothing  (dead.dns.zf)
 
 `DIR/hints` holds the root hints (for `zonemaster-cli --hints` and zonefeed's `--root-hints`),
 and `DIR/zones/lab.zone` and `DIR/zones/zf.zone` are the TLD zones as files that zonefeed
-imports like any other. `DIR/servers.json` lists each server: its role, addresses, pid and
-query log. Nothing listens off 127.0.0.0/8, and `down` stops what `up` started (by the pids in
-`DIR/servers.json`). Needs root (port 53) and `knotd` (Debian `knot`).
-
-Standard library only. Faults (lame, dead, differing serials, DNSSEC breakage) come with the
-test cases that look for them.
+imports like any other. `DIR/servers.json` lists each server: its role, addresses, pid and log;
+`DIR/faults.json` each faulty child and what is wrong with it. Nothing listens off
+127.0.0.0/8, and `down` stops what `up` started (by the pids in `DIR/servers.json`). Needs root
+(port 53), `knotd` (Debian `knot`) and `unbound`. Standard library only.
 """
 
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -31,11 +36,41 @@ import subprocess
 import sys
 import time
 
-SOA = "{mname} hostmaster.{zone} {serial} 3600 900 604800 300"
+SOA = "{mname} hostmaster.{zone} {serial} {timers}"
+TIMERS = "3600 900 604800 300"
+SERIAL = 2026120701
 ROLES = {
     "root": ["127.53.0.1"],
     "tld": ["127.53.0.2", "127.53.0.3"],
     "provider": ["127.53.1.1", "127.53.1.2"],
+    # A second provider that serves some zones differently, and none of others (lame).
+    "alt": ["127.53.2.1"],
+    # Debian's unbound: an open recursive resolver that also serves one zone.
+    "recursor": ["127.53.3.1"],
+    # tests/lab/odd.py: drops questions with EDNS; answers over UDP only.
+    "noedns": ["127.53.4.1"],
+    "notcp": ["127.53.4.2"],
+}
+# Nothing listens here: a dead server.
+DEAD = "127.53.9.9"
+
+# The faulty children of `lab`: name -> what is wrong (tests/it/lab.rs checks the tag each
+# raises).
+FAULTS = {
+    "lame": "ns3.dns.zf does not serve the zone (REFUSED)",
+    "dead": "dead.dns.zf has no server (timeout)",
+    "serial": "ns3.dns.zf serves another SOA serial",
+    "nsset": "the child lists ns3.dns.zf, the parent does not",
+    "glue": "the parent's glue for ns.glue.lab differs from the child's address",
+    "cname": "alias.dns.zf is a CNAME",
+    "onens": "one name server only",
+    "sameip": "ns1.dns.zf and ns1b.dns.zf share an address",
+    "recursor": "rec.dns.zf is an open resolver",
+    "axfr": "AXFR allowed to anyone",
+    "noedns": "odd1.dns.zf drops EDNS questions",
+    "notcp": "odd2.dns.zf does not answer over TCP",
+    "timers": "SOA timers out of range; an MX whose target is a CNAME",
+    "mname": "the SOA MNAME has no address",
 }
 
 
@@ -43,17 +78,31 @@ def fqdn(name):
     return name if name.endswith(".") else name + "."
 
 
-def write_zone(path, zone, lines, mname):
+def write_zone(path, zone, lines, mname, serial=SERIAL, timers=TIMERS):
     """A zone file: SOA, then `lines` (owner, type, rdata), TTL 3600."""
     origin = fqdn(zone) if zone != "." else "."
-    out = [f"$ORIGIN {origin}", "$TTL 3600", f"@ IN SOA {SOA.format(mname=mname, zone=origin if zone != '.' else '', serial=2026120701)}"]
+    soa = SOA.format(mname=mname, zone=origin if zone != "." else "", serial=serial, timers=timers)
+    out = [f"$ORIGIN {origin}", "$TTL 3600", f"@ IN SOA {soa}"]
     out += [f"{owner} IN {rtype} {rdata}" for owner, rtype, rdata in lines]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def write_odd_zone(path, zone, lines, mname):
+    """The same records as absolute `owner TTL IN TYPE rdata` lines, for odd.py."""
+    out = [f"{zone}. 3600 IN SOA {SOA.format(mname=mname, zone=zone + '.', serial=SERIAL, timers=TIMERS)}"]
+    for owner, rtype, rdata in lines:
+        name = zone if owner == "@" else (owner.rstrip(".") if owner.endswith(".") else f"{owner}.{zone}")
+        out.append(f"{name}. 3600 IN {rtype} {rdata}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
 
 
 def world(children):
-    """Every zone: name -> (role that serves it, records)."""
+    """Every zone: name -> [(role that serves it, records, SOA changes)], one entry per
+    server role serving it (most zones have one)."""
     tld_ns = [("a.nic.zf.", ROLES["tld"][0]), ("b.nic.zf.", ROLES["tld"][1])]
     prov_ns = [("ns1.dns.zf.", ROLES["provider"][0]), ("ns2.dns.zf.", ROLES["provider"][1])]
     zones = {}
@@ -62,21 +111,43 @@ def world(children):
         root += [(f"{tld}", "NS", ns) for ns, _ in tld_ns]
     # Glue for the root server and the TLD servers, in the root (they live under zf).
     root += [("root.zf.", "A", ROLES["root"][0])] + [(ns, "A", ip) for ns, ip in tld_ns]
-    zones["."] = ("root", root)
+    zones["."] = [("root", root, {})]
     zf = [("@", "NS", ns) for ns, _ in tld_ns]
     zf += [(ns, "A", ip) for ns, ip in tld_ns] + [("root", "A", ROLES["root"][0])]
     zf += [("dns", "NS", ns) for ns, _ in prov_ns] + [(ns, "A", ip) for ns, ip in prov_ns]
-    zones["zf"] = ("tld", zf)
-    zones["dns.zf"] = ("provider", [("@", "NS", ns) for ns, _ in prov_ns] + [(ns.split(".")[0], "A", ip) for ns, ip in prov_ns])
+    zones["zf"] = [("tld", zf, {})]
+    dns = [("@", "NS", ns) for ns, _ in prov_ns] + [(ns.split(".")[0], "A", ip) for ns, ip in prov_ns]
+    dns += [("ns3", "A", ROLES["alt"][0]), ("dead", "A", DEAD), ("alias", "CNAME", "ns1"), ("ns1b", "A", ROLES["provider"][0])]
+    dns += [("rec", "A", ROLES["recursor"][0]), ("odd1", "A", ROLES["noedns"][0]), ("odd2", "A", ROLES["notcp"][0])]
+    dns += [("mail", "A", "192.0.2.25"), ("mx-alias", "CNAME", "mail")]
+    zones["dns.zf"] = [("provider", dns, {})]
     lab = [("@", "NS", ns) for ns, _ in tld_ns]
+
+    def child(name, parent_ns, child_ns=None, extra=(), roles=("provider",), soa=None, glue=()):
+        lab.extend((name, "NS", ns) for ns in parent_ns)
+        lab.extend(glue)
+        records = [("@", "NS", ns) for ns in (child_ns or parent_ns)] + list(extra)
+        zones[f"{name}.lab"] = [(r, records, (soa or {}).get(r, {})) for r in roles]
+
+    both = ["ns1.dns.zf.", "ns2.dns.zf."]
     for i in range(children):
-        child = f"c{i}"
-        lab += [(child, "NS", ns) for ns, _ in prov_ns]
-        zones[f"{child}.lab"] = (
-            "provider",
-            [("@", "NS", ns) for ns, _ in prov_ns] + [("@", "A", f"192.0.2.{i % 254 + 1}"), ("www", "A", f"192.0.2.{i % 254 + 1}")],
-        )
-    zones["lab"] = ("tld", lab)
+        web = f"192.0.2.{i % 254 + 1}"
+        child(f"c{i}", both, extra=[("@", "A", web), ("www", "A", web)])
+    child("lame", ["ns1.dns.zf.", "ns3.dns.zf."])
+    child("dead", ["ns1.dns.zf.", "dead.dns.zf."])
+    child("serial", ["ns1.dns.zf.", "ns3.dns.zf."], roles=("provider", "alt"), soa={"alt": {"serial": SERIAL + 98}})
+    child("nsset", both, child_ns=both + ["ns3.dns.zf."], roles=("provider", "alt"))
+    child("glue", ["ns.glue.lab.", "ns2.dns.zf."], extra=[("ns", "A", ROLES["provider"][1])], glue=[("ns.glue", "A", ROLES["provider"][0])])
+    child("cname", ["alias.dns.zf.", "ns2.dns.zf."])
+    child("onens", ["ns1.dns.zf."])
+    child("sameip", ["ns1.dns.zf.", "ns1b.dns.zf."])
+    child("recursor", ["ns1.dns.zf.", "rec.dns.zf."], roles=("provider", "recursor"))
+    child("axfr", both)
+    child("noedns", ["ns1.dns.zf.", "odd1.dns.zf."], roles=("provider", "noedns"))
+    child("notcp", ["ns1.dns.zf.", "odd2.dns.zf."], roles=("provider", "notcp"))
+    child("timers", both, extra=[("@", "MX", "10 mx-alias.dns.zf.")], soa={"provider": {"timers": "300 600 100 100000"}})
+    child("mname", both, soa={"provider": {"mname": "nowhere.dns.zf."}})
+    zones["lab"] = [("tld", lab, {})]
     return zones
 
 
@@ -94,16 +165,54 @@ def knot_conf(d, role, addrs, zones):
         "log:",
         "  - target: stderr",
         "    any: info",
+        "acl:",
+        "  - id: transfer_to_anyone",
+        "    address: 127.0.0.0/8",
+        "    action: transfer",
         "template:",
         "  - id: default",
-        f'    storage: "{os.path.join(d, "zones")}"',
+        f'    storage: "{os.path.join(d, "zones", role)}"',
         "    zonefile-sync: -1",
         "    zonefile-load: whole",
         "    journal-content: none",
         "zone:",
     ]
-    conf += [f"  - domain: {fqdn(z) if z != '.' else '.'}\n    file: {zone_file(z)}" for z in zones]
+    for z in zones:
+        conf.append(f"  - domain: {fqdn(z) if z != '.' else '.'}\n    file: {zone_file(z)}")
+        if z == "axfr.lab":
+            conf.append("    acl: transfer_to_anyone")
     path = os.path.join(run, "knot.conf")
+    with open(path, "w") as f:
+        f.write("\n".join(conf) + "\n")
+    return path
+
+
+def unbound_conf(d, addrs, zones):
+    """An open resolver that follows the lab's root and serves `zones` itself."""
+    run = os.path.join(d, "run", "recursor")
+    os.makedirs(run, exist_ok=True)
+    conf = ["server:"]
+    conf += [f"    interface: {a}" for a in addrs]
+    conf += [
+        "    port: 53",
+        f'    directory: "{run}"',
+        '    chroot: ""',
+        '    username: ""',
+        '    pidfile: ""',
+        "    use-syslog: no",
+        "    do-daemonize: no",
+        "    do-ip6: no",
+        "    do-not-query-localhost: no",
+        "    access-control: 127.0.0.0/8 allow",
+        f'    root-hints: "{os.path.join(d, "hints")}"',
+        "    module-config: iterator",
+        "    verbosity: 1",
+        "remote-control:",
+        "    control-enable: no",
+    ]
+    for z in zones:
+        conf += ["auth-zone:", f"    name: {z}", f'    zonefile: "{os.path.join(d, "zones", "recursor", zone_file(z))}"', "    for-downstream: yes", "    for-upstream: no"]
+    path = os.path.join(run, "unbound.conf")
     with open(path, "w") as f:
         f.write("\n".join(conf) + "\n")
     return path
@@ -132,30 +241,51 @@ def answers(addr, name, timeout=0.2):
 
 def up(d, children):
     d = os.path.abspath(d)
-    os.makedirs(os.path.join(d, "zones"), exist_ok=True)
     zones = world(children)
-    mname = {"root": "root.zf.", "tld": "a.nic.zf.", "provider": "ns1.dns.zf."}
-    for zone, (role, lines) in zones.items():
-        write_zone(os.path.join(d, "zones", zone_file(zone)), zone, lines, mname[role])
+    mname = {"root": "root.zf.", "tld": "a.nic.zf.", "provider": "ns1.dns.zf.", "alt": "ns1.dns.zf.", "recursor": "ns1.dns.zf."}
+    served = {role: [] for role in ROLES}
+    for zone, variants in zones.items():
+        for role, lines, soa in variants:
+            served[role].append(zone)
+            path = os.path.join(d, "zones", role, zone_file(zone))
+            if role in ("noedns", "notcp"):
+                write_odd_zone(path, zone, lines, "ns1.dns.zf.")
+            else:
+                write_zone(path, zone, lines, soa.get("mname", mname[role]), soa.get("serial", SERIAL), soa.get("timers", TIMERS))
+    # The TLD zones as files to import.
+    for tld in ("lab", "zf"):
+        shutil.copy(os.path.join(d, "zones", "tld", zone_file(tld)), os.path.join(d, "zones", zone_file(tld)))
     with open(os.path.join(d, "hints"), "w") as f:
         f.write(f".\t3600000\tIN\tNS\troot.zf.\nroot.zf.\t3600000\tIN\tA\t{ROLES['root'][0]}\n")
     servers = []
+    here = os.path.dirname(os.path.abspath(__file__))
     for role, addrs in ROLES.items():
-        conf = knot_conf(d, role, addrs, [z for z, (r, _) in zones.items() if r == role])
-        log = open(os.path.join(d, "run", role, "knotd.log"), "w")
-        p = subprocess.Popen(["knotd", "-c", conf], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        os.makedirs(os.path.join(d, "run", role), exist_ok=True)
+        if role == "recursor":
+            cmd = ["unbound", "-d", "-c", unbound_conf(d, addrs, served[role])]
+        elif role in ("noedns", "notcp"):
+            (zone,) = served[role]
+            cmd = [sys.executable, os.path.join(here, "odd.py"), addrs[0], role, zone, os.path.join(d, "zones", role, zone_file(zone))]
+        else:
+            cmd = ["knotd", "-c", knot_conf(d, role, addrs, served[role])]
+        log = open(os.path.join(d, "run", role, "server.log"), "w")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         servers.append({"role": role, "addresses": addrs, "pid": p.pid, "log": log.name})
     with open(os.path.join(d, "servers.json"), "w") as f:
         json.dump(servers, f, indent=1)
+    with open(os.path.join(d, "faults.json"), "w") as f:
+        json.dump({f"{k}.lab": v for k, v in FAULTS.items()}, f, indent=1)
     # Ready when every address answers for a zone it serves.
-    probes = [(ROLES["root"][0], ".")] + [(a, "lab") for a in ROLES["tld"]] + [(a, "c0.lab" if children else "dns.zf") for a in ROLES["provider"]]
+    probes = [(ROLES["root"][0], ".")] + [(a, "lab") for a in ROLES["tld"]]
+    probes += [(a, "dns.zf") for a in ROLES["provider"]] + [(ROLES["alt"][0], "serial.lab"), (ROLES["recursor"][0], "recursor.lab")]
+    probes += [(ROLES["noedns"][0], "noedns.lab"), (ROLES["notcp"][0], "notcp.lab")]
     deadline = time.time() + 20
     while time.time() < deadline:
         if all(answers(a, n) for a, n in probes):
             return 0
         time.sleep(0.1)
     down(d)
-    sys.exit("lab: the servers did not answer within 20 s; see " + os.path.join(d, "run", "*", "knotd.log"))
+    sys.exit("lab: the servers did not answer within 20 s; see " + os.path.join(d, "run", "*", "server.log"))
 
 
 def down(d):

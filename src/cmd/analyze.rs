@@ -1,0 +1,177 @@
+//! `zonefeed analyze`: Zonemaster's test cases on live delegations.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{usage, ExitStatus, Output};
+use crate::analyze::{self, Analysis, Level, Selection, Undelegated};
+use crate::cli::{AnalyzeArgs, Format};
+use crate::config::Settings;
+use crate::dns::client::{Client, Limits};
+use crate::dns::resolve::Resolver;
+use crate::dns::{hints, parse_name, Options};
+use crate::progress::{Mode, Tally};
+
+/// One domain's report, as printed.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    domain: &'a str,
+    worst: Option<Level>,
+    elapsed_ms: u128,
+    findings: Vec<&'a analyze::Finding>,
+    /// Addresses the guard kept the analysis from asking, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_asked: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<Vec<TraceLine>>,
+}
+
+#[derive(serde::Serialize)]
+struct TraceLine {
+    server: String,
+    question: String,
+    transport: crate::dns::Transport,
+    ms: u128,
+    answer: String,
+}
+
+pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
+    let keys = &s.config.keys;
+    let mut names = Vec::new();
+    for d in &args.domains {
+        names.push(parse_name(d).map_err(|e| usage(e.to_string()))?);
+    }
+    let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
+    let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns)?) };
+    let hints_file = args.root_hints.clone().or_else(|| keys.dns_root_hints.clone());
+    let hints = match &hints_file {
+        Some(path) => hints::load(path).map_err(|e| usage(e.to_string()))?,
+        None => hints::iana(),
+    };
+    let timeout = match args.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => return Err(usage("--timeout: a positive number of seconds")),
+        Some(t) => Duration::from_secs_f64(t),
+        None => keys.dns_timeout.map_or(Duration::from_secs(2), |t| t.0),
+    };
+    let opts = Options { timeout, allow_private: args.allow_private || keys.dns_allow_private.unwrap_or(false), ..Options::default() };
+    let limits = Limits {
+        qps: args.qps.or(keys.dns_qps.map(|c| c.u32())).unwrap_or(Limits::default().qps),
+        in_flight: args.in_flight.or(keys.dns_in_flight.map(|c| c.usize())).unwrap_or(Limits::default().in_flight),
+    };
+    let (ipv4, ipv6) = (!args.no_ipv4, !args.no_ipv6);
+    if !ipv4 && !ipv6 {
+        return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
+    }
+    let resolver = Arc::new(Resolver::new(Arc::new(Client::new(opts, limits)), &hints, ipv4, ipv6));
+    let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let total = names.len();
+    let results = rt.block_on(async {
+        let slots = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let (r, pick, und, slots) = (resolver.clone(), pick.clone(), undelegated.clone(), slots.clone());
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await.ok();
+                (i, analyze::analyze(&r, &name, und.as_ref(), &pick).await)
+            });
+        }
+        let mut done = Vec::with_capacity(total);
+        while let Some(r) = tasks.join_next().await {
+            done.push(r);
+            tally.set(&format!("{}/{total} domains", done.len()), resolver.client().sent());
+        }
+        done
+    });
+    tally.finish();
+    let mut results: Vec<(usize, Analysis)> = results.into_iter().collect::<Result<_, _>>()?;
+    results.sort_by_key(|(i, _)| *i);
+    let refused = resolver.client().refused();
+    let mut stream = out.stream();
+    let mut worst = None;
+    for (_, a) in &results {
+        let shown: Vec<&analyze::Finding> = a.findings.iter().filter(|f| f.level >= args.level).collect();
+        worst = worst.max(a.worst());
+        let asked: Vec<IpAddr> = a.trace.iter().map(|e| e.server.ip()).collect();
+        let not_asked = refused.iter().filter(|(ip, _)| asked.contains(ip)).map(|(ip, why)| format!("{ip}: {why}")).collect();
+        let trace = args.trace.then(|| a.trace.iter().map(trace_line).collect());
+        let report = Report { domain: &a.domain, worst: a.worst(), elapsed_ms: a.elapsed.as_millis(), findings: shown, not_asked, trace };
+        let text = text(&report, out.format());
+        stream.push(&report, (!text.is_empty()).then(|| text.trim_end().to_string()))?;
+    }
+    stream.finish()?;
+    if !refused.is_empty() && !s.quiet {
+        eprintln!(
+            "warning: {} private or reserved address(es) not asked (--allow-private asks them): {}",
+            refused.len(),
+            refused.iter().map(|(ip, _)| ip.to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let failing = args.fail_on.is_some_and(|level| worst.is_some_and(|w| w >= level));
+    Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// `--ns NAME[/IP]`, each checked.
+fn parse_ns(ns: &[String]) -> anyhow::Result<Undelegated> {
+    let mut u = Undelegated::default();
+    for spec in ns {
+        let (name, ip) = match spec.split_once('/') {
+            Some((n, ip)) => {
+                let ip: IpAddr = ip.parse().map_err(|_| usage(format!("--ns `{spec}`: `{ip}` is not an IP address")))?;
+                (n, Some(ip))
+            }
+            None => (spec.as_str(), None),
+        };
+        let name = parse_name(name).map_err(|e| usage(format!("--ns `{spec}`: {e}")))?;
+        u.ns.push((name, ip));
+    }
+    Ok(u)
+}
+
+fn trace_line(e: &Arc<crate::dns::Exchange>) -> TraceLine {
+    let answer = match &e.answer {
+        Ok(m) => format!(
+            "{} aa={} answers={} authority={} additional={}",
+            crate::dns::rcode_name(m.metadata.response_code),
+            u8::from(m.metadata.authoritative),
+            m.answers.len(),
+            m.authorities.len(),
+            m.additionals.len()
+        ),
+        Err(err) => err.to_string(),
+    };
+    TraceLine {
+        server: e.server.to_string(),
+        question: format!("{} {}", e.name, e.rtype),
+        transport: e.transport,
+        ms: e.elapsed.as_millis(),
+        answer,
+    }
+}
+
+fn args_text(f: &analyze::Finding) -> String {
+    f.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+fn text(r: &Report, format: Format) -> String {
+    let mut t = String::new();
+    for f in &r.findings {
+        let _ = match format {
+            Format::Tsv => writeln!(t, "{}\t{}\t{}\t{}\t{}", r.domain, f.level, f.testcase, f.tag, args_text(f)),
+            _ => writeln!(t, "{:<8} {:<14} {} {}", f.level.as_str(), f.testcase, f.tag, args_text(f)),
+        };
+    }
+    if format != Format::Tsv {
+        for n in &r.not_asked {
+            let _ = writeln!(t, "not asked: {n}");
+        }
+        let worst = r.worst.map_or("nothing".to_string(), |w| w.to_string());
+        let _ = writeln!(t, "{}: worst {worst}, {} shown, {} ms", r.domain, r.findings.len(), r.elapsed_ms);
+        for l in r.trace.iter().flatten() {
+            let _ = writeln!(t, "  trace: {} {} {:?} {} ms: {}", l.server, l.question, l.transport, l.ms, l.answer);
+        }
+    }
+    t
+}

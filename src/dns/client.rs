@@ -1,0 +1,144 @@
+//! What the analysis asks through: one [`Client`] shared by every domain of a run.
+//!
+//! - **Polite.** Each server address gets at most `in_flight` questions at once and at most
+//!   `qps` a second (paced, not burst), whatever the number of domains it serves.
+//! - **One answer per question.** The same question to the same server (name, type, flags) is
+//!   sent once in a run; later askers get the first answer, as Zonemaster's per-server cache
+//!   does. Questions in flight are not duplicated either.
+//! - **A dead server costs its timeout once.** A server that did not answer over a transport
+//!   is not asked over it again in the run (Zonemaster's "blacklisting"): a registry's dead
+//!   host would otherwise cost its timeout once per domain it serves.
+//! - **Guarded.** A question to a private or reserved address is not sent (unless allowed);
+//!   the address and why are kept for the report.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RecordType};
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::{ask, guard, DnsError, Exchange, Flags, Options, Transport};
+
+/// Per-server politeness.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Questions a second to one server address.
+    pub qps: u32,
+    /// Questions in flight at once to one server address.
+    pub in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { qps: 10, in_flight: 4 }
+    }
+}
+
+type Key = (IpAddr, Name, RecordType, Flags);
+
+/// The shared engine: see the module's documentation.
+pub struct Client {
+    opts: Options,
+    limits: Limits,
+    servers: Mutex<HashMap<IpAddr, Arc<Server>>>,
+    answers: Mutex<HashMap<Key, Arc<OnceCell<Arc<Exchange>>>>>,
+    refused: Mutex<BTreeMap<IpAddr, &'static str>>,
+    sent: AtomicU64,
+}
+
+/// One server address's share of the limits.
+struct Server {
+    slots: Semaphore,
+    /// When the next question may leave.
+    next: Mutex<tokio::time::Instant>,
+    /// Transports (tcp, dnssec) the server did not answer over.
+    silent: Mutex<HashSet<(bool, bool)>>,
+}
+
+impl Client {
+    pub fn new(opts: Options, limits: Limits) -> Client {
+        Client {
+            opts,
+            limits: Limits { qps: limits.qps.max(1), in_flight: limits.in_flight.max(1) },
+            servers: Mutex::default(),
+            answers: Mutex::default(),
+            refused: Mutex::default(),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Asks `server` (port 53) for `name`/`rtype`, once per run: see the module's documentation.
+    pub async fn ask(&self, server: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
+        let cell = {
+            let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+            answers.entry((server, name.clone(), rtype, flags)).or_default().clone()
+        };
+        cell.get_or_init(|| self.send(server, name, rtype, flags)).await.clone()
+    }
+
+    async fn send(&self, ip: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
+        let addr = SocketAddr::new(ip, 53);
+        let transport = if flags.tcp { Transport::Tcp } else { Transport::Udp };
+        let not_sent = |answer| Arc::new(Exchange { server: addr, name: name.clone(), rtype, transport, elapsed: Duration::ZERO, answer });
+        if let Err(why) = guard::check(ip, self.opts.allow_private) {
+            self.refused.lock().unwrap_or_else(PoisonError::into_inner).insert(ip, why);
+            return not_sent(Err(DnsError::Refused { addr: ip, why }));
+        }
+        let server = self.server(ip);
+        let way = (flags.tcp, flags.dnssec);
+        if server.silent.lock().unwrap_or_else(PoisonError::into_inner).contains(&way) {
+            return not_sent(Err(DnsError::Silent { server: addr, transport }));
+        }
+        // A closed semaphore is never made; were it, asking without the slot is still right.
+        let _slot = server.slots.acquire().await.ok();
+        let at = {
+            let mut next = server.next.lock().unwrap_or_else(PoisonError::into_inner);
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + Duration::from_secs(1) / self.limits.qps;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let e = ask(addr, name, rtype, &self.opts, flags).await;
+        if matches!(e.answer, Err(DnsError::Timeout { .. })) {
+            let mut silent = server.silent.lock().unwrap_or_else(PoisonError::into_inner);
+            silent.insert(way);
+            // A server silent to plain questions is taken as silent to DNSSEC ones as well.
+            if !flags.dnssec {
+                silent.insert((flags.tcp, true));
+            }
+        }
+        Arc::new(e)
+    }
+
+    fn server(&self, ip: IpAddr) -> Arc<Server> {
+        let mut servers = self.servers.lock().unwrap_or_else(PoisonError::into_inner);
+        servers
+            .entry(ip)
+            .or_insert_with(|| {
+                Arc::new(Server {
+                    slots: Semaphore::new(self.limits.in_flight),
+                    next: Mutex::new(tokio::time::Instant::now()),
+                    silent: Mutex::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// The addresses not asked because the guard refused them, and why.
+    pub fn refused(&self) -> Vec<(IpAddr, &'static str)> {
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(a, w)| (*a, *w)).collect()
+    }
+
+    /// Questions sent so far (the cache's answers are not counted).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
