@@ -4,6 +4,8 @@
 #   scripts/bench.sh                      # 1M domains
 #   BENCH_DOMAINS=10000000 BENCH_SYNC=0 scripts/bench.sh
 #   scripts/bench.sh --scale com          # 160M domains, once, end to end (scripts/bench_scale.py)
+#   scripts/bench.sh --analyze            # live DNS: analyze vs zonemaster-cli and dnsperf on
+#                                         # the lab (scripts/bench_analyze.py; root, knot...)
 #
 # Generates a synthetic CZDS-style .com zone with our fast generator (cached under
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
@@ -36,6 +38,11 @@ if [ "${1:-}" = "--scale" ]; then
     # BENCH_DOMAINS: a smaller scale, to try the mode out.
     exec python3 scripts/bench_scale.py "$PWD/target/release/zonefeed" "$PWD/target/release/examples/zonegen" \
         "${BENCH_DIR:-target/bench}" "${BENCH_DOMAINS:-160000000}"
+fi
+if [ "${1:-}" = "--analyze" ]; then
+    cargo build --release --quiet --bin zonefeed
+    # BENCH_CHILDREN: the lab's healthy children beside its faulty ones.
+    exec python3 scripts/bench_analyze.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/lab" "${BENCH_CHILDREN:-200}"
 fi
 N="${BENCH_DOMAINS:-1000000}"
 DIR="target/bench"

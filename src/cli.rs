@@ -389,7 +389,8 @@ pub struct CheckArgs {
 ///
 /// Asks the domains' name servers (found from the root hints, or given with --ns) and prints
 /// each finding: test case, level, tag and arguments. Runs BASIC, CONNECTIVITY01-02,
-/// CONSISTENCY01-06, DELEGATION01-02/04-07, NAMESERVER01-03/05 and ZONE01-10. Domains run
+/// CONSISTENCY01-06, DELEGATION01-02/04-07, DNSSEC01-03/05/07-09/11, NAMESERVER01-03/05 and
+/// ZONE01-10. Domains run
 /// at once, within a limit per server address (--qps, --in-flight). Private, loopback and
 /// reserved addresses are not asked unless --allow-private; the report names each one skipped.
 /// Config keys: dns.qps, dns.in_flight, dns.timeout_seconds, dns.root_hints, dns.allow_private.
@@ -415,6 +416,10 @@ pub struct AnalyzeArgs {
     /// repeat for more)
     #[arg(long = "ns", value_name = "NAME[/IP]")]
     pub ns: Vec<String>,
+    /// With --ns: a DS record instead of the parent's (keytag,algorithm,type,digest in hex;
+    /// repeat for more)
+    #[arg(long = "ds", value_name = "KEYTAG,ALG,TYPE,DIGEST", requires = "ns")]
+    pub ds: Vec<String>,
     /// Ask IPv4 servers (the default; --no-ipv4 leaves them out)
     #[arg(long, overrides_with = "no_ipv4")]
     pub ipv4: bool,

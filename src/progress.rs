@@ -47,6 +47,15 @@ struct Running {
     handle: JoinHandle<()>,
 }
 
+impl Running {
+    /// Stops the log-line thread at once (it parks between lines) and waits for it.
+    fn end(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.thread().unpark();
+        let _ = self.handle.join();
+    }
+}
+
 /// The log-line thread of every reporter when stderr is no terminal (cron): calls `line` with
 /// the seconds since it started, every `every`, until `stop` is set.
 fn log_every(stop: Arc<AtomicBool>, every: Duration, mut line: impl FnMut(f64) + Send + 'static) -> JoinHandle<()> {
@@ -54,8 +63,10 @@ fn log_every(stop: Arc<AtomicBool>, every: Duration, mut line: impl FnMut(f64) +
         let start = Instant::now();
         let mut next = every;
         while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
-            if start.elapsed() < next {
+            // Parked, so that `Running::end` wakes it at once: a short command does not wait
+            // for its reporter's next tick.
+            std::thread::park_timeout(next.saturating_sub(start.elapsed()));
+            if stop.load(Ordering::Relaxed) || start.elapsed() < next {
                 continue;
             }
             next += every;
@@ -143,8 +154,7 @@ impl Progress {
     pub fn finish(&self) {
         let r = self.running.lock().ok().and_then(|mut r| r.take());
         if let Some(r) = r {
-            r.stop.store(true, Ordering::Relaxed);
-            let _ = r.handle.join();
+            r.end();
         }
     }
 }
@@ -235,8 +245,7 @@ impl Transfers {
             t.finish_and_clear();
         }
         if let Some(r) = self.ticker {
-            r.stop.store(true, Ordering::Relaxed);
-            let _ = r.handle.join();
+            r.end();
         }
     }
 }
@@ -333,8 +342,7 @@ impl Tally {
             b.finish_and_clear();
         }
         if let Some(r) = self.ticker {
-            r.stop.store(true, Ordering::Relaxed);
-            let _ = r.handle.join();
+            r.end();
         }
     }
 }

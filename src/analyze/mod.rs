@@ -16,6 +16,7 @@ mod basic;
 mod connectivity;
 mod consistency;
 mod delegation;
+mod dnssec;
 mod levels;
 mod nameserver;
 mod zone;
@@ -91,6 +92,14 @@ pub const CASES: &[(&str, &str)] = &[
     ("DELEGATION", "DELEGATION05"),
     ("DELEGATION", "DELEGATION06"),
     ("DELEGATION", "DELEGATION07"),
+    ("DNSSEC", "DNSSEC01"),
+    ("DNSSEC", "DNSSEC02"),
+    ("DNSSEC", "DNSSEC03"),
+    ("DNSSEC", "DNSSEC05"),
+    ("DNSSEC", "DNSSEC07"),
+    ("DNSSEC", "DNSSEC08"),
+    ("DNSSEC", "DNSSEC09"),
+    ("DNSSEC", "DNSSEC11"),
     ("NAMESERVER", "NAMESERVER01"),
     ("NAMESERVER", "NAMESERVER02"),
     ("NAMESERVER", "NAMESERVER03"),
@@ -112,7 +121,7 @@ pub const CASES: &[(&str, &str)] = &[
 pub struct Selection(Vec<(String, Option<String>)>);
 
 #[derive(Debug, thiserror::Error)]
-#[error("--test `{0}`: no such module or test case (modules: BASIC, CONNECTIVITY, CONSISTENCY, DELEGATION, NAMESERVER, ZONE; cases as BASIC/BASIC01)")]
+#[error("--test `{0}`: no such module or test case (modules: BASIC, CONNECTIVITY, CONSISTENCY, DELEGATION, DNSSEC, NAMESERVER, ZONE; cases as BASIC/BASIC01)")]
 pub struct UnknownTest(String);
 
 impl Selection {
@@ -147,7 +156,11 @@ impl Selection {
 pub struct Undelegated {
     /// Name servers: a name, with an address or to be looked up.
     pub ns: Vec<(Name, Option<IpAddr>)>,
+    /// DS records (`--ds`); none means the parent's are not looked at either.
+    pub ds: Vec<hickory_proto::dnssec::rdata::DS>,
 }
+
+pub use dnssec::parse_ds;
 
 /// What one domain's analysis found.
 #[derive(Debug)]
@@ -183,11 +196,12 @@ pub async fn analyze(r: &Resolver, name: &Name, undelegated: Option<&Undelegated
         out.0.retain(|f| f.testcase != "BASIC02");
     }
     if can_continue {
-        for &(module, case) in CASES.iter().filter(|(m, _)| *m != "BASIC") {
+        for &(module, case) in CASES.iter().filter(|(m, _)| *m != "BASIC" && *m != "DNSSEC") {
             if pick.wants(module, case) {
                 run(case, &z, &mut out).await;
             }
         }
+        dnssec::run(&z, &mut out, |case| pick.wants("DNSSEC", case)).await;
     }
     let trace = std::mem::take(&mut *z.trace.lock().unwrap_or_else(PoisonError::into_inner));
     Analysis { domain: text(name), findings: out.0, trace, elapsed: started.elapsed() }
@@ -234,9 +248,19 @@ struct Out(Vec<Finding>);
 impl Out {
     /// Adds `tag` of `testcase` at its default level.
     fn add<const N: usize>(&mut self, testcase: &'static str, tag: &'static str, args: [(&'static str, String); N]) {
+        self.add_vec(testcase, tag, args.into());
+    }
+
+    fn add_vec(&mut self, testcase: &'static str, tag: &'static str, args: Vec<(&'static str, String)>) {
         let module = CASES.iter().find(|(_, c)| *c == testcase).map_or("SYSTEM", |(m, _)| *m);
         let level = levels::of(module, tag);
         self.0.push(Finding { module, testcase, level, tag, args: args.into_iter().collect() });
+    }
+
+    /// A module's message outside its test cases (Zonemaster's `UNSPECIFIED`).
+    fn add_unspecified<const N: usize>(&mut self, module: &'static str, tag: &'static str, args: [(&'static str, String); N]) {
+        let level = levels::of(module, tag);
+        self.0.push(Finding { module, testcase: "UNSPECIFIED", level, tag, args: args.into_iter().collect() });
     }
 
     fn has(&self, tag: &str) -> bool {
@@ -284,6 +308,11 @@ impl<'a> Zone<'a> {
         let m = e.answer.as_ref().ok().map(|m| Arc::new(m.clone()));
         self.trace.lock().unwrap_or_else(PoisonError::into_inner).push(e);
         m
+    }
+
+    /// `--ds`: the DS records that replace the parent's, in an undelegated test that gives them.
+    fn undelegated_ds(&self) -> Option<&[hickory_proto::dnssec::rdata::DS]> {
+        self.undelegated.as_ref().filter(|u| !u.ds.is_empty()).map(|u| u.ds.as_slice())
     }
 
     fn ip_ok(&self, ns: &Ns) -> bool {
@@ -512,8 +541,7 @@ mod tests {
         assert!(p.wants("CONSISTENCY", "CONSISTENCY05") && !p.wants("DELEGATION", "DELEGATION01"));
         let e = Selection::parse(&["ZONE/ZONE99".into()]).unwrap_err().to_string();
         assert!(e.starts_with("--test `ZONE/ZONE99`: no such module or test case"), "{e}");
-        // DNSSEC is not among the cases zonefeed runs yet: refused, not silently empty.
-        assert!(Selection::parse(&["DNSSEC".into()]).is_err());
+        assert!(Selection::parse(&["DNSSEC/DNSSEC04".into()]).is_err(), "a case zonefeed does not run");
     }
 
     #[test]
@@ -522,7 +550,7 @@ mod tests {
         assert_eq!(levels::of("CONSISTENCY", "MULTIPLE_SOA_SERIALS"), Level::Warning);
         assert_eq!(levels::of("DELEGATION", "EXTRA_NAME_CHILD"), Level::Notice);
         assert_eq!(levels::of("ZONE", "REFRESH_MINIMUM_VALUE_OK"), Level::Info);
-        assert_eq!(CASES.len(), 30);
+        assert_eq!(CASES.len(), 38);
         let mut out = Out::default();
         out.add("ZONE05", "EXPIRE_LOWER_THAN_REFRESH", [("expire", "1".into())]);
         assert_eq!((out.0[0].module, out.0[0].level), ("ZONE", Level::Warning));

@@ -44,7 +44,7 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         names.push(parse_name(d).map_err(|e| usage(e.to_string()))?);
     }
     let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
-    let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns)?) };
+    let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns, &args.ds)?) };
     let hints_file = args.root_hints.clone().or_else(|| keys.dns_root_hints.clone());
     let hints = match &hints_file {
         Some(path) => hints::load(path).map_err(|e| usage(e.to_string()))?,
@@ -68,6 +68,7 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
+    let started = std::time::Instant::now();
     let results = rt.block_on(async {
         let slots = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
@@ -102,6 +103,11 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         stream.push(&report, (!text.is_empty()).then(|| text.trim_end().to_string()))?;
     }
     stream.finish()?;
+    if !s.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        let sent = resolver.client().sent();
+        eprintln!("analyze: {total} domain(s) in {secs:.2} s, {sent} questions sent ({:.0}/s)", sent as f64 / secs.max(1e-9));
+    }
     if !refused.is_empty() && !s.quiet {
         eprintln!(
             "warning: {} private or reserved address(es) not asked (--allow-private asks them): {}",
@@ -113,9 +119,12 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
-/// `--ns NAME[/IP]`, each checked.
-fn parse_ns(ns: &[String]) -> anyhow::Result<Undelegated> {
+/// `--ns NAME[/IP]` and `--ds`, each checked.
+fn parse_ns(ns: &[String], ds: &[String]) -> anyhow::Result<Undelegated> {
     let mut u = Undelegated::default();
+    for d in ds {
+        u.ds.push(analyze::parse_ds(d).map_err(usage)?);
+    }
     for spec in ns {
         let (name, ip) = match spec.split_once('/') {
             Some((n, ip)) => {

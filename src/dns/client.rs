@@ -54,7 +54,7 @@ struct Server {
     slots: Semaphore,
     /// When the next question may leave.
     next: Mutex<tokio::time::Instant>,
-    /// Transports (tcp, dnssec) the server did not answer over.
+    /// Ways (tcp, with EDNS) the server did not answer.
     silent: Mutex<HashSet<(bool, bool)>>,
 }
 
@@ -92,7 +92,9 @@ impl Client {
             return not_sent(Err(DnsError::Refused { addr: ip, why }));
         }
         let server = self.server(ip);
-        let way = (flags.tcp, flags.dnssec);
+        // A server silent to EDNS (or DNSSEC) questions may still answer plain ones, as
+        // NAMESERVER02 must learn; silent to plain ones, it is silent to EDNS ones too.
+        let way = (flags.tcp, flags.dnssec || flags.edns.is_some());
         if server.silent.lock().unwrap_or_else(PoisonError::into_inner).contains(&way) {
             return not_sent(Err(DnsError::Silent { server: addr, transport }));
         }
@@ -110,8 +112,7 @@ impl Client {
         if matches!(e.answer, Err(DnsError::Timeout { .. })) {
             let mut silent = server.silent.lock().unwrap_or_else(PoisonError::into_inner);
             silent.insert(way);
-            // A server silent to plain questions is taken as silent to DNSSEC ones as well.
-            if !flags.dnssec {
+            if !way.1 {
                 silent.insert((flags.tcp, true));
             }
         }

@@ -23,7 +23,8 @@ and `DIR/zones/lab.zone` and `DIR/zones/zf.zone` are the TLD zones as files that
 imports like any other. `DIR/servers.json` lists each server: its role, addresses, pid and log;
 `DIR/faults.json` each faulty child and what is wrong with it. Nothing listens off
 127.0.0.0/8, and `down` stops what `up` started (by the pids in `DIR/servers.json`). Needs root
-(port 53), `knotd` (Debian `knot`) and `unbound`. Standard library only.
+(port 53), `knotd` (Debian `knot`), `unbound` and `ldns-keygen`/`ldns-signzone` (Debian
+`ldnsutils`), which sign the DNSSEC children. Standard library only.
 """
 
 import json
@@ -71,6 +72,21 @@ FAULTS = {
     "notcp": "odd2.dns.zf does not answer over TCP",
     "timers": "SOA timers out of range; an MX whose target is a CNAME",
     "mname": "the SOA MNAME has no address",
+    "badds": "signed; the parent's DS matches no DNSKEY",
+    "nods": "signed; no DS at the parent",
+    "expired": "signed; every signature expired",
+    "nsec3": "signed with NSEC3 of 200 iterations",
+    "dsonly": "a DS at the parent; the zone is not signed",
+}
+# How each signed child is signed (ldns-signzone) and what its parent holds: the DS of its
+# key ("good"), a DS whose digest is wrong ("bad") or none. `signed.lab` is the healthy one.
+SIGNED = {
+    "signed": {"ds": "good", "sign": []},
+    "badds": {"ds": "bad", "sign": []},
+    "nods": {"ds": None, "sign": []},
+    "expired": {"ds": "good", "sign": ["-i", "20190101000000", "-e", "20200101000000"]},
+    "nsec3": {"ds": "good", "sign": ["-n", "-t", "200", "-s", "abcd"]},
+    "dsonly": {"ds": "good", "sign": None},
 }
 
 
@@ -147,8 +163,31 @@ def world(children):
     child("notcp", ["ns1.dns.zf.", "odd2.dns.zf."], roles=("provider", "notcp"))
     child("timers", both, extra=[("@", "MX", "10 mx-alias.dns.zf.")], soa={"provider": {"timers": "300 600 100 100000"}})
     child("mname", both, soa={"provider": {"mname": "nowhere.dns.zf."}})
+    for name in SIGNED:
+        child(name, both)
     zones["lab"] = [("tld", lab, {})]
     return zones
+
+
+def sign(d, zone, how):
+    """Signs the provider's copy of `zone` with a fresh KSK and ZSK (ECDSA P-256) as `how`
+    says, and returns the DS lines its parent should hold."""
+    keys = os.path.join(d, "keys", zone)
+    os.makedirs(keys, exist_ok=True)
+    gen = lambda *a: subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", *a, zone + "."], cwd=keys, check=True, capture_output=True, text=True).stdout.strip()
+    ksk, zsk = gen("-k"), gen()
+    path = os.path.join(d, "zones", "provider", zone_file(zone))
+    if how["sign"] is not None:
+        subprocess.run(["ldns-signzone", *how["sign"], "-f", path + ".signed", path, os.path.join(keys, ksk), os.path.join(keys, zsk)], check=True, capture_output=True)
+        os.replace(path + ".signed", path)
+    if not how["ds"]:
+        return []
+    ds = subprocess.run(["ldns-key2ds", "-n", "-2", os.path.join(keys, ksk + ".key")], check=True, capture_output=True, text=True).stdout.split()
+    # owner TTL IN DS keytag algorithm type digest
+    owner, digest = ds[0], ds[-1]
+    if how["ds"] == "bad":
+        digest = digest[:-4] + ("0000" if not digest.endswith("0000") else "1111")
+    return [(owner, "DS", " ".join(ds[4:-1] + [digest]))]
 
 
 def knot_conf(d, role, addrs, zones):
@@ -244,8 +283,18 @@ def up(d, children):
     zones = world(children)
     mname = {"root": "root.zf.", "tld": "a.nic.zf.", "provider": "ns1.dns.zf.", "alt": "ns1.dns.zf.", "recursor": "ns1.dns.zf."}
     served = {role: [] for role in ROLES}
+    # The signed children first: their DS go into `lab` before it is written.
+    lab_lines = zones["lab"][0][1]
+    for name, how in SIGNED.items():
+        zone = f"{name}.lab"
+        role, lines, soa = zones[zone][0]
+        write_zone(os.path.join(d, "zones", role, zone_file(zone)), zone, lines, mname[role])
+        lab_lines.extend(sign(d, zone, how))
     for zone, variants in zones.items():
         for role, lines, soa in variants:
+            if zone.removesuffix(".lab") in SIGNED:
+                served[role].append(zone)
+                continue
             served[role].append(zone)
             path = os.path.join(d, "zones", role, zone_file(zone))
             if role in ("noedns", "notcp"):
