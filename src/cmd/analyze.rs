@@ -65,6 +65,7 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
     }
     let resolver = Arc::new(Resolver::new(Arc::new(Client::new(opts, limits)), &hints, ipv4, ipv6));
+    seed_from_zones(s, &resolver, &names)?;
     let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
@@ -117,6 +118,35 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     }
     let failing = args.fail_on.is_some_and(|level| worst.is_some_and(|w| w >= level));
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// The zones the database holds give their own servers: resolution of their children starts
+/// there, not at the root. Without a database, for a zone it lacks, or when no imported zone
+/// gives the servers' addresses, the walk starts at the root hints.
+fn seed_from_zones(s: &Settings, r: &Resolver, names: &[hickory_proto::rr::Name]) -> anyhow::Result<()> {
+    if !s.db.exists() {
+        return Ok(());
+    }
+    let conn = super::open_query_db(s)?;
+    let current = crate::store::current_zones(&conn)?;
+    let mut tlds: Vec<hickory_proto::rr::Name> = names.iter().filter(|n| n.num_labels() > 1).map(|n| n.trim_to(1)).collect();
+    tlds.sort();
+    tlds.dedup();
+    for tld in tlds {
+        let text = crate::dns::text(&tld);
+        if !current.contains(&text) {
+            continue;
+        }
+        let mut servers = Vec::new();
+        for (name, ips) in crate::query::servers::apex(&conn, &text)? {
+            let Ok(n) = parse_name(&name) else { continue };
+            // A name no imported zone gives an address to is left to resolution.
+            let ips: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
+            servers.extend(ips.into_iter().map(|ip| crate::dns::resolve::Ns { name: n.to_lowercase(), ip }));
+        }
+        r.seed(&tld, servers);
+    }
+    Ok(())
 }
 
 /// `--ns NAME[/IP]` and `--ds`, each checked.

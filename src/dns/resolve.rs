@@ -78,6 +78,14 @@ impl Resolver {
         Resolver { client, cuts, addresses: Mutex::default(), ipv4, ipv6 }
     }
 
+    /// Starts resolution below `zone` at `servers` (a zone cut known from imported zone
+    /// data) instead of walking down from the root to it.
+    pub fn seed(&self, zone: &Name, servers: Vec<Ns>) {
+        if !servers.is_empty() {
+            self.cuts.lock().unwrap_or_else(PoisonError::into_inner).insert(zone.to_lowercase(), servers);
+        }
+    }
+
     pub fn client(&self) -> &Arc<Client> {
         &self.client
     }

@@ -6,6 +6,7 @@
 pub mod check;
 mod host;
 pub mod series;
+pub mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -397,3 +397,54 @@ fn many_domains_at_once_find_nothing_wrong_with_healthy_children() {
         assert!(found.iter().all(|(_, _, level)| level == "NOTICE"), "{domain}: {found:?}");
     }
 }
+
+/// With the TLD zones imported, resolution starts at the zone's own servers: the root is not
+/// asked for the domain, and the findings are the same as from the root.
+#[test]
+fn imported_zones_let_analysis_skip_the_root() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
+    let db = t.path("z.db");
+    let db = db.to_str().unwrap();
+    t.import_ok(db, &[lab.path("zones/lab.zone").to_str().unwrap(), lab.path("zones/zf.zone").to_str().unwrap()]);
+    let hints = lab.path("hints");
+    let run = |extra: &[&str]| {
+        let base = ["--format", "json", "analyze", "--root-hints", hints.to_str().unwrap(), "--allow-private", "--no-ipv6", "--trace"];
+        let out = t.run(&[extra, &base[..], &["c1.lab", "glue.lab"]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let from_root = run(&[]);
+    let from_db = run(&["--db", db]);
+    for (a, b) in from_root.as_array().unwrap().iter().zip(from_db.as_array().unwrap()) {
+        assert_eq!(a["findings"], b["findings"], "{}", a["domain"]);
+        let asked_root = |v: &serde_json::Value| {
+            let q = format!("{}. SOA", v["domain"].as_str().unwrap());
+            v["trace"].as_array().unwrap().iter().any(|l| l["server"] == "127.53.0.1:53" && l["question"] == q.as_str())
+        };
+        assert!(asked_root(a), "without the database the walk starts at the root: {a}");
+        assert!(!asked_root(b), "with lab imported the walk starts at its servers: {b}");
+    }
+}
+
+/// A server that does not answer costs its timeout once a run, not once per domain: after
+/// odd1's silence to the first EDNS question, the second domain's is not sent (its query log
+/// holds one EDNS question per try, for the two domains together).
+#[test]
+fn a_silent_server_is_asked_once_per_run_not_once_per_domain() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 2) else { return };
+    let log_path = lab.path("run/noedns/server.log");
+    let before = std::fs::read_to_string(&log_path).unwrap().len();
+    // One domain at a time, so that the second comes after the first one's timeout.
+    let ns = ["--ns", "ns1.dns.zf", "--ns", "odd1.dns.zf/127.53.4.1", "--test", "NAMESERVER/NAMESERVER02", "--concurrency", "1"];
+    let found = analyze(&t, &lab, &["c0.lab", "c1.lab"], &ns);
+    // Both domains report it; the server saw the question for one of them only, once a try
+    // (--timeout 1, two tries).
+    for (domain, f) in &found {
+        assert!(f.iter().any(|(_, tag, _)| tag == "BREAKS_ON_EDNS" || tag == "NO_RESPONSE"), "{domain}: {f:?}");
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let edns = log[before..].lines().filter(|l| l.starts_with("query udp edns")).count();
+    assert_eq!(edns, 2, "{}", &log[before..]);
+}

@@ -7,7 +7,7 @@ MODE:
     noedns   drops every question that carries EDNS (an OPT record); answers the others
     notcp    answers over UDP only: nothing listens on TCP
 
-Every question is logged on stdout (`query udp NAME TYPE`). ZONEFILE holds one record a line, `owner TTL IN TYPE rdata` with absolute names, of the types
+Every question is logged on stdout (`query udp [edns] NAME TYPE`). ZONEFILE holds one record a line, `owner TTL IN TYPE rdata` with absolute names, of the types
 SOA, NS, A, AAAA and MX. Questions outside ZONE are REFUSED; a name in the zone without the
 type gets NODATA, one not in it NXDOMAIN, both with the SOA. Standard library only; messages
 are encoded here without name compression (they are small).
@@ -85,7 +85,8 @@ def serve_udp(addr, mode, zone, records):
         msg, peer = s.recvfrom(4096)
         try:
             # The query log the tests read: one line a question.
-            print(f"query udp {read_question(msg)[2]} {read_question(msg)[3]}", flush=True)
+            q = read_question(msg)
+            print(f"query udp{' edns' if q[4] else ''} {q[2]} {q[3]}", flush=True)
             if mode == "noedns" and read_question(msg)[4]:
                 continue
             s.sendto(answer(msg, zone, records), peer)
