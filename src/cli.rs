@@ -397,12 +397,27 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed analyze example.com\n  zonefeed analyze example.com --level warning --fail-on error\n  \
 zonefeed analyze example.com --test CONSISTENCY --test ZONE/ZONE01\n  \
+zonefeed analyze --tld xyz                  # the delegations today's import added or changed\n  \
+zonefeed analyze --tld xyz --changed-since 7d --fail-on error\n  \
 zonefeed analyze example.com --ns ns1.newprovider.net --ns ns2.newprovider.net/192.0.2.53   # before a move\n  \
 zonefeed --format jsonl analyze $(cat domains.txt) --trace")]
 pub struct AnalyzeArgs {
     /// Domains to analyse
-    #[arg(value_name = "DOMAIN", required = true)]
+    #[arg(value_name = "DOMAIN", required_unless_present = "tld")]
     pub domains: Vec<String>,
+    /// The delegations of an imported zone instead: those its newest version added or
+    /// modified, unless --changed-since or --all
+    #[arg(long, value_name = "TLD", conflicts_with = "domains")]
+    pub tld: Option<String>,
+    /// With --tld: those added or modified since a date, an RFC 3339 time or an age (7d)
+    #[arg(long, value_name = "SINCE", requires = "tld", conflicts_with = "all")]
+    pub changed_since: Option<String>,
+    /// With --tld: every current delegation
+    #[arg(long, requires = "tld")]
+    pub all: bool,
+    /// With --tld: at most this many delegations (in name order)
+    #[arg(long, value_name = "N", requires = "tld")]
+    pub limit: Option<usize>,
     /// The lowest level shown
     #[arg(long, value_enum, ignore_case = true, default_value = "notice")]
     pub level: crate::analyze::Level,

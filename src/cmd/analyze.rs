@@ -13,6 +13,7 @@ use crate::dns::client::{Client, Limits};
 use crate::dns::resolve::Resolver;
 use crate::dns::{hints, parse_name, Options};
 use crate::progress::{Mode, Tally};
+use crate::query::delegations::Pick;
 
 /// One domain's report, as printed.
 #[derive(serde::Serialize)]
@@ -40,8 +41,15 @@ struct TraceLine {
 pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     let keys = &s.config.keys;
     let mut names = Vec::new();
-    for d in &args.domains {
+    for d in &delegations(s, args)? {
         names.push(parse_name(d).map_err(|e| usage(e.to_string()))?);
+    }
+    if names.is_empty() {
+        if !s.quiet {
+            eprintln!("analyze: no delegation to analyse");
+        }
+        out.stream().finish()?;
+        return Ok(ExitStatus::Success);
     }
     let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
     let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns, &args.ds)?) };
@@ -120,6 +128,21 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
+/// The domains named, or those of `--tld` that the database picks.
+fn delegations(s: &Settings, args: &AnalyzeArgs) -> anyhow::Result<Vec<String>> {
+    let Some(tld) = &args.tld else { return Ok(args.domains.clone()) };
+    let since =
+        args.changed_since.as_deref().map(|d| crate::time::Since::parse(d).map_err(|e| usage(format!("--changed-since `{d}`: {e}"))));
+    let since = since.transpose()?;
+    let (conn, zones) = super::open_zones(s, Some(tld))?;
+    let pick = match super::since_text(&conn, since)? {
+        Some(t) => Pick::ChangedSince(t),
+        None if args.all => Pick::All,
+        None => Pick::Latest,
+    };
+    Ok(crate::query::delegations::pick(&conn, &zones[0], &pick, args.limit)?)
+}
+
 /// The zones the database holds give their own servers: resolution of their children starts
 /// there, not at the root. Without a database, for a zone it lacks, or when no imported zone
 /// gives the servers' addresses, the walk starts at the root hints.
@@ -138,7 +161,7 @@ fn seed_from_zones(s: &Settings, r: &Resolver, names: &[hickory_proto::rr::Name]
             continue;
         }
         let mut servers = Vec::new();
-        for (name, ips) in crate::query::servers::apex(&conn, &text)? {
+        for (name, ips) in crate::query::delegations::apex(&conn, &text)? {
             let Ok(n) = parse_name(&name) else { continue };
             // A name no imported zone gives an address to is left to resolution.
             let ips: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();

@@ -4,9 +4,9 @@
 //! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
 
 pub mod check;
+pub mod delegations;
 mod host;
 pub mod series;
-pub mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -448,3 +448,74 @@ fn a_silent_server_is_asked_once_per_run_not_once_per_domain() {
     let edns = log[before..].lines().filter(|l| l.starts_with("query udp edns")).count();
     assert_eq!(edns, 2, "{}", &log[before..]);
 }
+
+/// `--tld`: the delegations the database picks. The newest version's added and modified ones
+/// by default (a daily run), those changed since a date, or all; `--limit` caps them.
+#[test]
+fn tld_picks_the_days_new_and_changed_delegations_from_the_database() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
+    let db = t.path("z.db");
+    let db = db.to_str().unwrap();
+    let day1 = lab.path("zones/lab.zone");
+    t.import_ok(db, &["--date", "2026-12-01", day1.to_str().unwrap()]);
+    // A first version has nothing to differ from: all its delegations are the day's new ones.
+    let first = t.run(&[
+        "--db",
+        db,
+        "--format",
+        "json",
+        "analyze",
+        "--tld",
+        "lab",
+        "--root-hints",
+        lab.path("hints").to_str().unwrap(),
+        "--allow-private",
+        "--test",
+        "ZONE/ZONE02",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3 + FAULTS.len() + 1, "{v}");
+    // Day 2: c1.lab gains a name server, c2.lab goes, new.lab comes.
+    let text = std::fs::read_to_string(&day1)
+        .unwrap()
+        .replace("2026120701", "2026120801")
+        .replace("c2 IN NS ns1.dns.zf.\nc2 IN NS ns2.dns.zf.\n", "");
+    let text = format!("{text}c1 IN NS ns3.dns.zf.\nnew IN NS ns1.dns.zf.\nnew IN NS ns2.dns.zf.\n");
+    let day2 = t.path("lab-day2.zone");
+    std::fs::write(&day2, text).unwrap();
+    t.import_ok(db, &["--date", "2026-12-02", "--max-removed", "100", day2.to_str().unwrap()]);
+    let hints = lab.path("hints");
+    let picked = |extra: &[&str]| -> Vec<String> {
+        let base = [
+            "--db",
+            db,
+            "--format",
+            "json",
+            "analyze",
+            "--root-hints",
+            hints.to_str().unwrap(),
+            "--allow-private",
+            "--tld",
+            "lab",
+            "--qps",
+            "1000",
+            "--test",
+            "ZONE/ZONE02",
+        ];
+        let out = t.run(&[&base[..], extra].concat());
+        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|r| r["domain"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(picked(&[]), ["c1.lab", "new.lab"]);
+    assert_eq!(picked(&["--changed-since", "2026-12-02"]), ["c1.lab", "new.lab"]);
+    // Everything day 1 added, still delegated, in name order; c2.lab is gone.
+    let since_day1 = picked(&["--changed-since", "2026-12-01"]);
+    assert!(since_day1.contains(&"c0.lab".to_string()) && !since_day1.contains(&"c2.lab".to_string()), "{since_day1:?}");
+    assert_eq!(picked(&["--all", "--limit", "2"]), ["axfr.lab", "badds.lab"]);
+    assert_eq!(picked(&["--changed-since", "2030-01-01"]), Vec::<String>::new());
+    // A zone the database lacks is an error, not an empty run.
+    let out = t.run(&["--db", db, "analyze", "--tld", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
