@@ -78,18 +78,19 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
     let started = std::time::Instant::now();
+    // Tasks are started as others finish, `--concurrency` at a time: a zone's worth of
+    // domains is not spawned at once.
     let results = rt.block_on(async {
-        let slots = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, name) in names.into_iter().enumerate() {
-            let (r, pick, und, slots) = (resolver.clone(), pick.clone(), undelegated.clone(), slots.clone());
-            tasks.spawn(async move {
-                let _slot = slots.acquire_owned().await.ok();
-                (i, analyze::analyze(&r, &name, und.as_ref(), &pick).await)
-            });
-        }
+        let mut todo = names.into_iter().enumerate();
         let mut done = Vec::with_capacity(total);
-        while let Some(r) = tasks.join_next().await {
+        loop {
+            while tasks.len() < args.concurrency.max(1) {
+                let Some((i, name)) = todo.next() else { break };
+                let (r, pick, und) = (resolver.clone(), pick.clone(), undelegated.clone());
+                tasks.spawn(async move { (i, analyze::analyze(&r, &name, und.as_ref(), &pick).await) });
+            }
+            let Some(r) = tasks.join_next().await else { break };
             done.push(r);
             tally.set(&format!("{}/{total} domains", done.len()), resolver.client().sent());
         }
