@@ -429,7 +429,7 @@ pub struct AnalyzeArgs {
     pub tests: Vec<String>,
     /// An undelegated test: these name servers instead of the parent's (NAME or NAME/IP;
     /// repeat for more)
-    #[arg(long = "ns", value_name = "NAME[/IP]")]
+    #[arg(long = "ns", value_name = "NAME[/IP]", conflicts_with = "tld")]
     pub ns: Vec<String>,
     /// With --ns: a DS record instead of the parent's (keytag,algorithm,type,digest in hex;
     /// repeat for more)

@@ -365,7 +365,7 @@ fn analyze_refuses_bad_input_with_exit_2() {
     let t = TestEnv::new();
     let garbage = t.path("hints");
     std::fs::write(&garbage, ". 3600 NS root.zf.\nthis is not a record\n").unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["analyze", "a b.lab"], "no blanks"),
         (&["analyze", "--ns", "ns1.example/999.1.1.1", "example.lab"], "`999.1.1.1` is not an IP address"),
         (&["analyze", "--ns", "ns 1.example", "example.lab"], "--ns `ns 1.example`"),
@@ -374,6 +374,7 @@ fn analyze_refuses_bad_input_with_exit_2() {
         (&["analyze", "--ns", "ns1.example", "--ds", "1,13,2,zz", "example.lab"], "the digest `zz` is not hexadecimal"),
         (&["analyze", "--ns", "ns1.example", "--ds", "1,13,2", "example.lab"], "four fields"),
         (&["analyze", "--ds", "1,13,2,ab", "example.lab"], "--ns"),
+        (&["analyze", "--tld", "lab", "--ns", "ns1.example"], "cannot be used with"),
     ];
     for (args, want) in cases {
         let out = t.run(args);
