@@ -23,14 +23,15 @@ mod zone;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::sync::OnceCell;
 
-use crate::dns::resolve::{Ns, Resolver, Trace};
+use crate::dns::client::Scope;
+use crate::dns::resolve::{Ns, Resolver};
 use crate::dns::{Exchange, Flags};
 
 /// A finding's severity, Zonemaster's levels in order.
@@ -203,7 +204,7 @@ pub async fn analyze(r: &Resolver, name: &Name, undelegated: Option<&Undelegated
         }
         dnssec::run(&z, &mut out, |case| pick.wants("DNSSEC", case)).await;
     }
-    let trace = std::mem::take(&mut *z.trace.lock().unwrap_or_else(PoisonError::into_inner));
+    let trace = z.trace.take_trace();
     Analysis { domain: text(name), findings: out.0, trace, elapsed: started.elapsed() }
 }
 
@@ -283,7 +284,7 @@ pub struct Zone<'a> {
     ns_names: OnceCell<Vec<Name>>,
     ns: OnceCell<Vec<Ns>>,
     child_names: OnceCell<Vec<Name>>,
-    trace: Trace,
+    trace: Scope,
 }
 
 impl<'a> Zone<'a> {
@@ -298,16 +299,14 @@ impl<'a> Zone<'a> {
             ns_names: OnceCell::new(),
             ns: OnceCell::new(),
             child_names: OnceCell::new(),
-            trace: Mutex::default(),
+            trace: Scope::of(name),
         }
     }
 
     /// Asks `ns`; None when no answer came (or the question was not sent).
     async fn query(&self, ns: &Ns, name: &Name, rtype: RecordType, flags: Flags) -> Option<Arc<Message>> {
-        let e = self.r.client().ask(ns.ip, name, rtype, flags).await;
-        let m = e.answer.as_ref().ok().map(|m| Arc::new(m.clone()));
-        self.trace.lock().unwrap_or_else(PoisonError::into_inner).push(e);
-        m
+        let e = self.trace.ask(self.r.client(), ns.ip, name, rtype, flags).await;
+        e.answer.as_ref().ok().map(|m| Arc::new(m.clone()))
     }
 
     /// `--ds`: the DS records that replace the parent's, in an undelegated test that gives them.

@@ -8,6 +8,10 @@
 //! - **A dead server costs its timeout once.** A server that did not answer over a transport
 //!   is not asked over it again in the run (Zonemaster's "blacklisting"): a registry's dead
 //!   host would otherwise cost its timeout once per domain it serves.
+//! - **Scoped.** Questions about the analysed domain itself (its name and names below it)
+//!   are cached in its [`Scope`] and dropped with it; only the questions domains share (name
+//!   server addresses, other zones) stay in the run's cache, so a run over a whole zone does
+//!   not keep every domain's answers.
 //! - **Guarded.** A question to a private or reserved address is not sent (unless allowed);
 //!   the address and why are kept for the report.
 
@@ -38,13 +42,14 @@ impl Default for Limits {
 }
 
 type Key = (IpAddr, Name, RecordType, Flags);
+type Cell = Arc<OnceCell<Arc<Exchange>>>;
 
 /// The shared engine: see the module's documentation.
 pub struct Client {
     opts: Options,
     limits: Limits,
     servers: Mutex<HashMap<IpAddr, Arc<Server>>>,
-    answers: Mutex<HashMap<Key, Arc<OnceCell<Arc<Exchange>>>>>,
+    answers: Mutex<HashMap<Key, Cell>>,
     refused: Mutex<BTreeMap<IpAddr, &'static str>>,
     sent: AtomicU64,
 }
@@ -83,11 +88,13 @@ impl Client {
 
     /// Asks `server` (port 53) for `name`/`rtype`, once per run: see the module's documentation.
     pub async fn ask(&self, server: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
-        let cell = {
-            let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-            answers.entry((server, name.clone(), rtype, flags)).or_default().clone()
-        };
+        let cell = cell(&self.answers, (server, name.clone(), rtype, flags));
         cell.get_or_init(|| self.send(server, name, rtype, flags)).await.clone()
+    }
+
+    /// Questions in the run's cache (answered or in flight).
+    pub fn cached(&self) -> usize {
+        self.answers.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     async fn send(&self, ip: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
@@ -150,5 +157,49 @@ impl Client {
     /// Questions sent so far (the cache's answers are not counted).
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+}
+
+fn cell(map: &Mutex<HashMap<Key, Cell>>, key: Key) -> Cell {
+    map.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default().clone()
+}
+
+/// One analysis's side of the client: the answers about its own domain (cached here, not in
+/// the run) and the transcript of every question it used.
+pub struct Scope {
+    own: Option<Name>,
+    answers: Mutex<HashMap<Key, Cell>>,
+    trace: Mutex<Vec<Arc<Exchange>>>,
+}
+
+impl Scope {
+    /// The scope of one domain's analysis.
+    pub fn of(own: &Name) -> Scope {
+        Scope { own: Some(own.to_lowercase()), answers: Mutex::default(), trace: Mutex::default() }
+    }
+
+    /// A scope that owns no name: every answer goes to the run's cache.
+    pub fn shared() -> Scope {
+        Scope { own: None, answers: Mutex::default(), trace: Mutex::default() }
+    }
+
+    /// Whether `name` is the scope's domain or below it.
+    pub fn owns(&self, name: &Name) -> bool {
+        self.own.as_ref().is_some_and(|o| o.zone_of(name))
+    }
+
+    /// As [`Client::ask`], with the answer cached here when the scope owns the name, and the
+    /// exchange added to the transcript.
+    pub async fn ask(&self, client: &Client, server: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
+        let key = (server, name.clone(), rtype, flags);
+        let cell = if self.owns(name) { cell(&self.answers, key) } else { cell(&client.answers, key) };
+        let e = cell.get_or_init(|| client.send(server, name, rtype, flags)).await.clone();
+        self.trace.lock().unwrap_or_else(PoisonError::into_inner).push(e.clone());
+        e
+    }
+
+    /// The transcript so far, taken out.
+    pub fn take_trace(&self) -> Vec<Arc<Exchange>> {
+        std::mem::take(&mut *self.trace.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

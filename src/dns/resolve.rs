@@ -15,12 +15,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::client::Client;
+use super::client::{Client, Scope};
 use super::hints::Hints;
-use super::{Exchange, Flags};
-
-/// The questions asked on behalf of one analysis, for its `--trace`.
-pub type Trace = Mutex<Vec<Arc<Exchange>>>;
+use super::Flags;
 
 /// Referrals followed in one walk at most.
 const MAX_REFERRALS: usize = 20;
@@ -115,19 +112,18 @@ impl Resolver {
     }
 
     /// Walks down to `name`/`rtype` from the closest cut at or above `start`.
-    pub async fn walk(&self, start: &Name, name: &Name, rtype: RecordType, trace: &Trace) -> Walk {
-        self.walk_at(start, name, rtype, &[], trace).await
+    pub async fn walk(&self, start: &Name, name: &Name, rtype: RecordType, scope: &Scope) -> Walk {
+        self.walk_at(start, name, rtype, &[], scope).await
     }
 
-    async fn walk_at(&self, start: &Name, name: &Name, rtype: RecordType, stack: &[Name], trace: &Trace) -> Walk {
+    async fn walk_at(&self, start: &Name, name: &Name, rtype: RecordType, stack: &[Name], scope: &Scope) -> Walk {
         let (mut zone, mut servers) = self.closest(start);
         let mut above = None;
         let mut seen = vec![zone.clone()];
         'referral: for _ in 0..MAX_REFERRALS {
             let mut candidate = None;
             for s in servers.iter().filter(|s| self.family_ok(s.ip)) {
-                let e = self.client.ask(s.ip, name, rtype, Flags::default()).await;
-                trace.lock().unwrap_or_else(PoisonError::into_inner).push(e.clone());
+                let e = scope.ask(&self.client, s.ip, name, rtype, Flags::default()).await;
                 let Ok(m) = &e.answer else { continue };
                 let m = Arc::new(m.clone());
                 let rcode = m.metadata.response_code;
@@ -139,8 +135,11 @@ impl Resolver {
                     if seen.contains(&cut) {
                         continue;
                     }
-                    let next = self.servers_for(&m, &names, stack, trace).await;
-                    self.cuts.lock().unwrap_or_else(PoisonError::into_inner).insert(cut.clone(), next.clone());
+                    let next = self.servers_for(&m, &names, stack, scope).await;
+                    // The analysed domain's own cut is its analysis's business, not the run's.
+                    if !scope.owns(&cut) {
+                        self.cuts.lock().unwrap_or_else(PoisonError::into_inner).insert(cut.clone(), next.clone());
+                    }
                     seen.push(cut.clone());
                     above = Some(std::mem::replace(&mut zone, cut));
                     servers = next;
@@ -157,11 +156,11 @@ impl Resolver {
     }
 
     /// The servers a referral names: each name with its glue, or its addresses looked up.
-    async fn servers_for(&self, m: &Message, names: &[Name], stack: &[Name], trace: &Trace) -> Vec<Ns> {
+    async fn servers_for(&self, m: &Message, names: &[Name], stack: &[Name], scope: &Scope) -> Vec<Ns> {
         let mut out = Vec::new();
         for n in names {
             let glue = addresses_in(m, n);
-            let ips = if glue.is_empty() { self.addresses_at(n, stack, trace).await } else { glue };
+            let ips = if glue.is_empty() { self.addresses_at(n, stack, scope).await } else { glue };
             out.extend(ips.into_iter().map(|ip| Ns { name: n.clone(), ip }));
         }
         out
@@ -169,17 +168,19 @@ impl Resolver {
 
     /// The addresses of `name` (A, then AAAA), looked up once a run; CNAMEs followed within
     /// the answer.
-    pub async fn addresses(&self, name: &Name, trace: &Trace) -> Vec<IpAddr> {
-        self.addresses_at(name, &[], trace).await
+    pub async fn addresses(&self, name: &Name, scope: &Scope) -> Vec<IpAddr> {
+        self.addresses_at(name, &[], scope).await
     }
 
     /// `stack` holds the names whose lookups wait on this one: a lookup that needs itself (a
     /// server named inside the zone it serves, without glue) gets no addresses instead of
     /// waiting on itself. Two tasks may look the same name up at once; the client's cache
     /// still sends each question once.
-    async fn addresses_at(&self, name: &Name, stack: &[Name], trace: &Trace) -> Vec<IpAddr> {
+    async fn addresses_at(&self, name: &Name, stack: &[Name], scope: &Scope) -> Vec<IpAddr> {
         let name = name.to_lowercase();
-        if let Some(ips) = self.addresses.lock().unwrap_or_else(PoisonError::into_inner).get(&name) {
+        // A server named inside the analysed domain is looked up for that analysis only.
+        let shared = !scope.owns(&name);
+        if let Some(ips) = self.addresses.lock().unwrap_or_else(PoisonError::into_inner).get(&name).filter(|_| shared) {
             return ips.clone();
         }
         if stack.contains(&name) || stack.len() > MAX_DEPTH {
@@ -192,7 +193,7 @@ impl Resolver {
             if rtype == RecordType::AAAA && !self.ipv6 {
                 continue;
             }
-            let w = Box::pin(self.walk_at(&name, &name, rtype, &inner, trace)).await;
+            let w = Box::pin(self.walk_at(&name, &name, rtype, &inner, scope)).await;
             if let Some(m) = &w.answer {
                 if rtype == RecordType::A && m.metadata.response_code == ResponseCode::NXDomain {
                     break;
@@ -202,24 +203,26 @@ impl Resolver {
         }
         ips.sort();
         ips.dedup();
-        self.addresses.lock().unwrap_or_else(PoisonError::into_inner).insert(name, ips.clone());
+        if shared {
+            self.addresses.lock().unwrap_or_else(PoisonError::into_inner).insert(name, ips.clone());
+        }
         ips
     }
 
     /// The answer to `name`/`rtype`, found from the root (Zonemaster's `recurse`).
-    pub async fn recurse(&self, name: &Name, rtype: RecordType, trace: &Trace) -> Option<Arc<Message>> {
-        self.walk(name, name, rtype, trace).await.answer
+    pub async fn recurse(&self, name: &Name, rtype: RecordType, scope: &Scope) -> Option<Arc<Message>> {
+        self.walk(name, name, rtype, scope).await.answer
     }
 
     /// The parent zone of `name`: the zone whose servers refer to it, found by walking down
     /// with SOA questions as Zonemaster does, with that zone's servers. None when no server
     /// on the way answered.
-    pub async fn parent(&self, name: &Name, trace: &Trace) -> Option<(Name, Vec<Ns>)> {
+    pub async fn parent(&self, name: &Name, scope: &Scope) -> Option<(Name, Vec<Ns>)> {
         if name.is_root() {
             let (z, s) = self.closest(name);
             return Some((z, s));
         }
-        let w = self.walk(&name.base_name(), name, RecordType::SOA, trace).await;
+        let w = self.walk(&name.base_name(), name, RecordType::SOA, scope).await;
         w.answer.as_ref()?;
         let name = name.to_lowercase();
         if w.zone == name {

@@ -520,3 +520,30 @@ fn tld_picks_the_days_new_and_changed_delegations_from_the_database() {
     let out = t.run(&["--db", db, "analyze", "--tld", "nope"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The run's answer cache keeps only what domains share (server addresses, other zones):
+/// each domain's own questions go with its analysis. Analysing 20 children leaves the same
+/// shared cache as analysing 2.
+#[test]
+fn the_runs_cache_does_not_grow_with_the_number_of_domains() {
+    use zonefeed::analyze::{analyze, Selection};
+    use zonefeed::dns::client::{Client, Limits};
+    use zonefeed::dns::resolve::Resolver;
+    use zonefeed::dns::{parse_name, Options};
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 20) else { return };
+    let hints = zonefeed::dns::hints::load(&lab.path("hints")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let cached_after = |n: usize| {
+        let opts = Options { allow_private: true, ..Options::default() };
+        let r = Resolver::new(std::sync::Arc::new(Client::new(opts, Limits { qps: 10_000, in_flight: 16 })), &hints, true, false);
+        for i in 0..n {
+            let a = rt.block_on(analyze(&r, &parse_name(&format!("c{i}.lab")).unwrap(), None, &Selection::all()));
+            assert!(a.findings.iter().any(|f| f.tag == "HAS_NAMESERVERS"), "c{i}.lab: {:?}", a.findings);
+        }
+        r.client().cached()
+    };
+    let (two, twenty) = (cached_after(2), cached_after(20));
+    assert!(two > 0);
+    assert_eq!(two, twenty, "the shared cache grew with the domains");
+}
