@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{RData, RecordType};
 
@@ -14,28 +14,38 @@ use crate::dns::Flags;
 /// Zonemaster 4.6.2's SERIAL_MAX_VARIATION.
 const SERIAL_MAX_VARIATION: u32 = 0;
 
-/// Each server's SOA for the zone, the delegation's servers then the child's, each once, with
-/// NO_RESPONSE and NO_RESPONSE_SOA_QUERY said as they come.
-async fn soas(z: &Zone<'_>, tc: &'static str, out: &mut Out) -> Vec<(Ns, SOA)> {
-    let mut seen: Vec<Ns> = Vec::new();
-    let mut got = Vec::new();
+/// Each server's reading of its answer to `rtype` for the zone: the delegation's servers then
+/// the child's, a server counted once its answer was read. NO_RESPONSE for a server that does
+/// not answer and `missing` for an answer `read` finds nothing in, said as they come.
+async fn read_each<T>(
+    z: &Zone<'_>,
+    tc: &'static str,
+    rtype: RecordType,
+    missing: &'static str,
+    out: &mut Out,
+    read: impl Fn(&Message) -> Option<T>,
+) -> Vec<(Ns, T)> {
+    let mut got: Vec<(Ns, T)> = Vec::new();
     for ns in z.glue_then_ns().await {
-        if seen.contains(&ns) || !z.ip_ok(&ns) {
+        if got.iter().any(|(n, _)| *n == ns) || !z.ip_ok(&ns) {
             continue;
         }
-        let Some(m) = z.query(&ns, &z.name, RecordType::SOA, Flags::default()).await else {
+        let Some(m) = z.query(&ns, &z.name, rtype, Flags::default()).await else {
             out.add(tc, "NO_RESPONSE", [("ns", ns.to_string())]);
             continue;
         };
-        match soa(&records(&m, RecordType::SOA, Some(&z.name), Section::All)) {
-            None => out.add(tc, "NO_RESPONSE_SOA_QUERY", [("ns", ns.to_string())]),
-            Some(s) => {
-                seen.push(ns.clone());
-                got.push((ns, s.clone()));
-            }
+        match read(&m) {
+            None => out.add(tc, missing, [("ns", ns.to_string())]),
+            Some(v) => got.push((ns, v)),
         }
     }
     got
+}
+
+/// Each server's SOA for the zone, as [`read_each`] reads it.
+async fn soas(z: &Zone<'_>, tc: &'static str, out: &mut Out) -> Vec<(Ns, SOA)> {
+    let read = |m: &Message| soa(&records(m, RecordType::SOA, Some(&z.name), Section::All)).cloned();
+    read_each(z, tc, RecordType::SOA, "NO_RESPONSE_SOA_QUERY", out, read).await
 }
 
 fn group<K: Ord>(v: impl IntoIterator<Item = (K, String)>) -> BTreeMap<K, Vec<String>> {
@@ -82,7 +92,7 @@ pub async fn consistency01(z: &Zone<'_>, out: &mut Out) {
 pub async fn consistency02(z: &Zone<'_>, out: &mut Out) {
     const TC: &str = "CONSISTENCY02";
     let rnames = group(soas(z, TC, out).await.into_iter().map(|(ns, s)| (text(&s.rname), ns.to_string())));
-    one_or_many(out, TC, &rnames, ("ONE_SOA_RNAME", "MULTIPLE_SOA_RNAMES", "SOA_RNAME"), "rname");
+    one_or_many(out, TC, &rnames, ("ONE_SOA_RNAME", "MULTIPLE_SOA_RNAMES", "SOA_RNAME"), ("rname", "ns_list"));
 }
 
 /// CONSISTENCY03: one set of SOA timers.
@@ -109,7 +119,7 @@ pub async fn consistency03(z: &Zone<'_>, out: &mut Out) {
 pub async fn consistency06(z: &Zone<'_>, out: &mut Out) {
     const TC: &str = "CONSISTENCY06";
     let mnames = group(soas(z, TC, out).await.into_iter().map(|(ns, s)| (text(&s.mname), ns.to_string())));
-    one_or_many(out, TC, &mnames, ("ONE_SOA_MNAME", "MULTIPLE_SOA_MNAMES", "SOA_MNAME"), "mname");
+    one_or_many(out, TC, &mnames, ("ONE_SOA_MNAME", "MULTIPLE_SOA_MNAMES", "SOA_MNAME"), ("mname", "ns_list"));
 }
 
 fn one_or_many(
@@ -117,7 +127,7 @@ fn one_or_many(
     tc: &'static str,
     m: &BTreeMap<String, Vec<String>>,
     tags: (&'static str, &'static str, &'static str),
-    arg: &'static str,
+    (arg, servers_arg): (&'static str, &'static str),
 ) {
     match m.len() {
         0 => {}
@@ -125,7 +135,7 @@ fn one_or_many(
         n => {
             out.add(tc, tags.1, [("count", n.to_string())]);
             for (k, servers) in m {
-                out.add(tc, tags.2, [(arg, k.clone()), ("ns_list", servers.join(";"))]);
+                out.add(tc, tags.2, [(arg, k.clone()), (servers_arg, servers.join(";"))]);
             }
         }
     }
@@ -134,36 +144,15 @@ fn one_or_many(
 /// CONSISTENCY04: one NS set.
 pub async fn consistency04(z: &Zone<'_>, out: &mut Out) {
     const TC: &str = "CONSISTENCY04";
-    let mut seen: Vec<Ns> = Vec::new();
-    let mut sets: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ns in z.glue_then_ns().await {
-        if seen.contains(&ns) || !z.ip_ok(&ns) {
-            continue;
-        }
-        let Some(m) = z.query(&ns, &z.name, RecordType::NS, Flags::default()).await else {
-            out.add(TC, "NO_RESPONSE", [("ns", ns.to_string())]);
-            continue;
-        };
-        let names = ns_names(&records(&m, RecordType::NS, Some(&z.name), Section::All));
-        if names.is_empty() {
-            out.add(TC, "NO_RESPONSE_NS_QUERY", [("ns", ns.to_string())]);
-            continue;
-        }
+    let read = |m: &Message| {
+        let names = ns_names(&records(m, RecordType::NS, Some(&z.name), Section::All));
         let mut names: Vec<String> = names.iter().map(text).collect();
         names.sort();
-        sets.entry(names.join(";")).or_default().push(ns.to_string());
-        seen.push(ns);
-    }
-    match sets.len() {
-        0 => {}
-        1 => out.add(TC, "ONE_NS_SET", [("nsname_list", sets.keys().next().cloned().unwrap_or_default())]),
-        n => {
-            out.add(TC, "MULTIPLE_NS_SET", [("count", n.to_string())]);
-            for (set, servers) in &sets {
-                out.add(TC, "NS_SET", [("nsname_list", set.clone()), ("servers", servers.join(";"))]);
-            }
-        }
-    }
+        (!names.is_empty()).then(|| names.join(";"))
+    };
+    let sets =
+        group(read_each(z, TC, RecordType::NS, "NO_RESPONSE_NS_QUERY", out, read).await.into_iter().map(|(ns, set)| (set, ns.to_string())));
+    one_or_many(out, TC, &sets, ("ONE_NS_SET", "MULTIPLE_NS_SET", "NS_SET"), ("nsname_list", "servers"));
 }
 
 /// What a server says about the addresses of `name`, as CONSISTENCY05 reads it: Err(tag) for

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, DS, RRSIG};
 use hickory_proto::dnssec::{Algorithm, PublicKey, Verifier};
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::{list, text, Out, Zone};
+use super::{authoritative, list, text, Out, Zone};
 use crate::dns::resolve::Ns;
 use crate::dns::Flags;
 
@@ -41,46 +41,59 @@ pub async fn run(z: &Zone<'_>, out: &mut Out, wants: impl Fn(&str) -> bool) {
         dnssec05(z, out).await;
     }
     if wants("DNSSEC08") {
-        signatures(z, out, "DNSSEC08", RecordType::DNSKEY).await;
+        signatures(z, out, &DS08).await;
     }
     if wants("DNSSEC09") {
-        signatures(z, out, "DNSSEC09", RecordType::SOA).await;
+        signatures(z, out, &DS09).await;
     }
     if wants("DNSSEC11") {
         dnssec11(z, out).await;
     }
 }
 
-fn dnskeys(m: &Message, name: Option<&Name>) -> Vec<DNSKEY> {
+/// What `pick` takes from the DNSSEC records of `m`'s answer section (owned by `name` when
+/// given).
+fn dnssec_data<T>(m: &Message, name: Option<&Name>, pick: impl Fn(&DNSSECRData) -> Option<T>) -> Vec<T> {
     m.answers
         .iter()
         .filter(|r| name.is_none_or(|n| r.name == *n))
         .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k.clone()),
+            RData::DNSSEC(d) => pick(d),
             _ => None,
         })
         .collect()
+}
+
+fn dnskeys(m: &Message, name: Option<&Name>) -> Vec<DNSKEY> {
+    dnssec_data(m, name, |d| match d {
+        DNSSECRData::DNSKEY(k) => Some(k.clone()),
+        _ => None,
+    })
 }
 
 fn dss(m: &Message, name: &Name) -> Vec<DS> {
-    m.answers
-        .iter()
-        .filter(|r| r.name == *name)
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
-            _ => None,
-        })
-        .collect()
+    dnssec_data(m, Some(name), |d| match d {
+        DNSSECRData::DS(ds) => Some(ds.clone()),
+        _ => None,
+    })
 }
 
 fn rrsigs(m: &Message) -> Vec<RRSIG> {
-    m.answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
+    dnssec_data(m, None, |d| match d {
+        DNSSECRData::RRSIG(sig) => Some(sig.clone()),
+        _ => None,
+    })
+}
+
+/// Findings by tag, then by key tag: the server addresses that gave each.
+type ByKey = BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>>;
+
+fn add_by_key(out: &mut Out, tc: &'static str, found: &ByKey) {
+    for (tag, by) in found {
+        for (keytag, ips) in by {
+            out.add(tc, tag, [("keytag", keytag.to_string()), ("ns_ip_list", list(ips))]);
+        }
+    }
 }
 
 fn key_tag(k: &DNSKEY) -> u16 {
@@ -93,7 +106,7 @@ fn algorithm_of(k: &DNSKEY) -> u8 {
 
 /// An authoritative NOERROR answer with EDNS and the DO bit, as the DNSSEC cases require.
 fn dnssec_answer(m: &Message) -> bool {
-    m.metadata.response_code == ResponseCode::NoError && m.metadata.authoritative && m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)
+    authoritative(m) && m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)
 }
 
 /// The first answer from the zone's own servers (Zonemaster's `query_one`).
@@ -245,7 +258,7 @@ async fn dnssec02(z: &Zone<'_>, out: &mut Out) {
     if ds.is_empty() {
         return;
     }
-    let mut found: BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>> = BTreeMap::new();
+    let mut found = ByKey::new();
     let mut note = |tag: &'static str, keytag: u16, ip: &str| {
         found.entry(tag).or_default().entry(keytag).or_default().insert(ip.to_string());
     };
@@ -300,11 +313,7 @@ async fn dnssec02(z: &Zone<'_>, out: &mut Out) {
             }
         }
     }
-    for (tag, by) in &found {
-        for (keytag, ips) in by {
-            out.add(TC, tag, [("keytag", keytag.to_string()), ("ns_ip_list", list(ips))]);
-        }
-    }
+    add_by_key(out, TC, &found);
     let no_key: Vec<&String> = responding.iter().filter(|ip| !key_ok.contains(*ip)).collect();
     let no_sig: Vec<&String> = responding.iter().filter(|ip| !sig_ok.contains(*ip)).collect();
     if !no_key.is_empty() {
@@ -334,18 +343,11 @@ fn serial_lt(a: u32, b: u32) -> bool {
 async fn dnssec03(z: &Zone<'_>, out: &mut Out) {
     const TC: &str = "DNSSEC03";
     let p = child_one(z, RecordType::NSEC3PARAM, DNSSEC).await;
-    let params: Vec<u16> = p
-        .as_ref()
-        .map(|(m, _)| {
-            m.answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::DNSSEC(DNSSECRData::NSEC3PARAM(n)) => Some(n.iterations()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let iterations = |d: &DNSSECRData| match d {
+        DNSSECRData::NSEC3PARAM(n) => Some(n.iterations()),
+        _ => None,
+    };
+    let params: Vec<u16> = p.as_ref().map(|(m, _)| dnssec_data(m, None, iterations)).unwrap_or_default();
     if params.is_empty() {
         let server = p.map_or("<no response>".to_string(), |(_, ns)| ns.ip.to_string());
         out.add(TC, "NO_NSEC3PARAM", [("server", server)]);
@@ -451,15 +453,49 @@ async fn dnssec05(z: &Zone<'_>, out: &mut Out) {
     }
 }
 
-/// DNSSEC08 (the DNSKEY RRset) and DNSSEC09 (the SOA RRset): signed, in time, by a key of
-/// the zone.
-async fn signatures(z: &Zone<'_>, out: &mut Out, tc: &'static str, rtype: RecordType) {
-    let p = if tc == "DNSSEC08" { "DS08" } else { "DS09" };
+/// The tags of DNSSEC08 (the DNSKEY RRset) and DNSSEC09 (the SOA RRset): the same findings
+/// about different RRsets.
+struct SigTags {
+    case: &'static str,
+    rtype: RecordType,
+    missing: &'static str,
+    not_yet_valid: &'static str,
+    expired: &'static str,
+    algorithm: &'static str,
+    no_key: &'static str,
+    invalid: &'static str,
+}
+
+const DS08: SigTags = SigTags {
+    case: "DNSSEC08",
+    rtype: RecordType::DNSKEY,
+    missing: "DS08_MISSING_RRSIG_IN_RESPONSE",
+    not_yet_valid: "DS08_DNSKEY_RRSIG_NOT_YET_VALID",
+    expired: "DS08_DNSKEY_RRSIG_EXPIRED",
+    algorithm: "DS08_ALGO_NOT_SUPPORTED_BY_ZM",
+    no_key: "DS08_NO_MATCHING_DNSKEY",
+    invalid: "DS08_RRSIG_NOT_VALID_BY_DNSKEY",
+};
+
+const DS09: SigTags = SigTags {
+    case: "DNSSEC09",
+    rtype: RecordType::SOA,
+    missing: "DS09_MISSING_RRSIG_IN_RESPONSE",
+    not_yet_valid: "DS09_SOA_RRSIG_NOT_YET_VALID",
+    expired: "DS09_SOA_RRSIG_EXPIRED",
+    algorithm: "DS09_ALGO_NOT_SUPPORTED_BY_ZM",
+    no_key: "DS09_NO_MATCHING_DNSKEY",
+    invalid: "DS09_RRSIG_NOT_VALID_BY_DNSKEY",
+};
+
+/// DNSSEC08 and DNSSEC09: the RRset `t` names is signed, in time, by a key of the zone.
+async fn signatures(z: &Zone<'_>, out: &mut Out, t: &SigTags) {
+    let rtype = t.rtype;
     let mut missing = BTreeSet::new();
-    let mut found: BTreeMap<&'static str, BTreeMap<u16, BTreeSet<String>>> = BTreeMap::new();
+    let mut found = ByKey::new();
     for ns in zone_servers(z).await {
         let Some(km) = z.query(&ns, &z.name, RecordType::DNSKEY, DNSSEC).await else { continue };
-        if km.metadata.response_code != ResponseCode::NoError || !km.metadata.authoritative || dnskeys(&km, Some(&z.name)).is_empty() {
+        if !authoritative(&km) || dnskeys(&km, Some(&z.name)).is_empty() {
             continue;
         }
         let keys = dnskeys(&km, None);
@@ -468,7 +504,7 @@ async fn signatures(z: &Zone<'_>, out: &mut Out, tc: &'static str, rtype: Record
         } else {
             let Some(m) = z.query(&ns, &z.name, rtype, DNSSEC).await else { continue };
             let has = m.answers.iter().any(|r| r.name == z.name && r.record_type() == rtype);
-            if m.metadata.response_code != ResponseCode::NoError || !m.metadata.authoritative || !has {
+            if !authoritative(&m) || !has {
                 continue;
             }
             m
@@ -484,35 +520,15 @@ async fn signatures(z: &Zone<'_>, out: &mut Out, tc: &'static str, rtype: Record
         for s in &sigs {
             let i = s.input();
             let tag = if serial_lt(now, i.sig_inception.get()) {
-                if tc == "DNSSEC08" {
-                    "DS08_DNSKEY_RRSIG_NOT_YET_VALID"
-                } else {
-                    "DS09_SOA_RRSIG_NOT_YET_VALID"
-                }
+                t.not_yet_valid
             } else if serial_lt(i.sig_expiration.get(), now) {
-                if tc == "DNSSEC08" {
-                    "DS08_DNSKEY_RRSIG_EXPIRED"
-                } else {
-                    "DS09_SOA_RRSIG_EXPIRED"
-                }
+                t.expired
             } else if !i.algorithm.is_supported() {
-                if tc == "DNSSEC08" {
-                    "DS08_ALGO_NOT_SUPPORTED_BY_ZM"
-                } else {
-                    "DS09_ALGO_NOT_SUPPORTED_BY_ZM"
-                }
+                t.algorithm
             } else if !keys.iter().any(|k| key_tag(k) == i.key_tag) {
-                if tc == "DNSSEC08" {
-                    "DS08_NO_MATCHING_DNSKEY"
-                } else {
-                    "DS09_NO_MATCHING_DNSKEY"
-                }
+                t.no_key
             } else if !verifies(z, s, &records, &keys) {
-                if tc == "DNSSEC08" {
-                    "DS08_RRSIG_NOT_VALID_BY_DNSKEY"
-                } else {
-                    "DS09_RRSIG_NOT_VALID_BY_DNSKEY"
-                }
+                t.invalid
             } else {
                 continue;
             };
@@ -520,14 +536,9 @@ async fn signatures(z: &Zone<'_>, out: &mut Out, tc: &'static str, rtype: Record
         }
     }
     if !missing.is_empty() {
-        let tag = if p == "DS08" { "DS08_MISSING_RRSIG_IN_RESPONSE" } else { "DS09_MISSING_RRSIG_IN_RESPONSE" };
-        out.add(tc, tag, [("ns_ip_list", list(&missing))]);
+        out.add(t.case, t.missing, [("ns_ip_list", list(&missing))]);
     }
-    for (tag, by) in &found {
-        for (keytag, ips) in by {
-            out.add(tc, tag, [("keytag", keytag.to_string()), ("ns_ip_list", list(ips))]);
-        }
-    }
+    add_by_key(out, t.case, &found);
 }
 
 /// DNSSEC11: every parent server agrees on the DS, and a zone with DS is signed on every
@@ -548,7 +559,7 @@ async fn dnssec11(z: &Zone<'_>, out: &mut Out) {
             };
             let ip = ns.ip.to_string();
             match m {
-                Some(m) if m.metadata.response_code == ResponseCode::NoError && m.metadata.authoritative => {
+                Some(m) if authoritative(&m) => {
                     if dss(&m, &z.name).is_empty() {
                         without.push(ip)
                     } else {
@@ -576,7 +587,7 @@ async fn dnssec11(z: &Zone<'_>, out: &mut Out) {
     for ns in zone_servers(z).await {
         let Some(soa) = z.query(&ns, &z.name, RecordType::SOA, Flags::default()).await else { continue };
         let has_soa = soa.answers.iter().any(|r| r.name == z.name && r.record_type() == RecordType::SOA);
-        if soa.metadata.response_code != ResponseCode::NoError || !soa.metadata.authoritative || !has_soa {
+        if !authoritative(&soa) || !has_soa {
             continue;
         }
         let m = match z.query(&ns, &z.name, RecordType::DNSKEY, Flags::default()).await {
@@ -585,7 +596,7 @@ async fn dnssec11(z: &Zone<'_>, out: &mut Out) {
         };
         let ip = ns.ip.to_string();
         match m {
-            Some(m) if m.metadata.response_code == ResponseCode::NoError && m.metadata.authoritative => {
+            Some(m) if authoritative(&m) => {
                 if dnskeys(&m, Some(&z.name)).is_empty() {
                     unsigned.push(ip)
                 } else {

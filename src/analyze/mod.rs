@@ -306,7 +306,7 @@ impl<'a> Zone<'a> {
     /// Asks `ns`; None when no answer came (or the question was not sent).
     async fn query(&self, ns: &Ns, name: &Name, rtype: RecordType, flags: Flags) -> Option<Arc<Message>> {
         let e = self.trace.ask(self.r.client(), ns.ip, name, rtype, flags).await;
-        e.answer.as_ref().ok().map(|m| Arc::new(m.clone()))
+        e.answer.as_ref().ok().cloned()
     }
 
     /// `--ds`: the DS records that replace the parent's, in an undelegated test that gives them.
@@ -419,9 +419,7 @@ impl<'a> Zone<'a> {
 
     /// Methods 4 and 5: the delegation's servers then the child's, each once.
     async fn all_ns(&self) -> Vec<Ns> {
-        let mut all = self.glue().await.to_vec();
-        all.extend(self.ns().await.iter().cloned());
-        let mut all = dedup(all);
+        let mut all = dedup(self.glue_then_ns().await);
         all.sort_by_key(|n| n.to_string());
         all
     }
@@ -512,6 +510,11 @@ fn kind(m: &Message) -> Kind {
         ResponseCode::NoError => Kind::NoData,
         _ => Kind::Other,
     }
+}
+
+/// An authoritative NOERROR answer.
+fn authoritative(m: &Message) -> bool {
+    m.metadata.response_code == ResponseCode::NoError && m.metadata.authoritative
 }
 
 /// An rcode as Zonemaster names it.

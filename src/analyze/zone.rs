@@ -7,7 +7,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use super::{list, records, soa, text, Out, Section, Zone};
+use super::{authoritative, list, records, soa, text, Out, Section, Zone};
 use crate::dns::resolve::Ns;
 use crate::dns::Flags;
 
@@ -45,7 +45,7 @@ pub async fn zone01(z: &Zone<'_>, out: &mut Out) {
     for ns in z.all_ns().await.iter().filter(|n| z.ip_ok(n)) {
         let Some(m) = z.query(ns, &z.name, RecordType::SOA, Flags::default()).await else { continue };
         let soas = records(&m, RecordType::SOA, Some(&z.name), Section::All);
-        if m.metadata.response_code != ResponseCode::NoError || !m.metadata.authoritative || soas.is_empty() {
+        if !authoritative(&m) || soas.is_empty() {
             continue;
         }
         for r in &soas {
@@ -286,10 +286,7 @@ pub async fn zone09(z: &Zone<'_>, out: &mut Out) {
             continue;
         }
         let Some(p1) = z.query(&ns, &z.name, RecordType::SOA, Flags::default()).await else { continue };
-        if p1.metadata.response_code != ResponseCode::NoError
-            || !p1.metadata.authoritative
-            || records(&p1, RecordType::SOA, Some(&z.name), Section::All).is_empty()
-        {
+        if !authoritative(&p1) || records(&p1, RecordType::SOA, Some(&z.name), Section::All).is_empty() {
             continue;
         }
         let ip = ns.ip.to_string();

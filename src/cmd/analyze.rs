@@ -14,6 +14,7 @@ use crate::dns::resolve::Resolver;
 use crate::dns::{hints, parse_name, Options};
 use crate::progress::{Mode, Tally};
 use crate::query::delegations::Pick;
+use rusqlite::Connection;
 
 /// One domain's report, as printed.
 #[derive(serde::Serialize)]
@@ -40,8 +41,17 @@ struct TraceLine {
 
 pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     let keys = &s.config.keys;
+    // The database, when there is one (--tld needs it): read once, for the delegations --tld
+    // picks and for the servers of the zones it holds.
+    let db = if args.tld.is_some() || s.db.exists() {
+        let conn = super::open_query_db(s)?;
+        let current = crate::store::current_zones(&conn)?;
+        Some((conn, current))
+    } else {
+        None
+    };
     let mut names = Vec::new();
-    for d in &delegations(s, args)? {
+    for d in &delegations(db.as_ref(), args)? {
         names.push(parse_name(d).map_err(|e| usage(e.to_string()))?);
     }
     if names.is_empty() {
@@ -73,7 +83,9 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
     }
     let resolver = Arc::new(Resolver::new(Arc::new(Client::new(opts, limits)), &hints, ipv4, ipv6));
-    seed_from_zones(s, &resolver, &names)?;
+    if let Some((conn, current)) = &db {
+        seed_from_zones(conn, current, &resolver, &names)?;
+    }
     let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
@@ -130,29 +142,24 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
 }
 
 /// The domains named, or those of `--tld` that the database picks.
-fn delegations(s: &Settings, args: &AnalyzeArgs) -> anyhow::Result<Vec<String>> {
-    let Some(tld) = &args.tld else { return Ok(args.domains.clone()) };
+fn delegations(db: Option<&(Connection, Vec<String>)>, args: &AnalyzeArgs) -> anyhow::Result<Vec<String>> {
+    let (Some(tld), Some((conn, current))) = (&args.tld, db) else { return Ok(args.domains.clone()) };
     let since =
         args.changed_since.as_deref().map(|d| crate::time::Since::parse(d).map_err(|e| usage(format!("--changed-since `{d}`: {e}"))));
     let since = since.transpose()?;
-    let (conn, zones) = super::open_zones(s, Some(tld))?;
-    let pick = match super::since_text(&conn, since)? {
+    let zone = super::known_zone(current, tld)?;
+    let pick = match super::since_text(conn, since)? {
         Some(t) => Pick::ChangedSince(t),
         None if args.all => Pick::All,
         None => Pick::Latest,
     };
-    Ok(crate::query::delegations::pick(&conn, &zones[0], &pick, args.limit)?)
+    Ok(crate::query::delegations::pick(conn, &zone, &pick, args.limit)?)
 }
 
 /// The zones the database holds give their own servers: resolution of their children starts
-/// there, not at the root. Without a database, for a zone it lacks, or when no imported zone
-/// gives the servers' addresses, the walk starts at the root hints.
-fn seed_from_zones(s: &Settings, r: &Resolver, names: &[hickory_proto::rr::Name]) -> anyhow::Result<()> {
-    if !s.db.exists() {
-        return Ok(());
-    }
-    let conn = super::open_query_db(s)?;
-    let current = crate::store::current_zones(&conn)?;
+/// there, not at the root. For a zone it lacks, or when no imported zone gives the servers'
+/// addresses, the walk starts at the root hints.
+fn seed_from_zones(conn: &Connection, current: &[String], r: &Resolver, names: &[hickory_proto::rr::Name]) -> anyhow::Result<()> {
     let mut tlds: Vec<hickory_proto::rr::Name> = names.iter().filter(|n| n.num_labels() > 1).map(|n| n.trim_to(1)).collect();
     tlds.sort();
     tlds.dedup();
@@ -162,7 +169,7 @@ fn seed_from_zones(s: &Settings, r: &Resolver, names: &[hickory_proto::rr::Name]
             continue;
         }
         let mut servers = Vec::new();
-        for (name, ips) in crate::query::delegations::apex(&conn, &text)? {
+        for (name, ips) in crate::query::delegations::apex(conn, &text)? {
             let Ok(n) = parse_name(&name) else { continue };
             // A name no imported zone gives an address to is left to resolution.
             let ips: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();

@@ -82,16 +82,6 @@ impl Client {
         }
     }
 
-    pub fn options(&self) -> &Options {
-        &self.opts
-    }
-
-    /// Asks `server` (port 53) for `name`/`rtype`, once per run: see the module's documentation.
-    pub async fn ask(&self, server: IpAddr, name: &Name, rtype: RecordType, flags: Flags) -> Arc<Exchange> {
-        let cell = cell(&self.answers, (server, name.clone(), rtype, flags));
-        cell.get_or_init(|| self.send(server, name, rtype, flags)).await.clone()
-    }
-
     /// Questions in the run's cache (answered or in flight).
     pub fn cached(&self) -> usize {
         self.answers.lock().unwrap_or_else(PoisonError::into_inner).len()
@@ -167,7 +157,7 @@ fn cell(map: &Mutex<HashMap<Key, Cell>>, key: Key) -> Cell {
 /// One analysis's side of the client: the answers about its own domain (cached here, not in
 /// the run) and the transcript of every question it used.
 pub struct Scope {
-    own: Option<Name>,
+    own: Name,
     answers: Mutex<HashMap<Key, Cell>>,
     trace: Mutex<Vec<Arc<Exchange>>>,
 }
@@ -175,17 +165,12 @@ pub struct Scope {
 impl Scope {
     /// The scope of one domain's analysis.
     pub fn of(own: &Name) -> Scope {
-        Scope { own: Some(own.to_lowercase()), answers: Mutex::default(), trace: Mutex::default() }
-    }
-
-    /// A scope that owns no name: every answer goes to the run's cache.
-    pub fn shared() -> Scope {
-        Scope { own: None, answers: Mutex::default(), trace: Mutex::default() }
+        Scope { own: own.to_lowercase(), answers: Mutex::default(), trace: Mutex::default() }
     }
 
     /// Whether `name` is the scope's domain or below it.
     pub fn owns(&self, name: &Name) -> bool {
-        self.own.as_ref().is_some_and(|o| o.zone_of(name))
+        self.own.zone_of(name)
     }
 
     /// As [`Client::ask`], with the answer cached here when the scope owns the name, and the

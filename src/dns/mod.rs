@@ -84,7 +84,8 @@ pub struct Exchange {
     pub rtype: RecordType,
     pub transport: Transport,
     pub elapsed: Duration,
-    pub answer: Result<Message, DnsError>,
+    /// Shared, not copied, by every analysis that reads it.
+    pub answer: Result<std::sync::Arc<Message>, DnsError>,
 }
 
 /// Asks `server` for `name`/`rtype`: over UDP (again over TCP when the answer is truncated),
@@ -105,7 +106,7 @@ pub async fn ask(server: SocketAddr, name: &Name, rtype: RecordType, opts: &Opti
             r
         }
     };
-    Exchange { server, name: name.clone(), rtype, transport, elapsed: started.elapsed(), answer }
+    Exchange { server, name: name.clone(), rtype, transport, elapsed: started.elapsed(), answer: answer.map(std::sync::Arc::new) }
 }
 
 /// The query message: recursion wanted only when asked (the engine asks authoritative

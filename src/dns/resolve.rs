@@ -124,8 +124,7 @@ impl Resolver {
             let mut candidate = None;
             for s in servers.iter().filter(|s| self.family_ok(s.ip)) {
                 let e = scope.ask(&self.client, s.ip, name, rtype, Flags::default()).await;
-                let Ok(m) = &e.answer else { continue };
-                let m = Arc::new(m.clone());
+                let Ok(m) = e.answer.as_ref().map(Arc::clone) else { continue };
                 let rcode = m.metadata.response_code;
                 if rcode == ResponseCode::Refused || rcode == ResponseCode::ServFail {
                     candidate = Some(m);
