@@ -302,15 +302,20 @@ pub struct DomainArgs {
 
 /// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
 /// matches the name and everything under it; or --contains WORD, --glob 'pay*pal*'; or pivot
-/// on name servers: --ns HOST, --provider DOMAIN, --ip ADDRESS.
+/// on name servers: --ns HOST, --provider DOMAIN, --ip ADDRESS; or --finding TAG: the domains
+/// whose latest kept analysis (`analyze --tld`) has a Zonemaster finding with that tag.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed search .co.uk --limit 20\n  zonefeed search --contains paypal --tld com\n  \
 zonefeed search --glob 'pay*pa1*' --format tsv\n  zonefeed search --ns ns1.example.net --at 2026-11-02\n  \
-zonefeed search --provider cloudflare.com --limit 0 | wc -l\n  zonefeed search --ip 192.0.2.53")]
+zonefeed search --provider cloudflare.com --limit 0 | wc -l\n  zonefeed search --ip 192.0.2.53\n  \
+zonefeed search --finding NS_FAILED --tld xyz --format tsv   # lame delegations now")]
 pub struct SearchArgs {
     /// A name, or a leading-dot suffix
-    #[arg(value_name = "QUERY", required_unless_present_any = ["contains", "glob", "ns", "provider", "ip"])]
+    #[arg(value_name = "QUERY", required_unless_present_any = ["contains", "glob", "ns", "provider", "ip", "finding"])]
     pub query: Option<String>,
+    /// Domains whose latest kept analysis has a finding with this tag (NS_FAILED, ...)
+    #[arg(long, value_name = "TAG", conflicts_with_all = ["query", "contains", "glob", "ns", "provider", "ip", "at"])]
+    pub finding: Option<String>,
     /// Domains delegated to this name server
     #[arg(long, value_name = "HOST", conflicts_with_all = ["query", "contains", "glob", "provider", "ip"])]
     pub ns: Option<String>,
@@ -393,12 +398,18 @@ pub struct CheckArgs {
 /// ZONE01-10. Domains run
 /// at once, within a limit per server address (--qps, --in-flight). Private, loopback and
 /// reserved addresses are not asked unless --allow-private; the report names each one skipped.
+///
+/// With --tld the results are kept in the database: each domain's analysis, its findings over
+/// time (`domain NAME`, `search --finding TAG`), and a delegation_broken or delegation_fixed
+/// event when its worst level crosses ERROR. A run that is stopped is finished by the next
+/// `analyze --tld` of that zone. --test and --no-store analyse without keeping.
 /// Config keys: dns.qps, dns.in_flight, dns.timeout_seconds, dns.root_hints, dns.allow_private.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed analyze example.com\n  zonefeed analyze example.com --level warning --fail-on error\n  \
 zonefeed analyze example.com --test CONSISTENCY --test ZONE/ZONE01\n  \
 zonefeed analyze --tld xyz                  # the delegations today's import added or changed\n  \
 zonefeed analyze --tld xyz --changed-since 7d --fail-on error\n  \
+zonefeed analyze --tld xyz --all --limit 1000 --format jsonl   # kept: see `zonefeed changes --kind delegation_broken`\n  \
 zonefeed analyze example.com --ns ns1.newprovider.net --ns ns2.newprovider.net/192.0.2.53   # before a move\n  \
 zonefeed --format jsonl analyze $(cat domains.txt) --trace")]
 pub struct AnalyzeArgs {
@@ -418,6 +429,9 @@ pub struct AnalyzeArgs {
     /// With --tld: at most this many delegations (in name order)
     #[arg(long, value_name = "N", requires = "tld")]
     pub limit: Option<usize>,
+    /// Analyse without keeping the results in the database (with --tld)
+    #[arg(long, requires = "tld")]
+    pub no_store: bool,
     /// The lowest level shown
     #[arg(long, value_enum, ignore_case = true, default_value = "notice")]
     pub level: crate::analyze::Level,

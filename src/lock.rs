@@ -57,3 +57,9 @@ pub fn webhooks(db: &Path, wait: Duration) -> Result<File, HoldError> {
     let path = std::path::PathBuf::from(format!("{}.webhooks.lock", db.display()));
     hold(&path, &format!("webhooks of `{}` are busy: another zonefeed is delivering", db.display()), wait)
 }
+
+/// The analysis lock of database `db`: one `analyze` keeping results at a time.
+pub fn analyses(db: &Path, wait: Duration) -> Result<File, HoldError> {
+    let path = std::path::PathBuf::from(format!("{}.analyze.lock", db.display()));
+    hold(&path, &format!("analyses of `{}` are busy: another zonefeed is analysing", db.display()), wait)
+}

@@ -17,6 +17,7 @@ mod connectivity;
 mod consistency;
 mod delegation;
 mod dnssec;
+pub mod history;
 mod levels;
 mod nameserver;
 mod zone;
@@ -177,6 +178,34 @@ impl Analysis {
     /// The worst level found.
     pub fn worst(&self) -> Option<Level> {
         self.findings.iter().map(|f| f.level).max()
+    }
+}
+
+/// Analyses each of `names` (with its place in the list), `concurrency` at a time: tasks start
+/// as others finish, so a zone's worth of domains is never spawned at once. Each result goes
+/// to `done` as it comes, in the order they finish; an error from `done` stops the run.
+pub async fn many<E>(
+    r: &Arc<Resolver>,
+    names: Vec<(i64, Name)>,
+    undelegated: Option<&Undelegated>,
+    pick: &Selection,
+    concurrency: usize,
+    mut done: impl FnMut(i64, Analysis) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut todo = names.into_iter();
+    loop {
+        while tasks.len() < concurrency.max(1) {
+            let Some((i, name)) = todo.next() else { break };
+            let (r, pick, und) = (r.clone(), pick.clone(), undelegated.cloned());
+            tasks.spawn(async move { (i, analyze(&r, &name, und.as_ref(), &pick).await) });
+        }
+        match tasks.join_next().await {
+            None => return Ok(()),
+            Some(Ok((i, a))) => done(i, a)?,
+            // An analysis that panicked is a bug: it goes on as the panic it was.
+            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 }
 

@@ -37,6 +37,21 @@ pub struct Event {
     /// For `modified` events whose name-server providers changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved: Option<diff::Moved>,
+    /// For `delegation_broken` and `delegation_fixed` events: the worst levels before and
+    /// after, and the ERROR and CRITICAL tags that came and went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<Delegation>,
+}
+
+/// What changed in a delegation's analysis (`events.detail`, JSON).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Delegation {
+    /// The analysis that raised the event (`analyses.id`).
+    pub analysis: i64,
+    pub worst: Option<String>,
+    pub previous_worst: Option<String>,
+    pub tags_added: Vec<String>,
+    pub tags_removed: Vec<String>,
 }
 
 impl Event {
@@ -60,7 +75,18 @@ pub enum Kind {
     Modified,
     /// A watchlist match (with `term` and `rule`).
     Watch,
+    /// A delegation whose analysis's worst level rose to ERROR or CRITICAL.
+    #[serde(rename = "delegation_broken")]
+    #[value(name = "delegation_broken")]
+    DelegationBroken,
+    /// A delegation whose analysis's worst level fell back below ERROR.
+    #[serde(rename = "delegation_fixed")]
+    #[value(name = "delegation_fixed")]
+    DelegationFixed,
 }
+
+/// Every kind, in the order the docs list them.
+pub const KINDS: [Kind; 6] = [Kind::Added, Kind::Removed, Kind::Modified, Kind::Watch, Kind::DelegationBroken, Kind::DelegationFixed];
 
 impl Kind {
     /// As stored in `events.kind`.
@@ -70,12 +96,14 @@ impl Kind {
             Kind::Removed => "removed",
             Kind::Modified => "modified",
             Kind::Watch => "watch",
+            Kind::DelegationBroken => "delegation_broken",
+            Kind::DelegationFixed => "delegation_fixed",
         }
     }
 
     /// A kind as the API spells it.
     pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::Added, Kind::Removed, Kind::Modified, Kind::Watch].into_iter().find(|k| k.as_str() == s)
+        KINDS.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -121,7 +149,7 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     // read events in id order.
     let join = if f.domain.is_some() { "zones z CROSS JOIN events e ON e.zone = z.id" } else { "events e JOIN zones z ON z.id = e.zone" };
     let mut sql = format!(
-        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM {join}
+        "SELECT {EVENT_COLUMNS} FROM {join}
          WHERE z.state IN ('current', 'replaced')"
     );
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -178,8 +206,16 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     Ok(events)
 }
 
-/// An event from `SELECT id, kind, domain, tld, zone, prev_zone, at, term, rule`.
+/// The columns [`event_row`] reads, of `events e`.
+pub(crate) const EVENT_COLUMNS: &str = "e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule, e.detail";
+
+/// An event from `SELECT` [`EVENT_COLUMNS`].
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let detail: Option<String> = r.get(9)?;
+    let delegation = detail
+        .map(|d| serde_json::from_str(&d))
+        .transpose()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(Event {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -192,5 +228,6 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         rule: r.get(8)?,
         diff: None,
         moved: None,
+        delegation,
     })
 }

@@ -19,12 +19,15 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::Kind;
 use crate::config::{Config, ConfigError};
 use crate::czds::Secret;
 use crate::time::{now_utc, unix_now};
 
-/// Kinds an endpoint may subscribe to; by default it gets the first three.
-const KINDS: [&str; 4] = ["added", "removed", "modified", "watch"];
+/// Kinds an endpoint gets when its entry names none: the zone changes. Watch hits and
+/// delegation events are asked for by name, so a receiver written for the first three never
+/// meets a kind it does not know.
+const DEFAULT_KINDS: [Kind; 3] = [Kind::Added, Kind::Removed, Kind::Modified];
 
 /// One endpoint of the config's `webhooks` list.
 #[derive(Debug, Clone)]
@@ -49,9 +52,10 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
         if !(raw.url.starts_with("https://") || raw.url.starts_with("http://")) || raw.url.parse::<ureq::http::Uri>().is_err() {
             return Err(cfg.invalid(&key, format!("url `{}` is not an http(s) URL", raw.url)));
         }
-        let events = raw.events.clone().unwrap_or_else(|| KINDS[..3].iter().map(|k| k.to_string()).collect());
-        if let Some(bad) = events.iter().find(|k| !KINDS.contains(&k.as_str())) {
-            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use added, removed, modified, watch)")));
+        let events = raw.events.clone().unwrap_or_else(|| DEFAULT_KINDS.iter().map(|k| k.to_string()).collect());
+        if let Some(bad) = events.iter().find(|k| Kind::parse(k).is_none()) {
+            let all = super::KINDS.map(Kind::as_str).join(", ");
+            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use {all})")));
         }
         let batch_size = raw.batch_size.unwrap_or(100);
         if !(1..=10_000).contains(&batch_size) {
@@ -84,6 +88,23 @@ pub fn enqueue(tx: &Transaction<'_>, version: i64, tld: &str, endpoints: &[Endpo
         n += tx.execute(&sql, params![e.url, version])? as u64;
     }
     Ok(n)
+}
+
+/// Queues event `id` (of zone `tld`, kind `kind`) for every endpoint that wants it: the
+/// events that come after their version became current (a delegation's analysis), in the
+/// transaction that writes the event.
+pub fn enqueue_one(tx: &Transaction<'_>, id: i64, tld: &str, kind: Kind, endpoints: &[Endpoint]) -> rusqlite::Result<u64> {
+    let mut n = 0;
+    for e in endpoints.iter().filter(|e| e.wants(tld, kind)) {
+        n += tx.execute("INSERT INTO outbox (endpoint, tld, event) VALUES (?1, ?2, ?3)", params![e.url, tld, id])? as u64;
+    }
+    Ok(n)
+}
+
+impl Endpoint {
+    fn wants(&self, tld: &str, kind: Kind) -> bool {
+        (self.tlds.is_empty() || self.tlds.iter().any(|t| t == tld)) && self.events.iter().any(|k| k == kind.as_str())
+    }
 }
 
 /// How delivery retries within one run.
@@ -428,9 +449,10 @@ struct Payload<'a> {
 
 /// The batch as JSON: `{id, timestamp, tld, events: [{id, kind, domain, tld, zone_version, ...}]}`.
 fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
-    let mut st = conn.prepare(
-        "SELECT e.id, e.kind, e.domain, e.tld, e.zone, e.prev_zone, e.at, e.term, e.rule FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
-    )?;
+    let mut st = conn.prepare(&format!(
+        "SELECT {} FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
+        super::EVENT_COLUMNS
+    ))?;
     let mut events = st.query_map(params![b.id], super::event_row)?.collect::<Result<Vec<_>, _>>()?;
     // A modified event carries its diff, read from the kept history: the same on every retry.
     for e in &mut events {

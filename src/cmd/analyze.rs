@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{usage, ExitStatus, Output};
+use crate::analyze::history::{self, Keeper, Run};
 use crate::analyze::{self, Analysis, Level, Selection, Undelegated};
 use crate::cli::{AnalyzeArgs, Format};
 use crate::config::Settings;
@@ -41,26 +42,6 @@ struct TraceLine {
 
 pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
     let keys = &s.config.keys;
-    // The database, when there is one (--tld needs it): read once, for the delegations --tld
-    // picks and for the servers of the zones it holds.
-    let db = if args.tld.is_some() || s.db.exists() {
-        let conn = super::open_query_db(s)?;
-        let current = crate::store::current_zones(&conn)?;
-        Some((conn, current))
-    } else {
-        None
-    };
-    let mut names = Vec::new();
-    for d in &delegations(db.as_ref(), args)? {
-        names.push(parse_name(d).map_err(|e| usage(e.to_string()))?);
-    }
-    if names.is_empty() {
-        if !s.quiet {
-            eprintln!("analyze: no delegation to analyse");
-        }
-        out.stream().finish()?;
-        return Ok(ExitStatus::Success);
-    }
     let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
     let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns, &args.ds)?) };
     let hints_file = args.root_hints.clone().or_else(|| keys.dns_root_hints.clone());
@@ -82,34 +63,73 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     if !ipv4 && !ipv6 {
         return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
     }
+    // A zone's run is kept, unless it is a partial one (--test) or asked not to be.
+    let keep = args.tld.is_some() && !args.no_store && args.tests.is_empty();
+    let _lock = if keep { Some(crate::lock::analyses(&s.db, s.wait)?) } else { None };
+    // The database, when there is one (--tld needs it): read once, for the delegations --tld
+    // picks and for the servers of the zones it holds.
+    let mut db = if keep {
+        super::require_db(s)?;
+        let conn = crate::store::open_rw(&s.db, s.wait)?;
+        let current = crate::store::current_zones(&conn)?;
+        Some((conn, current))
+    } else if args.tld.is_some() || s.db.exists() {
+        let conn = super::open_query_db(s)?;
+        let current = crate::store::current_zones(&conn)?;
+        Some((conn, current))
+    } else {
+        None
+    };
+    let (run, picked) = match (&db, keep) {
+        (Some((conn, current)), true) => {
+            let run = begin_or_resume(s, conn, current, args)?;
+            let todo = run.todo.clone();
+            (Some(run), todo)
+        }
+        _ => (None, delegations(db.as_ref(), args)?.into_iter().enumerate().map(|(i, d)| (i as i64, d)).collect()),
+    };
+    let mut names = Vec::with_capacity(picked.len());
+    for (i, d) in picked {
+        names.push((i, parse_name(&d).map_err(|e| usage(e.to_string()))?));
+    }
+    if names.is_empty() {
+        if !s.quiet {
+            eprintln!("analyze: no delegation to analyse");
+        }
+        if let (Some(run), Some((conn, _))) = (&run, &mut db) {
+            Keeper::new(conn, run, &[]).finish()?;
+        }
+        out.stream().finish()?;
+        return Ok(ExitStatus::Success);
+    }
     let resolver = Arc::new(Resolver::new(Arc::new(Client::new(opts, limits)), &hints, ipv4, ipv6));
     if let Some((conn, current)) = &db {
-        seed_from_zones(conn, current, &resolver, &names)?;
+        let just: Vec<_> = names.iter().map(|(_, n)| n.clone()).collect();
+        seed_from_zones(conn, current, &resolver, &just)?;
     }
+    let endpoints = if keep { crate::changes::webhooks::endpoints(&s.config)? } else { Vec::new() };
+    let mut keeper = match (&run, &mut db) {
+        (Some(run), Some((conn, _))) => Some(Keeper::new(conn, run, &endpoints)),
+        _ => None,
+    };
     let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
     let started = std::time::Instant::now();
-    // Tasks are started as others finish, `--concurrency` at a time: a zone's worth of
-    // domains is not spawned at once.
-    let results = rt.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut todo = names.into_iter().enumerate();
-        let mut done = Vec::with_capacity(total);
-        loop {
-            while tasks.len() < args.concurrency.max(1) {
-                let Some((i, name)) = todo.next() else { break };
-                let (r, pick, und) = (resolver.clone(), pick.clone(), undelegated.clone());
-                tasks.spawn(async move { (i, analyze::analyze(&r, &name, und.as_ref(), &pick).await) });
-            }
-            let Some(r) = tasks.join_next().await else { break };
-            done.push(r);
-            tally.set(&format!("{}/{total} domains", done.len()), resolver.client().sent());
+    let mut results: Vec<(i64, Analysis)> = Vec::with_capacity(total);
+    rt.block_on(analyze::many(&resolver, names, undelegated.as_ref(), &pick, args.concurrency, |i, mut a| -> anyhow::Result<()> {
+        if let Some(k) = keeper.as_mut() {
+            k.keep(i, &a)?;
         }
-        done
-    });
+        if !args.trace {
+            a.trace.clear();
+        }
+        results.push((i, a));
+        tally.set(&format!("{}/{total} domains", results.len()), resolver.client().sent());
+        Ok(())
+    }))?;
     tally.finish();
-    let mut results: Vec<(usize, Analysis)> = results.into_iter().collect::<Result<_, _>>()?;
+    let kept = keeper.map(Keeper::finish).transpose()?;
     results.sort_by_key(|(i, _)| *i);
     let refused = resolver.client().refused();
     let mut stream = out.stream();
@@ -129,6 +149,16 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         let secs = started.elapsed().as_secs_f64();
         let sent = resolver.client().sent();
         eprintln!("analyze: {total} domain(s) in {secs:.2} s, {sent} questions sent ({:.0}/s)", sent as f64 / secs.max(1e-9));
+        if let (Some(k), Some(run)) = (kept, &run) {
+            let n = if k.analyses == 1 { "1 analysis".to_string() } else { format!("{} analyses", k.analyses) };
+            eprintln!(
+                "analyze: kept {n} in run {} of {} ({}), {}",
+                run.id,
+                run.tld,
+                crate::time::date_of(&run.at),
+                super::count(k.events, "delegation event")
+            );
+        }
     }
     if !refused.is_empty() && !s.quiet {
         eprintln!(
@@ -141,19 +171,47 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
+/// The run of `--tld` to work on: the one an earlier `analyze` left unfinished (its picks
+/// stand, whatever this one's flags say), else a new one of the delegations the flags pick.
+fn begin_or_resume(s: &Settings, conn: &Connection, current: &[String], args: &AnalyzeArgs) -> anyhow::Result<Run> {
+    let tld = super::known_zone(current, args.tld.as_deref().unwrap_or_default())?;
+    if let Some(run) = history::unfinished(conn, &tld)? {
+        if !s.quiet {
+            eprintln!(
+                "analyze: finishing run {} of {tld} ({}, begun by an earlier analyze): {} of {} domain(s) left",
+                run.id,
+                crate::time::date_of(&run.at),
+                run.todo.len(),
+                run.total
+            );
+        }
+        return Ok(run);
+    }
+    let (zone, at) =
+        crate::query::delegations::version(conn, &tld)?.ok_or_else(|| super::failed(format!("{tld}: not an imported zone")))?;
+    let (pick, domains) = picked(conn, &tld, args)?;
+    Ok(history::begin(conn, &tld, zone, &at, &pick.describe(), &domains)?)
+}
+
 /// The domains named, or those of `--tld` that the database picks.
 fn delegations(db: Option<&(Connection, Vec<String>)>, args: &AnalyzeArgs) -> anyhow::Result<Vec<String>> {
     let (Some(tld), Some((conn, current))) = (&args.tld, db) else { return Ok(args.domains.clone()) };
+    let zone = super::known_zone(current, tld)?;
+    Ok(picked(conn, &zone, args)?.1)
+}
+
+/// The delegations of imported zone `zone` that the flags pick, and how they were picked.
+fn picked(conn: &Connection, zone: &str, args: &AnalyzeArgs) -> anyhow::Result<(Pick, Vec<String>)> {
     let since =
         args.changed_since.as_deref().map(|d| crate::time::Since::parse(d).map_err(|e| usage(format!("--changed-since `{d}`: {e}"))));
     let since = since.transpose()?;
-    let zone = super::known_zone(current, tld)?;
     let pick = match super::since_text(conn, since)? {
         Some(t) => Pick::ChangedSince(t),
         None if args.all => Pick::All,
         None => Pick::Latest,
     };
-    Ok(crate::query::delegations::pick(conn, &zone, &pick, args.limit)?)
+    let domains = crate::query::delegations::pick(conn, zone, &pick, args.limit)?;
+    Ok((pick, domains))
 }
 
 /// The zones the database holds give their own servers: resolution of their children starts

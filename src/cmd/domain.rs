@@ -35,6 +35,18 @@ fn text(d: &Domain, _: crate::cli::Format) -> String {
     if let Some(n) = d.records_total {
         let _ = writeln!(t, "  ({} of its {n} records shown)", d.records.len());
     }
+    if let Some(a) = &d.analysis {
+        let worst = a.worst.as_deref().unwrap_or("nothing");
+        let c = &a.count;
+        let _ = writeln!(
+            t,
+            "  analysis of {} (run {}): worst {worst}; {} critical, {} error, {} warning, {} notice",
+            a.date, a.run, c.critical, c.error, c.warning, c.notice
+        );
+        for f in a.findings.iter().filter(|f| f.level != "INFO") {
+            let _ = writeln!(t, "    {:<8} {:<14} {} {}", f.level, f.testcase, f.tag, args_text(&f.args));
+        }
+    }
     if let Some(h) = &d.history {
         let _ = writeln!(t, "  history:");
         if let Some(p) = &d.history_pruned_before {
@@ -44,5 +56,18 @@ fn text(d: &Domain, _: crate::cli::Format) -> String {
             let _ = writeln!(t, "    {}  v{}  {}{}", e.at, e.zone_version, e.kind, super::changes::diff_lines(e, "      "));
         }
     }
+    if let Some(h) = d.analysis_history.as_ref().filter(|h| !h.is_empty()) {
+        let _ = writeln!(t, "  analysis history (NOTICE and above):");
+        for c in h.iter().filter(|c| c.finding.level != "INFO") {
+            let f = &c.finding;
+            let _ = writeln!(t, "    {}  {:<5} {:<8} {:<14} {} {}", c.date, c.change, f.level, f.testcase, f.tag, args_text(&f.args));
+        }
+    }
     t
+}
+
+/// A finding's arguments as `key=value` words.
+fn args_text(args: &serde_json::Value) -> String {
+    let Some(map) = args.as_object() else { return args.to_string() };
+    map.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect::<Vec<_>>().join(" ")
 }

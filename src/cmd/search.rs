@@ -6,6 +6,9 @@ use crate::config::Settings;
 use crate::query::{self, Pattern};
 
 pub fn run(s: &Settings, out: &Output, args: &SearchArgs) -> anyhow::Result<ExitStatus> {
+    if let Some(tag) = &args.finding {
+        return with_finding(s, out, args, tag);
+    }
     let pattern = match (&args.query, &args.contains, &args.glob, &args.ns, &args.provider, &args.ip) {
         (_, Some(w), ..) => Pattern::contains(w)?,
         (_, _, Some(g), ..) => Pattern::glob(g)?,
@@ -36,5 +39,26 @@ pub fn run(s: &Settings, out: &Output, args: &SearchArgs) -> anyhow::Result<Exit
         _ => h.name.clone(),
     })?;
     // No match is exit 1, as grep and rg do.
+    Ok(if hits.is_empty() { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// `--finding TAG`: the domains whose latest kept analysis has it.
+fn with_finding(s: &Settings, out: &Output, args: &SearchArgs, tag: &str) -> anyhow::Result<ExitStatus> {
+    let tag = tag.trim().to_ascii_uppercase();
+    if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(usage(format!("--finding `{tag}`: a Zonemaster message tag is letters, digits and `_` (NS_FAILED)")));
+    }
+    let conn = open_query_db(s)?;
+    let tld = tld_filter(&conn, args.tld.as_deref())?;
+    let limit = if args.limit == 0 { usize::MAX } else { args.limit };
+    let mut hits = query::analyses::with_finding(&conn, &tag, tld.as_deref(), limit.saturating_add(1))?;
+    if hits.len() > limit {
+        hits.truncate(limit);
+        eprintln!("the first {limit} shown (--limit N for more, --limit 0 for all)");
+    }
+    out.list(&hits, |h, f| match f {
+        Format::Tsv => format!("{}\t{}\t{}\t{}\t{}", h.name, h.tld, h.level, h.testcase, h.since),
+        _ => format!("{}  {} {} since {}", h.name, h.level, h.testcase, h.since),
+    })?;
     Ok(if hits.is_empty() { ExitStatus::Failure } else { ExitStatus::Success })
 }

@@ -27,6 +27,16 @@ pub fn apex(conn: &Connection, tld: &str) -> rusqlite::Result<Vec<(String, Vec<S
     Ok(out)
 }
 
+/// The current version of `tld` and the time it speaks for (its zone date, else when it was
+/// imported; RFC 3339 UTC), as its change events have it.
+pub fn version(conn: &Connection, tld: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT id, coalesce(zone_date, imported_at) FROM current_zones WHERE tld = ?1", params![tld], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .optional()
+}
+
 /// Which delegations of a zone to analyse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
@@ -36,6 +46,17 @@ pub enum Pick {
     ChangedSince(String),
     /// Every current one.
     All,
+}
+
+impl Pick {
+    /// As a run keeps it (`analysis_runs.pick`).
+    pub fn describe(&self) -> String {
+        match self {
+            Pick::Latest => "latest".into(),
+            Pick::ChangedSince(t) => format!("changed-since {t}"),
+            Pick::All => "all".into(),
+        }
+    }
 }
 
 /// The delegations of `tld` that `pick` names, in name order, at most `limit`. A zone's first

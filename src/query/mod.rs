@@ -3,6 +3,7 @@
 //! Read-only and parameterised throughout. Names may come in Unicode (U-labels); they are
 //! turned into A-labels (IDNA, UTS #46) before any lookup, and results carry both forms.
 
+pub mod analyses;
 pub mod check;
 pub mod delegations;
 mod host;
@@ -90,6 +91,12 @@ pub struct Domain {
     /// history is not "no changes" before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_pruned_before: Option<String>,
+    /// Its latest kept analysis (`analyze --tld`), as of `at` when asked for a day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<analyses::Analysis>,
+    /// With the history: how the analyses' findings came and went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis_history: Option<Vec<analyses::Change>>,
 }
 
 /// The most records one answer about a domain holds. A zone can put any number at one name (a
@@ -131,6 +138,8 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
             records_total: None,
             history: None,
             history_pruned_before: None,
+            analysis: None,
+            analysis_history: None,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -162,7 +171,9 @@ pub fn domain(conn: &Connection, name: &str, history: bool, at: Option<&str>) ->
             };
             d.history = Some(crate::changes::list(&tx, &filter)?);
             d.history_pruned_before = store::pruned_before(&tx)?;
+            d.analysis_history = Some(analyses::history(&tx, name, at)?);
         }
+        d.analysis = analyses::latest(&tx, name, at)?;
     }
     Ok(out)
 }

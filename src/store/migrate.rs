@@ -39,6 +39,7 @@ const STEPS: &[Step] = &[
     Step { to: 12, run: state_chains },
     Step { to: 13, run: rrsets },
     Step { to: 14, run: current_zones_view },
+    Step { to: 15, run: delegation_events },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -61,6 +62,25 @@ pub(super) fn run(conn: &Connection, from: i64) -> rusqlite::Result<()> {
 /// `VIEWS` creates after the ladder, as it does every view; no table changes.
 fn current_zones_view(_: &Connection, _: &Old) -> rusqlite::Result<()> {
     Ok(())
+}
+
+/// Schema 15: delegation events (`delegation_broken`, `delegation_fixed`) with their
+/// `detail`; the analysis tables are new, made by their `CREATE`s. The CHECK changes: the
+/// table is rebuilt, ids kept.
+fn delegation_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE events_v15 (
+             id INTEGER PRIMARY KEY, zone INTEGER NOT NULL, prev_zone INTEGER NOT NULL, tld TEXT NOT NULL, domain TEXT NOT NULL,
+             kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed')),
+             at TEXT NOT NULL, term TEXT, rule TEXT, detail TEXT);
+         INSERT INTO events_v15 (id, zone, prev_zone, tld, domain, kind, at, term, rule)
+             SELECT id, zone, prev_zone, tld, domain, kind, at, term, rule FROM events;
+         DROP TABLE events;
+         ALTER TABLE events_v15 RENAME TO events;
+         CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+         COMMIT;",
+    )
 }
 
 /// Schema 2: removed domains are kept (`removed_at`) and changes recorded (`events`).

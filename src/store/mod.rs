@@ -29,7 +29,7 @@ use std::time::Duration;
 use crate::lock::LockError;
 
 pub(crate) use schema::STATE;
-use schema::{CORE, RECORDS_V12, SCHEMA, VIEWS};
+use schema::{ANALYSES, CORE, RECORDS_V12, SCHEMA, VIEWS};
 pub use versions::*;
 
 use rusqlite::functions::FunctionFlags;
@@ -41,7 +41,7 @@ pub(crate) fn trace(what: &str) {
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
@@ -175,6 +175,7 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     conn.execute_batch(CORE).map_err(err)?;
     conn.execute_batch(SCHEMA).map_err(err)?;
     conn.execute_batch(STATE).map_err(err)?;
+    conn.execute_batch(ANALYSES).map_err(err)?;
     match schema_version(&conn).map_err(err)? {
         Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: path.to_path_buf(), found: v }),
         Some(SCHEMA_VERSION) => {}

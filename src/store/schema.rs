@@ -163,10 +163,11 @@ CREATE TABLE IF NOT EXISTS events (
     prev_zone INTEGER NOT NULL,
     tld       TEXT NOT NULL,
     domain    TEXT NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch')),
+    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed')),
     at        TEXT NOT NULL,
     term      TEXT,
-    rule      TEXT
+    rule      TEXT,
+    detail    TEXT
 );
 CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
 CREATE TABLE IF NOT EXISTS downloads (
@@ -227,6 +228,67 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     disabled_at TEXT,
     reason      TEXT
 );
+"#;
+
+/// Live analyses of delegations (`zonefeed analyze`, see `crate::analyze::history`).
+///
+/// A run (`analysis_runs`) is the list of domains one `analyze` picked, written before the
+/// first question (`analysis_todo`, a row per domain not yet done); each finished domain
+/// removes its row in the transaction that keeps its result, so a run killed midway is
+/// finished by the next, which analyses none twice. `analyses` holds one row per domain and
+/// run: its summary (worst level, a count per level), `at` when it was analysed. A run's `at`
+/// is the time the version it read speaks for (its zone date, else when it was imported), the
+/// `at` of its events and the date history shows for its findings. `findings` is kept like the zones' rows:
+/// a finding's row opens with the analysis that first found it (`since`, an `analyses.id`) and
+/// closes with the first that did not (`until`); a domain's findings in analysis `A` are the
+/// rows with `since <= A AND (until IS NULL OR until > A)`, its current ones `until IS NULL`.
+pub(super) const ANALYSES: &str = r#"
+CREATE TABLE IF NOT EXISTS analysis_runs (
+    id          INTEGER PRIMARY KEY,
+    tld         TEXT NOT NULL,
+    zone        INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    pick        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    domains     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS analysis_todo (
+    run    INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    domain TEXT NOT NULL,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS analyses (
+    id         INTEGER PRIMARY KEY,
+    run        INTEGER NOT NULL,
+    tld        TEXT NOT NULL,
+    domain     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    worst      TEXT,
+    info       INTEGER NOT NULL,
+    notice     INTEGER NOT NULL,
+    warning    INTEGER NOT NULL,
+    error      INTEGER NOT NULL,
+    critical   INTEGER NOT NULL,
+    elapsed_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS analyses_domain ON analyses (domain, id);
+CREATE INDEX IF NOT EXISTS analyses_run ON analyses (run);
+CREATE TABLE IF NOT EXISTS findings (
+    domain   TEXT NOT NULL,
+    tld      TEXT NOT NULL,
+    module   TEXT NOT NULL,
+    testcase TEXT NOT NULL,
+    level    TEXT NOT NULL,
+    tag      TEXT NOT NULL,
+    args     TEXT NOT NULL,
+    since    INTEGER NOT NULL,
+    until    INTEGER,
+    PRIMARY KEY (domain, testcase, tag, args, since)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS findings_now ON findings (tag, tld, domain) WHERE until IS NULL;
+CREATE INDEX IF NOT EXISTS findings_tag ON findings (tld, tag, since);
 "#;
 
 /// Views over the current versions, created once the tables have their present shape (a

@@ -3,6 +3,7 @@
 
     python3 tests/lab/lab.py up DIR [--children N]    # writes DIR, starts the servers
     python3 tests/lab/lab.py down DIR                 # stops every server DIR started
+    python3 tests/lab/lab.py day DIR K                # the TLD `lab` as on day K (DAYS)
 
 The world: a root, the TLDs `lab` and `zf`, N healthy child zones (`c0.lab` ...) and one
 child per fault (FAULTS below), each server role a process of its own on its own 127.53.x.y
@@ -78,6 +79,16 @@ FAULTS = {
     "nsec3": "signed with NSEC3 of 200 iterations",
     "dsonly": "a DS at the parent; the zone is not signed",
 }
+# What the days after the first do to `lab`'s delegations (issue 31's daily run): child ->
+# its NS set at the parent, from that day on, until a later day changes it again. The
+# healthy children c0, c1 and c2 break and are fixed; tests/it/lab.rs expects an event for
+# each change of worst level across ERROR.
+BOTH = ["ns1.dns.zf.", "ns2.dns.zf."]
+DAYS = {
+    1: {"c0": ["ns1.dns.zf.", "ns3.dns.zf."], "c1": ["ns1.dns.zf."]},  # lame; one name server
+    2: {"c0": BOTH, "c2": ["alias.dns.zf.", "ns2.dns.zf."]},  # fixed; an NS that is a CNAME
+}
+
 # How each signed child is signed (ldns-signzone) and what its parent holds: the DS of its
 # key ("good"), a DS whose digest is wrong ("bad") or none. `signed.lab` is the healthy one.
 SIGNED = {
@@ -301,9 +312,10 @@ def up(d, children):
                 write_odd_zone(path, zone, lines, "ns1.dns.zf.")
             else:
                 write_zone(path, zone, lines, soa.get("mname", mname[role]), soa.get("serial", SERIAL), soa.get("timers", TIMERS))
-    # The TLD zones as files to import.
+    # The TLD zones as files to import; day 0's `lab` kept for the days after.
     for tld in ("lab", "zf"):
         shutil.copy(os.path.join(d, "zones", "tld", zone_file(tld)), os.path.join(d, "zones", zone_file(tld)))
+    shutil.copy(os.path.join(d, "zones", "tld", "lab.zone"), os.path.join(d, "zones", "lab.day0.zone"))
     with open(os.path.join(d, "hints"), "w") as f:
         f.write(f".\t3600000\tIN\tNS\troot.zf.\nroot.zf.\t3600000\tIN\tA\t{ROLES['root'][0]}\n")
     servers = []
@@ -337,6 +349,53 @@ def up(d, children):
     sys.exit("lab: the servers did not answer within 20 s; see " + os.path.join(d, "run", "*", "server.log"))
 
 
+def day(d, k):
+    """Rewrites `lab` as it is on day `k` (DAYS, applied in order, serial + k), for the TLD
+    servers and as the file to import, and has them load it."""
+    d = os.path.abspath(d)
+    ns = {}
+    for i in range(1, k + 1):
+        ns.update(DAYS.get(i, {}))
+    lines = []
+    with open(os.path.join(d, "zones", "lab.day0.zone")) as f:
+        for line in f.read().splitlines():
+            owner = line.split(" ", 1)[0]
+            if owner in ns and line.split()[2:3] == ["NS"]:
+                continue
+            lines.append(line.replace(f" {SERIAL} ", f" {SERIAL + k} ") if " SOA " in line else line)
+    lines += [f"{child} IN NS {target}" for child, targets in sorted(ns.items()) for target in targets]
+    for path in (os.path.join(d, "zones", "tld", "lab.zone"), os.path.join(d, "zones", "lab.zone")):
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    (tld,) = [s for s in json.load(open(os.path.join(d, "servers.json"))) if s["role"] == "tld"]
+    conf = os.path.join(d, "run", "tld", "knot.conf")
+    subprocess.run(["knotc", "-c", conf, "zone-reload", "lab."], check=True, capture_output=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if all(serial(a, "lab") == SERIAL + k for a in tld["addresses"]):
+            return 0
+        time.sleep(0.05)
+    sys.exit(f"lab: the TLD servers did not load day {k} within 20 s")
+
+
+def serial(addr, zone):
+    """The SOA serial `addr` answers for `zone`, or None."""
+    q = struct.pack(">HHHHHH", 0x5A18, 0, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in zone.strip(".").split(".") if l) + b"\0"
+    q += struct.pack(">HH", 6, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.2)
+    try:
+        s.sendto(q, (addr, 53))
+        r, _ = s.recvfrom(4096)
+    except OSError:
+        return None
+    finally:
+        s.close()
+    # The answer's last 20 bytes are the SOA's five numbers, serial first.
+    return struct.unpack(">I", r[-20:-16])[0] if len(r) > 32 and r[7] >= 1 else None
+
+
 def down(d):
     path = os.path.join(d, "servers.json")
     if not os.path.exists(path):
@@ -360,8 +419,10 @@ def down(d):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("up", "down"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("up", "down", "day"):
         sys.exit(__doc__)
+    if sys.argv[1] == "day":
+        sys.exit(day(sys.argv[2], int(sys.argv[3])))
     if sys.argv[1] == "up":
         n = int(sys.argv[sys.argv.index("--children") + 1]) if "--children" in sys.argv else 200
         sys.exit(up(sys.argv[2], n))

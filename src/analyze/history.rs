@@ -1,0 +1,244 @@
+//! Analyses kept in the store (issue 31): a run's list of domains, each domain's summary and
+//! its findings over time, and the events a delegation that breaks or is fixed raises. The
+//! tables are described in `crate::store::schema` (`ANALYSES`).
+//!
+//! A run is written before its first question; each finished domain is kept in a transaction
+//! that also removes it from the run's list, so a run killed at any point is finished by the
+//! next `analyze` of its zone, which analyses none twice and loses none.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{Analysis, Level};
+use crate::changes::webhooks::{self, Endpoint};
+use crate::changes::{Delegation, Kind};
+
+/// One run of `analyze --tld`: the zone it read and the domains left to analyse.
+#[derive(Debug)]
+pub struct Run {
+    pub id: i64,
+    pub tld: String,
+    /// The zone's version the domains were picked from.
+    pub zone: i64,
+    /// The time it speaks for, its events' `at`: the version's zone date, else when that was
+    /// imported (RFC 3339 UTC), as the version's own change events have it.
+    pub at: String,
+    /// How many domains it picked.
+    pub total: u64,
+    /// The domains not analysed yet, in the order picked, with their place in it.
+    pub todo: Vec<(i64, String)>,
+    /// Begun by an earlier `analyze` that did not finish.
+    pub resumed: bool,
+}
+
+/// The run of `tld` that an earlier `analyze` began and did not finish, if any.
+pub fn unfinished(conn: &Connection, tld: &str) -> rusqlite::Result<Option<Run>> {
+    let run = conn
+        .query_row(
+            "SELECT id, zone, at, domains FROM analysis_runs WHERE tld = ?1 AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
+            params![tld],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?)),
+        )
+        .optional()?;
+    let Some((id, zone, at, total)) = run else { return Ok(None) };
+    let todo = conn
+        .prepare("SELECT seq, domain FROM analysis_todo WHERE run = ?1 ORDER BY seq")?
+        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(Run { id, tld: tld.to_string(), zone, at, total: total as u64, todo, resumed: true }))
+}
+
+/// Writes a new run of `tld` (version `zone`, which speaks for `at`) with the domains picked,
+/// all of them to do, in one transaction.
+pub fn begin(conn: &Connection, tld: &str, zone: i64, at: &str, pick: &str, domains: &[String]) -> rusqlite::Result<Run> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute(
+        "INSERT INTO analysis_runs (tld, zone, at, pick, started_at, domains) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![tld, zone, at, pick, crate::time::now_utc(), domains.len() as i64],
+    )?;
+    let id = tx.last_insert_rowid();
+    {
+        let mut st = tx.prepare("INSERT INTO analysis_todo (run, seq, domain) VALUES (?1, ?2, ?3)")?;
+        for (seq, d) in domains.iter().enumerate() {
+            st.execute(params![id, seq as i64, d])?;
+        }
+    }
+    tx.commit()?;
+    let todo = domains.iter().enumerate().map(|(i, d)| (i as i64, d.clone())).collect();
+    Ok(Run { id, tld: tld.to_string(), zone, at: at.to_string(), total: domains.len() as u64, todo, resumed: false })
+}
+
+/// A finding as kept: its identity, and its level.
+type Key = (String, String, String);
+
+/// One domain's result, waiting for the next commit.
+struct Done {
+    seq: i64,
+    domain: String,
+    elapsed_ms: i64,
+    /// (test case, tag, arguments as JSON) -> (module, level); DEBUG left out.
+    findings: BTreeMap<Key, (&'static str, Level)>,
+}
+
+/// Keeps a run's results as they come, committing them in batches (every `EVERY` or
+/// `INTERVAL`, whichever comes first) and at the end.
+pub struct Keeper<'a> {
+    conn: &'a mut Connection,
+    run: &'a Run,
+    endpoints: &'a [Endpoint],
+    pending: Vec<Done>,
+    last: Instant,
+    /// Domains kept, events raised.
+    pub kept: u64,
+    pub events: u64,
+}
+
+const EVERY: usize = 256;
+const INTERVAL: Duration = Duration::from_secs(1);
+
+impl<'a> Keeper<'a> {
+    pub fn new(conn: &'a mut Connection, run: &'a Run, endpoints: &'a [Endpoint]) -> Keeper<'a> {
+        Keeper { conn, run, endpoints, pending: Vec::new(), last: Instant::now(), kept: 0, events: 0 }
+    }
+
+    /// Takes the result of the run's domain number `seq`.
+    pub fn keep(&mut self, seq: i64, a: &Analysis) -> rusqlite::Result<()> {
+        let mut findings: BTreeMap<Key, (&'static str, Level)> = BTreeMap::new();
+        for f in a.findings.iter().filter(|f| f.level > Level::Debug) {
+            let args = serde_json::to_string(&f.args).unwrap_or_default();
+            let e = findings.entry((f.testcase.to_string(), f.tag.to_string(), args)).or_insert((f.module, f.level));
+            e.1 = e.1.max(f.level);
+        }
+        self.pending.push(Done { seq, domain: a.domain.clone(), elapsed_ms: a.elapsed.as_millis() as i64, findings });
+        if self.pending.len() >= EVERY || self.last.elapsed() >= INTERVAL {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Commits what is pending.
+    pub fn flush(&mut self) -> rusqlite::Result<()> {
+        self.last = Instant::now();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for d in std::mem::take(&mut self.pending) {
+            self.events += keep_one(&tx, self.run, self.endpoints, &d)?;
+            self.kept += 1;
+        }
+        tx.commit()
+    }
+
+    /// Commits the rest and, when no domain is left to do, marks the run finished.
+    pub fn finish(mut self) -> rusqlite::Result<Kept> {
+        self.flush()?;
+        let left: i64 = self.conn.query_row("SELECT count(*) FROM analysis_todo WHERE run = ?1", params![self.run.id], |r| r.get(0))?;
+        if left == 0 {
+            self.conn.execute("UPDATE analysis_runs SET finished_at = ?2 WHERE id = ?1", params![self.run.id, crate::time::now_utc()])?;
+        }
+        Ok(Kept { analyses: self.kept, events: self.events, finished: left == 0 })
+    }
+}
+
+/// What a [`Keeper`] kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Kept {
+    pub analyses: u64,
+    pub events: u64,
+    /// No domain of the run is left to do.
+    pub finished: bool,
+}
+
+/// Writes one domain's analysis: its summary, the findings that came and went, the event
+/// when it broke or was fixed; and takes it off the run's list. Returns the events raised.
+fn keep_one(tx: &Transaction<'_>, run: &Run, endpoints: &[Endpoint], d: &Done) -> rusqlite::Result<u64> {
+    let previous: Option<(Option<String>, i64)> = tx
+        .prepare_cached(
+            "SELECT a.worst, r.zone FROM analyses a JOIN analysis_runs r ON r.id = a.run WHERE a.domain = ?1 ORDER BY a.id DESC LIMIT 1",
+        )?
+        .query_row(params![d.domain], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // The findings open now: (identity) -> (level, since).
+    let mut open: BTreeMap<Key, (String, i64)> = BTreeMap::new();
+    {
+        let mut st = tx.prepare_cached("SELECT testcase, tag, args, level, since FROM findings WHERE domain = ?1 AND until IS NULL")?;
+        let rows = st.query_map(params![d.domain], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), (r.get(3)?, r.get(4)?))))?;
+        for row in rows {
+            let (k, v) = row?;
+            open.insert(k, v);
+        }
+    }
+    let mut count = [0i64; 6];
+    for (_, level) in d.findings.values() {
+        count[*level as usize] += 1;
+    }
+    let worst = d.findings.values().map(|(_, l)| *l).max();
+    tx.prepare_cached(
+        "INSERT INTO analyses (run, tld, domain, at, worst, info, notice, warning, error, critical, elapsed_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        run.id,
+        run.tld,
+        d.domain,
+        crate::time::now_utc(),
+        worst.map(Level::as_str),
+        count[Level::Info as usize],
+        count[Level::Notice as usize],
+        count[Level::Warning as usize],
+        count[Level::Error as usize],
+        count[Level::Critical as usize],
+        d.elapsed_ms
+    ])?;
+    let id = tx.last_insert_rowid();
+    // Findings gone, or whose level changed, close; new ones open.
+    {
+        let mut close = tx.prepare_cached(
+            "UPDATE findings SET until = ?1 WHERE domain = ?2 AND testcase = ?3 AND tag = ?4 AND args = ?5 AND since = ?6",
+        )?;
+        for (k, (level, since)) in &open {
+            if d.findings.get(k).is_none_or(|(_, l)| l.as_str() != level) {
+                close.execute(params![id, d.domain, k.0, k.1, k.2, since])?;
+            }
+        }
+        let mut add = tx.prepare_cached(
+            "INSERT INTO findings (domain, tld, module, testcase, level, tag, args, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for (k, (module, level)) in &d.findings {
+            if open.get(k).is_none_or(|(l, _)| l != level.as_str()) {
+                add.execute(params![d.domain, run.tld, module, k.0, level.as_str(), k.1, k.2, id])?;
+            }
+        }
+    }
+    tx.prepare_cached("DELETE FROM analysis_todo WHERE run = ?1 AND seq = ?2")?.execute(params![run.id, d.seq])?;
+    // A first analysis has nothing to break from: the event needs one before it.
+    let Some((previous_worst, previous_zone)) = previous else { return Ok(0) };
+    let kind = match (previous_worst.as_deref().is_some_and(severe), worst.is_some_and(|w| w >= Level::Error)) {
+        (false, true) => Kind::DelegationBroken,
+        (true, false) => Kind::DelegationFixed,
+        _ => return Ok(0),
+    };
+    let before: BTreeSet<&str> = open.iter().filter(|(_, (l, _))| severe(l)).map(|(k, _)| k.1.as_str()).collect();
+    let after: BTreeSet<&str> = d.findings.iter().filter(|(_, (_, l))| *l >= Level::Error).map(|(k, _)| k.1.as_str()).collect();
+    let detail = Delegation {
+        analysis: id,
+        worst: worst.map(|w| w.as_str().to_string()),
+        previous_worst,
+        tags_added: after.difference(&before).map(|t| t.to_string()).collect(),
+        tags_removed: before.difference(&after).map(|t| t.to_string()).collect(),
+    };
+    tx.prepare_cached("INSERT INTO events (zone, prev_zone, tld, domain, kind, at, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
+        params![run.zone, previous_zone, run.tld, d.domain, kind.as_str(), run.at, serde_json::to_string(&detail).unwrap_or_default()],
+    )?;
+    let event = tx.last_insert_rowid();
+    webhooks::enqueue_one(tx, event, &run.tld, kind, endpoints)?;
+    Ok(1)
+}
+
+/// A stored level that breaks a delegation: ERROR or CRITICAL.
+fn severe(level: &str) -> bool {
+    level == Level::Error.as_str() || level == Level::Critical.as_str()
+}
