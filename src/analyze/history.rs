@@ -242,3 +242,77 @@ fn keep_one(tx: &Transaction<'_>, run: &Run, endpoints: &[Endpoint], d: &Done) -
 fn severe(level: &str) -> bool {
     level == Level::Error.as_str() || level == Level::Critical.as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::Finding;
+
+    fn finding(testcase: &'static str, level: Level, tag: &'static str, ns: &str) -> Finding {
+        Finding { module: "BASIC", testcase, level, tag, args: [("ns", ns.to_string())].into_iter().collect() }
+    }
+
+    fn analysis(domain: &str, findings: Vec<Finding>) -> Analysis {
+        Analysis { domain: domain.into(), findings, trace: Vec::new(), elapsed: Duration::from_millis(3) }
+    }
+
+    fn run_once(conn: &mut Connection, day: &str, a: &Analysis) -> Kept {
+        let run = begin(conn, "lab", 1, day, "all", &[a.domain.clone()]).unwrap();
+        let mut k = Keeper::new(conn, &run, &[]);
+        k.keep(0, a).unwrap();
+        k.finish().unwrap()
+    }
+
+    fn open_rows(conn: &Connection) -> Vec<(String, String, String, i64, Option<i64>)> {
+        conn.prepare("SELECT tag, level, args, since, until FROM findings ORDER BY since, tag, args")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn findings_open_and_close_with_the_analyses_and_only_a_crossing_of_error_is_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_rw(&dir.path().join("h.db"), Duration::from_secs(1)).unwrap();
+        conn.execute("INSERT INTO zones (id, tld, source, imported_at, state) VALUES (1, 'lab', 'f', 'x', 'current')", []).unwrap();
+        // A first analysis, broken already: kept, no event (nothing to break from); DEBUG not kept.
+        let first =
+            analysis("a.lab", vec![finding("BASIC02", Level::Error, "NS_FAILED", "ns1"), finding("BASIC02", Level::Debug, "NOISE", "ns1")]);
+        let k = run_once(&mut conn, "2026-12-01T00:00:00Z", &first);
+        assert_eq!((k.analyses, k.events, k.finished), (1, 0, true));
+        assert_eq!(open_rows(&conn), [("NS_FAILED".into(), "ERROR".into(), r#"{"ns":"ns1"}"#.into(), 1, None)]);
+        // The same finding again and a second one of the same tag: the first row stays open,
+        // untouched; still broken, so no event.
+        let second = analysis(
+            "a.lab",
+            vec![finding("BASIC02", Level::Error, "NS_FAILED", "ns1"), finding("BASIC02", Level::Error, "NS_FAILED", "ns2")],
+        );
+        assert_eq!(run_once(&mut conn, "2026-12-02T00:00:00Z", &second).events, 0);
+        assert_eq!(open_rows(&conn).len(), 2);
+        // Its level falls to WARNING: the ERROR row closes, a WARNING row opens; ns2's closes.
+        // The worst level fell below ERROR: one delegation_fixed event naming the tag gone.
+        let third = analysis("a.lab", vec![finding("BASIC02", Level::Warning, "NS_FAILED", "ns1")]);
+        assert_eq!(run_once(&mut conn, "2026-12-03T00:00:00Z", &third).events, 1);
+        let rows = open_rows(&conn);
+        assert_eq!(
+            rows,
+            [
+                ("NS_FAILED".into(), "ERROR".into(), r#"{"ns":"ns1"}"#.into(), 1, Some(3)),
+                ("NS_FAILED".into(), "ERROR".into(), r#"{"ns":"ns2"}"#.into(), 2, Some(3)),
+                ("NS_FAILED".into(), "WARNING".into(), r#"{"ns":"ns1"}"#.into(), 3, None),
+            ]
+        );
+        let (kind, at, detail): (String, String, String) =
+            conn.query_row("SELECT kind, at, detail FROM events", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+        assert_eq!((kind.as_str(), at.as_str()), ("delegation_fixed", "2026-12-03T00:00:00Z"));
+        let d: Delegation = serde_json::from_str(&detail).unwrap();
+        assert_eq!((d.worst.as_deref(), d.previous_worst.as_deref()), (Some("WARNING"), Some("ERROR")));
+        assert_eq!((d.tags_added, d.tags_removed), (Vec::<String>::new(), vec!["NS_FAILED".to_string()]));
+        let summary: (Option<String>, i64, i64) = conn
+            .query_row("SELECT worst, warning, error FROM analyses WHERE id = 3", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        assert_eq!(summary, (Some("WARNING".into()), 1, 0));
+    }
+}

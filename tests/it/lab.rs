@@ -547,3 +547,138 @@ fn the_runs_cache_does_not_grow_with_the_number_of_domains() {
     assert!(two > 0);
     assert_eq!(two, twenty, "the shared cache grew with the domains");
 }
+
+/// `analyze --tld lab` as cron runs it after each day's import: the flags every run here takes.
+fn analyze_tld<'a>(db: &'a str, hints: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let base = ["--db", db, "--format", "jsonl", "analyze", "--tld", "lab", "--root-hints", hints, "--allow-private"];
+    [&base[..], extra].concat()
+}
+
+#[test]
+fn a_daily_run_over_three_days_raises_an_event_for_each_break_and_fix() {
+    let t = TestEnv::new();
+    let hook = crate::receiver::Receiver::start();
+    let endpoint = serde_json::json!({"url": hook.url(), "events": ["delegation_broken", "delegation_fixed"], "allow_private": true});
+    t.write_private("config.json", serde_json::json!({"webhooks": [endpoint]}).to_string().as_bytes());
+    let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
+    let (db, hints) = (t.path("z.db"), lab.path("hints"));
+    let (db, hints) = (db.to_str().unwrap(), hints.to_str().unwrap());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.py");
+    for day in 0..3u32 {
+        if day > 0 {
+            let out = Command::new("python3").arg(&script).arg("day").arg(lab.path("")).arg(day.to_string()).output().unwrap();
+            assert!(out.status.success(), "lab day {day}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        t.import_ok(db, &["--date", &format!("2026-12-0{}", day + 1), lab.path("zones/lab.zone").to_str().unwrap()]);
+        let out = t.run(&analyze_tld(db, hints, &["--qps", "1000"]));
+        assert!(out.status.success(), "day {day}: {}", String::from_utf8_lossy(&out.stderr));
+        let analysed: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Day 0 analyses the whole zone; later days only what the day's import changed.
+        let want = if day == 0 { 3 + FAULTS.len() + 1 } else { 2 };
+        assert_eq!(analysed.len(), want, "day {day}: {analysed:?}");
+    }
+    // The events are the breaks and fixes tests/lab/lab.py made (DAYS), on their days, with
+    // the tags that broke them; the faulty children broken from day 0 on raise none.
+    let out = t.run(&["--db", db, "--format", "jsonl", "changes", "--kind", "delegation_broken"]);
+    let mut events = lines(&out.stdout);
+    events.extend(lines(&t.run(&["--db", db, "--format", "jsonl", "changes", "--kind", "delegation_fixed"]).stdout));
+    let mut got: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| (e["at"].as_str().unwrap()[..10].to_string(), e["kind"].as_str().unwrap().into(), e["domain"].as_str().unwrap().into()))
+        .collect();
+    got.sort();
+    let want = [
+        ("2026-12-02", "delegation_broken", "c0.lab"),
+        ("2026-12-02", "delegation_broken", "c1.lab"),
+        ("2026-12-03", "delegation_broken", "c2.lab"),
+        ("2026-12-03", "delegation_fixed", "c0.lab"),
+    ];
+    assert_eq!(got, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())), "{events:?}");
+    let tags = |domain: &str, kind: &str, side: &str| -> Vec<String> {
+        let e = events.iter().find(|e| e["domain"] == domain && e["kind"] == kind).unwrap();
+        e["delegation"][side].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
+    };
+    assert!(tags("c0.lab", "delegation_broken", "tags_added").contains(&"NS_FAILED".to_string()));
+    assert!(tags("c0.lab", "delegation_fixed", "tags_removed").contains(&"NS_FAILED".to_string()));
+    assert!(tags("c1.lab", "delegation_broken", "tags_added").contains(&"NOT_ENOUGH_NS_DEL".to_string()));
+    assert!(tags("c2.lab", "delegation_broken", "tags_added").contains(&"NS_IS_CNAME".to_string()));
+    // The same events reach the webhook that asked for them.
+    let out = t.run(&["--db", db, "webhooks", "deliver"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut sent: Vec<(String, String)> = hook
+        .state()
+        .received
+        .iter()
+        .flat_map(|d| d.body["events"].as_array().cloned().unwrap_or_default())
+        .map(|e| (e["kind"].as_str().unwrap().to_string(), e["domain"].as_str().unwrap().to_string()))
+        .collect();
+    sent.sort();
+    let mut want_sent: Vec<(String, String)> = want.iter().map(|(_, k, d)| (k.to_string(), d.to_string())).collect();
+    want_sent.sort();
+    assert_eq!(sent, want_sent);
+    // Who holds a tag now: c0.lab was fixed, lame.lab never was; c2.lab's CNAME is new.
+    let holders = |tag: &str| -> Vec<String> {
+        let out = t.run(&["--db", db, "--format", "tsv", "search", "--finding", tag, "--tld", "lab"]);
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(holders("NS_FAILED"), ["lame.lab"]);
+    assert_eq!(holders("NS_IS_CNAME"), ["c2.lab", "cname.lab"]);
+    // The domain page: the latest analysis, and its findings' history with their days.
+    let out = t.run(&["--db", db, "--format", "json", "domain", "c0.lab", "--history"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["analysis"]["date"], "2026-12-03");
+    assert_eq!(v[0]["analysis"]["worst"], "NOTICE");
+    let ns_failed: Vec<(String, String)> = v[0]["analysis_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["tag"] == "NS_FAILED")
+        .map(|c| (c["date"].as_str().unwrap().into(), c["change"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(ns_failed, [("2026-12-02".to_string(), "found".to_string()), ("2026-12-03".to_string(), "gone".to_string())]);
+}
+
+fn lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_run_killed_midway_is_finished_by_the_next_which_analyses_none_twice() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 40) else { return };
+    let (db, hints) = (t.path("z.db"), lab.path("hints"));
+    let (db, hints) = (db.to_str().unwrap(), hints.to_str().unwrap());
+    t.import_ok(db, &[lab.path("zones/lab.zone").to_str().unwrap()]);
+    let total = 40 + FAULTS.len() + 1;
+    // Slow enough to be killed midway: a few questions a second per server.
+    let mut child = t.cmd().args(analyze_tld(db, hints, &["--qps", "20", "--concurrency", "4"])).spawn().unwrap();
+    let conn = t.db("z.db");
+    let kept = |conn: &rusqlite::Connection| -> i64 { conn.query_row("SELECT count(*) FROM analyses", [], |r| r.get(0)).unwrap_or(0) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while kept(&conn) < 5 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = kept(&conn);
+    assert!(before >= 5 && before < total as i64, "killed after {before} of {total}");
+    // The next run finishes that run: the rest, and none of the kept again.
+    let out = t.run(&analyze_tld(db, hints, &["--qps", "1000"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("finishing run 1"), "{err}");
+    assert_eq!(lines(&out.stdout).len() as i64, total as i64 - before, "{err}");
+    let (runs, analyses, domains): (i64, i64, i64) = conn
+        .query_row("SELECT (SELECT count(*) FROM analysis_runs), count(*), count(DISTINCT domain) FROM analyses", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((runs, analyses, domains), (1, total as i64, total as i64));
+    let unfinished: i64 = conn.query_row("SELECT count(*) FROM analysis_runs WHERE finished_at IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(unfinished, 0);
+    // A finished run leaves the next analyze to pick anew.
+    let out = t.run(&analyze_tld(db, hints, &["--qps", "1000", "--limit", "2", "--all"]));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("finishing run"));
+    assert_eq!(lines(&out.stdout).len(), 2);
+}
