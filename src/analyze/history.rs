@@ -257,7 +257,7 @@ mod tests {
     }
 
     fn run_once(conn: &mut Connection, day: &str, a: &Analysis) -> Kept {
-        let run = begin(conn, "lab", 1, day, "all", &[a.domain.clone()]).unwrap();
+        let run = begin(conn, "lab", 1, day, "all", std::slice::from_ref(&a.domain)).unwrap();
         let mut k = Keeper::new(conn, &run, &[]);
         k.keep(0, a).unwrap();
         k.finish().unwrap()
