@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::changes::Kind;
@@ -477,9 +478,9 @@ pub struct AnalyzeArgs {
     /// Seconds to wait for one answer [default: 2, or dns.timeout_seconds]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// Domains analysed at once
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub concurrency: usize,
+    /// Domains analysed at once [default: 256, or analyze.concurrency]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
+    pub concurrency: Option<usize>,
 }
 
 /// The web page (`/`) and a read-only JSON API (`/v1`) over the database, safe to run while

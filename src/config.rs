@@ -117,6 +117,12 @@ pub struct Keys {
     pub dns_root_hints: Option<PathBuf>,
     #[serde(rename = "dns.allow_private")]
     pub dns_allow_private: Option<bool>,
+    /// `sync` and `service` analyse each imported zone's new and changed delegations
+    /// (`analyze --tld`) after the imports, before the webhooks; domains analysed at once.
+    #[serde(rename = "analyze.after_sync")]
+    pub analyze_after_sync: Option<bool>,
+    #[serde(rename = "analyze.concurrency")]
+    pub analyze_concurrency: Option<Count>,
 }
 
 /// One entry of the `webhooks` list, as written; `changes::webhooks` checks what it means.
@@ -519,8 +525,16 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 34, "{keys:?}");
-        for k in ["icann.account.password", "tlds", "webhooks", "webhooks.retries", "service.no_records"] {
+        assert_eq!(keys.len(), 36, "{keys:?}");
+        for k in [
+            "icann.account.password",
+            "tlds",
+            "webhooks",
+            "webhooks.retries",
+            "service.no_records",
+            "analyze.after_sync",
+            "analyze.concurrency",
+        ] {
             assert!(keys.contains(&k), "{k}");
         }
     }

@@ -275,8 +275,19 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
             zones.push((z.tld.clone(), z.status == SyncStatus::Ok));
             Ok(())
         });
+        for a in result.iter().flat_map(|o| &o.analyses) {
+            match &a.result {
+                Ok((run, kept)) => log(&format!("analyze: {}", kept.line(run))),
+                Err(e) => log(&format!("{}: analysis failed: {e:#}", a.tld)),
+            }
+        }
         let all_ok = match &result {
-            Ok(o) => o.fatal.is_none() && o.failed == 0 && o.deliveries.iter().all(|d| d.pending == 0 && !d.disabled),
+            Ok(o) => {
+                o.fatal.is_none()
+                    && o.failed == 0
+                    && o.deliveries.iter().all(|d| d.pending == 0 && !d.disabled)
+                    && o.analyses.iter().all(|a| a.result.is_ok())
+            }
             Err(e) => {
                 log(&format!("sync failed: {e:#}"));
                 false

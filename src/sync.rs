@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 use serde::Serialize;
 
+use crate::analyze::history;
 use crate::changes::webhooks;
 use crate::config::Settings;
 use crate::czds::download::{self, Status, ZoneResult};
@@ -20,6 +21,7 @@ use crate::czds::Client;
 use crate::ingest::source::{Input, SharedReader};
 use crate::ingest::{self, Summary};
 use crate::progress::{Mode, Progress, Transfers};
+use crate::query::delegations::Pick;
 
 /// Whether a zone's sync went through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,6 +115,15 @@ pub struct Outcome {
     pub fatal: Option<crate::czds::Fatal>,
     /// What the webhook delivery did (empty when it did not run).
     pub deliveries: Vec<webhooks::Delivered>,
+    /// The analyses of the imported zones' new and changed delegations (`analyze.after_sync`).
+    pub analyses: Vec<Analysed>,
+}
+
+/// One zone's analysis after its import.
+#[derive(Debug)]
+pub struct Analysed {
+    pub tld: String,
+    pub result: anyhow::Result<(history::Run, history::Kept)>,
 }
 
 /// Runs a sync: every zone downloaded and imported (handed to `report` as it finishes), then
@@ -128,9 +139,13 @@ pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyh
     let progress = Progress::new(if matches!(mode, Mode::Bar) { Mode::Quiet } else { mode });
     let mut outcome = Outcome::default();
     let mut failure = None;
+    let mut imported = Vec::new();
     let mut tally = |z: ZoneSync| {
         outcome.fatal = outcome.fatal.or(z.download.fatal);
         if z.status == SyncStatus::Ok {
+            if z.import.as_ref().is_some_and(|i| !i.unchanged) {
+                imported.push(z.tld.clone());
+            }
             outcome.ok += 1;
         } else {
             outcome.failed += 1;
@@ -155,14 +170,53 @@ pub fn sync(s: &Settings, plan: &Plan, mut report: impl FnMut(&ZoneSync) -> anyh
     if let Some(e) = failure {
         return Err(e);
     }
+    // Imports done: analysis and delivery write in small transactions of their own.
+    drop(db_lock);
+    if s.config.keys.analyze_after_sync.unwrap_or(false) && !imported.is_empty() {
+        outcome.analyses = analyse(s, &mut conn, &imported, &plan.import.webhooks, mode)?;
+    }
     if plan.deliver && !plan.import.webhooks.is_empty() {
-        // Imports done: delivery takes the write lock for each write only.
-        drop(db_lock);
         let _lock = crate::lock::webhooks(&s.db, s.wait)?;
         let gate = webhooks::WriteGate { db: &s.db, wait: s.wait };
         outcome.deliveries = webhooks::deliver(&conn, &plan.import.webhooks, &delivery, &gate)?;
     }
     Ok(outcome)
+}
+
+/// `analyze --tld` for each zone imported, its day's new and changed delegations (or the rest
+/// of a run left unfinished), kept as that command keeps them: the delegation events go out
+/// with the webhook delivery that follows. A zone whose analysis fails is reported; the
+/// others go on.
+fn analyse(
+    s: &Settings,
+    conn: &mut Connection,
+    tlds: &[String],
+    endpoints: &[webhooks::Endpoint],
+    mode: Mode,
+) -> anyhow::Result<Vec<Analysed>> {
+    let _lock = crate::lock::analyses(&s.db, s.wait)?;
+    let engine = crate::analyze::Engine::from_config(&s.config)?;
+    let resolver = engine.resolver();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut out = Vec::new();
+    for tld in tlds {
+        let tally = crate::progress::Tally::counting(mode, "analyze", "questions sent");
+        let result = (|| -> anyhow::Result<_> {
+            let run =
+                history::begin_or_resume(conn, tld, &Pick::Latest, None)?.ok_or_else(|| anyhow::anyhow!("{tld}: no current version"))?;
+            let total = run.todo.len();
+            let mut done = 0;
+            let kept = history::keep_run(&rt, &resolver, conn, &run, endpoints, engine.concurrency, |_, _| {
+                done += 1;
+                tally.set(&format!("{tld}: {done}/{total} domains"), resolver.client().sent());
+                Ok(())
+            })?;
+            Ok((run, kept))
+        })();
+        tally.finish();
+        out.push(Analysed { tld: tld.clone(), result });
+    }
+    Ok(out)
 }
 
 /// What every zone of a run shares.

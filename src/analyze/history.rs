@@ -7,13 +7,18 @@
 //! next `analyze` of its zone, which analyses none twice and loses none.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{Analysis, Level};
 use crate::changes::webhooks::{self, Endpoint};
 use crate::changes::{Delegation, Kind};
+use crate::dns::resolve::Resolver;
+use crate::query::delegations::Pick;
 
 /// One run of `analyze --tld`: the zone it read and the domains left to analyse.
 #[derive(Debug)]
@@ -68,6 +73,80 @@ pub fn begin(conn: &Connection, tld: &str, zone: i64, at: &str, pick: &str, doma
     tx.commit()?;
     let todo = domains.iter().enumerate().map(|(i, d)| (i as i64, d.clone())).collect();
     Ok(Run { id, tld: tld.to_string(), zone, at: at.to_string(), total: domains.len() as u64, todo, resumed: false })
+}
+
+/// The run of `tld` to work on: the one an earlier `analyze` left unfinished (its picks stand),
+/// else a new one of the delegations `pick` names, at most `limit`. None when `tld` has no
+/// current version.
+pub fn begin_or_resume(conn: &Connection, tld: &str, pick: &Pick, limit: Option<usize>) -> rusqlite::Result<Option<Run>> {
+    if let Some(run) = unfinished(conn, tld)? {
+        return Ok(Some(run));
+    }
+    let Some((zone, at)) = crate::query::delegations::version(conn, tld)? else { return Ok(None) };
+    let domains = crate::query::delegations::pick(conn, tld, pick, limit)?;
+    begin(conn, tld, zone, &at, &pick.describe(), &domains).map(Some)
+}
+
+/// Analyses what is left of `run` with resolver `r`, `concurrency` domains at once, keeping
+/// each result as it comes; `each` sees every result after it is handed to the keeper (an error
+/// from it stops the run, what was kept staying kept).
+pub fn keep_run(
+    rt: &tokio::runtime::Runtime,
+    r: &Arc<Resolver>,
+    conn: &mut Connection,
+    run: &Run,
+    endpoints: &[Endpoint],
+    concurrency: usize,
+    mut each: impl FnMut(i64, Analysis) -> anyhow::Result<()>,
+) -> anyhow::Result<Kept> {
+    let mut names = Vec::with_capacity(run.todo.len());
+    let mut skipped = Vec::new();
+    for (seq, d) in &run.todo {
+        match crate::dns::parse_name(d) {
+            Ok(n) => names.push((*seq, n)),
+            Err(_) => skipped.push(*seq),
+        }
+    }
+    // A stored name the DNS cannot ask about has nothing to analyse: off the list, so the run
+    // can finish.
+    for seq in &skipped {
+        conn.execute("DELETE FROM analysis_todo WHERE run = ?1 AND seq = ?2", params![run.id, seq])?;
+    }
+    let current = crate::store::current_zones(conn)?;
+    let just: Vec<_> = names.iter().map(|(_, n)| n.clone()).collect();
+    seed_from_zones(conn, &current, r, &just)?;
+    let mut keeper = Keeper::new(conn, run, endpoints);
+    rt.block_on(super::many(r, names, None, &super::Selection::all(), concurrency, |i, a| -> anyhow::Result<()> {
+        keeper.keep(i, &a)?;
+        each(i, a)
+    }))?;
+    let mut kept = keeper.finish()?;
+    kept.skipped = skipped.len() as u64;
+    Ok(kept)
+}
+
+/// The zones the database holds give their own servers: resolution of their children starts
+/// there, not at the root. For a zone it lacks, or when no imported zone gives the servers'
+/// addresses, the walk starts at the root hints.
+pub fn seed_from_zones(conn: &Connection, current: &[String], r: &Resolver, names: &[hickory_proto::rr::Name]) -> rusqlite::Result<()> {
+    let mut tlds: Vec<hickory_proto::rr::Name> = names.iter().filter(|n| n.num_labels() > 1).map(|n| n.trim_to(1)).collect();
+    tlds.sort();
+    tlds.dedup();
+    for tld in tlds {
+        let text = crate::dns::text(&tld);
+        if !current.contains(&text) {
+            continue;
+        }
+        let mut servers = Vec::new();
+        for (name, ips) in crate::query::delegations::apex(conn, &text)? {
+            let Ok(n) = crate::dns::parse_name(&name) else { continue };
+            // A name no imported zone gives an address to is left to resolution.
+            let ips: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
+            servers.extend(ips.into_iter().map(|ip| crate::dns::resolve::Ns { name: n.to_lowercase(), ip }));
+        }
+        r.seed(&tld, servers);
+    }
+    Ok(())
 }
 
 /// A finding as kept: its identity, and its level.
@@ -139,7 +218,20 @@ impl<'a> Keeper<'a> {
         if left == 0 {
             self.conn.execute("UPDATE analysis_runs SET finished_at = ?2 WHERE id = ?1", params![self.run.id, crate::time::now_utc()])?;
         }
-        Ok(Kept { analyses: self.kept, events: self.events, finished: left == 0 })
+        Ok(Kept { analyses: self.kept, events: self.events, finished: left == 0, skipped: 0 })
+    }
+}
+
+impl Kept {
+    /// What was kept, for people (`analyze` and `sync` say it).
+    pub fn line(&self, run: &Run) -> String {
+        let n = if self.analyses == 1 { "1 analysis".to_string() } else { format!("{} analyses", self.analyses) };
+        let events = if self.events == 1 { "1 delegation event".to_string() } else { format!("{} delegation events", self.events) };
+        let mut line = format!("kept {n} in run {} of {} ({}), {events}", run.id, run.tld, crate::time::date_of(&run.at));
+        if self.skipped > 0 {
+            line.push_str(&format!(", {} skipped (not a name the DNS can ask about)", self.skipped));
+        }
+        line
     }
 }
 
@@ -150,6 +242,8 @@ pub struct Kept {
     pub events: u64,
     /// No domain of the run is left to do.
     pub finished: bool,
+    /// Names taken off the list that are not names the DNS can ask about.
+    pub skipped: u64,
 }
 
 /// Writes one domain's analysis: its summary, the findings that came and went, the event

@@ -181,6 +181,52 @@ impl Analysis {
     }
 }
 
+/// The engine's settings: what `analyze` takes from its flags over the config's `dns.*` keys,
+/// and `sync` (`analyze.after_sync`) and `serve` from the config alone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub options: crate::dns::Options,
+    pub limits: crate::dns::client::Limits,
+    pub hints: crate::dns::hints::Hints,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// Domains analysed at once.
+    pub concurrency: usize,
+}
+
+impl Engine {
+    /// From the config's `dns.*` and `analyze.*` keys, defaults where it has none.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Engine, crate::dns::hints::HintsError> {
+        let k = &cfg.keys;
+        let hints = match &k.dns_root_hints {
+            Some(path) => crate::dns::hints::load(path)?,
+            None => crate::dns::hints::iana(),
+        };
+        let limits = crate::dns::client::Limits::default();
+        Ok(Engine {
+            options: crate::dns::Options {
+                timeout: k.dns_timeout.map_or(Duration::from_secs(2), |t| t.0),
+                allow_private: k.dns_allow_private.unwrap_or(false),
+                ..Default::default()
+            },
+            limits: crate::dns::client::Limits {
+                qps: k.dns_qps.map_or(limits.qps, |c| c.u32()),
+                in_flight: k.dns_in_flight.map_or(limits.in_flight, |c| c.usize()),
+            },
+            hints,
+            ipv4: true,
+            ipv6: true,
+            concurrency: k.analyze_concurrency.map_or(256, |c| c.usize()),
+        })
+    }
+
+    /// A resolver of these settings: its client's limits and caches last as long as it does.
+    pub fn resolver(&self) -> Arc<Resolver> {
+        let client = Arc::new(crate::dns::client::Client::new(self.options.clone(), self.limits));
+        Arc::new(Resolver::new(client, &self.hints, self.ipv4, self.ipv6))
+    }
+}
+
 /// Analyses each of `names` (with its place in the list), `concurrency` at a time: tasks start
 /// as others finish, so a zone's worth of domains is never spawned at once. Each result goes
 /// to `done` as it comes, in the order they finish; an error from `done` stops the run.

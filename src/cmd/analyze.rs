@@ -6,24 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{usage, ExitStatus, Output};
-use crate::analyze::history::{self, Keeper, Run};
-use crate::analyze::{self, Analysis, Level, Selection, Undelegated};
+use crate::analyze::history::{self, Run};
+use crate::analyze::{self, Analysis, Engine, Level, Selection, Undelegated};
 use crate::cli::{AnalyzeArgs, Format};
 use crate::config::Settings;
-use crate::dns::client::{Client, Limits};
-use crate::dns::resolve::Resolver;
-use crate::dns::{hints, parse_name, Options};
+use crate::dns::{hints, parse_name};
 use crate::progress::{Mode, Tally};
 use crate::query::delegations::Pick;
 use rusqlite::Connection;
 
 /// One domain's report, as printed.
 #[derive(serde::Serialize)]
-struct Report<'a> {
-    domain: &'a str,
+struct Report {
+    domain: String,
     worst: Option<Level>,
     elapsed_ms: u128,
-    findings: Vec<&'a analyze::Finding>,
+    findings: Vec<analyze::Finding>,
     /// Addresses the guard kept the analysis from asking, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     not_asked: Vec<String>,
@@ -41,28 +39,9 @@ struct TraceLine {
 }
 
 pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
-    let keys = &s.config.keys;
     let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
     let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns, &args.ds)?) };
-    let hints_file = args.root_hints.clone().or_else(|| keys.dns_root_hints.clone());
-    let hints = match &hints_file {
-        Some(path) => hints::load(path).map_err(|e| usage(e.to_string()))?,
-        None => hints::iana(),
-    };
-    let timeout = match args.timeout {
-        Some(t) if !(t > 0.0 && t.is_finite()) => return Err(usage("--timeout: a positive number of seconds")),
-        Some(t) => Duration::from_secs_f64(t),
-        None => keys.dns_timeout.map_or(Duration::from_secs(2), |t| t.0),
-    };
-    let opts = Options { timeout, allow_private: args.allow_private || keys.dns_allow_private.unwrap_or(false), ..Options::default() };
-    let limits = Limits {
-        qps: args.qps.or(keys.dns_qps.map(|c| c.u32())).unwrap_or(Limits::default().qps),
-        in_flight: args.in_flight.or(keys.dns_in_flight.map(|c| c.usize())).unwrap_or(Limits::default().in_flight),
-    };
-    let (ipv4, ipv6) = (!args.no_ipv4, !args.no_ipv6);
-    if !ipv4 && !ipv6 {
-        return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
-    }
+    let engine = engine(s, args)?;
     // A zone's run is kept, unless it is a partial one (--test) or asked not to be.
     let keep = args.tld.is_some() && !args.no_store && args.tests.is_empty();
     let _lock = if keep { Some(crate::lock::analyses(&s.db, s.wait)?) } else { None };
@@ -80,85 +59,70 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     } else {
         None
     };
-    let (run, picked) = match (&db, keep) {
-        (Some((conn, current)), true) => {
-            let run = begin_or_resume(s, conn, current, args)?;
-            let todo = run.todo.clone();
-            (Some(run), todo)
-        }
-        _ => (None, delegations(db.as_ref(), args)?.into_iter().enumerate().map(|(i, d)| (i as i64, d)).collect()),
-    };
-    let mut names = Vec::with_capacity(picked.len());
-    for (i, d) in picked {
-        names.push((i, parse_name(&d).map_err(|e| usage(e.to_string()))?));
-    }
-    if names.is_empty() {
-        if !s.quiet {
-            eprintln!("analyze: no delegation to analyse");
-        }
-        if let (Some(run), Some((conn, _))) = (&run, &mut db) {
-            Keeper::new(conn, run, &[]).finish()?;
-        }
-        out.stream().finish()?;
-        return Ok(ExitStatus::Success);
-    }
-    let resolver = Arc::new(Resolver::new(Arc::new(Client::new(opts, limits)), &hints, ipv4, ipv6));
-    if let Some((conn, current)) = &db {
-        let just: Vec<_> = names.iter().map(|(_, n)| n.clone()).collect();
-        seed_from_zones(conn, current, &resolver, &just)?;
-    }
-    let endpoints = if keep { crate::changes::webhooks::endpoints(&s.config)? } else { Vec::new() };
-    let mut keeper = match (&run, &mut db) {
-        (Some(run), Some((conn, _))) => Some(Keeper::new(conn, run, &endpoints)),
+    let run = match (&db, keep) {
+        (Some((conn, current)), true) => Some(begin_or_resume(s, conn, current, args)?),
         _ => None,
     };
+    let picked: Vec<(i64, String)> = match &run {
+        Some(run) => run.todo.clone(),
+        None => delegations(db.as_ref(), args)?.into_iter().enumerate().map(|(i, d)| (i as i64, d)).collect(),
+    };
+    let mut names = Vec::with_capacity(picked.len());
+    for (i, d) in &picked {
+        names.push((*i, parse_name(d).map_err(|e| usage(e.to_string()))?));
+    }
+    let resolver = engine.resolver();
+    // A kept run seeds the resolver itself.
+    if let (None, Some((conn, current))) = (&run, &db) {
+        let just: Vec<_> = names.iter().map(|(_, n)| n.clone()).collect();
+        history::seed_from_zones(conn, current, &resolver, &just)?;
+    }
+    if names.is_empty() && !s.quiet {
+        eprintln!("analyze: no delegation to analyse");
+    }
+    let endpoints = if keep { crate::changes::webhooks::endpoints(&s.config)? } else { Vec::new() };
     let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "questions sent");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let total = names.len();
     let started = std::time::Instant::now();
-    let mut results: Vec<(i64, Analysis)> = Vec::with_capacity(total);
-    rt.block_on(analyze::many(&resolver, names, undelegated.as_ref(), &pick, args.concurrency, |i, mut a| -> anyhow::Result<()> {
-        if let Some(k) = keeper.as_mut() {
-            k.keep(i, &a)?;
-        }
-        if !args.trace {
-            a.trace.clear();
-        }
-        results.push((i, a));
-        tally.set(&format!("{}/{total} domains", results.len()), resolver.client().sent());
-        Ok(())
-    }))?;
-    tally.finish();
-    let kept = keeper.map(Keeper::finish).transpose()?;
-    results.sort_by_key(|(i, _)| *i);
-    let refused = resolver.client().refused();
+    // jsonl prints each domain as it finishes; the other forms in the order picked, at the end.
+    let streaming = out.format() == Format::Jsonl;
     let mut stream = out.stream();
-    let mut worst = None;
-    for (_, a) in &results {
-        let shown: Vec<&analyze::Finding> = a.findings.iter().filter(|f| f.level >= args.level).collect();
+    let mut reports: Vec<(i64, Report)> = Vec::new();
+    let (mut done, mut worst) = (0, None);
+    let each = |i: i64, a: Analysis| -> anyhow::Result<()> {
+        done += 1;
         worst = worst.max(a.worst());
-        let asked: Vec<IpAddr> = a.trace.iter().map(|e| e.server.ip()).collect();
-        let not_asked = refused.iter().filter(|(ip, _)| asked.contains(ip)).map(|(ip, why)| format!("{ip}: {why}")).collect();
-        let trace = args.trace.then(|| a.trace.iter().map(trace_line).collect());
-        let report = Report { domain: &a.domain, worst: a.worst(), elapsed_ms: a.elapsed.as_millis(), findings: shown, not_asked, trace };
-        let text = text(&report, out.format());
-        stream.push(&report, (!text.is_empty()).then(|| text.trim_end().to_string()))?;
+        let r = report(a, args, &resolver.client().refused());
+        if streaming {
+            print(&mut stream, &r, out.format())?;
+        } else {
+            reports.push((i, r));
+        }
+        tally.set(&format!("{done}/{total} domains"), resolver.client().sent());
+        Ok(())
+    };
+    let kept = match (&run, &mut db) {
+        (Some(run), Some((conn, _))) => Some(history::keep_run(&rt, &resolver, conn, run, &endpoints, engine.concurrency, each)?),
+        _ => {
+            rt.block_on(analyze::many(&resolver, names, undelegated.as_ref(), &pick, engine.concurrency, each))?;
+            None
+        }
+    };
+    tally.finish();
+    reports.sort_by_key(|(i, _)| *i);
+    for (_, r) in &reports {
+        print(&mut stream, r, out.format())?;
     }
+    let refused = resolver.client().refused();
     stream.finish()?;
-    if !s.quiet {
+    if !s.quiet && total > 0 {
         let secs = started.elapsed().as_secs_f64();
         let sent = resolver.client().sent();
         eprintln!("analyze: {total} domain(s) in {secs:.2} s, {sent} questions sent ({:.0}/s)", sent as f64 / secs.max(1e-9));
-        if let (Some(k), Some(run)) = (kept, &run) {
-            let n = if k.analyses == 1 { "1 analysis".to_string() } else { format!("{} analyses", k.analyses) };
-            eprintln!(
-                "analyze: kept {n} in run {} of {} ({}), {}",
-                run.id,
-                run.tld,
-                crate::time::date_of(&run.at),
-                super::count(k.events, "delegation event")
-            );
-        }
+    }
+    if let (Some(k), Some(run), false) = (kept, &run, s.quiet) {
+        eprintln!("analyze: {}", k.line(run));
     }
     if !refused.is_empty() && !s.quiet {
         eprintln!(
@@ -171,71 +135,79 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
+/// What is printed of analysis `a`: findings at `--level` and above, the addresses it was kept
+/// from asking (of `refused`), its trace when asked for.
+fn report(a: Analysis, args: &AnalyzeArgs, refused: &[(IpAddr, &str)]) -> Report {
+    let asked: Vec<IpAddr> = a.trace.iter().map(|e| e.server.ip()).collect();
+    let not_asked = refused.iter().filter(|(ip, _)| asked.contains(ip)).map(|(ip, why)| format!("{ip}: {why}")).collect();
+    let trace = args.trace.then(|| a.trace.iter().map(trace_line).collect());
+    let worst = a.worst();
+    let findings = a.findings.into_iter().filter(|f| f.level >= args.level).collect();
+    Report { domain: a.domain, worst, elapsed_ms: a.elapsed.as_millis(), findings, not_asked, trace }
+}
+
+fn print(stream: &mut super::output::Stream<'_>, r: &Report, format: Format) -> anyhow::Result<()> {
+    let text = text(r, format);
+    stream.push(r, (!text.is_empty()).then(|| text.trim_end().to_string()))
+}
+
+/// The engine's settings: the flags over the config's keys.
+fn engine(s: &Settings, args: &AnalyzeArgs) -> anyhow::Result<Engine> {
+    let mut e = Engine::from_config(&s.config).map_err(|e| usage(e.to_string()))?;
+    if let Some(path) = &args.root_hints {
+        e.hints = hints::load(path).map_err(|e| usage(e.to_string()))?;
+    }
+    match args.timeout {
+        Some(t) if !(t > 0.0 && t.is_finite()) => return Err(usage("--timeout: a positive number of seconds")),
+        Some(t) => e.options.timeout = Duration::from_secs_f64(t),
+        None => {}
+    }
+    e.options.allow_private |= args.allow_private;
+    e.limits.qps = args.qps.unwrap_or(e.limits.qps);
+    e.limits.in_flight = args.in_flight.unwrap_or(e.limits.in_flight);
+    e.concurrency = args.concurrency.unwrap_or(e.concurrency);
+    (e.ipv4, e.ipv6) = (!args.no_ipv4, !args.no_ipv6);
+    if !e.ipv4 && !e.ipv6 {
+        return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
+    }
+    Ok(e)
+}
+
 /// The run of `--tld` to work on: the one an earlier `analyze` left unfinished (its picks
 /// stand, whatever this one's flags say), else a new one of the delegations the flags pick.
 fn begin_or_resume(s: &Settings, conn: &Connection, current: &[String], args: &AnalyzeArgs) -> anyhow::Result<Run> {
     let tld = super::known_zone(current, args.tld.as_deref().unwrap_or_default())?;
-    if let Some(run) = history::unfinished(conn, &tld)? {
-        if !s.quiet {
-            eprintln!(
-                "analyze: finishing run {} of {tld} ({}, begun by an earlier analyze): {} of {} domain(s) left",
-                run.id,
-                crate::time::date_of(&run.at),
-                run.todo.len(),
-                run.total
-            );
-        }
-        return Ok(run);
+    let pick = pick_of(conn, args)?;
+    let run =
+        history::begin_or_resume(conn, &tld, &pick, args.limit)?.ok_or_else(|| super::failed(format!("{tld}: not an imported zone")))?;
+    if run.resumed && !s.quiet {
+        eprintln!(
+            "analyze: finishing run {} of {tld} ({}, begun by an earlier analyze): {} of {} domain(s) left",
+            run.id,
+            crate::time::date_of(&run.at),
+            run.todo.len(),
+            run.total
+        );
     }
-    let (zone, at) =
-        crate::query::delegations::version(conn, &tld)?.ok_or_else(|| super::failed(format!("{tld}: not an imported zone")))?;
-    let (pick, domains) = picked(conn, &tld, args)?;
-    Ok(history::begin(conn, &tld, zone, &at, &pick.describe(), &domains)?)
+    Ok(run)
 }
 
 /// The domains named, or those of `--tld` that the database picks.
 fn delegations(db: Option<&(Connection, Vec<String>)>, args: &AnalyzeArgs) -> anyhow::Result<Vec<String>> {
     let (Some(tld), Some((conn, current))) = (&args.tld, db) else { return Ok(args.domains.clone()) };
     let zone = super::known_zone(current, tld)?;
-    Ok(picked(conn, &zone, args)?.1)
+    Ok(crate::query::delegations::pick(conn, &zone, &pick_of(conn, args)?, args.limit)?)
 }
 
-/// The delegations of imported zone `zone` that the flags pick, and how they were picked.
-fn picked(conn: &Connection, zone: &str, args: &AnalyzeArgs) -> anyhow::Result<(Pick, Vec<String>)> {
+/// How the flags pick a zone's delegations.
+fn pick_of(conn: &Connection, args: &AnalyzeArgs) -> anyhow::Result<Pick> {
     let since =
         args.changed_since.as_deref().map(|d| crate::time::Since::parse(d).map_err(|e| usage(format!("--changed-since `{d}`: {e}"))));
-    let since = since.transpose()?;
-    let pick = match super::since_text(conn, since)? {
+    Ok(match super::since_text(conn, since.transpose()?)? {
         Some(t) => Pick::ChangedSince(t),
         None if args.all => Pick::All,
         None => Pick::Latest,
-    };
-    let domains = crate::query::delegations::pick(conn, zone, &pick, args.limit)?;
-    Ok((pick, domains))
-}
-
-/// The zones the database holds give their own servers: resolution of their children starts
-/// there, not at the root. For a zone it lacks, or when no imported zone gives the servers'
-/// addresses, the walk starts at the root hints.
-fn seed_from_zones(conn: &Connection, current: &[String], r: &Resolver, names: &[hickory_proto::rr::Name]) -> anyhow::Result<()> {
-    let mut tlds: Vec<hickory_proto::rr::Name> = names.iter().filter(|n| n.num_labels() > 1).map(|n| n.trim_to(1)).collect();
-    tlds.sort();
-    tlds.dedup();
-    for tld in tlds {
-        let text = crate::dns::text(&tld);
-        if !current.contains(&text) {
-            continue;
-        }
-        let mut servers = Vec::new();
-        for (name, ips) in crate::query::delegations::apex(conn, &text)? {
-            let Ok(n) = parse_name(&name) else { continue };
-            // A name no imported zone gives an address to is left to resolution.
-            let ips: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
-            servers.extend(ips.into_iter().map(|ip| crate::dns::resolve::Ns { name: n.to_lowercase(), ip }));
-        }
-        r.seed(&tld, servers);
-    }
-    Ok(())
+    })
 }
 
 /// `--ns NAME[/IP]` and `--ds`, each checked.

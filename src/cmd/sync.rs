@@ -21,8 +21,20 @@ pub fn run(s: &Settings, out: &Output, args: &SyncArgs) -> anyhow::Result<ExitSt
         results.push(z, (z.status == SyncStatus::Ok).then(|| summary_line(z)))
     })?;
     results.finish()?;
+    let mut analyses_failed = 0;
+    for a in &outcome.analyses {
+        match &a.result {
+            Ok((run, kept)) if !s.quiet => eprintln!("analyze: {}", kept.line(run)),
+            Ok(_) => {}
+            Err(e) => {
+                analyses_failed += 1;
+                out.item_failed(&format!("{}: analysis failed: {e:#}", a.tld));
+            }
+        }
+    }
     let webhooks_failed = report_deliveries(out, &outcome.deliveries, true)?;
-    Ok(outcome.fatal.map_or_else(|| ExitStatus::of_items(outcome.ok, outcome.failed + webhooks_failed), fatal_status))
+    let failed = outcome.failed + webhooks_failed + analyses_failed;
+    Ok(outcome.fatal.map_or_else(|| ExitStatus::of_items(outcome.ok, failed), fatal_status))
 }
 
 /// `com: downloaded 5.1 GB, version 7: 1200 new, 300 changed, 800 removed`.

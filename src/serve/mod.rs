@@ -421,6 +421,25 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
                 None => Err(not_found(format!("zone `{tld}` is not imported"))),
             }
         }
+        ["v1", "zones", tld, "findings"] => {
+            let tld = zone_of_path(tld)?;
+            let items: Vec<Value> = query::analyses::per_tag(conn, &tld)
+                .map_err(internal)?
+                .into_iter()
+                .map(|(date, tag, domains)| json!({"date": date, "tag": tag, "domains": domains}))
+                .collect();
+            Ok(json!({"tld": tld, "items": items}))
+        }
+        ["v1", "findings", tag] => {
+            let tag = tag.to_ascii_uppercase();
+            if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(bad("invalid_tag", "a Zonemaster message tag is letters, digits and `_` (NS_FAILED)"));
+            }
+            let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
+            let limit = q.limit(shared.opts.max_limit)?;
+            let items = query::analyses::with_finding(conn, &tag, tld.as_deref(), limit).map_err(internal)?;
+            Ok(json!({"tag": tag, "tld": tld, "items": items}))
+        }
         ["v1", "domains"] => domains(conn, shared, q, path, host),
         ["v1", "domains", name] => {
             let name = domain_of_path(name)?;
@@ -467,15 +486,17 @@ fn endpoints() -> Value {
         e("/v1/zones/{tld}/checks?level=&limit=", "check findings and summary"),
         e("/v1/zones/{tld}/series", "per version: zone date, domains, added/removed/modified, domains with DS and their share"),
         e("/v1/zones/{tld}/feed/{date}?kind=added|removed|modified|moved&limit=&after=&format=csv", "a day's changes (every kind without `kind`) with watchlist hits, paged, or all as CSV"),
+        e("/v1/zones/{tld}/findings", "per day of its kept analyses: the domains holding each tag at WARNING or above"),
+        e("/v1/findings/{tag}?tld=&limit=", "the delegated domains whose latest kept analysis has a finding with this tag"),
         e("/v1/domains?search=|contains=|glob=|ns=|provider=|ip=&at=&tld=&limit=&after=&before=&sort=name&direction=", "domains by name, suffix, word, glob or name server, paged"),
-        e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history; as it was on a day"),
+        e("/v1/domains/{name}?at=", "a domain in every zone: records, dates, history, latest kept analysis and its findings' history; as it was on a day"),
         e("/v1/nameservers/{host}?days=", "a name server: domains now, first and last seen, gained and lost in `days` (30; 0: no lists), glue"),
         e("/v1/nameservers/{host}/series", "a name server's domains, gained and lost per day"),
         e("/v1/nameservers/{host}/changes?limit=&after=", "the domains that gained or lost a name server, newest first"),
         e("/v1/providers/{domain}", "a provider (the registrable domain of NS hosts): domains now, first and last seen"),
         e("/v1/providers/{domain}/series", "a provider's domains, gained and lost per day"),
         e("/v1/providers/{domain}/changes?limit=&after=", "the domains that gained or lost a provider, newest first"),
-        e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first"),
+        e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first (delegation_broken and delegation_fixed events of kept analyses among them)"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
     ]})
 }
@@ -596,7 +617,9 @@ fn changes(conn: &rusqlite::Connection, shared: &Shared, q: &Query, path: &str, 
         None => only,
         Some(k) => match Kind::parse(k).filter(|k| *k != Kind::Watch) {
             Some(k) => Some(k),
-            None => return Err(bad("invalid_kind", format!("kind `{k}` is added, removed or modified"))),
+            None => {
+                return Err(bad("invalid_kind", format!("kind `{k}` is added, removed, modified, delegation_broken or delegation_fixed")))
+            }
         },
     };
     let tld = q.get("tld").map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;

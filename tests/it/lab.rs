@@ -637,6 +637,31 @@ fn a_daily_run_over_three_days_raises_an_event_for_each_break_and_fix() {
         .map(|c| (c["date"].as_str().unwrap().into(), c["change"].as_str().unwrap().into()))
         .collect();
     assert_eq!(ns_failed, [("2026-12-02".to_string(), "found".to_string()), ("2026-12-03".to_string(), "gone".to_string())]);
+    // The API says the same: who holds a tag, how many held each tag per day, the events.
+    let server = crate::serve::start(&t, db);
+    let (status, v) = crate::serve::get(&format!("{}/v1/findings/NS_IS_CNAME?tld=lab", server.base));
+    assert_eq!(status, 200, "{v}");
+    let names: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["c2.lab", "cname.lab"]);
+    let (_, v) = crate::serve::get(&format!("{}/v1/zones/lab/findings", server.base));
+    let per_day = |tag: &str| -> Vec<(String, i64)> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["tag"] == tag)
+            .map(|i| (i["date"].as_str().unwrap().to_string(), i["domains"].as_i64().unwrap()))
+            .collect()
+    };
+    // lame.lab all along; c0.lab on day 2 only.
+    let day = |d: &str, n: i64| (d.to_string(), n);
+    assert_eq!(per_day("NS_FAILED"), [day("2026-12-01", 1), day("2026-12-02", 2), day("2026-12-03", 1)]);
+    assert_eq!(per_day("NS_IS_CNAME"), [day("2026-12-01", 1), day("2026-12-02", 1), day("2026-12-03", 2)]);
+    let (_, v) = crate::serve::get(&format!("{}/v1/changes?kind=delegation_fixed", server.base));
+    let fixed: Vec<&str> = v["items"].as_array().unwrap().iter().map(|e| e["domain"].as_str().unwrap()).collect();
+    assert_eq!(fixed, ["c0.lab"], "{v}");
+    let (status, _) = crate::serve::get(&format!("{}/v1/findings/bad-tag", server.base));
+    assert_eq!(status, 400);
 }
 
 fn lines(out: &[u8]) -> Vec<serde_json::Value> {
@@ -681,4 +706,48 @@ fn a_run_killed_midway_is_finished_by_the_next_which_analyses_none_twice() {
     let out = t.run(&analyze_tld(db, hints, &["--qps", "1000", "--limit", "2", "--all"]));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("finishing run"));
     assert_eq!(lines(&out.stdout).len(), 2);
+}
+
+#[test]
+fn sync_with_analyze_after_sync_analyses_each_days_new_and_changed_delegations() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(lab) = Lab::up(dir.path(), 3) else { return };
+    let s = crate::sync::Setup::with(serde_json::json!({
+        "analyze.after_sync": true,
+        "dns.root_hints": lab.path("hints"),
+        "dns.allow_private": true,
+        "dns.qps": 1000,
+    }));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.py");
+    let publish = |day: u64| {
+        let text = std::fs::read(lab.path("zones/lab.zone")).unwrap();
+        let modified = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400 * (10 - day));
+        let mut st = s.czds.state();
+        st.zones.insert(
+            "lab".into(),
+            crate::czds_server::Zone {
+                data: crate::env::gzip(&text),
+                last_modified: crate::czds_server::http_date(modified),
+                status: None,
+            },
+        );
+    };
+    publish(0);
+    let out = s.sync(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("kept {} analyses in run 1 of lab", 3 + FAULTS.len() + 1)), "{err}");
+    // Day 1 breaks c0.lab and c1.lab; the sync that imports it analyses those two only.
+    let out = Command::new("python3").arg(&script).arg("day").arg(dir.path()).arg("1").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    publish(1);
+    let out = s.sync(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("kept 2 analyses in run 2 of lab") && err.contains("2 delegation events"), "{err}");
+    let out = s.env.run(&["--db", "s.db", "--format", "tsv", "changes", "--kind", "delegation_broken"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "delegation_broken\tc0.lab\ndelegation_broken\tc1.lab\n");
+    // A sync with nothing new imports nothing and analyses nothing.
+    let out = s.sync(&[]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("kept"), "{}", String::from_utf8_lossy(&out.stderr));
 }

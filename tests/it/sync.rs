@@ -58,7 +58,7 @@ impl Setup {
         z.last_modified = http_date(modified);
     }
 
-    fn sync(&self, args: &[&str]) -> std::process::Output {
+    pub fn sync(&self, args: &[&str]) -> std::process::Output {
         let mut a = vec!["--format", "jsonl", "--db", "s.db", "sync", "--chunk-size", "65536"];
         a.extend_from_slice(args);
         self.env.run(&a)

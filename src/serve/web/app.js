@@ -246,7 +246,40 @@ function eventBody(e) {
   } else if (e.kind === "modified" && e.diff === null) {
     parts.push(h("p", { class: "muted" }, "imported without records: no diff"));
   }
+  if (e.delegation) {
+    const d = e.delegation;
+    parts.push(h("p", { class: "delegation" }, `worst ${d.previous_worst || "nothing"} → ${d.worst || "nothing"}`,
+      d.tags_added.length ? h("span", { class: "add" }, ` + ${d.tags_added.join(", ")}`) : null,
+      d.tags_removed.length ? h("span", { class: "del" }, ` − ${d.tags_removed.join(", ")}`) : null));
+  }
   return parts;
+}
+
+const ARGS = (a) => Object.entries(a || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+
+/** A domain's latest kept analysis (`analyze --tld`) and how its findings came and went. */
+function analysisSection(z) {
+  const a = z.analysis;
+  if (!a) return null;
+  const shown = a.findings.filter((f) => f.level !== "INFO");
+  const changes = (z.analysis_history || []).filter((c) => c.level !== "INFO").slice().reverse();
+  return h(
+    "div",
+    { class: "analysis" },
+    h("h3", {}, "Live analysis"),
+    facts([
+      ["worst", a.worst || "nothing"],
+      ["analysed", `${a.date} (run ${a.run})`],
+      ["critical / error / warning / notice", `${a.count.critical} / ${a.count.error} / ${a.count.warning} / ${a.count.notice}`],
+    ]),
+    shown.length
+      ? table(["level", "test case", "tag", "arguments"], shown.map((f) => h("tr", { class: `level-${f.level.toLowerCase()}` }, h("td", {}, f.level), h("td", {}, f.testcase), h("td", { class: "mono" }, f.tag), h("td", { class: "mono" }, ARGS(f.args)))))
+      : h("p", { class: "muted" }, "No finding at NOTICE or above."),
+    changes.length
+      ? h("details", {}, h("summary", {}, "Findings over time"),
+        table(["date", "", "level", "test case", "tag", "arguments"], changes.map((c) => h("tr", { class: `finding ${c.change}` }, h("td", {}, c.date), h("td", {}, c.change), h("td", {}, c.level), h("td", {}, c.testcase), h("td", { class: "mono" }, c.tag), h("td", { class: "mono" }, ARGS(c.args))))))
+      : null,
+  );
 }
 
 async function domain(name) {
@@ -280,9 +313,10 @@ async function domain(name) {
         ["version", z.zone_version],
       ]),
       recordGroups(z),
+      analysisSection(z),
       h("h3", {}, "Timeline"),
       hist.length
-        ? h("ol", { class: "timeline", reversed: true }, hist.map((e) => h("li", { class: `event ${e.kind}`, "data-date": day(e.at) }, h("span", { class: "kind" }, e.kind), " ", h("time", { datetime: day(e.at) }, day(e.at)), " ", h("a", { href: `/feed/${enc(zonePath(e.tld))}/${day(e.at)}?kind=${e.kind}` }, "feed"), eventBody(e))))
+        ? h("ol", { class: "timeline", reversed: true }, hist.map((e) => h("li", { class: `event ${e.kind}`, "data-date": day(e.at) }, h("span", { class: "kind" }, e.kind), " ", h("time", { datetime: day(e.at) }, day(e.at)), " ", h("a", { href: `/feed/${enc(zonePath(e.tld))}/${day(e.at)}${KINDS.includes(e.kind) ? `?kind=${e.kind}` : ""}` }, "feed"), eventBody(e))))
         : h("p", { class: "muted" }, "No change recorded", z.history_pruned_before ? ` since ${day(z.history_pruned_before)}` : "", "."),
     );
   });
@@ -332,6 +366,7 @@ async function zone(tld) {
   // Statistics and checks read the whole zone once per version: they fill in when ready.
   const statsBox = h("div", { id: "stats" }, h("p", { class: "muted" }, "Computing statistics…"));
   const checksBox = h("div", { id: "checks" }, h("p", { class: "muted" }, "Computing checks…"));
+  const findingsBox = h("div", { id: "findings" });
   show(
     `Zone ${series.tld}`,
     h("h1", {}, `Zone ${series.tld}`),
@@ -362,11 +397,13 @@ async function zone(tld) {
           h("td", {}, h("a", { href: `/feed/${path}/${p.date}?kind=moved` }, "moved")))),
       [1, 2, 3],
     ),
+    findingsBox,
     h("h2", {}, "Statistics"),
     statsBox,
     h("h2", {}, "Checks"),
     checksBox,
   );
+  findingsChart(tld, findingsBox);
   const stats = await patient(`/v1/zones/${enc(tld)}`, statsBox).catch((e) => e);
   if (stats instanceof Error) fill(statsBox, h("p", { class: "error" }, ...prose(stats.message)));
   else fill(
@@ -411,6 +448,25 @@ async function zone(tld) {
 }
 
 const KINDS = ["added", "removed", "modified", "moved"];
+
+/** A zone's kept analyses: domains per tag (WARNING and above) on each day, the six tags most
+ * held on the last day drawn; nothing when the zone has none. */
+async function findingsChart(tld, box) {
+  const res = await api(`/v1/zones/${enc(tld)}/findings`).catch(() => null);
+  if (!res || !res.items.length) return;
+  const days = [...new Set(res.items.map((i) => i.date))];
+  const points = days.map((d) => ({ date: d }));
+  for (const i of res.items) points[days.indexOf(i.date)][i.tag] = i.domains;
+  const last = points[points.length - 1];
+  const tags = [...new Set(res.items.map((i) => i.tag))].sort((a, b) => (last[b] || 0) - (last[a] || 0) || a.localeCompare(b)).slice(0, 6);
+  for (const p of points) for (const t of tags) p[t] = p[t] || 0;
+  fill(
+    box,
+    h("h2", {}, "Live analysis"),
+    h("div", { class: "charts" }, chart("Domains with each finding, per day", points, tags.map((t) => ({ key: t, label: t })))),
+    table(["tag", `domains on ${last.date}`], tags.map((t) => h("tr", {}, h("td", { class: "mono" }, t), h("td", { class: "num" }, num(last[t])))), [1]),
+  );
+}
 
 async function feed(tld, date) {
   const params = new URLSearchParams(location.search);
