@@ -6,6 +6,8 @@
 #   scripts/bench.sh --scale com          # 160M domains, once, end to end (scripts/bench_scale.py)
 #   scripts/bench.sh --analyze            # live DNS: analyze vs zonemaster-cli and dnsperf on
 #                                         # the lab (scripts/bench_analyze.py; root, knot...)
+#   scripts/bench.sh --analyze-bulk       # a zone of 10,000 delegations analysed and kept
+#                                         # (scripts/bench_analyze_bulk.py; BENCH_CHILDREN)
 #
 # Generates a synthetic CZDS-style .com zone with our fast generator (cached under
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
@@ -38,6 +40,11 @@ if [ "${1:-}" = "--scale" ]; then
     # BENCH_DOMAINS: a smaller scale, to try the mode out.
     exec python3 scripts/bench_scale.py "$PWD/target/release/zonefeed" "$PWD/target/release/examples/zonegen" \
         "${BENCH_DIR:-target/bench}" "${BENCH_DOMAINS:-160000000}"
+fi
+if [ "${1:-}" = "--analyze-bulk" ]; then
+    cargo build --release --quiet --bin zonefeed
+    exec python3 scripts/bench_analyze_bulk.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/bulk" \
+        "${BENCH_CHILDREN:-10000}" "${BENCH_RUNS:-3}"
 fi
 if [ "${1:-}" = "--analyze" ]; then
     cargo build --release --quiet --bin zonefeed

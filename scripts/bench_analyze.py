@@ -39,7 +39,7 @@ try:
                            capture_output=True, text=True, check=True)
         secs = time.monotonic() - t
         assert len(r.stdout.splitlines()) == len(names), r.stderr
-        m = re.search(r"(\d+) questions sent", r.stderr)
+        m = re.search(r"domain\(s\) in [\d.]+ s, (\d+) questions sent", r.stderr)
         return secs, int(m.group(1)) if m else 0
 
     zf_secs, zf_queries = zonefeed_run(domains)
