@@ -463,6 +463,16 @@ pub struct AnalyzeArgs {
     /// Print each domain's questions, servers, answers and times (on stderr in text)
     #[arg(long)]
     pub trace: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Domains analysed at once [default: 256, or analyze.concurrency]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
+    pub concurrency: Option<usize>,
+}
+
+/// The live-DNS engine's flags, `analyze`'s and `serve`'s (its Zonalizer API).
+#[derive(Debug, Args)]
+pub struct EngineArgs {
     /// Root hints file (a master file of root NS and their addresses) [default: IANA's]
     #[arg(long, value_name = "FILE")]
     pub root_hints: Option<PathBuf>,
@@ -478,9 +488,6 @@ pub struct AnalyzeArgs {
     /// Seconds to wait for one answer [default: 2, or dns.timeout_seconds]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
-    /// Domains analysed at once [default: 256, or analyze.concurrency]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
-    pub concurrency: Option<usize>,
 }
 
 /// The web page (`/`) and a read-only JSON API (`/v1`) over the database, safe to run while
@@ -488,9 +495,14 @@ pub struct AnalyzeArgs {
 ///
 /// Binds loopback by default: put a reverse proxy (TLS, authentication, rate limits) in front
 /// to expose it. `serve.max_limit` in the config caps `limit` (default 1000).
+///
+/// The Zonalizer API v1 is under /zonalizer/1/ (docs/ZONALIZER.md): its analyses are readable
+/// on any serve; posting and deleting them needs --allow-analysis, and a bearer token
+/// (zonalizer.token_file) when listening beyond loopback.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed serve\n  zonefeed --db /srv/zones.db serve --listen 127.0.0.1:9000\n  \
-curl 'http://127.0.0.1:8080/v1/changes?tld=com&kind=added&since=2026-11-23&limit=500'")]
+curl 'http://127.0.0.1:8080/v1/changes?tld=com&kind=added&since=2026-11-23&limit=500'\n  \
+zonefeed serve --allow-analysis   # then: curl -X POST 'http://127.0.0.1:8080/zonalizer/1/analysis?fqdn=example.com'")]
 pub struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -501,6 +513,11 @@ pub struct ServeArgs {
     /// Open connections at most; more wait in the kernel's backlog [default: `serve.max_connections`, else 4096]
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Serve the Zonalizer API's writes: POST and DELETE of analyses, run by the engine
+    #[arg(long)]
+    pub allow_analysis: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// Watchlists: exact domains (their delegation changes or they go) and brand terms (new

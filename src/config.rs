@@ -123,6 +123,78 @@ pub struct Keys {
     pub analyze_after_sync: Option<bool>,
     #[serde(rename = "analyze.concurrency")]
     pub analyze_concurrency: Option<Count>,
+    /// The Zonalizer API on `serve` (docs/ZONALIZER.md): its configuration section's keys,
+    /// switches written 1/0 as Zonalizer's YAML has them (or true/false).
+    #[serde(rename = "zonalizer.base_url")]
+    pub zonalizer_base_url: Option<Switch>,
+    #[serde(rename = "zonalizer.custom_base_url")]
+    pub zonalizer_custom_base_url: Option<String>,
+    #[serde(rename = "zonalizer.default_limit")]
+    pub zonalizer_default_limit: Option<Count>,
+    #[serde(rename = "zonalizer.max_limit")]
+    pub zonalizer_max_limit: Option<Count>,
+    #[serde(rename = "zonalizer.allow_ipv4")]
+    pub zonalizer_allow_ipv4: Option<Switch>,
+    #[serde(rename = "zonalizer.allow_ipv6")]
+    pub zonalizer_allow_ipv6: Option<Switch>,
+    #[serde(rename = "zonalizer.test_ipv4")]
+    pub zonalizer_test_ipv4: Option<Switch>,
+    #[serde(rename = "zonalizer.test_ipv6")]
+    pub zonalizer_test_ipv6: Option<Switch>,
+    #[serde(rename = "zonalizer.max_ongoing")]
+    pub zonalizer_max_ongoing: Option<Count>,
+    #[serde(rename = "zonalizer.allow_undelegated")]
+    pub zonalizer_allow_undelegated: Option<Switch>,
+    #[serde(rename = "zonalizer.force_undelegated")]
+    pub zonalizer_force_undelegated: Option<Switch>,
+    #[serde(rename = "zonalizer.max_undelegated_ns")]
+    pub zonalizer_max_undelegated_ns: Option<Count>,
+    #[serde(rename = "zonalizer.max_undelegated_ds")]
+    pub zonalizer_max_undelegated_ds: Option<Count>,
+    #[serde(rename = "zonalizer.allow_meta_data")]
+    pub zonalizer_allow_meta_data: Option<Switch>,
+    #[serde(rename = "zonalizer.max_meta_data_entries")]
+    pub zonalizer_max_meta_data_entries: Option<Count>,
+    #[serde(rename = "zonalizer.max_meta_data_entry_size")]
+    pub zonalizer_max_meta_data_entry_size: Option<Count>,
+    /// A file holding the bearer token every POST and DELETE must carry (only its owner may
+    /// read it); writes per minute per client address.
+    #[serde(rename = "zonalizer.token_file")]
+    pub zonalizer_token_file: Option<PathBuf>,
+    #[serde(rename = "zonalizer.writes_per_minute")]
+    pub zonalizer_writes_per_minute: Option<Count>,
+}
+
+/// A switch: `true`/`false`, or `1`/`0` as Zonalizer's configuration writes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Switch(pub bool);
+
+impl<'de> Deserialize<'de> for Switch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, 1 or 0")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<bool, E> {
+                Ok(b)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<bool, E> {
+                match n {
+                    0 | 1 => Ok(n == 1),
+                    _ => Err(E::invalid_value(Unexpected::Unsigned(n), &self)),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<bool, E> {
+                match u64::try_from(n) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(Unexpected::Signed(n), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V).map(Switch)
+    }
 }
 
 /// One entry of the `webhooks` list, as written; `changes::webhooks` checks what it means.
@@ -525,7 +597,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 36, "{keys:?}");
+        assert_eq!(keys.len(), 54, "{keys:?}");
         for k in [
             "icann.account.password",
             "tlds",

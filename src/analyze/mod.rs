@@ -24,6 +24,7 @@ mod zone;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -257,13 +258,30 @@ pub async fn many<E>(
 
 /// Analyses `name` with the selected test cases.
 pub async fn analyze(r: &Resolver, name: &Name, undelegated: Option<&Undelegated>, pick: &Selection) -> Analysis {
+    analyze_tracked(r, name, undelegated, pick, &AtomicU8::new(0)).await
+}
+
+/// As [`analyze`], keeping `progress` (percent) at the share of its steps done: BASIC's two
+/// cases, each other case, DNSSEC as one; 100 once it is over.
+pub async fn analyze_tracked(
+    r: &Resolver,
+    name: &Name,
+    undelegated: Option<&Undelegated>,
+    pick: &Selection,
+    progress: &AtomicU8,
+) -> Analysis {
     let started = Instant::now();
     let z = Zone::new(r, name, undelegated.cloned());
     let mut out = Out::default();
+    let others: Vec<(&str, &str)> = CASES.iter().copied().filter(|(m, _)| *m != "BASIC" && *m != "DNSSEC").collect();
+    let steps = 2 + others.len() + 1;
+    let tick = |done: usize| progress.store((done * 100 / steps).min(99) as u8, Ordering::Relaxed);
     // BASIC decides whether the rest can run, so it always runs; its findings show only when
     // picked.
     basic::basic01(&z, &mut out).await;
+    tick(1);
     basic::basic02(&z, &mut out).await;
+    tick(2);
     let can_continue = out.has("HAS_NAMESERVERS") && !out.has("NO_GLUE_PREVENTS_NAMESERVER_TESTS");
     if !pick.wants("BASIC", "BASIC01") {
         out.0.retain(|f| f.testcase != "BASIC01");
@@ -272,13 +290,15 @@ pub async fn analyze(r: &Resolver, name: &Name, undelegated: Option<&Undelegated
         out.0.retain(|f| f.testcase != "BASIC02");
     }
     if can_continue {
-        for &(module, case) in CASES.iter().filter(|(m, _)| *m != "BASIC" && *m != "DNSSEC") {
+        for (i, &(module, case)) in others.iter().enumerate() {
             if pick.wants(module, case) {
                 run(case, &z, &mut out).await;
             }
+            tick(3 + i);
         }
         dnssec::run(&z, &mut out, |case| pick.wants("DNSSEC", case)).await;
     }
+    progress.store(100, Ordering::Relaxed);
     let trace = z.trace.take_trace();
     Analysis { domain: text(name), findings: out.0, trace, elapsed: started.elapsed() }
 }

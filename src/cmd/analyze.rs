@@ -151,8 +151,19 @@ fn print(stream: &mut super::output::Stream<'_>, r: &Report, format: Format) -> 
     stream.push(r, (!text.is_empty()).then(|| text.trim_end().to_string()))
 }
 
-/// The engine's settings: the flags over the config's keys.
+/// `analyze`'s engine: its flags over the config's keys.
 fn engine(s: &Settings, args: &AnalyzeArgs) -> anyhow::Result<Engine> {
+    let mut e = engine_of(s, &args.engine)?;
+    e.concurrency = args.concurrency.unwrap_or(e.concurrency);
+    (e.ipv4, e.ipv6) = (!args.no_ipv4, !args.no_ipv6);
+    if !e.ipv4 && !e.ipv6 {
+        return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
+    }
+    Ok(e)
+}
+
+/// The engine's settings, `analyze`'s and `serve`'s: the flags over the config's keys.
+pub fn engine_of(s: &Settings, args: &crate::cli::EngineArgs) -> anyhow::Result<Engine> {
     let mut e = Engine::from_config(&s.config).map_err(|e| usage(e.to_string()))?;
     if let Some(path) = &args.root_hints {
         e.hints = hints::load(path).map_err(|e| usage(e.to_string()))?;
@@ -165,11 +176,6 @@ fn engine(s: &Settings, args: &AnalyzeArgs) -> anyhow::Result<Engine> {
     e.options.allow_private |= args.allow_private;
     e.limits.qps = args.qps.unwrap_or(e.limits.qps);
     e.limits.in_flight = args.in_flight.unwrap_or(e.limits.in_flight);
-    e.concurrency = args.concurrency.unwrap_or(e.concurrency);
-    (e.ipv4, e.ipv6) = (!args.no_ipv4, !args.no_ipv6);
-    if !e.ipv4 && !e.ipv6 {
-        return Err(usage("--no-ipv4 and --no-ipv6 together leave nothing to ask"));
-    }
     Ok(e)
 }
 

@@ -1,6 +1,6 @@
-//! `zonefeed serve`: the read-only JSON API.
+//! `zonefeed serve`: the web page, the JSON API and the Zonalizer API.
 
-use super::{open_query_db, ExitStatus, Output};
+use super::{open_query_db, usage, ExitStatus, Output};
 use crate::cli::ServeArgs;
 use crate::config::{Count, Settings};
 
@@ -24,10 +24,39 @@ pub fn run(s: &Settings, _out: &Output, args: &ServeArgs) -> anyhow::Result<Exit
         max_connections,
         header_timeout: seconds(k.serve_header_timeout, 10),
         request_timeout: seconds(k.serve_request_timeout, 30),
+        zonalizer: zonalizer(s, args)?,
     };
     crate::serve::run(&args.listen, opts, |addr| {
         // stdout, one line, even under --quiet: scripts (and tests) read the port from it.
         super::output::write_line(&format!("listening on http://{addr}/ (the web page; the JSON API is under /v1/)"))
     })?;
     Ok(ExitStatus::Success)
+}
+
+/// The Zonalizer API's settings, and its write guard checked before anything listens: a
+/// token file only its owner may read, and no writes beyond loopback without one.
+fn zonalizer(s: &Settings, args: &ServeArgs) -> anyhow::Result<crate::serve::ZonalizerOptions> {
+    let k = &s.config.keys;
+    let token = match &k.zonalizer_token_file {
+        Some(path) => {
+            crate::config::check_private("token file", path)?;
+            let text = std::fs::read_to_string(path).map_err(|e| usage(format!("zonalizer.token_file `{}`: {e}", path.display())))?;
+            let token = text.trim().to_string();
+            if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(usage(format!("zonalizer.token_file `{}`: the token is at least 16 printable characters", path.display())));
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    let loopback =
+        args.listen.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(args.listen.starts_with("localhost:"));
+    if args.allow_analysis && token.is_none() && !loopback {
+        return Err(usage(format!(
+            "--allow-analysis on {} (beyond loopback) needs a token: set zonalizer.token_file to a file only you can read",
+            args.listen
+        )));
+    }
+    let engine = super::analyze::engine_of(s, &args.engine)?;
+    Ok(crate::serve::ZonalizerOptions::from_config(&s.config, engine, args.allow_analysis, token))
 }

@@ -20,6 +20,9 @@
 //! reaches SQL as a parameter.
 
 mod web;
+mod zonalizer;
+
+pub use zonalizer::Options as ZonalizerOptions;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +57,8 @@ pub struct Options {
     pub header_timeout: Duration,
     /// How long a request may take to answer.
     pub request_timeout: Duration,
+    /// The Zonalizer API (`/zonalizer/1/`).
+    pub zonalizer: ZonalizerOptions,
 }
 
 const DEFAULT_LIMIT: usize = 100;
@@ -71,6 +76,7 @@ struct Shared {
     errors: AtomicU64,
     started: String,
     memo: Memo,
+    zonalizer: zonalizer::State,
 }
 
 /// Answers that read much of a zone, kept while the versions they read are current:
@@ -168,7 +174,17 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
             errors: AtomicU64::new(0),
             started: crate::time::now_utc(),
             memo: Memo::default(),
+            zonalizer: zonalizer::State::new(opts.zonalizer.clone()),
         });
+        // The Zonalizer API's worker runs the queued analyses on a thread of its own.
+        if shared.zonalizer.allows_analysis() {
+            let (db, z) = (opts.db.clone(), opts.zonalizer.clone());
+            std::thread::spawn(move || {
+                if let Err(e) = zonalizer::work(&db, &z) {
+                    eprintln!("{} zonefeed serve: zonalizer worker stopped: {e:#}", crate::time::now_utc());
+                }
+            });
+        }
         // A reader that held an old snapshot through an import left the WAL long; once no
         // import runs and the readers have let go, it is truncated here.
         let db = opts.db.clone();
@@ -190,8 +206,8 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
         loop {
             // Past the cap, connections wait in the kernel's backlog, costing us nothing.
             let slot = slots.clone().acquire_owned().await?;
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match listener.accept().await {
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
                     eprintln!("{} zonefeed serve: accept: {e}", crate::time::now_utc());
@@ -202,7 +218,7 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
             let shared = shared.clone();
             tokio::spawn(async move {
                 let _slot = slot;
-                let service = hyper::service::service_fn(move |req| respond(req, shared.clone()));
+                let service = hyper::service::service_fn(move |req| respond(req, shared.clone(), peer));
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(opts.header_timeout)
@@ -215,11 +231,14 @@ pub fn run(listen: &str, opts: Options, ready: impl FnOnce(&str) -> std::io::Res
     })
 }
 
-async fn respond(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(req: Request<Incoming>, shared: Arc<Shared>, peer: std::net::IpAddr) -> Result<Response<Full<Bytes>>, Infallible> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let host = req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
     let head = req.method() == Method::HEAD;
     let path = req.uri().path();
+    if path.starts_with("/zonalizer/") {
+        return Ok(zonalizer_respond(req, shared, peer, host).await);
+    }
     if !path.starts_with("/v1") && (req.method() == Method::GET || head) {
         // The web page: static files, no query.
         let (status, ctype, body) = web::serve(path);
@@ -261,6 +280,58 @@ async fn respond(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response
         resp.headers_mut().insert(hyper::header::ALLOW, hyper::header::HeaderValue::from_static("GET, HEAD"));
     }
     Ok(resp)
+}
+
+/// A Zonalizer API request: its body read (at most 64 KiB), then answered on a query thread.
+async fn zonalizer_respond(req: Request<Incoming>, shared: Arc<Shared>, peer: std::net::IpAddr, host: String) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let authorization = req.headers().get(hyper::header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), zonalizer::MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return json_response(413, &zonalizer::error(413, "request_too_large"), &shared),
+    };
+    let sh = shared.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let call = zonalizer::Call {
+            method: &method,
+            path: &path,
+            query: &query,
+            host: &host,
+            authorization: authorization.as_deref(),
+            body: &body,
+            peer,
+        };
+        let counters = (sh.requests.load(Ordering::Relaxed), sh.errors.load(Ordering::Relaxed));
+        CONN.with(|slot| match connection(&mut slot.borrow_mut(), &sh.opts.db) {
+            Ok(c) => zonalizer::answer(&sh.zonalizer, &sh.opts.db, c, &call, counters),
+            Err(ApiError(status, code, _)) => (status, zonalizer::error(status, code)),
+        })
+    });
+    let (status, v) = match tokio::time::timeout(shared.opts.request_timeout, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let ApiError(status, code, _) = internal(e);
+            (status, zonalizer::error(status, code))
+        }
+        Err(_) => (503, zonalizer::error(503, "timeout")),
+    };
+    json_response(status, &v, &shared)
+}
+
+fn json_response(status: u16, v: &Value, shared: &Shared) -> Response<Full<Bytes>> {
+    if status >= 400 {
+        shared.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    let mut resp = Response::new(Full::new(Bytes::from(v.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    if status == 429 {
+        resp.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("60"));
+    }
+    resp
 }
 
 thread_local! {
@@ -498,6 +569,7 @@ fn endpoints() -> Value {
         e("/v1/providers/{domain}/changes?limit=&after=", "the domains that gained or lost a provider, newest first"),
         e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first (delegation_broken and delegation_fixed events of kept analyses among them)"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
+        e("/zonalizer/1/", "the Zonalizer API v1: version, status, analysis (GET, POST with --allow-analysis, DELETE), policies"),
     ]})
 }
 

@@ -40,6 +40,7 @@ const STEPS: &[Step] = &[
     Step { to: 13, run: rrsets },
     Step { to: 14, run: current_zones_view },
     Step { to: 15, run: delegation_events },
+    Step { to: 16, run: zonalizer_table },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -81,6 +82,11 @@ fn delegation_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
          CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
          COMMIT;",
     )
+}
+
+/// Schema 16: the Zonalizer API's analyses, a new table its `CREATE` makes.
+fn zonalizer_table(_: &Connection, _: &Old) -> rusqlite::Result<()> {
+    Ok(())
 }
 
 /// Schema 2: removed domains are kept (`removed_at`) and changes recorded (`events`).

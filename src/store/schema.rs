@@ -289,6 +289,31 @@ CREATE TABLE IF NOT EXISTS findings (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS findings_now ON findings (tag, tld, domain) WHERE until IS NULL;
 CREATE INDEX IF NOT EXISTS findings_tag ON findings (tld, tag, since);
+-- The Zonalizer API's analyses (`serve --allow-analysis`, docs/ZONALIZER.md): one row per
+-- analysis of its space ('' is the null space), queued until the server's worker takes it.
+-- ns, ds, meta_data, results, summary and error are JSON as the API shows them; created and
+-- updated are Unix seconds, as Zonalizer gives them.
+CREATE TABLE IF NOT EXISTS zonalizer (
+    seq       INTEGER PRIMARY KEY,
+    id        TEXT NOT NULL,
+    space     TEXT NOT NULL,
+    fqdn      TEXT NOT NULL,
+    policy    TEXT NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('queued', 'analyzing', 'done', 'failed')),
+    progress  INTEGER NOT NULL,
+    created   INTEGER NOT NULL,
+    updated   INTEGER NOT NULL,
+    ipv4      INTEGER NOT NULL,
+    ipv6      INTEGER NOT NULL,
+    ns        TEXT NOT NULL,
+    ds        TEXT NOT NULL,
+    meta_data TEXT NOT NULL,
+    results   TEXT,
+    summary   TEXT,
+    error     TEXT,
+    UNIQUE (space, id)
+);
+CREATE INDEX IF NOT EXISTS zonalizer_status ON zonalizer (status, seq);
 "#;
 
 /// Views over the current versions, created once the tables have their present shape (a

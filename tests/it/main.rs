@@ -24,3 +24,4 @@ mod service;
 mod sync;
 mod web;
 mod webhooks;
+mod zonalizer;
