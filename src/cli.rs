@@ -65,6 +65,7 @@ impl Command {
             Command::Webhooks(a) => Some(a.wait.wait),
             Command::Service(a) => Some(a.wait.wait),
             Command::Prune(a) => Some(a.wait.wait),
+            Command::Monitor(a) => Some(a.wait.wait),
             _ => None,
         }
     }
@@ -148,6 +149,7 @@ pub enum Command {
     Prune(PruneArgs),
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
+    Monitor(MonitorArgs),
 }
 
 /// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
@@ -288,7 +290,7 @@ pub enum ServiceCommand {
 /// Unicode names are looked up by their A-labels (IDNA). Exit 1 when no imported zone has it.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed domain example.com --history\n  zonefeed domain example.com --at 2026-11-02\n  \
-zonefeed domain bücher.de --format json")]
+zonefeed domain bücher.de --format json\n  zonefeed domain example.com --live --at 2026-12-07T10:30:00Z   # a monitored domain's records then")]
 pub struct DomainArgs {
     /// The domain (`example.com`, or Unicode such as `bücher.de`)
     #[arg(value_name = "NAME")]
@@ -296,9 +298,14 @@ pub struct DomainArgs {
     /// Also every change event of the domain, oldest first, each with what changed
     #[arg(long)]
     pub history: bool,
-    /// The domain as it was on this day (YYYY-MM-DD): the version of each zone current then
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    /// The domain as it was on this day (YYYY-MM-DD): the version of each zone current then;
+    /// with --live, a time (RFC 3339) for its live records
+    #[arg(long, value_name = "DATE")]
     pub at: Option<String>,
+    /// Its live records only (a monitored domain's, `zonefeed monitor`): the last check, or
+    /// the last at or before --at
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Find domains: `example.com` matches that name; a leading dot (`.example.com`, `.com`)
@@ -520,6 +527,55 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
 }
 
+/// Monitor chosen domains' live records: their servers asked every few minutes, every change
+/// kept, each a dns_changed event (NXDOMAIN at the parent is dns_gone).
+///
+/// Each check asks the domain's authoritative servers for the apex's A, AAAA, MX, TXT, NS,
+/// SOA, CAA and DNSKEY and for www A/AAAA. `domain NAME --live` shows what they found.
+/// Engine flags and config keys as `analyze` (dns.*).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed monitor add paypa1-login.xyz example.com\n  zonefeed monitor list\n  \
+zonefeed monitor run --once\n  zonefeed monitor run --every 10m   # until stopped\n  \
+zonefeed changes --kind dns_changed --format jsonl")]
+pub struct MonitorArgs {
+    #[command(subcommand)]
+    pub command: MonitorCommand,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Monitor domains
+    Add {
+        /// Domains to monitor (`example.com`)
+        #[arg(value_name = "DOMAIN", required = true)]
+        domains: Vec<String>,
+    },
+    /// Stop monitoring a domain (its history stays)
+    Remove {
+        /// A monitored domain
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
+    },
+    /// The monitored domains, with their last check and last change
+    List,
+    /// Check the domains that are due, then again every --every until stopped
+    Run {
+        /// How often each domain is checked: 10m, 1h, 90s
+        #[arg(long, value_name = "INTERVAL", default_value = "10m")]
+        every: String,
+        /// Check every monitored domain once and exit
+        #[arg(long)]
+        once: bool,
+        /// Domains checked at once
+        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
+        concurrency: usize,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+}
+
 /// Watchlists: exact domains (their delegation changes or they go) and brand terms (new
 /// domains that contain the term or look like it).
 ///
@@ -546,6 +602,10 @@ pub enum WatchCommand {
         /// A brand term (letters, digits, hyphens)
         #[arg(long = "term", value_name = "TERM")]
         terms: Vec<String>,
+        /// Monitor each new domain the terms match for this many days (14d) from when an
+        /// import finds it: its live records, and `armed` at its first address or mail server
+        #[arg(long, value_name = "DAYS", requires = "terms")]
+        monitor: Option<String>,
     },
     /// What is watched
     List,

@@ -28,6 +28,7 @@ pub mod export;
 pub mod http;
 pub mod ingest;
 pub mod lock;
+pub mod monitor;
 pub mod progress;
 pub mod query;
 pub mod serve;

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 /// One record, canonical form.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct Rec {
     pub owner: String,
     #[serde(rename = "type")]
@@ -21,7 +21,7 @@ pub struct Rec {
     pub rdata: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Diff {
     pub added: Vec<Rec>,
     pub removed: Vec<Rec>,

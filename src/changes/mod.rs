@@ -19,10 +19,11 @@ pub struct Event {
     pub kind: Kind,
     pub domain: String,
     pub tld: String,
-    /// The version that recorded it (`zones.id`).
-    pub zone_version: i64,
-    /// The version it was compared with.
-    pub previous_version: i64,
+    /// The version that recorded it (`zones.id`); null for monitoring's events, which no
+    /// zone version records.
+    pub zone_version: Option<i64>,
+    /// The version it was compared with (null as `zone_version` is).
+    pub previous_version: Option<i64>,
     /// When that version was imported (UTC, RFC 3339).
     pub at: String,
     /// For `watch` events: the watched domain or brand term, and the rule that matched.
@@ -55,10 +56,15 @@ pub struct Delegation {
 }
 
 impl Event {
+    /// The version that recorded it as people read it: `v7`, or `live` for monitoring's.
+    pub fn version_label(&self) -> String {
+        self.zone_version.map_or_else(|| "live".to_string(), |v| format!("v{v}"))
+    }
+
     /// Fills in a `modified` event's diff and move from the history the store keeps.
     pub fn add_diff(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        if self.kind == Kind::Modified {
-            let d = diff::of(conn, &self.tld, &self.domain, self.zone_version, self.previous_version)?;
+        if let (Kind::Modified, Some(zone), Some(prev)) = (self.kind, self.zone_version, self.previous_version) {
+            let d = diff::of(conn, &self.tld, &self.domain, zone, prev)?;
             self.moved = d.as_ref().and_then(|(_, m)| m.clone());
             self.diff = Some(d.map(|(d, _)| d));
         }
@@ -83,10 +89,30 @@ pub enum Kind {
     #[serde(rename = "delegation_fixed")]
     #[value(name = "delegation_fixed")]
     DelegationFixed,
+    /// A monitored domain's live records changed (with the diff).
+    #[serde(rename = "dns_changed")]
+    #[value(name = "dns_changed")]
+    DnsChanged,
+    /// A monitored domain is gone from the DNS: NXDOMAIN at its parent.
+    #[serde(rename = "dns_gone")]
+    #[value(name = "dns_gone")]
+    DnsGone,
+    /// A monitored domain's first address or mail server.
+    Armed,
 }
 
 /// Every kind, in the order the docs list them.
-pub const KINDS: [Kind; 6] = [Kind::Added, Kind::Removed, Kind::Modified, Kind::Watch, Kind::DelegationBroken, Kind::DelegationFixed];
+pub const KINDS: [Kind; 9] = [
+    Kind::Added,
+    Kind::Removed,
+    Kind::Modified,
+    Kind::Watch,
+    Kind::DelegationBroken,
+    Kind::DelegationFixed,
+    Kind::DnsChanged,
+    Kind::DnsGone,
+    Kind::Armed,
+];
 
 impl Kind {
     /// As stored in `events.kind`.
@@ -98,6 +124,9 @@ impl Kind {
             Kind::Watch => "watch",
             Kind::DelegationBroken => "delegation_broken",
             Kind::DelegationFixed => "delegation_fixed",
+            Kind::DnsChanged => "dns_changed",
+            Kind::DnsGone => "dns_gone",
+            Kind::Armed => "armed",
         }
     }
 
@@ -145,14 +174,24 @@ pub struct Filter {
 /// Events matching `f`, oldest version first, by domain then kind within a version.
 pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
     // One domain's events: its key in each version's (zone, domain) index range, versions
-    // first (CROSS JOIN fixes the order; the planner would scan every event). Other lists
-    // read events in id order.
-    let join = if f.domain.is_some() { "zones z CROSS JOIN events e ON e.zone = z.id" } else { "events e JOIN zones z ON z.id = e.zone" };
-    let mut sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM {join}
-         WHERE z.state IN ('current', 'replaced')"
-    );
+    // first (CROSS JOIN fixes the order; the planner would scan every event), and its events
+    // of no version (monitoring's) through their own index. Other lists read events in id
+    // order. A zone's events show once their version became current.
+    let from = if f.domain.is_some() {
+        "(SELECT e.* FROM zones z CROSS JOIN events e ON e.zone = z.id WHERE z.state IN ('current', 'replaced') AND e.domain = ?1
+          UNION ALL SELECT * FROM events WHERE zone IS NULL AND domain = ?1) e"
+    } else {
+        "events e LEFT JOIN zones z ON z.id = e.zone"
+    };
+    let mut sql = format!("SELECT {EVENT_COLUMNS} FROM {from} WHERE ");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    match &f.domain {
+        Some(d) => {
+            sql.push_str("1 = 1");
+            args.push(d.clone().into());
+        }
+        None => sql.push_str("(e.zone IS NULL OR z.state IN ('current', 'replaced'))"),
+    }
     if let Some(t) = &f.tld {
         sql.push_str(" AND e.tld = ?");
         args.push(t.clone().into());
@@ -177,17 +216,18 @@ pub fn list(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<Event>> {
         sql.push_str(" AND e.zone = ?");
         args.push(v.into());
     }
-    if let Some(d) = &f.domain {
-        sql.push_str(" AND e.domain = ?");
-        args.push(d.clone().into());
-    }
     // Events are written in (version, domain) order, so id order is the same order; a cursor
     // over ids pages it exactly.
     if let Some(a) = f.after_id {
         sql.push_str(" AND e.id > ?");
         args.push(a.into());
     }
-    sql.push_str(if f.after_id.is_some() || f.limit.is_some() { " ORDER BY e.id" } else { " ORDER BY e.zone, e.domain, e.kind" });
+    // Monitoring's events (no version) come in the order they happened, after the zones'.
+    sql.push_str(if f.after_id.is_some() || f.limit.is_some() {
+        " ORDER BY e.id"
+    } else {
+        " ORDER BY e.zone IS NULL, e.zone, e.at, e.domain, e.kind, e.id"
+    });
     if let Some(n) = f.limit {
         sql.push_str(" LIMIT ?");
         args.push((n as i64).into());
@@ -211,14 +251,22 @@ pub(crate) const EVENT_COLUMNS: &str = "e.id, e.kind, e.domain, e.tld, e.zone, e
 
 /// An event from `SELECT` [`EVENT_COLUMNS`].
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    let kind: Kind = r.get(1)?;
     let detail: Option<String> = r.get(9)?;
-    let delegation = detail
-        .map(|d| serde_json::from_str(&d))
-        .transpose()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?;
+    let bad = |e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e));
+    // The detail is the delegation's change for analyses' events, the records' diff for
+    // monitoring's.
+    let (mut delegation, mut diff) = (None, None);
+    if let Some(d) = detail {
+        match kind {
+            Kind::DelegationBroken | Kind::DelegationFixed => delegation = Some(serde_json::from_str(&d).map_err(bad)?),
+            Kind::DnsChanged | Kind::Armed => diff = Some(Some(serde_json::from_str(&d).map_err(bad)?)),
+            _ => {}
+        }
+    }
     Ok(Event {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        kind,
         domain: r.get(2)?,
         tld: r.get(3)?,
         zone_version: r.get(4)?,
@@ -226,7 +274,7 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         at: r.get(6)?,
         term: r.get(7)?,
         rule: r.get(8)?,
-        diff: None,
+        diff,
         moved: None,
         delegation,
     })

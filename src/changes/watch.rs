@@ -181,6 +181,13 @@ pub fn add(conn: &Connection, kind: &str, value: &str) -> rusqlite::Result<bool>
     )? > 0)
 }
 
+/// Has the new domains that match term `value` monitored for `days` days from when an import
+/// finds them (`zonefeed monitor`); None stops that.
+pub fn monitor_term(conn: &Connection, value: &str, days: Option<u32>) -> rusqlite::Result<()> {
+    conn.execute("UPDATE watch SET monitor_days = ?2 WHERE kind = 'term' AND value = ?1", params![value, days])?;
+    Ok(())
+}
+
 pub fn remove(conn: &Connection, value: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM watch WHERE value = ?1", params![value])? > 0)
 }
@@ -192,7 +199,9 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
 }
 
 /// Writes the `watch` events of `version` (zone `tld`): watched domains that changed or went,
-/// and new domains that imitate a watched term. Returns how many.
+/// and new domains that imitate a watched term; a term with `monitor_days` puts those under
+/// monitoring (the `monitored` table `zonefeed monitor` checks) for that many days from now.
+/// Returns how many events.
 pub fn match_version(tx: &Transaction<'_>, version: i64, tld: &str) -> rusqlite::Result<u64> {
     let mut n = tx.execute(
         "INSERT INTO events (zone, prev_zone, tld, domain, kind, at, term, rule)
@@ -201,9 +210,9 @@ pub fn match_version(tx: &Transaction<'_>, version: i64, tld: &str) -> rusqlite:
           WHERE e.zone = ?1 AND e.kind IN ('added', 'removed', 'modified') ORDER BY e.id",
         params![version],
     )? as u64;
-    let terms: Vec<String> = {
-        let mut st = tx.prepare("SELECT value FROM watch WHERE kind = 'term' ORDER BY value")?;
-        let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let terms: Vec<(String, Option<i64>)> = {
+        let mut st = tx.prepare("SELECT value, monitor_days FROM watch WHERE kind = 'term' ORDER BY value")?;
+        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         v
     };
     if terms.is_empty() {
@@ -217,12 +226,19 @@ pub fn match_version(tx: &Transaction<'_>, version: i64, tld: &str) -> rusqlite:
     };
     let mut ins =
         tx.prepare("INSERT INTO events (zone, prev_zone, tld, domain, kind, at, term, rule) VALUES (?1, ?2, ?3, ?4, 'watch', ?5, ?6, ?7)")?;
+    let mut monitor =
+        tx.prepare("INSERT INTO monitored (name, tld, source, added_at, until) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING")?;
+    let now = crate::time::unix_now();
     for (domain, prev, at) in &added {
         let label = domain.strip_suffix(&suffix).unwrap_or(domain);
-        for term in &terms {
+        for (term, days) in &terms {
             if let Some(rule) = look_alike(label, term) {
                 ins.execute(params![version, prev, tld, domain, at, term, rule])?;
                 n += 1;
+                if let Some(days) = days {
+                    let until = crate::time::utc(now + days * 86_400);
+                    monitor.execute(params![domain, tld, format!("term:{term}"), crate::time::utc(now), until])?;
+                }
             }
         }
     }

@@ -26,7 +26,7 @@ pub fn run(s: &Settings, out: &Output, args: &ChangesArgs) -> anyhow::Result<Exi
 
 /// An event for people: the line, then its diff (`-` removed, `+` added) and move.
 pub(super) fn text(e: &changes::Event) -> String {
-    let mut t = format!("{}  {}  v{}  {:<8}  {}", e.at, e.tld, e.zone_version, e.kind, e.domain);
+    let mut t = format!("{}  {}  {}  {:<8}  {}", e.at, e.tld, e.version_label(), e.kind, e.domain);
     t.push_str(&diff_lines(e, "    "));
     t
 }

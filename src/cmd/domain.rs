@@ -2,19 +2,49 @@
 
 use std::fmt::Write;
 
-use super::{failed, open_query_db, ExitStatus, Output};
+use super::{failed, open_query_db, usage, ExitStatus, Output};
 use crate::cli::DomainArgs;
 use crate::config::Settings;
 use crate::query::{self, Domain};
 
 pub fn run(s: &Settings, out: &Output, args: &DomainArgs) -> anyhow::Result<ExitStatus> {
     let name = query::normalize(&args.name)?;
+    if args.live {
+        return live(s, out, &name, args.at.as_deref());
+    }
+    let at = args.at.as_deref().map(|a| crate::time::parse_day(a).map_err(|e| usage(format!("--at `{a}`: {e}")))).transpose()?;
     let conn = open_query_db(s)?;
-    let found = query::domain(&conn, &name, args.history, args.at.as_deref())?;
+    let found = query::domain(&conn, &name, args.history, at.as_deref())?;
     if found.is_empty() {
-        return Err(failed(query::domain_absent(&name, args.at.as_deref())));
+        return Err(failed(query::domain_absent(&name, at.as_deref())));
     }
     out.list(&found, text)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--live`: a monitored domain's records as its last check (at or before `at`) found them.
+fn live(s: &Settings, out: &Output, name: &str, at: Option<&str>) -> anyhow::Result<ExitStatus> {
+    // A day alone means the end of it.
+    let at = match at {
+        Some(a) => {
+            let t = crate::time::parse_instant(a).map_err(|e| usage(format!("--at `{a}`: {e}")))?;
+            Some(crate::time::utc(if a.len() == 10 { t + 86_399 } else { t }))
+        }
+        None => None,
+    };
+    let conn = open_query_db(s)?;
+    let Some(l) = crate::monitor::live(&conn, name, at.as_deref())? else {
+        return Err(failed(match &at {
+            Some(t) => format!("{name}: no live check at or before {t} (`zonefeed monitor add {name}` monitors it)"),
+            None => format!("{name}: never checked live (`zonefeed monitor add {name}`, then `monitor run`)"),
+        }));
+    };
+    let v = serde_json::json!({"name": name, "live": l});
+    let mut t = format!("{name} live, checked {} ({})\n", l.checked_at, l.state);
+    for r in &l.records {
+        let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
+    }
+    out.list(&[v], |_, _| t.trim_end().to_string())?;
     Ok(ExitStatus::Success)
 }
 
@@ -53,7 +83,7 @@ fn text(d: &Domain, _: crate::cli::Format) -> String {
             let _ = writeln!(t, "    (history before {p} was pruned)");
         }
         for e in h {
-            let _ = writeln!(t, "    {}  v{}  {}{}", e.at, e.zone_version, e.kind, super::changes::diff_lines(e, "      "));
+            let _ = writeln!(t, "    {}  {}  {}{}", e.at, e.version_label(), e.kind, super::changes::diff_lines(e, "      "));
         }
     }
     if let Some(h) = d.analysis_history.as_ref().filter(|h| !h.is_empty()) {

@@ -14,6 +14,7 @@ mod download;
 mod export;
 mod import;
 mod log;
+mod monitor;
 mod ns;
 pub mod output;
 mod prune;
@@ -186,7 +187,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
     // so rather than print text to a script that asked for tabs.
     let tsv = matches!(
         cli.command,
-        Command::Changes(_) | Command::Search(_) | Command::Check(_) | Command::Analyze(_) | Command::Watch(_) | Command::Requests(_)
+        Command::Changes(_)
+            | Command::Search(_)
+            | Command::Check(_)
+            | Command::Analyze(_)
+            | Command::Watch(_)
+            | Command::Requests(_)
+            | Command::Monitor(_)
     );
     if format == crate::cli::Format::Tsv && !tsv {
         return Err(usage("this command has no tsv form: use --format text, json or jsonl"));
@@ -210,6 +217,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Prune(args) => prune::run(s, &out, args),
         Command::Export(args) => export::run(s, &out, args),
         Command::Analyze(args) => analyze::run(s, &out, args),
+        Command::Monitor(args) => monitor::run(s, &out, args),
     }
 }
 

@@ -19,7 +19,7 @@ pub fn run(s: &Settings, out: &Output, args: &WatchArgs) -> anyhow::Result<ExitS
             })?;
             Ok(ExitStatus::Success)
         }
-        WatchCommand::Add { domains, terms } => add(s, out, domains, terms),
+        WatchCommand::Add { domains, terms, monitor } => add(s, out, domains, terms, monitor.as_deref()),
         WatchCommand::Remove { value } => {
             let v = query::normalize(value).unwrap_or_else(|_| value.trim().to_ascii_lowercase());
             let (_lock, conn) = open_writer(s, false)?;
@@ -43,17 +43,27 @@ fn hits(s: &Settings, out: &Output, since: Option<&str>) -> anyhow::Result<ExitS
         let (term, rule) = (h.term.as_deref().unwrap_or(""), h.rule.as_deref().unwrap_or(""));
         match f {
             Format::Tsv => format!("{}\t{term}\t{rule}", h.domain),
-            _ => format!("{}  v{}  {:<24} {term} ({rule})", h.at, h.zone_version, h.domain),
+            _ => format!("{}  {}  {:<24} {term} ({rule})", h.at, h.version_label(), h.domain),
         }
     })?;
     Ok(ExitStatus::Success)
 }
 
 /// Domains are checked as names, terms as 3+ letters, digits or hyphens; all before any is added.
-fn add(s: &Settings, out: &Output, domains: &[String], terms: &[String]) -> anyhow::Result<ExitStatus> {
+fn add(s: &Settings, out: &Output, domains: &[String], terms: &[String], monitor: Option<&str>) -> anyhow::Result<ExitStatus> {
     if domains.is_empty() && terms.is_empty() {
         return Err(usage("give domains, or --term TERM"));
     }
+    let days = monitor
+        .map(|m| {
+            m.trim()
+                .trim_end_matches('d')
+                .parse::<u32>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| usage(format!("--monitor `{m}`: a number of days from 1 to 3650 (14d)")))
+        })
+        .transpose()?;
     let domains = domains.iter().map(|d| query::normalize(d)).collect::<Result<Vec<_>, _>>()?;
     let mut checked = Vec::new();
     for t in terms {
@@ -70,6 +80,9 @@ fn add(s: &Settings, out: &Output, domains: &[String], terms: &[String]) -> anyh
     }
     for t in &checked {
         watch::add(&conn, "term", t)?;
+        if days.is_some() {
+            watch::monitor_term(&conn, t, days)?;
+        }
     }
     out.say(&format!("watching {} domains and {} terms more", domains.len(), checked.len()))?;
     Ok(ExitStatus::Success)

@@ -341,7 +341,7 @@ pub fn feed(
         }
     }
     // Watch hits of the same versions, by domain.
-    let mut hits: HashMap<(i64, String), Vec<WatchHit>> = HashMap::new();
+    let mut hits: HashMap<(Option<i64>, String), Vec<WatchHit>> = HashMap::new();
     for v in &versions {
         let filter = changes::Filter { tld: Some(tld.to_string()), kind: Some(Kind::Watch), version: Some(*v), ..Default::default() };
         for e in changes::list(&tx, &filter)? {

@@ -41,6 +41,7 @@ const STEPS: &[Step] = &[
     Step { to: 14, run: current_zones_view },
     Step { to: 15, run: delegation_events },
     Step { to: 16, run: zonalizer_table },
+    Step { to: 17, run: live_events },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -80,6 +81,28 @@ fn delegation_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
          DROP TABLE events;
          ALTER TABLE events_v15 RENAME TO events;
          CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+         COMMIT;",
+    )
+}
+
+/// Schema 17: monitoring's events (`dns_changed`, `dns_gone`, `armed`) belong to no zone
+/// version: `zone` and `prev_zone` may be NULL. The table is rebuilt, ids kept; the monitor's
+/// tables are new, made by their `CREATE`s; a watched term may put its hits under monitoring
+/// (`watch.monitor_days`).
+fn live_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    add_column(conn, "watch", "monitor_days", "INTEGER")?;
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE events_v17 (
+             id INTEGER PRIMARY KEY, zone INTEGER, prev_zone INTEGER, tld TEXT NOT NULL, domain TEXT NOT NULL,
+             kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed',
+                                                'dns_changed', 'dns_gone', 'armed')),
+             at TEXT NOT NULL, term TEXT, rule TEXT, detail TEXT);
+         INSERT INTO events_v17 SELECT id, zone, prev_zone, tld, domain, kind, at, term, rule, detail FROM events;
+         DROP TABLE events;
+         ALTER TABLE events_v17 RENAME TO events;
+         CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+         CREATE INDEX IF NOT EXISTS events_live ON events (domain, id) WHERE zone IS NULL;
          COMMIT;",
     )
 }

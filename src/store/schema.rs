@@ -159,17 +159,20 @@ CREATE TABLE IF NOT EXISTS zones (
 CREATE INDEX IF NOT EXISTS zones_tld_state ON zones (tld, state);
 CREATE TABLE IF NOT EXISTS events (
     id        INTEGER PRIMARY KEY,
-    zone      INTEGER NOT NULL,
-    prev_zone INTEGER NOT NULL,
+    zone      INTEGER,
+    prev_zone INTEGER,
     tld       TEXT NOT NULL,
     domain    TEXT NOT NULL,
-    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed')),
+    kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed',
+                                            'dns_changed', 'dns_gone', 'armed')),
     at        TEXT NOT NULL,
     term      TEXT,
     rule      TEXT,
     detail    TEXT
 );
 CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+-- Events of no zone version (monitoring's): by domain, for its history.
+CREATE INDEX IF NOT EXISTS events_live ON events (domain, id) WHERE zone IS NULL;
 CREATE TABLE IF NOT EXISTS downloads (
     id            INTEGER PRIMARY KEY,
     tld           TEXT NOT NULL,
@@ -210,6 +213,7 @@ CREATE TABLE IF NOT EXISTS watch (
     kind       TEXT NOT NULL CHECK (kind IN ('domain', 'term')),
     value      TEXT NOT NULL,
     created_at TEXT NOT NULL,
+    monitor_days INTEGER,
     UNIQUE (kind, value)
 );
 CREATE TABLE IF NOT EXISTS service_runs (
@@ -314,6 +318,38 @@ CREATE TABLE IF NOT EXISTS zonalizer (
     UNIQUE (space, id)
 );
 CREATE INDEX IF NOT EXISTS zonalizer_status ON zonalizer (status, seq);
+-- Monitored domains (`zonefeed monitor`, the monitor module): each check of their live records
+-- (`live_checks`), and the record sets those checks found, one row per RRset, opened and
+-- closed by the checks (`since`/`until` = live_checks.id) as the zones' rows are.
+CREATE TABLE IF NOT EXISTS monitored (
+    name        TEXT PRIMARY KEY,
+    tld         TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    added_at    TEXT NOT NULL,
+    until       TEXT,
+    last_check  TEXT,
+    last_change TEXT,
+    state       TEXT,
+    armed       INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS live_checks (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    state   TEXT NOT NULL,
+    servers TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS live_checks_name ON live_checks (name, id);
+CREATE TABLE IF NOT EXISTS live_rrsets (
+    name  TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    type  TEXT NOT NULL,
+    ttl   INTEGER NOT NULL,
+    rdata TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER,
+    PRIMARY KEY (name, owner, type, since)
+) WITHOUT ROWID;
 "#;
 
 /// Views over the current versions, created once the tables have their present shape (a

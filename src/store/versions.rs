@@ -373,7 +373,8 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
     let old: Vec<i64> = {
         let mut st = tx.prepare(
             "SELECT id FROM zones WHERE state IN ('replaced', 'failed') AND coalesce(finished_at, imported_at) < ?1
-               AND id NOT IN (SELECT zone FROM events) AND id NOT IN (SELECT prev_zone FROM events)
+               AND id NOT IN (SELECT zone FROM events WHERE zone IS NOT NULL)
+               AND id NOT IN (SELECT prev_zone FROM events WHERE prev_zone IS NOT NULL)
                AND id NOT IN (SELECT zone FROM pending)
                AND state_blocks IS NULL",
         )?;

@@ -15,6 +15,7 @@ mod history;
 mod http;
 mod import;
 mod lab;
+mod monitor;
 mod query;
 mod realzones;
 mod receiver;

@@ -4,6 +4,7 @@
     python3 tests/lab/lab.py up DIR [--children N]    # writes DIR, starts the servers
     python3 tests/lab/lab.py down DIR                 # stops every server DIR started
     python3 tests/lab/lab.py day DIR K                # the TLD `lab` as on day K (DAYS)
+    python3 tests/lab/lab.py reload DIR ROLE ZONE     # after editing DIR/zones/ROLE/ZONE.zone
 
 The world: a root, the TLDs `lab` and `zf`, N healthy child zones (`c0.lab` ...) and one
 child per fault (FAULTS below), each server role a process of its own on its own 127.53.x.y
@@ -378,6 +379,33 @@ def day(d, k):
     sys.exit(f"lab: the TLD servers did not load day {k} within 20 s")
 
 
+def reload(d, role, zone):
+    """Bumps the SOA serial of DIR/zones/ROLE/ZONE.zone (edited by a test) and has the role's
+    knot load it; returns once its first address answers the new serial."""
+    d = os.path.abspath(d)
+    path = os.path.join(d, "zones", role, zone_file(zone))
+    lines = open(path).read().splitlines()
+    new = None
+    for i, line in enumerate(lines):
+        f = line.split()
+        if "SOA" in f:
+            k = f.index("SOA") + 3
+            new = int(f[k]) + 1
+            f[k] = str(new)
+            lines[i] = " ".join(f)
+            break
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    conf = os.path.join(d, "run", role, "knot.conf")
+    subprocess.run(["knotc", "-c", conf, "zone-reload", fqdn(zone)], check=True, capture_output=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if serial(ROLES[role][0], zone) == new:
+            return 0
+        time.sleep(0.05)
+    sys.exit(f"lab: {role} did not load {zone} serial {new} within 20 s")
+
+
 def serial(addr, zone):
     """The SOA serial `addr` answers for `zone`, or None."""
     q = struct.pack(">HHHHHH", 0x5A18, 0, 1, 0, 0, 0)
@@ -419,8 +447,10 @@ def down(d):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("up", "down", "day"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("up", "down", "day", "reload"):
         sys.exit(__doc__)
+    if sys.argv[1] == "reload":
+        sys.exit(reload(sys.argv[2], sys.argv[3], sys.argv[4]))
     if sys.argv[1] == "day":
         sys.exit(day(sys.argv[2], int(sys.argv[3])))
     if sys.argv[1] == "up":

@@ -1,0 +1,406 @@
+//! Domain monitoring (issue 32): the live records of chosen domains, checked every few
+//! minutes, kept with their history, and their changes as events.
+//!
+//! A check walks to the domain's servers (from the zones the database holds, else from the
+//! root, as `analyze` does), asks each whether it serves the zone (SOA), then asks the first
+//! that answers with authority for the apex's A, AAAA, MX, TXT, NS, SOA, CAA and DNSKEY and for
+//! `www` A and AAAA. What it finds is kept like the zones' rows: an RRset per row, opened and
+//! closed by the checks (`live_rrsets`, `since`/`until` = `live_checks.id`). A set that differs
+//! from the last check's is a `dns_changed` event with the records added and removed; a
+//! server that stops answering is a finding of the check (its `state` and `servers`), not a
+//! change of records; NXDOMAIN at the parent is `dns_gone`; the first address or mail server
+//! of a domain a watch term brought in is `armed`. Each domain's check is one transaction: a
+//! cycle killed midway loses no event and doubles none.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RecordType};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::changes::diff::{Diff, Rec};
+use crate::changes::webhooks::{self, Endpoint};
+use crate::changes::Kind;
+use crate::dns::client::Scope;
+use crate::dns::resolve::Resolver;
+use crate::dns::Flags;
+
+/// The questions of a check: owner (relative to the domain: "" the apex) and type.
+const QUESTIONS: [(&str, RecordType); 10] = [
+    ("", RecordType::A),
+    ("", RecordType::AAAA),
+    ("", RecordType::MX),
+    ("", RecordType::TXT),
+    ("", RecordType::NS),
+    ("", RecordType::SOA),
+    ("", RecordType::CAA),
+    ("", RecordType::DNSKEY),
+    ("www", RecordType::A),
+    ("www", RecordType::AAAA),
+];
+
+/// A monitored domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub name: String,
+    pub tld: String,
+    /// `manual`, or `term:WORD` for one a watch term brought in.
+    pub source: String,
+    pub added_at: String,
+    /// When monitoring ends (a term's `--monitor` days); null: until removed.
+    pub until: Option<String>,
+    pub last_check: Option<String>,
+    pub last_change: Option<String>,
+    /// The last check's: `ok`, `degraded` (a server did not answer), `no_answer`, `gone`.
+    pub state: Option<String>,
+}
+
+/// Puts `names` under monitoring (those already there are left as they are); returns how
+/// many are new.
+pub fn add(conn: &Connection, names: &[String], source: &str, until: Option<&str>) -> rusqlite::Result<u64> {
+    let now = crate::time::now_utc();
+    let mut n = 0;
+    for name in names {
+        let tld = name.rsplit('.').next().unwrap_or(name);
+        n += conn.execute(
+            "INSERT INTO monitored (name, tld, source, added_at, until) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+            params![name, tld, source, now, until],
+        )? as u64;
+    }
+    Ok(n)
+}
+
+/// Takes `name` off monitoring (its history stays); false when it was not monitored.
+pub fn remove(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM monitored WHERE name = ?1", params![name])? > 0)
+}
+
+/// Every monitored domain, by name.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
+    let mut st = conn.prepare("SELECT name, tld, source, added_at, until, last_check, last_change, state FROM monitored ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(Entry {
+            name: r.get(0)?,
+            tld: r.get(1)?,
+            source: r.get(2)?,
+            added_at: r.get(3)?,
+            until: r.get(4)?,
+            last_check: r.get(5)?,
+            last_change: r.get(6)?,
+            state: r.get(7)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The domains due for a check at `now` (RFC 3339): never checked, or last checked before
+/// `since`; those whose monitoring ended are left out.
+pub fn due(conn: &Connection, now: &str, since: &str) -> rusqlite::Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT name FROM monitored WHERE (until IS NULL OR until > ?1) AND (last_check IS NULL OR last_check < ?2) ORDER BY name",
+    )?;
+    let rows = st.query_map(params![now, since], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// What one server did in a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Server {
+    pub server: String,
+    /// Answered the SOA question with authority.
+    pub answered: bool,
+    /// What it did otherwise: a timeout, REFUSED, no authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a check found.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub name: String,
+    pub state: &'static str,
+    pub servers: Vec<Server>,
+    /// (owner, type) -> (ttl, rdata sorted); empty unless a server answered.
+    pub rrsets: BTreeMap<(String, String), (i64, Vec<String>)>,
+}
+
+/// Checks `name` live.
+pub async fn observe(r: &Resolver, name: &Name) -> Observed {
+    let name = name.to_lowercase();
+    let text = crate::dns::text(&name);
+    let scope = Scope::of(&name);
+    let mut out = Observed { name: text.clone(), state: "no_answer", servers: Vec::new(), rrsets: BTreeMap::new() };
+    let w = r.walk(&name, &name, RecordType::SOA, &scope).await;
+    if w.zone != name {
+        // The walk ended above the domain: its parent says it does not exist, or no server
+        // on the way answered.
+        if w.answer.as_ref().is_some_and(|m| m.metadata.response_code == ResponseCode::NXDomain) {
+            out.state = "gone";
+        }
+        return out;
+    }
+    let client = r.client().clone();
+    let mut answering: Vec<IpAddr> = Vec::new();
+    for s in w.servers.iter().filter(|s| r.family_ok(s.ip)) {
+        let e = scope.ask(&client, s.ip, &name, RecordType::SOA, Flags::default()).await;
+        let (answered, error) = match e.answer.as_ref() {
+            Ok(m) if m.metadata.authoritative && m.metadata.response_code == ResponseCode::NoError => (true, None),
+            Ok(m) if !m.metadata.authoritative => {
+                (false, Some(format!("{} without authority", crate::dns::rcode_name(m.metadata.response_code))))
+            }
+            Ok(m) => (false, Some(crate::dns::rcode_name(m.metadata.response_code))),
+            Err(err) => (false, Some(err.to_string())),
+        };
+        if answered {
+            answering.push(s.ip);
+        }
+        out.servers.push(Server { server: s.to_string(), answered, error });
+    }
+    if answering.is_empty() {
+        return out;
+    }
+    out.state = if answering.len() == out.servers.len() { "ok" } else { "degraded" };
+    for (label, rtype) in QUESTIONS {
+        let owner = if label.is_empty() {
+            name.clone()
+        } else {
+            Name::from_ascii(label).and_then(|l| l.append_domain(&name)).unwrap_or(name.clone())
+        };
+        for &ip in &answering {
+            let e = scope.ask(&client, ip, &owner, rtype, Flags::default()).await;
+            let Ok(m) = e.answer.as_ref() else { continue };
+            if !m.metadata.authoritative || !matches!(m.metadata.response_code, ResponseCode::NoError | ResponseCode::NXDomain) {
+                continue;
+            }
+            for rr in m.answers.iter().filter(|rr| rr.name.to_lowercase() == owner) {
+                let t = rr.record_type();
+                // The type asked, or the alias that stands for it (www as a CNAME).
+                if t != rtype && t != RecordType::CNAME {
+                    continue;
+                }
+                let set = out.rrsets.entry((crate::dns::text(&owner), t.to_string())).or_insert((i64::from(rr.ttl), Vec::new()));
+                let rdata = presentation(&rr.data);
+                if !set.1.contains(&rdata) {
+                    set.1.push(rdata);
+                }
+            }
+            break;
+        }
+    }
+    for set in out.rrsets.values_mut() {
+        set.1.sort();
+    }
+    out
+}
+
+/// RDATA in presentation form: hickory's, but TXT as the quoted strings a zone file holds
+/// (hickory joins them unquoted, which loses where one ends).
+fn presentation(d: &hickory_proto::rr::RData) -> String {
+    match d {
+        hickory_proto::rr::RData::TXT(t) => {
+            let mut s = String::new();
+            for (i, part) in t.txt_data.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                crate::zone::rdata::push_quoted(part, &mut s);
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The records of an RRset map, one [`Rec`] each.
+fn records(sets: &BTreeMap<(String, String), (i64, Vec<String>)>) -> Vec<Rec> {
+    let mut out = Vec::new();
+    for ((owner, rtype), (ttl, rdata)) in sets {
+        out.extend(rdata.iter().map(|d| Rec { owner: owner.clone(), rtype: rtype.clone(), ttl: *ttl, rdata: d.clone() }));
+    }
+    out
+}
+
+/// Keeps one check of `o.name`: the check, the RRsets that changed, its events (queued for
+/// the webhooks that want them) and the domain's state, in one transaction. Returns the
+/// events raised.
+pub fn keep(conn: &mut Connection, o: &Observed, endpoints: &[Endpoint]) -> rusqlite::Result<Vec<Kind>> {
+    let tx = conn.transaction()?;
+    let events = keep_in(&tx, o, endpoints)?;
+    tx.commit()?;
+    Ok(events)
+}
+
+fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqlite::Result<Vec<Kind>> {
+    let now = crate::time::now_utc();
+    let Some((tld, source, state, armed)) = tx
+        .query_row("SELECT tld, source, state, armed FROM monitored WHERE name = ?1", params![o.name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, bool>(3)?))
+        })
+        .optional()?
+    else {
+        // Removed while it was being checked.
+        return Ok(Vec::new());
+    };
+    let servers = serde_json::to_string(&o.servers).unwrap_or_default();
+    tx.execute("INSERT INTO live_checks (name, at, state, servers) VALUES (?1, ?2, ?3, ?4)", params![o.name, now, o.state, servers])?;
+    let check = tx.last_insert_rowid();
+    let mut current: BTreeMap<(String, String), (i64, Vec<String>, i64)> = BTreeMap::new();
+    {
+        let mut st = tx.prepare_cached("SELECT owner, type, ttl, rdata, since FROM live_rrsets WHERE name = ?1 AND until IS NULL")?;
+        let rows = st.query_map(params![o.name], |r| {
+            let rdata: String = r.get(3)?;
+            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, serde_json::from_str(&rdata).unwrap_or_default(), r.get(4)?)))
+        })?;
+        for row in rows {
+            let (k, v) = row?;
+            current.insert(k, v);
+        }
+    }
+    let first =
+        tx.query_row("SELECT count(*) = 0 FROM live_checks WHERE name = ?1 AND id < ?2", params![o.name, check], |r| r.get::<_, bool>(0))?;
+    let mut events = Vec::new();
+    let mut raise = |kind: Kind, detail: Option<String>| -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT INTO events (zone, prev_zone, tld, domain, kind, at, detail) VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5)",
+            params![tld, o.name, kind.as_str(), now, detail],
+        )?;
+        webhooks::enqueue_one(tx, tx.last_insert_rowid(), &tld, kind, endpoints)?;
+        events.push(kind);
+        Ok(())
+    };
+    // Gone: every set closes, once; no answer: nothing is known, nothing changes.
+    let observed: BTreeMap<(String, String), (i64, Vec<String>)> = match o.state {
+        "gone" => BTreeMap::new(),
+        "no_answer" => current.iter().map(|(k, (ttl, rdata, _))| (k.clone(), (*ttl, rdata.clone()))).collect(),
+        _ => o.rrsets.clone(),
+    };
+    let before: BTreeMap<(String, String), (i64, Vec<String>)> =
+        current.iter().map(|(k, (t, d, _))| (k.clone(), (*t, d.clone()))).collect();
+    let mut changed = false;
+    for (k, (ttl, rdata, since)) in &current {
+        if observed.get(k) != Some(&(*ttl, rdata.clone())) {
+            tx.execute(
+                "UPDATE live_rrsets SET until = ?1 WHERE name = ?2 AND owner = ?3 AND type = ?4 AND since = ?5",
+                params![check, o.name, k.0, k.1, since],
+            )?;
+            changed = true;
+        }
+    }
+    for (k, (ttl, rdata)) in &observed {
+        if before.get(k) != Some(&(*ttl, rdata.clone())) {
+            tx.execute(
+                "INSERT INTO live_rrsets (name, owner, type, ttl, rdata, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![o.name, k.0, k.1, ttl, serde_json::to_string(rdata).unwrap_or_default(), check],
+            )?;
+            changed = true;
+        }
+    }
+    let (old, new) = (records(&before), records(&observed));
+    let diff = Diff {
+        added: new.iter().filter(|r| !old.contains(r)).cloned().collect(),
+        removed: old.iter().filter(|r| !new.contains(r)).cloned().collect(),
+    };
+    // The first check is the baseline: nothing to differ from.
+    if o.state == "gone" && state.as_deref() != Some("gone") {
+        raise(Kind::DnsGone, None)?;
+    } else if changed && !first {
+        raise(Kind::DnsChanged, Some(serde_json::to_string(&diff).unwrap_or_default()))?;
+    }
+    // Armed: the first address or mail server of a domain a watch term brought in (counted
+    // from its first check); a domain added by hand is armed silently.
+    let live = |r: &Rec| matches!(r.rtype.as_str(), "A" | "AAAA" | "MX") && r.owner == o.name;
+    let weapons: Vec<Rec> = new.iter().filter(|r| live(r)).cloned().collect();
+    let mut now_armed = armed;
+    if !armed && !weapons.is_empty() {
+        now_armed = true;
+        if source.starts_with("term:") {
+            raise(Kind::Armed, Some(serde_json::to_string(&Diff { added: weapons, removed: Vec::new() }).unwrap_or_default()))?;
+        }
+    }
+    tx.execute(
+        "UPDATE monitored SET last_check = ?2, state = ?3, armed = ?4, last_change = CASE WHEN ?5 THEN ?2 ELSE last_change END WHERE name = ?1",
+        params![o.name, now, o.state, now_armed, changed && !first],
+    )?;
+    Ok(events)
+}
+
+/// One domain's live records as a check found them: the latest check's, or the last check at
+/// or before `at` (RFC 3339); with the check's time and state. None when never checked then.
+pub fn live(conn: &Connection, name: &str, at: Option<&str>) -> rusqlite::Result<Option<Live>> {
+    let check = conn
+        .query_row(
+            "SELECT id, at, state, servers FROM live_checks WHERE name = ?1 AND (?2 IS NULL OR at <= ?2) ORDER BY id DESC LIMIT 1",
+            params![name, at],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+        )
+        .optional()?;
+    let Some((id, at, state, servers)) = check else { return Ok(None) };
+    let mut st = conn.prepare_cached(
+        "SELECT owner, type, ttl, rdata FROM live_rrsets WHERE name = ?1 AND since <= ?2 AND (until IS NULL OR until > ?2) ORDER BY owner, type",
+    )?;
+    let mut records = Vec::new();
+    let rows = st.query_map(params![name, id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+    })?;
+    for row in rows {
+        let (owner, rtype, ttl, rdata) = row?;
+        let rdata: Vec<String> = serde_json::from_str(&rdata).unwrap_or_default();
+        records.extend(rdata.into_iter().map(|d| Rec { owner: owner.clone(), rtype: rtype.clone(), ttl, rdata: d }));
+    }
+    Ok(Some(Live { checked_at: at, state, servers: serde_json::from_str(&servers).unwrap_or_default(), records }))
+}
+
+/// A domain's live records at one check.
+#[derive(Debug, Serialize)]
+pub struct Live {
+    pub checked_at: String,
+    pub state: String,
+    pub servers: serde_json::Value,
+    pub records: Vec<Rec>,
+}
+
+/// What a cycle did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cycle {
+    pub checked: u64,
+    pub events: u64,
+}
+
+/// Checks `names` with resolver `r`, `concurrency` at once, keeping each as it finishes;
+/// `each` sees every check kept.
+pub fn cycle(
+    rt: &tokio::runtime::Runtime,
+    r: &Arc<Resolver>,
+    conn: &mut Connection,
+    names: &[String],
+    concurrency: usize,
+    endpoints: &[Endpoint],
+    mut each: impl FnMut(&Observed, &[Kind]),
+) -> anyhow::Result<Cycle> {
+    let mut stats = Cycle::default();
+    let mut todo = names.iter().filter_map(|n| crate::dns::parse_name(n).ok());
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            while tasks.len() < concurrency.max(1) {
+                let Some(name) = todo.next() else { break };
+                let r = r.clone();
+                tasks.spawn(async move { observe(&r, &name).await });
+            }
+            let Some(done) = tasks.join_next().await else { break };
+            let o = match done {
+                Ok(o) => o,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            let events = keep(conn, &o, endpoints)?;
+            stats.checked += 1;
+            stats.events += events.len() as u64;
+            each(&o, &events);
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(stats)
+}

@@ -1,0 +1,214 @@
+//! `zonefeed monitor` over the DNS lab (tests/lab/lab.py): its zones changed between checks,
+//! the events equal the changes made, and `domain --live --at` gives each state back.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::env::TestEnv;
+use crate::lab::Lab;
+
+fn lab_py(args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.py");
+    let out = Command::new("python3").arg(script).args(args).output().unwrap();
+    assert!(out.status.success(), "lab.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Rewrites the provider's copy of `zone`: its SOA and NS lines kept, `records` after them
+/// (`owner TYPE rdata`), then has knot load it.
+fn set_records(lab: &Lab, zone: &str, records: &[&str]) {
+    let path = lab.path(&format!("zones/provider/{zone}.zone"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> =
+        text.lines().filter(|l| l.starts_with('$') || l.contains(" SOA ") || l.contains(" NS ")).map(str::to_string).collect();
+    lines.extend(records.iter().map(|r| {
+        let (owner, rest) = r.split_once(' ').unwrap();
+        format!("{owner} IN {rest}")
+    }));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    lab_py(&["reload", lab.path("").to_str().unwrap(), "provider", zone]);
+}
+
+fn lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The records of a diff side as `owner TYPE rdata`, SOA left out (each edit bumps it).
+fn recs(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["type"] != "SOA")
+        .map(|r| format!("{} {} {}", r["owner"].as_str().unwrap(), r["type"].as_str().unwrap(), r["rdata"].as_str().unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn monitoring_turns_each_change_of_live_records_into_an_event_and_keeps_every_state() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
+    let cfg = serde_json::json!({"dns.root_hints": lab.path("hints"), "dns.allow_private": true, "dns.qps": 1000});
+    t.write_private("config.json", cfg.to_string().as_bytes());
+    // Day 1 lacks onens.lab; a watch term that monitors its hits is set; day 2 brings it.
+    let full = std::fs::read_to_string(lab.path("zones/lab.zone")).unwrap();
+    let day1: String = full.lines().filter(|l| !l.starts_with("onens ")).map(|l| format!("{l}\n")).collect();
+    t.import_ok("z.db", &["--date", "2026-12-01", "--tld", "lab", t.write("day1.zone", day1.as_bytes()).to_str().unwrap()]);
+    let out = t.run(&["--db", "z.db", "watch", "add", "--term", "onens", "--monitor", "14d"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    t.import_ok("z.db", &["--date", "2026-12-02", lab.path("zones/lab.zone").to_str().unwrap()]);
+    let run = |what: &str| -> Vec<Value> {
+        let out = t.run(&["--db", "z.db", "--format", "jsonl", "monitor", "run", "--once"]);
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        lines(&out.stdout)
+    };
+    let out = t.run(&["--db", "z.db", "monitor", "add", "c0.lab", "c1.lab", "c2.lab"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The first check is the baseline: records kept, no event. The term's hit is monitored
+    // too, with no address or mail server yet: not armed.
+    let checks = run("baseline");
+    let mut names: Vec<&str> = checks.iter().map(|c| c["domain"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["c0.lab", "c1.lab", "c2.lab", "onens.lab"]);
+    assert!(checks.iter().all(|c| c["state"] == "ok" && c["events"].as_array().unwrap().is_empty()), "{checks:?}");
+    let live = |at: Option<&str>| -> Vec<String> {
+        let mut a = vec!["--db", "z.db", "--format", "json", "domain", "c0.lab", "--live"];
+        if let Some(at) = at {
+            a.extend(["--at", at]);
+        }
+        let out = t.run(&a);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        recs(&v[0]["live"]["records"])
+    };
+    let checked_at = || -> String {
+        let out = t.run(&["--db", "z.db", "--format", "json", "domain", "c0.lab", "--live"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["live"]["checked_at"].as_str().unwrap().to_string()
+    };
+    let state0 = live(None);
+    assert!(state0.contains(&"c0.lab A 192.0.2.1".to_string()) && state0.contains(&"www.c0.lab A 192.0.2.1".to_string()), "{state0:?}");
+    let t0 = checked_at();
+    // Two seconds apart: each check's time is its own second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    // An MX and a TXT come to c0.lab; the term's hit gets its first address: armed.
+    set_records(&lab, "c0.lab", &["@ A 192.0.2.1", "www A 192.0.2.1", "@ MX 10 mail.dns.zf.", "@ TXT \"v=spf1 -all\""]);
+    set_records(&lab, "onens.lab", &["@ A 192.0.2.7"]);
+    let checks = run("mx and txt");
+    let events_of = |d: &str| checks.iter().find(|c| c["domain"] == d).unwrap()["events"].clone();
+    assert_eq!(events_of("c0.lab"), serde_json::json!(["dns_changed"]), "{checks:?}");
+    assert_eq!(events_of("onens.lab"), serde_json::json!(["dns_changed", "armed"]), "{checks:?}");
+    assert_eq!(events_of("c1.lab"), serde_json::json!([]), "{checks:?}");
+    let out = t.run(&["--db", "z.db", "--format", "jsonl", "changes", "--kind", "armed"]);
+    let armed = lines(&out.stdout);
+    assert_eq!(armed.len(), 1, "{armed:?}");
+    assert_eq!(recs(&armed[0]["diff"]["added"]), ["onens.lab A 192.0.2.7"]);
+    let state1 = live(None);
+    let t1 = checked_at();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    // An A record added, the MX changed, the TXT removed.
+    set_records(&lab, "c0.lab", &["@ A 192.0.2.1", "@ A 192.0.2.99", "www A 192.0.2.1", "@ MX 20 mx2.dns.zf."]);
+    run("a added, mx changed, txt removed");
+    let state2 = live(None);
+
+    // c1.lab's delegation gains a server that does not serve it (lame): a finding of the
+    // check, not a change of its records. c2.lab leaves the TLD: gone.
+    let tld = lab.path("zones/tld/lab.zone");
+    let text = std::fs::read_to_string(&tld).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("c2 "))
+        .map(|l| if l == "c1 IN NS ns2.dns.zf." { "c1 IN NS ns3.dns.zf.".to_string() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&tld, text + "\n").unwrap();
+    lab_py(&["reload", lab.path("").to_str().unwrap(), "tld", "lab"]);
+    let checks = run("lame and gone");
+    let by = |d: &str| checks.iter().find(|c| c["domain"] == d).unwrap().clone();
+    assert_eq!(by("c1.lab")["state"], "degraded", "{checks:?}");
+    assert_eq!(by("c1.lab")["events"], serde_json::json!([]), "{checks:?}");
+    assert_eq!(by("c2.lab")["state"], "gone", "{checks:?}");
+    assert_eq!(by("c2.lab")["events"], serde_json::json!(["dns_gone"]));
+    // Gone stays gone: no second event.
+    let checks = run("again");
+    assert!(checks.iter().all(|c| c["events"].as_array().unwrap().is_empty()), "{checks:?}");
+
+    // The events equal the changes made, with their records.
+    let out = t.run(&["--db", "z.db", "--format", "jsonl", "changes", "--kind", "dns_changed"]);
+    let events: Vec<Value> = lines(&out.stdout).into_iter().filter(|e| e["domain"] == "c0.lab").collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e["zone_version"].is_null()), "{events:?}");
+    assert_eq!(recs(&events[0]["diff"]["added"]), ["c0.lab MX 10 mail.dns.zf.", "c0.lab TXT \"v=spf1 -all\""]);
+    assert_eq!(recs(&events[0]["diff"]["removed"]), Vec::<String>::new());
+    assert_eq!(recs(&events[1]["diff"]["added"]), ["c0.lab A 192.0.2.99", "c0.lab MX 20 mx2.dns.zf."]);
+    assert_eq!(recs(&events[1]["diff"]["removed"]), ["c0.lab MX 10 mail.dns.zf.", "c0.lab TXT \"v=spf1 -all\""]);
+    let out = t.run(&["--db", "z.db", "--format", "tsv", "changes", "--kind", "dns_gone"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "dns_gone\tc2.lab\n");
+    // The domain's history has them too.
+    let out = t.run(&["--db", "z.db", "--format", "json", "domain", "c0.lab", "--history"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v[0]["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "dns_changed").count(), 2, "{kinds:?}");
+
+    // --live --at gives each state back.
+    assert_eq!(live(Some(&t0)), state0);
+    assert_eq!(live(Some(&t1)), state1);
+    assert_eq!(live(None), state2);
+    assert_ne!(state1, state0);
+    assert_ne!(state2, state1);
+    let out = t.run(&["--db", "z.db", "domain", "c0.lab", "--live", "--at", "2001-01-01"]);
+    assert_eq!(out.status.code(), Some(1), "no check that early");
+    // monitor list says when each was checked and changed.
+    let out = t.run(&["--db", "z.db", "--format", "json", "monitor", "list"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c0 = v.as_array().unwrap().iter().find(|e| e["name"] == "c0.lab").unwrap();
+    assert!(c0["last_check"].is_string() && c0["last_change"].is_string(), "{v}");
+    let c1 = v.as_array().unwrap().iter().find(|e| e["name"] == "c1.lab").unwrap();
+    assert!(c1["last_change"].is_null(), "a lame server is no change of records: {v}");
+}
+
+#[test]
+fn a_cycle_killed_midway_loses_no_event_and_doubles_none() {
+    let t = TestEnv::new();
+    let Some(lab) = Lab::up(&t.path("lab"), 30) else { return };
+    let cfg = serde_json::json!({"dns.root_hints": lab.path("hints"), "dns.allow_private": true});
+    t.write_private("config.json", cfg.to_string().as_bytes());
+    t.import_ok("z.db", &[lab.path("zones/lab.zone").to_str().unwrap()]);
+    let names: Vec<String> = (0..30).map(|i| format!("c{i}.lab")).collect();
+    let mut add = vec!["--db", "z.db", "monitor", "add"];
+    add.extend(names.iter().map(String::as_str));
+    assert!(t.run(&add).status.success());
+    let out = t.run(&["--db", "z.db", "--quiet", "monitor", "run", "--once", "--qps", "1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Every zone gains an MX; then a slow cycle is killed after a few checks.
+    for n in &names {
+        set_records(&lab, n, &["@ A 192.0.2.1", "@ MX 10 mail.dns.zf."]);
+    }
+    let conn = t.db("z.db");
+    let checks = |c: &rusqlite::Connection| -> i64 { c.query_row("SELECT count(*) FROM live_checks", [], |r| r.get(0)).unwrap() };
+    let baseline = checks(&conn);
+    let mut child =
+        t.cmd().args(["--db", "z.db", "--quiet", "monitor", "run", "--once", "--qps", "15", "--concurrency", "2"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while checks(&conn) < baseline + 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = checks(&conn) - baseline;
+    assert!((3..30).contains(&done), "killed after {done} of 30 checks");
+    // Run again: each domain's change is one event, whether its check came before the kill or after.
+    let out = t.run(&["--db", "z.db", "--quiet", "monitor", "run", "--once", "--qps", "1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = t.run(&["--db", "z.db", "--format", "tsv", "changes", "--kind", "dns_changed"]);
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.split('\t').nth(1).unwrap().to_string()).collect();
+    got.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(got, want);
+}
