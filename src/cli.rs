@@ -523,6 +523,9 @@ pub struct ServeArgs {
     /// Serve the Zonalizer API's writes: POST and DELETE of analyses, run by the engine
     #[arg(long)]
     pub allow_analysis: bool,
+    /// Serve /v1/monitor/domains's writes: POST and DELETE of monitored domains
+    #[arg(long)]
+    pub allow_monitor: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -562,15 +565,15 @@ pub enum MonitorCommand {
     List,
     /// Check the domains that are due, then again every --every until stopped
     Run {
-        /// How often each domain is checked: 10m, 1h, 90s
-        #[arg(long, value_name = "INTERVAL", default_value = "10m")]
-        every: String,
+        /// How often each domain is checked: 10m, 1h, 90s [default: 10m, or monitor.every_seconds]
+        #[arg(long, value_name = "INTERVAL")]
+        every: Option<String>,
         /// Check every monitored domain once and exit
         #[arg(long)]
         once: bool,
-        /// Domains checked at once
-        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
-        concurrency: usize,
+        /// Domains checked at once [default: 256, or monitor.concurrency]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
+        concurrency: Option<usize>,
         #[command(flatten)]
         engine: EngineArgs,
     },

@@ -163,6 +163,14 @@ pub struct Keys {
     pub zonalizer_token_file: Option<PathBuf>,
     #[serde(rename = "zonalizer.writes_per_minute")]
     pub zonalizer_writes_per_minute: Option<Count>,
+    /// `monitor run` and the service's monitor: how often each domain is checked, how many
+    /// at once, and whether the service runs the monitor beside its syncs (default: yes).
+    #[serde(rename = "monitor.every_seconds")]
+    pub monitor_every: Option<Seconds>,
+    #[serde(rename = "monitor.concurrency")]
+    pub monitor_concurrency: Option<Count>,
+    #[serde(rename = "monitor.in_service")]
+    pub monitor_in_service: Option<bool>,
 }
 
 /// A switch: `true`/`false`, or `1`/`0` as Zonalizer's configuration writes them.
@@ -597,7 +605,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 54, "{keys:?}");
+        assert_eq!(keys.len(), 57, "{keys:?}");
         for k in [
             "icann.account.password",
             "tlds",

@@ -241,6 +241,26 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
             .map_err(|e| anyhow::Error::new(e).context(format!("pid file `{}`", pid_file.display())))?;
     }
     let log = |msg: &str| eprintln!("{} zonefeed service: {msg}", crate::time::now_utc());
+    // The monitor beside the syncs (`monitor.in_service`, on by default): a thread of its own
+    // that checks what is due every few seconds; a run-once checks what is due once, after
+    // its sync.
+    let monitor = match s.config.keys.monitor_in_service.unwrap_or(true) {
+        true => Some((
+            crate::analyze::Engine::from_config(&s.config).map(|mut e| {
+                e.concurrency = s.config.keys.monitor_concurrency.map_or(256, |c| c.usize());
+                e
+            })?,
+            s.config.keys.monitor_every.map_or(std::time::Duration::from_secs(600), |e| e.0),
+            crate::changes::webhooks::endpoints(&s.config)?,
+        )),
+        false => None,
+    };
+    if let (Some((engine, every, endpoints)), false) = (monitor.clone(), once) {
+        let db = s.db.clone();
+        std::thread::spawn(move || {
+            crate::monitor::keep_watch(&db, &engine, every, &endpoints, |m| eprintln!("{} zonefeed service: {m}", crate::time::now_utc()))
+        });
+    }
     let mut day = utc_day(unix_now());
     // None: every zone (the day's first run); Some: the zones still waiting for today's file.
     let mut pending: Option<Vec<String>> = None;
@@ -317,9 +337,35 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
         let _ = record_end(&conn, run, &r);
         pending = Some(still);
         if once {
+            if let Some((engine, every, endpoints)) = &monitor {
+                monitor_once(s, engine, *every, endpoints, &log);
+            }
             // A run that could not start at all (login refused, database busy) says why.
             return result.map(|_| all_ok);
         }
+    }
+}
+
+/// A run-once's monitor pass: the domains due, checked once (a `monitor run` holding the
+/// monitor lock has it skipped).
+fn monitor_once(
+    s: &Settings,
+    engine: &crate::analyze::Engine,
+    every: std::time::Duration,
+    endpoints: &[crate::changes::webhooks::Endpoint],
+    log: &dyn Fn(&str),
+) {
+    let lock = std::path::PathBuf::from(format!("{}.monitor.lock", s.db.display()));
+    let result = (|| -> anyhow::Result<Option<crate::monitor::Cycle>> {
+        let Ok(_lock) = crate::lock::exclusive(&lock, std::time::Duration::ZERO) else { return Ok(None) };
+        let mut conn = crate::store::open_rw(&s.db, s.wait)?;
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        crate::monitor::pass(&rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
+    })();
+    match result {
+        Ok(Some(c)) => log(&format!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions)),
+        Ok(None) => {}
+        Err(e) => log(&format!("monitor: {e:#}")),
     }
 }
 

@@ -52,9 +52,13 @@ pub fn run(s: &Settings, out: &Output, args: &MonitorArgs) -> anyhow::Result<Exi
             Ok(ExitStatus::Success)
         }
         MonitorCommand::Run { every, once, concurrency, engine } => {
-            let every = interval(every)?;
-            let engine = super::analyze::engine_of(s, engine)?;
-            run_loop(s, out, every, *once, *concurrency, &engine)
+            let every = match every {
+                Some(e) => interval(e)?,
+                None => s.config.keys.monitor_every.map_or(Duration::from_secs(600), |e| e.0),
+            };
+            let mut engine = super::analyze::engine_of(s, engine)?;
+            engine.concurrency = concurrency.unwrap_or(s.config.keys.monitor_concurrency.map_or(256, |c| c.usize()));
+            run_loop(s, out, every, *once, &engine)
         }
     }
 }
@@ -78,14 +82,7 @@ fn interval(text: &str) -> anyhow::Result<Duration> {
 }
 
 /// Checks what is due, then sleeps until more is (or, with `once`, checks everything once).
-fn run_loop(
-    s: &Settings,
-    out: &Output,
-    every: Duration,
-    once: bool,
-    concurrency: usize,
-    engine: &crate::analyze::Engine,
-) -> anyhow::Result<ExitStatus> {
+fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &crate::analyze::Engine) -> anyhow::Result<ExitStatus> {
     super::require_db(s)?;
     let _lock = crate::lock::hold(
         &std::path::PathBuf::from(format!("{}.monitor.lock", s.db.display())),
@@ -97,47 +94,28 @@ fn run_loop(
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut stream = out.stream();
     loop {
-        let now = crate::time::unix_now();
-        let names = if once {
-            monitor::due(&conn, &crate::time::utc(now), &crate::time::utc(now + 1))?
-        } else {
-            monitor::due(&conn, &crate::time::utc(now), &crate::time::utc(now - every.as_secs() as i64))?
-        };
-        if !names.is_empty() {
-            // A fresh resolver each cycle: answers are cached for one cycle only.
-            let resolver = engine.resolver();
-            let current = crate::store::current_zones(&conn)?;
-            let parsed: Vec<_> = names.iter().filter_map(|n| crate::dns::parse_name(n).ok()).collect();
-            crate::analyze::history::seed_from_zones(&conn, &current, &resolver, &parsed)?;
-            let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "monitor", "questions sent");
-            let total = names.len();
-            let mut done = 0;
-            let mut failure = None;
-            let stats = monitor::cycle(&rt, &resolver, &mut conn, &names, concurrency, &endpoints, |o, events| {
-                done += 1;
-                tally.set(&format!("{done}/{total} domains"), resolver.client().sent());
-                let kinds: Vec<&str> = events.iter().map(|k| k.as_str()).collect();
-                let item = serde_json::json!({"domain": o.name, "state": o.state, "rrsets": o.rrsets.len(), "events": kinds});
-                let text = format!(
-                    "{:<32} {:<10} {} rrsets{}",
-                    o.name,
-                    o.state,
-                    o.rrsets.len(),
-                    if kinds.is_empty() { String::new() } else { format!("  {}", kinds.join(" ")) }
-                );
-                if failure.is_none() {
-                    failure = stream.push(&item, Some(text)).err();
-                }
-            })?;
-            tally.finish();
-            if let Some(e) = failure {
-                return Err(e);
+        let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "monitor", "questions sent");
+        let mut done = 0;
+        let mut failure = None;
+        let stats = monitor::pass(&rt, engine, &mut conn, every, once, &endpoints, |o, events, sent| {
+            done += 1;
+            tally.set(&format!("{done} domains"), sent);
+            let kinds: Vec<&str> = events.iter().map(|k| k.as_str()).collect();
+            let item = serde_json::json!({"domain": o.name, "state": o.state, "rrsets": o.rrsets.len(), "events": kinds});
+            let events = if kinds.is_empty() { String::new() } else { format!("  {}", kinds.join(" ")) };
+            let text = format!("{:<32} {:<10} {} rrsets{events}", o.name, o.state, o.rrsets.len());
+            if failure.is_none() {
+                failure = stream.push(&item, Some(text)).err();
             }
-            if !s.quiet {
-                eprintln!("monitor: {} checked, {} event(s), {} questions sent", stats.checked, stats.events, resolver.client().sent());
-            }
-        } else if once && !s.quiet {
-            eprintln!("monitor: nothing to check (`zonefeed monitor add DOMAIN` adds)");
+        })?;
+        tally.finish();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        match stats {
+            Some(c) if !s.quiet => eprintln!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions),
+            None if once && !s.quiet => eprintln!("monitor: nothing to check (`zonefeed monitor add DOMAIN` adds)"),
+            _ => {}
         }
         if once {
             break;

@@ -25,6 +25,7 @@ pub fn run(s: &Settings, _out: &Output, args: &ServeArgs) -> anyhow::Result<Exit
         header_timeout: seconds(k.serve_header_timeout, 10),
         request_timeout: seconds(k.serve_request_timeout, 30),
         zonalizer: zonalizer(s, args)?,
+        allow_monitor: args.allow_monitor,
     };
     crate::serve::run(&args.listen, opts, |addr| {
         // stdout, one line, even under --quiet: scripts (and tests) read the port from it.
@@ -51,9 +52,10 @@ fn zonalizer(s: &Settings, args: &ServeArgs) -> anyhow::Result<crate::serve::Zon
     };
     let loopback =
         args.listen.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(args.listen.starts_with("localhost:"));
-    if args.allow_analysis && token.is_none() && !loopback {
+    if (args.allow_analysis || args.allow_monitor) && token.is_none() && !loopback {
+        let flag = if args.allow_analysis { "--allow-analysis" } else { "--allow-monitor" };
         return Err(usage(format!(
-            "--allow-analysis on {} (beyond loopback) needs a token: set zonalizer.token_file to a file only you can read",
+            "{flag} on {} (beyond loopback) needs a token: set zonalizer.token_file to a file only you can read",
             args.listen
         )));
     }

@@ -353,6 +353,24 @@ pub fn live(conn: &Connection, name: &str, at: Option<&str>) -> rusqlite::Result
     Ok(Some(Live { checked_at: at, state, servers: serde_json::from_str(&servers).unwrap_or_default(), records }))
 }
 
+/// One check of a domain: when, and what state it found.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub at: String,
+    pub state: String,
+    pub servers: serde_json::Value,
+}
+
+/// Every check of `name`, oldest first.
+pub fn checks(conn: &Connection, name: &str) -> rusqlite::Result<Vec<Check>> {
+    let mut st = conn.prepare_cached("SELECT at, state, servers FROM live_checks WHERE name = ?1 ORDER BY id")?;
+    let rows = st.query_map(params![name], |r| {
+        let servers: String = r.get(2)?;
+        Ok(Check { at: r.get(0)?, state: r.get(1)?, servers: serde_json::from_str(&servers).unwrap_or_default() })
+    })?;
+    rows.collect()
+}
+
 /// A domain's live records at one check.
 #[derive(Debug, Serialize)]
 pub struct Live {
@@ -367,6 +385,64 @@ pub struct Live {
 pub struct Cycle {
     pub checked: u64,
     pub events: u64,
+    /// Questions sent.
+    pub questions: u64,
+}
+
+/// One pass of the monitor: the domains due at this time (checked last before `every` ago, or
+/// never; with `all`, every one) checked on a fresh resolver of `engine` (answers cached for
+/// this pass only), seeded with the servers of the zones the database holds. None when
+/// nothing was due. `each` sees every check kept and the questions sent so far.
+pub fn pass(
+    rt: &tokio::runtime::Runtime,
+    engine: &crate::analyze::Engine,
+    conn: &mut Connection,
+    every: std::time::Duration,
+    all: bool,
+    endpoints: &[Endpoint],
+    mut each: impl FnMut(&Observed, &[Kind], u64),
+) -> anyhow::Result<Option<Cycle>> {
+    let now = crate::time::unix_now();
+    let since = if all { now + 1 } else { now - i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 2) };
+    let names = due(conn, &crate::time::utc(now), &crate::time::utc(since))?;
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let resolver = engine.resolver();
+    let current = crate::store::current_zones(conn)?;
+    let parsed: Vec<Name> = names.iter().filter_map(|n| crate::dns::parse_name(n).ok()).collect();
+    crate::analyze::history::seed_from_zones(conn, &current, &resolver, &parsed)?;
+    let r = resolver.clone();
+    let mut stats = cycle(rt, &resolver, conn, &names, engine.concurrency, endpoints, |o, events| each(o, events, r.client().sent()))?;
+    stats.questions = resolver.client().sent();
+    Ok(Some(stats))
+}
+
+/// The monitor beside the service: a pass every few seconds, each checking what is due, until
+/// the process ends. A `monitor run` that holds the database's monitor lock has the passes
+/// wait for it.
+pub fn keep_watch(
+    db: &std::path::Path,
+    engine: &crate::analyze::Engine,
+    every: std::time::Duration,
+    endpoints: &[Endpoint],
+    log: impl Fn(&str),
+) {
+    let lock = std::path::PathBuf::from(format!("{}.monitor.lock", db.display()));
+    let Ok(rt) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else { return log("monitor: no runtime") };
+    loop {
+        let result = (|| -> anyhow::Result<Option<Cycle>> {
+            let Ok(_lock) = crate::lock::exclusive(&lock, std::time::Duration::ZERO) else { return Ok(None) };
+            let mut conn = crate::store::open_rw(db, std::time::Duration::from_secs(30))?;
+            pass(&rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
+        })();
+        match result {
+            Ok(Some(c)) => log(&format!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions)),
+            Ok(None) => {}
+            Err(e) => log(&format!("monitor: {e:#}")),
+        }
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
 }
 
 /// Checks `names` with resolver `r`, `concurrency` at once, keeping each as it finishes;

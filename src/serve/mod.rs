@@ -59,6 +59,9 @@ pub struct Options {
     pub request_timeout: Duration,
     /// The Zonalizer API (`/zonalizer/1/`).
     pub zonalizer: ZonalizerOptions,
+    /// `--allow-monitor`: `/v1/monitor/domains` takes POST and DELETE (guarded as the
+    /// Zonalizer API's writes are: its token and rate).
+    pub allow_monitor: bool,
 }
 
 const DEFAULT_LIMIT: usize = 100;
@@ -239,6 +242,9 @@ async fn respond(req: Request<Incoming>, shared: Arc<Shared>, peer: std::net::Ip
     if path.starts_with("/zonalizer/") {
         return Ok(zonalizer_respond(req, shared, peer, host).await);
     }
+    if path == "/v1/monitor/domains" || path.starts_with("/v1/monitor/domains/") {
+        return Ok(monitor_respond(req, shared, peer).await);
+    }
     if !path.starts_with("/v1") && (req.method() == Method::GET || head) {
         // The web page: static files, no query.
         let (status, ctype, body) = web::serve(path);
@@ -319,6 +325,109 @@ async fn zonalizer_respond(req: Request<Incoming>, shared: Arc<Shared>, peer: st
         Err(_) => (503, zonalizer::error(503, "timeout")),
     };
     json_response(status, &v, &shared)
+}
+
+/// A `/v1/monitor/domains` request: reads answer from the query threads' connections, writes
+/// (POST, DELETE) pass the write guard first.
+async fn monitor_respond(req: Request<Incoming>, shared: Arc<Shared>, peer: std::net::IpAddr) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt;
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let authorization = req.headers().get(hyper::header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), zonalizer::MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json_response(413, &json!({"error": {"code": "request_too_large", "message": "the body is over 64 KiB"}}), &shared)
+        }
+    };
+    let sh = shared.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        CONN.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let read = connection(&mut slot, &sh.opts.db)?;
+            monitor_api(&sh, read, &method, &path, &body, peer, authorization.as_deref())
+        })
+    });
+    let reply = match tokio::time::timeout(shared.opts.request_timeout, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(internal(e)),
+        Err(_) => Err(ApiError(503, "timeout", "the request took too long".into())),
+    };
+    match reply {
+        Ok(v) => json_response(200, &v, &shared),
+        Err(ApiError(status, code, message)) => json_response(status, &json!({"error": {"code": code, "message": message}}), &shared),
+    }
+}
+
+/// The monitor's routes: the monitored domains (GET, POST `{"domains": [...]}`), one domain's
+/// entry and live records (GET, DELETE), its checks and events (`/history`).
+fn monitor_api(
+    sh: &Shared,
+    read: &rusqlite::Connection,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    peer: std::net::IpAddr,
+    authorization: Option<&str>,
+) -> Result<Value, ApiError> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(4).collect();
+    let guard = || zonalizer::guard_write(&sh.zonalizer, peer, authorization, sh.opts.allow_monitor, "monitor_not_allowed");
+    let entry = |name: &str| -> Result<crate::monitor::Entry, ApiError> {
+        crate::monitor::list(read)
+            .map_err(internal)?
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| not_found(format!("`{name}` is not monitored")))
+    };
+    match (method, segs.as_slice()) {
+        ("GET", []) => {
+            let items = crate::monitor::list(read).map_err(internal)?;
+            Ok(json!({"items": items, "paging": {"cursors": {"after": null, "before": null}, "next": null, "previous": null}}))
+        }
+        ("POST", []) => {
+            guard()?;
+            let v: Value =
+                serde_json::from_slice(body).map_err(|_| bad("invalid_body", r#"the body is {"domains": ["example.com", ...]}"#))?;
+            let list = v["domains"].as_array().ok_or_else(|| bad("invalid_body", r#"the body is {"domains": ["example.com", ...]}"#))?;
+            let mut names = Vec::new();
+            for d in list {
+                let n = d.as_str().map(query::normalize).transpose().map_err(|e| bad("invalid_fqdn", e.to_string()))?;
+                match n {
+                    Some(n) if n.contains('.') => names.push(n),
+                    _ => return Err(bad("invalid_fqdn", format!("{d} is not a domain"))),
+                }
+            }
+            let added = sh.zonalizer.with_writer(&sh.opts.db, |w| crate::monitor::add(w, &names, "manual", None).map_err(internal))?;
+            Ok(json!({"added": added, "domains": names}))
+        }
+        ("GET", [name]) => {
+            let name = domain_of_path(name)?;
+            let e = entry(&name)?;
+            let live = crate::monitor::live(read, &name, None).map_err(internal)?;
+            Ok(json!({"name": name, "monitored": e, "live": live}))
+        }
+        ("GET", [name, "history"]) => {
+            let name = domain_of_path(name)?;
+            entry(&name)?;
+            let f = crate::changes::Filter { domain: Some(name.clone()), ..Default::default() };
+            let events: Vec<crate::changes::Event> = crate::changes::list(read, &f)
+                .map_err(internal)?
+                .into_iter()
+                .filter(|e| matches!(e.kind, Kind::DnsChanged | Kind::DnsGone | Kind::Armed))
+                .collect();
+            let checks = crate::monitor::checks(read, &name).map_err(internal)?;
+            Ok(json!({"name": name, "checks": checks, "events": events}))
+        }
+        ("DELETE", [name]) => {
+            guard()?;
+            let name = domain_of_path(name)?;
+            if !sh.zonalizer.with_writer(&sh.opts.db, |w| crate::monitor::remove(w, &name).map_err(internal))? {
+                return Err(not_found(format!("`{name}` is not monitored")));
+            }
+            Ok(json!({"removed": name}))
+        }
+        _ => Err(ApiError(405, "method_not_allowed", format!("{method} {path}: GET, POST (the list) or DELETE (a domain)"))),
+    }
 }
 
 fn json_response(status: u16, v: &Value, shared: &Shared) -> Response<Full<Bytes>> {
@@ -569,6 +678,9 @@ fn endpoints() -> Value {
         e("/v1/providers/{domain}/changes?limit=&after=", "the domains that gained or lost a provider, newest first"),
         e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first (delegation_broken and delegation_fixed events of kept analyses among them)"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
+        e("/v1/monitor/domains", "monitored domains (POST {\"domains\": [...]} with --allow-monitor)"),
+        e("/v1/monitor/domains/{name}", "a monitored domain and its live records (DELETE with --allow-monitor)"),
+        e("/v1/monitor/domains/{name}/history", "its checks and its dns_changed, dns_gone and armed events"),
         e("/zonalizer/1/", "the Zonalizer API v1: version, status, analysis (GET, POST with --allow-analysis, DELETE), policies"),
     ]})
 }

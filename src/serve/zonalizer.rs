@@ -114,6 +114,15 @@ impl State {
     pub(super) fn allows_analysis(&self) -> bool {
         self.opts.allow_analysis
     }
+
+    /// Runs `f` on the connection writes go through (opened on the first write).
+    pub(super) fn with_writer<T>(&self, db: &Path, f: impl FnOnce(&Connection) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let mut slot = self.writer.lock().map_err(super::internal)?;
+        if slot.is_none() {
+            *slot = Some(crate::store::open_rw(db, Duration::from_secs(10)).map_err(super::internal)?);
+        }
+        f(slot.as_ref().ok_or_else(|| super::internal("no connection"))?)
+    }
 }
 
 /// One request, as the API needs it.
@@ -178,12 +187,7 @@ fn route(state: &State, db: &Path, read: &Connection, call: &Call<'_>, counters:
         }
         ("POST" | "DELETE", _) => {
             guard(state, call)?;
-            let mut slot = state.writer.lock().map_err(super::internal)?;
-            if slot.is_none() {
-                *slot = Some(crate::store::open_rw(db, Duration::from_secs(10)).map_err(super::internal)?);
-            }
-            let w = slot.as_ref().ok_or_else(|| super::internal("no connection"))?;
-            match (call.method, rest) {
+            state.with_writer(db, |w| match (call.method, rest) {
                 ("POST", ["analysis"]) => create(state, w, &q, call.body, &space, &base),
                 ("DELETE", ["analysis"]) => {
                     w.execute("DELETE FROM zonalizer WHERE space = ?1", params![space]).map_err(super::internal)?;
@@ -197,7 +201,7 @@ fn route(state: &State, db: &Path, read: &Connection, call: &Call<'_>, counters:
                     Ok((200, json!({})))
                 }
                 _ => Err(api(404, "not_found")),
-            }
+            })
         }
         _ => Err(api(404, "not_found")),
     }
@@ -205,9 +209,22 @@ fn route(state: &State, db: &Path, read: &Connection, call: &Call<'_>, counters:
 
 /// The write guard: `--allow-analysis`, each client's rate, then the token.
 fn guard(state: &State, call: &Call<'_>) -> Result<(), ApiError> {
+    guard_write(state, call.peer, call.authorization, state.opts.allow_analysis, "analysis_not_allowed")
+}
+
+/// The write guard of the APIs `serve` takes writes on (Zonalizer's, the monitor's): the
+/// API's flag (`enabled`, else 403 `refused`), each client address's writes a minute (429),
+/// then the bearer token when one is configured (401).
+pub(super) fn guard_write(
+    state: &State,
+    peer: IpAddr,
+    authorization: Option<&str>,
+    enabled: bool,
+    refused: &'static str,
+) -> Result<(), ApiError> {
     let o = &state.opts;
-    if !o.allow_analysis {
-        return Err(api(403, "analysis_not_allowed"));
+    if !enabled {
+        return Err(api(403, refused));
     }
     {
         let mut w = state.writes.lock().map_err(super::internal)?;
@@ -215,7 +232,7 @@ fn guard(state: &State, call: &Call<'_>) -> Result<(), ApiError> {
         if w.len() > 10_000 {
             w.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
         }
-        let e = w.entry(call.peer).or_insert((now, 0));
+        let e = w.entry(peer).or_insert((now, 0));
         if now.duration_since(e.0) >= Duration::from_secs(60) {
             *e = (now, 0);
         }
@@ -225,7 +242,7 @@ fn guard(state: &State, call: &Call<'_>) -> Result<(), ApiError> {
         e.1 += 1;
     }
     if let Some(token) = &o.token {
-        let given = call.authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
+        let given = authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim);
         // Compared in full whatever the first difference: no timing hint of the prefix.
         let same = given.is_some_and(|g| g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0);
         if !same {

@@ -170,6 +170,88 @@ fn monitoring_turns_each_change_of_live_records_into_an_event_and_keeps_every_st
     assert!(c0["last_check"].is_string() && c0["last_change"].is_string(), "{v}");
     let c1 = v.as_array().unwrap().iter().find(|e| e["name"] == "c1.lab").unwrap();
     assert!(c1["last_change"].is_null(), "a lame server is no change of records: {v}");
+    // The API shows the same: the live records, the checks and the events.
+    let server = crate::serve::start(&t, "z.db");
+    let (status, v) = crate::serve::get(&format!("{}/v1/monitor/domains/c0.lab", server.base));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(recs(&v["live"]["records"]), state2);
+    let (_, v) = crate::serve::get(&format!("{}/v1/monitor/domains/c0.lab/history", server.base));
+    let kinds: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["dns_changed", "dns_changed"], "{v}");
+    assert_eq!(v["checks"].as_array().unwrap().len(), 5, "{v}");
+    let (_, v) = crate::serve::get(&format!("{}/v1/monitor/domains/c1.lab/history", server.base));
+    let states: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["ok", "ok", "ok", "degraded", "degraded"]);
+}
+
+/// (status, body) of a write to the monitor API.
+fn write(method: &str, url: &str, body: &str, token: Option<&str>) -> (u16, Value) {
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let resp = match method {
+        "POST" => {
+            let mut r = agent.post(url).header("Content-Type", "application/json");
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.send(body.to_string()).unwrap()
+        }
+        _ => {
+            let mut r = agent.delete(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call().unwrap()
+        }
+    };
+    let status = resp.status().as_u16();
+    (status, serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_monitor_api_adds_lists_and_removes_domains_behind_the_write_guard() {
+    let t = TestEnv::new();
+    let token = "monitor-token-0123456789";
+    let file = t.write("token", token.as_bytes());
+    crate::env::set_mode(&file, 0o600);
+    t.write_private("config.json", serde_json::json!({"zonalizer.token_file": file}).to_string().as_bytes());
+    let zone = b"test. 3600 IN SOA ns.b.test. h.b.test. 1 3600 900 604800 300\na.test. 3600 IN NS ns.b.test.\n";
+    t.import_ok("z.db", &[t.write("test.zone", zone).to_str().unwrap()]);
+    let url = |s: &crate::serve::Server, p: &str| format!("{}/v1/monitor/domains{p}", s.base);
+    // Without --allow-monitor: readable, not writable.
+    let s = crate::serve::start(&t, "z.db");
+    assert_eq!(crate::serve::get(&url(&s, "")).0, 200);
+    let (status, v) = write("POST", &url(&s, ""), r#"{"domains": ["a.test"]}"#, Some(token));
+    assert_eq!((status, v["error"]["code"].as_str()), (403, Some("monitor_not_allowed")));
+    drop(s);
+    let mut child = t
+        .cmd()
+        .args(["--db", "z.db", "serve", "--listen", "127.0.0.1:0", "--allow-monitor"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.strip_prefix("listening on ").and_then(|l| l.split_whitespace().next()).unwrap().trim_end_matches('/').to_string();
+    let u = |p: &str| format!("{base}/v1/monitor/domains{p}");
+    assert_eq!(write("POST", &u(""), r#"{"domains": ["a.test"]}"#, None).0, 401, "the token is needed");
+    assert_eq!(write("POST", &u(""), r#"{"domains": ["a.test"]}"#, Some("wrong-token-0123456789")).0, 401);
+    let (status, v) = write("POST", &u(""), r#"{"domains": ["A.Test.", "b.test"]}"#, Some(token));
+    assert_eq!((status, v["added"].as_i64()), (200, Some(2)), "{v}");
+    let (status, v) = write("POST", &u(""), r#"{"domains": ["not a name"]}"#, Some(token));
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("invalid_fqdn")));
+    let (_, v) = crate::serve::get(&u(""));
+    let names: Vec<&str> = v["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a.test", "b.test"]);
+    // Never checked yet: no live records.
+    let (status, v) = crate::serve::get(&u("/a.test"));
+    assert_eq!(status, 200);
+    assert!(v["live"].is_null() && v["monitored"]["source"] == "manual", "{v}");
+    assert_eq!(write("DELETE", &u("/a.test"), "", Some(token)).0, 200);
+    assert_eq!(write("DELETE", &u("/a.test"), "", Some(token)).0, 404);
+    assert_eq!(crate::serve::get(&u("/a.test")).0, 404);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
@@ -211,4 +293,29 @@ fn a_cycle_killed_midway_loses_no_event_and_doubles_none() {
     let mut want = names.clone();
     want.sort();
     assert_eq!(got, want);
+}
+
+#[test]
+fn the_service_checks_monitored_domains_after_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(lab) = Lab::up(dir.path(), 3) else { return };
+    let s = crate::sync::Setup::with(serde_json::json!({
+        "dns.root_hints": lab.path("hints"),
+        "dns.allow_private": true,
+        "dns.qps": 1000,
+    }));
+    let text = std::fs::read(lab.path("zones/lab.zone")).unwrap();
+    s.czds.add_zone("lab", crate::env::gzip(&text));
+    let out = s.env.run(&["--db", "s.db", "monitor", "add", "c0.lab", "c1.lab"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.env.run(&["--db", "s.db", "service", "run-once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("monitor: 2 checked"), "{err}");
+    let out = s.env.run(&["--db", "s.db", "--format", "json", "domain", "c0.lab", "--live"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["live"]["state"], "ok", "{v}");
+    // Checked moments ago: the next run-once has nothing due.
+    let out = s.env.run(&["--db", "s.db", "service", "run-once"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("monitor:"), "{}", String::from_utf8_lossy(&out.stderr));
 }
