@@ -40,7 +40,8 @@ fn live(s: &Settings, out: &Output, name: &str, at: Option<&str>) -> anyhow::Res
         }));
     };
     let v = serde_json::json!({"name": name, "live": l});
-    let mut t = format!("{name} live, checked {} ({})\n", l.checked_at, l.state);
+    let last = l.last_check.as_deref().unwrap_or("-");
+    let mut t = format!("{name} live ({}), as found since {}, last checked {last}\n", l.state, l.since);
     for r in &l.records {
         let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
     }

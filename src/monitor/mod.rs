@@ -42,6 +42,10 @@ const QUESTIONS: [(&str, RecordType); 10] = [
     ("www", RecordType::AAAA),
 ];
 
+/// An RRset's key, (owner, type), and what it holds, (ttl, rdata sorted).
+pub type SetKey = (String, String);
+pub type Set = (i64, Vec<String>);
+
 /// A monitored domain.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
@@ -124,7 +128,7 @@ pub struct Observed {
     pub state: &'static str,
     pub servers: Vec<Server>,
     /// (owner, type) -> (ttl, rdata sorted); empty unless a server answered.
-    pub rrsets: BTreeMap<(String, String), (i64, Vec<String>)>,
+    pub rrsets: BTreeMap<SetKey, Set>,
 }
 
 /// Checks `name` live.
@@ -215,7 +219,7 @@ fn presentation(d: &hickory_proto::rr::RData) -> String {
 }
 
 /// The records of an RRset map, one [`Rec`] each.
-fn records(sets: &BTreeMap<(String, String), (i64, Vec<String>)>) -> Vec<Rec> {
+fn records(sets: &BTreeMap<SetKey, Set>) -> Vec<Rec> {
     let mut out = Vec::new();
     for ((owner, rtype), (ttl, rdata)) in sets {
         out.extend(rdata.iter().map(|d| Rec { owner: owner.clone(), rtype: rtype.clone(), ttl: *ttl, rdata: d.clone() }));
@@ -244,10 +248,7 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
         // Removed while it was being checked.
         return Ok(Vec::new());
     };
-    let servers = serde_json::to_string(&o.servers).unwrap_or_default();
-    tx.execute("INSERT INTO live_checks (name, at, state, servers) VALUES (?1, ?2, ?3, ?4)", params![o.name, now, o.state, servers])?;
-    let check = tx.last_insert_rowid();
-    let mut current: BTreeMap<(String, String), (i64, Vec<String>, i64)> = BTreeMap::new();
+    let mut current: BTreeMap<SetKey, (i64, Vec<String>, i64)> = BTreeMap::new();
     {
         let mut st = tx.prepare_cached("SELECT owner, type, ttl, rdata, since FROM live_rrsets WHERE name = ?1 AND until IS NULL")?;
         let rows = st.query_map(params![o.name], |r| {
@@ -259,8 +260,12 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
             current.insert(k, v);
         }
     }
-    let first =
-        tx.query_row("SELECT count(*) = 0 FROM live_checks WHERE name = ?1 AND id < ?2", params![o.name, check], |r| r.get::<_, bool>(0))?;
+    // The last check kept: its state and which servers answered.
+    let last: Option<(String, String)> = tx
+        .prepare_cached("SELECT state, servers FROM live_checks WHERE name = ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row(params![o.name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let first = last.is_none();
     let mut events = Vec::new();
     let mut raise = |kind: Kind, detail: Option<String>| -> rusqlite::Result<()> {
         tx.execute(
@@ -272,30 +277,45 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
         Ok(())
     };
     // Gone: every set closes, once; no answer: nothing is known, nothing changes.
-    let observed: BTreeMap<(String, String), (i64, Vec<String>)> = match o.state {
+    let observed: BTreeMap<SetKey, Set> = match o.state {
         "gone" => BTreeMap::new(),
         "no_answer" => current.iter().map(|(k, (ttl, rdata, _))| (k.clone(), (*ttl, rdata.clone()))).collect(),
         _ => o.rrsets.clone(),
     };
-    let before: BTreeMap<(String, String), (i64, Vec<String>)> =
-        current.iter().map(|(k, (t, d, _))| (k.clone(), (*t, d.clone()))).collect();
-    let mut changed = false;
-    for (k, (ttl, rdata, since)) in &current {
-        if observed.get(k) != Some(&(*ttl, rdata.clone())) {
+    let before: BTreeMap<SetKey, Set> = current.iter().map(|(k, (t, d, _))| (k.clone(), (*t, d.clone()))).collect();
+    let closes: Vec<(&SetKey, i64)> = current
+        .iter()
+        .filter(|(k, (ttl, rdata, _))| observed.get(*k) != Some(&(*ttl, rdata.clone())))
+        .map(|(k, (_, _, since))| (k, *since))
+        .collect();
+    let opens: Vec<(&SetKey, &Set)> = observed.iter().filter(|(k, v)| before.get(*k) != Some(*v)).collect();
+    let changed = !closes.is_empty() || !opens.is_empty();
+    // A check is kept when it found something new: its records, its state, or which servers
+    // answered. A check that found all as it was only moves `last_check`: a domain checked
+    // every 10 minutes costs a row per change, not 144 a day.
+    let answered = |servers: &str| -> Vec<(String, bool)> {
+        let v: Vec<serde_json::Value> = serde_json::from_str(servers).unwrap_or_default();
+        v.iter().map(|s| (s["server"].as_str().unwrap_or_default().to_string(), s["answered"] == true)).collect()
+    };
+    let servers = serde_json::to_string(&o.servers).unwrap_or_default();
+    let keep_check = match &last {
+        None => true,
+        Some((last_state, last_servers)) => changed || last_state != o.state || answered(last_servers) != answered(&servers),
+    };
+    if keep_check {
+        tx.execute("INSERT INTO live_checks (name, at, state, servers) VALUES (?1, ?2, ?3, ?4)", params![o.name, now, o.state, servers])?;
+        let check = tx.last_insert_rowid();
+        for (k, since) in &closes {
             tx.execute(
                 "UPDATE live_rrsets SET until = ?1 WHERE name = ?2 AND owner = ?3 AND type = ?4 AND since = ?5",
                 params![check, o.name, k.0, k.1, since],
             )?;
-            changed = true;
         }
-    }
-    for (k, (ttl, rdata)) in &observed {
-        if before.get(k) != Some(&(*ttl, rdata.clone())) {
+        for (k, (ttl, rdata)) in &opens {
             tx.execute(
                 "INSERT INTO live_rrsets (name, owner, type, ttl, rdata, since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![o.name, k.0, k.1, ttl, serde_json::to_string(rdata).unwrap_or_default(), check],
             )?;
-            changed = true;
         }
     }
     let (old, new) = (records(&before), records(&observed));
@@ -327,8 +347,9 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
     Ok(events)
 }
 
-/// One domain's live records as a check found them: the latest check's, or the last check at
-/// or before `at` (RFC 3339); with the check's time and state. None when never checked then.
+/// One domain's live records as the checks found them: now, or at `at` (RFC 3339): the
+/// state the last kept check at or before then found, `since` that check, and when the
+/// domain was last checked. None when it was never checked by then.
 pub fn live(conn: &Connection, name: &str, at: Option<&str>) -> rusqlite::Result<Option<Live>> {
     let check = conn
         .query_row(
@@ -337,7 +358,9 @@ pub fn live(conn: &Connection, name: &str, at: Option<&str>) -> rusqlite::Result
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
         )
         .optional()?;
-    let Some((id, at, state, servers)) = check else { return Ok(None) };
+    let Some((id, since, state, servers)) = check else { return Ok(None) };
+    let last_check: Option<String> =
+        conn.query_row("SELECT last_check FROM monitored WHERE name = ?1", params![name], |r| r.get(0)).optional()?.flatten();
     let mut st = conn.prepare_cached(
         "SELECT owner, type, ttl, rdata FROM live_rrsets WHERE name = ?1 AND since <= ?2 AND (until IS NULL OR until > ?2) ORDER BY owner, type",
     )?;
@@ -350,7 +373,7 @@ pub fn live(conn: &Connection, name: &str, at: Option<&str>) -> rusqlite::Result
         let rdata: Vec<String> = serde_json::from_str(&rdata).unwrap_or_default();
         records.extend(rdata.into_iter().map(|d| Rec { owner: owner.clone(), rtype: rtype.clone(), ttl, rdata: d }));
     }
-    Ok(Some(Live { checked_at: at, state, servers: serde_json::from_str(&servers).unwrap_or_default(), records }))
+    Ok(Some(Live { since, last_check, state, servers: serde_json::from_str(&servers).unwrap_or_default(), records }))
 }
 
 /// One check of a domain: when, and what state it found.
@@ -361,7 +384,8 @@ pub struct Check {
     pub servers: serde_json::Value,
 }
 
-/// Every check of `name`, oldest first.
+/// Every kept check of `name` (each that found a change of records, state or answering
+/// servers, and the first), oldest first.
 pub fn checks(conn: &Connection, name: &str) -> rusqlite::Result<Vec<Check>> {
     let mut st = conn.prepare_cached("SELECT at, state, servers FROM live_checks WHERE name = ?1 ORDER BY id")?;
     let rows = st.query_map(params![name], |r| {
@@ -371,10 +395,14 @@ pub fn checks(conn: &Connection, name: &str) -> rusqlite::Result<Vec<Check>> {
     rows.collect()
 }
 
-/// A domain's live records at one check.
+/// A domain's live records at one time.
 #[derive(Debug, Serialize)]
 pub struct Live {
-    pub checked_at: String,
+    /// The check that first found them (and this state and these servers' answers); the
+    /// checks after it until the next kept one found the same.
+    pub since: String,
+    /// The domain's latest check (null once it is no longer monitored).
+    pub last_check: Option<String>,
     pub state: String,
     pub servers: serde_json::Value,
     pub records: Vec<Rec>,
@@ -479,4 +507,57 @@ pub fn cycle(
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(state: &'static str, a: &[&str], answered: &[bool]) -> Observed {
+        let mut rrsets = BTreeMap::new();
+        if !a.is_empty() {
+            rrsets.insert(("x.test".to_string(), "A".to_string()), (300, a.iter().map(|s| s.to_string()).collect()));
+        }
+        let servers = answered
+            .iter()
+            .enumerate()
+            .map(|(i, &answered)| Server { server: format!("ns{i}.test/192.0.2.{i}"), answered, error: None })
+            .collect();
+        Observed { name: "x.test".into(), state, servers, rrsets }
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_check_is_kept_only_when_it_finds_something_new_and_records_stay_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::open_rw(&dir.path().join("m.db"), std::time::Duration::from_secs(1)).unwrap();
+        add(&conn, &["x.test".to_string()], "manual", None).unwrap();
+        // The baseline: kept, no event.
+        assert_eq!(keep(&mut conn, &observed("ok", &["192.0.2.1"], &[true, true]), &[]).unwrap(), []);
+        // The same again: not kept, no event; last_check moves.
+        let before: String = conn.query_row("SELECT last_check FROM monitored", [], |r| r.get(0)).unwrap();
+        assert_eq!(keep(&mut conn, &observed("ok", &["192.0.2.1"], &[true, true]), &[]).unwrap(), []);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_checks"), 1);
+        assert!(conn.query_row("SELECT last_check >= ?1 FROM monitored", [&before], |r| r.get::<_, bool>(0)).unwrap());
+        // A server stops answering: kept (the state changed), no event, records as they were.
+        assert_eq!(keep(&mut conn, &observed("degraded", &["192.0.2.1"], &[true, false]), &[]).unwrap(), []);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_checks"), 2);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_rrsets"), 1);
+        // The other server fails instead, same state: which servers answered changed, kept.
+        assert_eq!(keep(&mut conn, &observed("degraded", &["192.0.2.1"], &[false, true]), &[]).unwrap(), []);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_checks"), 3);
+        // A second address: kept, dns_changed; the old set closes at this check, the new opens.
+        assert_eq!(keep(&mut conn, &observed("ok", &["192.0.2.1", "192.0.2.2"], &[true, true]), &[]).unwrap(), [Kind::DnsChanged]);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_checks"), 4);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_rrsets WHERE until = 4"), 1);
+        assert_eq!(count(&conn, "SELECT count(*) FROM live_rrsets WHERE since = 4 AND until IS NULL"), 1);
+        // No server answers: nothing known, nothing changes, but the state is kept.
+        assert_eq!(keep(&mut conn, &observed("no_answer", &[], &[false, false]), &[]).unwrap(), []);
+        let l = live(&conn, "x.test", None).unwrap().unwrap();
+        assert_eq!(l.state, "no_answer");
+        assert_eq!(l.records.len(), 2, "the records last seen stand");
+    }
 }

@@ -628,7 +628,12 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
             if found.is_empty() {
                 return Err(not_found(query::domain_absent(&name, at.as_deref())));
             }
-            Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found}))
+            // A monitored domain's live records come with it (null for one that is not).
+            let monitor = match crate::monitor::list(conn).map_err(internal)?.into_iter().find(|e| e.name == name) {
+                Some(e) => json!({"monitored": e, "live": crate::monitor::live(conn, &name, None).map_err(internal)?}),
+                None => Value::Null,
+            };
+            Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found, "monitor": monitor}))
         }
         ["v1", "nameservers", host] => {
             let host = zone_of_path(host)?;

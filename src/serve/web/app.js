@@ -320,32 +320,27 @@ async function domain(name) {
         : h("p", { class: "muted" }, "No change recorded", z.history_pruned_before ? ` since ${day(z.history_pruned_before)}` : "", "."),
     );
   });
-  const liveBox = h("div", { id: "live" });
-  show(name, h("h1", {}, res.unicode !== name ? `${res.unicode} (${name})` : name), picker, liveBox, sections);
-  liveSection(name, liveBox);
+  show(name, h("h1", {}, res.unicode !== name ? `${res.unicode} (${name})` : name), picker, liveSection(res.monitor), sections);
 }
 
-/** A monitored domain's live records (`zonefeed monitor`): the last check's, and its checks;
+/** A monitored domain's live records (`zonefeed monitor`) as its checks found them now;
  * nothing for a domain that is not monitored. */
-async function liveSection(name, box) {
-  const m = await api(`/v1/monitor/domains/${enc(name)}`).catch(() => null);
-  if (!m) return;
+function liveSection(m) {
+  if (!m) return null;
   const l = m.live;
-  fill(
-    box,
-    h("section", { class: "zone" },
-      h("h2", {}, "Live records", l ? h("span", { class: "badge" }, l.state) : null),
-      facts([
-        ["checked", l ? l.checked_at : "not yet"],
-        ["last change", m.monitored.last_change || "–"],
-        ["monitored since", day(m.monitored.added_at)],
-        ["source", m.monitored.source],
-      ]),
-      l && l.records.length
-        ? table(["owner", "type", "TTL", "data"], l.records.map((r) => h("tr", {}, h("td", {}, r.owner), h("td", {}, r.type), h("td", { class: "num" }, r.ttl), h("td", { class: "mono" }, r.rdata))), [2])
-        : h("p", { class: "muted" }, l ? "The last check found no records." : "Not checked yet (`zonefeed monitor run`)."),
-      l ? table(["server", "answered", ""], l.servers.map((s) => h("tr", {}, h("td", { class: "mono" }, s.server), h("td", {}, s.answered ? "yes" : "no"), h("td", {}, s.error || "")))) : null),
-  );
+  return h("section", { class: "zone" },
+    h("h2", {}, "Live records", l ? h("span", { class: "badge" }, l.state) : null),
+    facts([
+      ["last checked", m.monitored.last_check || "not yet"],
+      ["as found since", l ? l.since : "–"],
+      ["last change", m.monitored.last_change || "–"],
+      ["monitored since", day(m.monitored.added_at)],
+      ["source", m.monitored.source],
+    ]),
+    l && l.records.length
+      ? table(["owner", "type", "TTL", "data"], l.records.map((r) => h("tr", {}, h("td", {}, r.owner), h("td", {}, r.type), h("td", { class: "num" }, r.ttl), h("td", { class: "mono" }, r.rdata))), [2])
+      : h("p", { class: "muted" }, l ? "The last check found no records." : "Not checked yet (`zonefeed monitor run`)."),
+    l ? table(["server", "answered", ""], l.servers.map((s) => h("tr", {}, h("td", { class: "mono" }, s.server), h("td", {}, s.answered ? "yes" : "no"), h("td", {}, s.error || "")))) : null);
 }
 
 /** A name server's or a provider's page. */
