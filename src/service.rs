@@ -338,34 +338,18 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
         pending = Some(still);
         if once {
             if let Some((engine, every, endpoints)) = &monitor {
-                monitor_once(s, engine, *every, endpoints, &log);
+                // A run-once checks what is due once, after its sync.
+                match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                    Ok(rt) => {
+                        let b = crate::monitor::Beside { db: &s.db, wait: s.wait, engine, every: *every, endpoints };
+                        crate::monitor::pass_beside(&rt, &b, &log)
+                    }
+                    Err(e) => log(&format!("monitor: {e}")),
+                }
             }
             // A run that could not start at all (login refused, database busy) says why.
             return result.map(|_| all_ok);
         }
-    }
-}
-
-/// A run-once's monitor pass: the domains due, checked once (a `monitor run` holding the
-/// monitor lock has it skipped).
-fn monitor_once(
-    s: &Settings,
-    engine: &crate::analyze::Engine,
-    every: std::time::Duration,
-    endpoints: &[crate::changes::webhooks::Endpoint],
-    log: &dyn Fn(&str),
-) {
-    let lock = std::path::PathBuf::from(format!("{}.monitor.lock", s.db.display()));
-    let result = (|| -> anyhow::Result<Option<crate::monitor::Cycle>> {
-        let Ok(_lock) = crate::lock::exclusive(&lock, std::time::Duration::ZERO) else { return Ok(None) };
-        let mut conn = crate::store::open_rw(&s.db, s.wait)?;
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        crate::monitor::pass(&rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
-    })();
-    match result {
-        Ok(Some(c)) => log(&format!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions)),
-        Ok(None) => {}
-        Err(e) => log(&format!("monitor: {e:#}")),
     }
 }
 

@@ -239,21 +239,11 @@ pub async fn many<E>(
     concurrency: usize,
     mut done: impl FnMut(i64, Analysis) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut todo = names.into_iter();
-    loop {
-        while tasks.len() < concurrency.max(1) {
-            let Some((i, name)) = todo.next() else { break };
-            let (r, pick, und) = (r.clone(), pick.clone(), undelegated.cloned());
-            tasks.spawn(async move { (i, analyze(&r, &name, und.as_ref(), &pick).await) });
-        }
-        match tasks.join_next().await {
-            None => return Ok(()),
-            Some(Ok((i, a))) => done(i, a)?,
-            // An analysis that panicked is a bug: it goes on as the panic it was.
-            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
-        }
-    }
+    let work = |(i, name): (i64, Name)| {
+        let (r, pick, und) = (r.clone(), pick.clone(), undelegated.cloned());
+        async move { (i, analyze(&r, &name, und.as_ref(), &pick).await) }
+    };
+    crate::dns::at_most(names, concurrency, work, |(i, a)| done(i, a)).await
 }
 
 /// Analyses `name` with the selected test cases.

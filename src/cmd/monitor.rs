@@ -85,7 +85,7 @@ fn interval(text: &str) -> anyhow::Result<Duration> {
 fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &crate::analyze::Engine) -> anyhow::Result<ExitStatus> {
     super::require_db(s)?;
     let _lock = crate::lock::hold(
-        &std::path::PathBuf::from(format!("{}.monitor.lock", s.db.display())),
+        &monitor::lock_path(&s.db),
         &format!("monitoring of `{}` is busy: another zonefeed monitor runs", s.db.display()),
         s.wait,
     )?;
@@ -113,7 +113,7 @@ fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &cr
             return Err(e);
         }
         match stats {
-            Some(c) if !s.quiet => eprintln!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions),
+            Some(c) if !s.quiet => eprintln!("{}", c.line()),
             None if once && !s.quiet => eprintln!("monitor: nothing to check (`zonefeed monitor add DOMAIN` adds)"),
             _ => {}
         }

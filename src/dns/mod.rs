@@ -219,3 +219,32 @@ pub fn rcode_name(rc: hickory_proto::op::ResponseCode) -> String {
     };
     name.to_string()
 }
+
+/// Runs `work` on each of `items`, `concurrency` at once: tasks start as others finish, so a
+/// zone's worth of work is never spawned at once. Each result goes to `done` as it comes, in
+/// the order they finish; an error from `done` stops the run. A task that panicked is a bug:
+/// it goes on as the panic it was. `analyze` and `monitor` run their domains through it.
+pub async fn at_most<I, T, Fut, E>(
+    items: impl IntoIterator<Item = I>,
+    concurrency: usize,
+    work: impl Fn(I) -> Fut,
+    mut done: impl FnMut(T) -> Result<(), E>,
+) -> Result<(), E>
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut todo = items.into_iter();
+    loop {
+        while tasks.len() < concurrency.max(1) {
+            let Some(item) = todo.next() else { break };
+            tasks.spawn(work(item));
+        }
+        match tasks.join_next().await {
+            None => return Ok(()),
+            Some(Ok(t)) => done(t)?,
+            Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}

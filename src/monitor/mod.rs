@@ -82,22 +82,31 @@ pub fn remove(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM monitored WHERE name = ?1", params![name])? > 0)
 }
 
+const ENTRY: &str = "SELECT name, tld, source, added_at, until, last_check, last_change, state FROM monitored";
+
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        name: r.get(0)?,
+        tld: r.get(1)?,
+        source: r.get(2)?,
+        added_at: r.get(3)?,
+        until: r.get(4)?,
+        last_check: r.get(5)?,
+        last_change: r.get(6)?,
+        state: r.get(7)?,
+    })
+}
+
 /// Every monitored domain, by name.
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
-    let mut st = conn.prepare("SELECT name, tld, source, added_at, until, last_check, last_change, state FROM monitored ORDER BY name")?;
-    let rows = st.query_map([], |r| {
-        Ok(Entry {
-            name: r.get(0)?,
-            tld: r.get(1)?,
-            source: r.get(2)?,
-            added_at: r.get(3)?,
-            until: r.get(4)?,
-            last_check: r.get(5)?,
-            last_change: r.get(6)?,
-            state: r.get(7)?,
-        })
-    })?;
+    let mut st = conn.prepare(&format!("{ENTRY} ORDER BY name"))?;
+    let rows = st.query_map([], entry_row)?;
     rows.collect()
+}
+
+/// One monitored domain, or None when it is not monitored.
+pub fn entry(conn: &Connection, name: &str) -> rusqlite::Result<Option<Entry>> {
+    conn.prepare_cached(&format!("{ENTRY} WHERE name = ?1"))?.query_row(params![name], entry_row).optional()
 }
 
 /// The domains due for a check at `now` (RFC 3339): never checked, or last checked before
@@ -446,9 +455,45 @@ pub fn pass(
     Ok(Some(stats))
 }
 
+/// The lock one monitor per database holds (`<db>.monitor.lock`).
+pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.monitor.lock", db.display()))
+}
+
+impl Cycle {
+    /// What a pass did, as the logs say it.
+    pub fn line(&self) -> String {
+        format!("monitor: {} checked, {} event(s), {} questions sent", self.checked, self.events, self.questions)
+    }
+}
+
+/// What a pass beside the service needs: the database, how long its writes wait for another
+/// writer, the engine, the interval, the webhook endpoints.
+pub struct Beside<'a> {
+    pub db: &'a std::path::Path,
+    pub wait: std::time::Duration,
+    pub engine: &'a crate::analyze::Engine,
+    pub every: std::time::Duration,
+    pub endpoints: &'a [Endpoint],
+}
+
+/// One pass beside the service, logged: skipped while another monitor holds the lock.
+pub fn pass_beside(rt: &tokio::runtime::Runtime, b: &Beside<'_>, log: &dyn Fn(&str)) {
+    let Beside { db, wait, engine, every, endpoints } = *b;
+    let result = (|| -> anyhow::Result<Option<Cycle>> {
+        let Ok(_lock) = crate::lock::exclusive(&lock_path(db), std::time::Duration::ZERO) else { return Ok(None) };
+        let mut conn = crate::store::open_rw(db, wait)?;
+        pass(rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
+    })();
+    match result {
+        Ok(Some(c)) => log(&c.line()),
+        Ok(None) => {}
+        Err(e) => log(&format!("monitor: {e:#}")),
+    }
+}
+
 /// The monitor beside the service: a pass every few seconds, each checking what is due, until
-/// the process ends. A `monitor run` that holds the database's monitor lock has the passes
-/// wait for it.
+/// the process ends.
 pub fn keep_watch(
     db: &std::path::Path,
     engine: &crate::analyze::Engine,
@@ -456,19 +501,10 @@ pub fn keep_watch(
     endpoints: &[Endpoint],
     log: impl Fn(&str),
 ) {
-    let lock = std::path::PathBuf::from(format!("{}.monitor.lock", db.display()));
     let Ok(rt) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else { return log("monitor: no runtime") };
+    let b = Beside { db, wait: std::time::Duration::from_secs(30), engine, every, endpoints };
     loop {
-        let result = (|| -> anyhow::Result<Option<Cycle>> {
-            let Ok(_lock) = crate::lock::exclusive(&lock, std::time::Duration::ZERO) else { return Ok(None) };
-            let mut conn = crate::store::open_rw(db, std::time::Duration::from_secs(30))?;
-            pass(&rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
-        })();
-        match result {
-            Ok(Some(c)) => log(&format!("monitor: {} checked, {} event(s), {} questions sent", c.checked, c.events, c.questions)),
-            Ok(None) => {}
-            Err(e) => log(&format!("monitor: {e:#}")),
-        }
+        pass_beside(&rt, &b, &log);
         std::thread::sleep(std::time::Duration::from_secs(5));
     }
 }
@@ -485,27 +521,18 @@ pub fn cycle(
     mut each: impl FnMut(&Observed, &[Kind]),
 ) -> anyhow::Result<Cycle> {
     let mut stats = Cycle::default();
-    let mut todo = names.iter().filter_map(|n| crate::dns::parse_name(n).ok());
-    rt.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        loop {
-            while tasks.len() < concurrency.max(1) {
-                let Some(name) = todo.next() else { break };
-                let r = r.clone();
-                tasks.spawn(async move { observe(&r, &name).await });
-            }
-            let Some(done) = tasks.join_next().await else { break };
-            let o = match done {
-                Ok(o) => o,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            let events = keep(conn, &o, endpoints)?;
-            stats.checked += 1;
-            stats.events += events.len() as u64;
-            each(&o, &events);
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    let todo = names.iter().filter_map(|n| crate::dns::parse_name(n).ok());
+    let work = |name: Name| {
+        let r = r.clone();
+        async move { observe(&r, &name).await }
+    };
+    rt.block_on(crate::dns::at_most(todo, concurrency, work, |o: Observed| -> anyhow::Result<()> {
+        let events = keep(conn, &o, endpoints)?;
+        stats.checked += 1;
+        stats.events += events.len() as u64;
+        each(&o, &events);
+        Ok(())
+    }))?;
     Ok(stats)
 }
 

@@ -373,11 +373,7 @@ fn monitor_api(
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(4).collect();
     let guard = || zonalizer::guard_write(&sh.zonalizer, peer, authorization, sh.opts.allow_monitor, "monitor_not_allowed");
     let entry = |name: &str| -> Result<crate::monitor::Entry, ApiError> {
-        crate::monitor::list(read)
-            .map_err(internal)?
-            .into_iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| not_found(format!("`{name}` is not monitored")))
+        crate::monitor::entry(read, name).map_err(internal)?.ok_or_else(|| not_found(format!("`{name}` is not monitored")))
     };
     match (method, segs.as_slice()) {
         ("GET", []) => {
@@ -629,7 +625,7 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
                 return Err(not_found(query::domain_absent(&name, at.as_deref())));
             }
             // A monitored domain's live records come with it (null for one that is not).
-            let monitor = match crate::monitor::list(conn).map_err(internal)?.into_iter().find(|e| e.name == name) {
+            let monitor = match crate::monitor::entry(conn, &name).map_err(internal)? {
                 Some(e) => json!({"monitored": e, "live": crate::monitor::live(conn, &name, None).map_err(internal)?}),
                 None => Value::Null,
             };
