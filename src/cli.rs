@@ -66,6 +66,7 @@ impl Command {
             Command::Service(a) => Some(a.wait.wait),
             Command::Prune(a) => Some(a.wait.wait),
             Command::Monitor(a) => Some(a.wait.wait),
+            Command::Rdap(a) => Some(a.wait.wait),
             _ => None,
         }
     }
@@ -150,6 +151,7 @@ pub enum Command {
     Export(ExportArgs),
     Analyze(AnalyzeArgs),
     Monitor(MonitorArgs),
+    Rdap(RdapArgs),
 }
 
 /// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
@@ -531,11 +533,13 @@ pub struct ServeArgs {
 }
 
 /// Monitor chosen domains' live records: their servers asked every few minutes, every change
-/// kept, each a dns_changed event (NXDOMAIN at the parent is dns_gone).
+/// kept, each a dns_changed event (NXDOMAIN at the parent is dns_gone); and their
+/// registration through RDAP, once a day and after a dns_changed (registrar_changed,
+/// status_changed, expiring).
 ///
 /// Each check asks the domain's authoritative servers for the apex's A, AAAA, MX, TXT, NS,
 /// SOA, CAA and DNSKEY and for www A/AAAA. `domain NAME --live` shows what they found.
-/// Engine flags and config keys as `analyze` (dns.*).
+/// Engine flags and config keys as `analyze` (dns.*); RDAP's keys are rdap.*.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  zonefeed monitor add paypa1-login.xyz example.com\n  zonefeed monitor list\n  \
 zonefeed monitor run --once\n  zonefeed monitor run --every 10m   # until stopped\n  \
@@ -574,8 +578,52 @@ pub enum MonitorCommand {
         /// Domains checked at once [default: 256, or monitor.concurrency]
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=65536).map(|n| n as usize))]
         concurrency: Option<usize>,
+        /// Only the live checks (dns) or only the registration fetches (rdap) [default: both;
+        /// monitor.rdap false: dns]
+        #[arg(long, value_name = "WHAT")]
+        only: Option<MonitorPart>,
         #[command(flatten)]
         engine: EngineArgs,
+    },
+}
+
+/// A part of the monitor's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MonitorPart {
+    Dns,
+    Rdap,
+}
+
+/// RDAP: IANA's bootstrap (which registry's server answers for which TLD) and a lookup.
+///
+/// `monitor run` fetches the registration of monitored domains through RDAP; the bootstrap
+/// bundled with zonefeed serves until `rdap bootstrap --update` fetches IANA's current one.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed rdap bootstrap              # which copy is used, its date\n  \
+zonefeed rdap bootstrap --update     # fetch IANA's current one\n  zonefeed rdap lookup example.com     # ask the registry now (nothing kept)")]
+pub struct RdapArgs {
+    #[command(subcommand)]
+    pub command: RdapCommand,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RdapCommand {
+    /// The bootstrap in use; with --update, fetch IANA's current one into the database
+    Bootstrap {
+        /// Fetch the bootstrap and keep it
+        #[arg(long)]
+        update: bool,
+        /// Where from [default: rdap.bootstrap_url, or https://data.iana.org/rdap/dns.json]
+        #[arg(long, value_name = "URL", requires = "update")]
+        url: Option<String>,
+    },
+    /// Ask the registry's RDAP server for a domain's registration now (nothing is kept)
+    Lookup {
+        /// A registered domain (`example.com`)
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
     },
 }
 

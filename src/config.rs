@@ -171,6 +171,27 @@ pub struct Keys {
     pub monitor_concurrency: Option<Count>,
     #[serde(rename = "monitor.in_service")]
     pub monitor_in_service: Option<bool>,
+    /// Whether monitoring fetches registration data (RDAP; default: yes).
+    #[serde(rename = "monitor.rdap")]
+    pub monitor_rdap: Option<bool>,
+    /// RDAP (monitor::rdap): where `rdap bootstrap --update` fetches from; how often a domain
+    /// is fetched, and at most how often a `dns_changed` fetches it again; the expiry window
+    /// of `expiring`; each question's timeout; questions a minute per server; the longest
+    /// `Retry-After` a pass waits out.
+    #[serde(rename = "rdap.bootstrap_url")]
+    pub rdap_bootstrap_url: Option<String>,
+    #[serde(rename = "rdap.every_seconds")]
+    pub rdap_every: Option<Seconds>,
+    #[serde(rename = "rdap.min_interval_seconds")]
+    pub rdap_min_interval: Option<Seconds>,
+    #[serde(rename = "rdap.expiring_days")]
+    pub rdap_expiring_days: Option<Count>,
+    #[serde(rename = "rdap.timeout_seconds")]
+    pub rdap_timeout: Option<Seconds>,
+    #[serde(rename = "rdap.per_server_per_minute")]
+    pub rdap_per_server_per_minute: Option<Count>,
+    #[serde(rename = "rdap.max_wait_seconds")]
+    pub rdap_max_wait: Option<Seconds>,
 }
 
 /// A switch: `true`/`false`, or `1`/`0` as Zonalizer's configuration writes them.
@@ -605,7 +626,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 57, "{keys:?}");
+        assert_eq!(keys.len(), 65, "{keys:?}");
         for k in [
             "icann.account.password",
             "tlds",

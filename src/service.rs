@@ -245,20 +245,13 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
     // that checks what is due every few seconds; a run-once checks what is due once, after
     // its sync.
     let monitor = match s.config.keys.monitor_in_service.unwrap_or(true) {
-        true => Some((
-            crate::analyze::Engine::from_config(&s.config).map(|mut e| {
-                e.concurrency = s.config.keys.monitor_concurrency.map_or(256, |c| c.usize());
-                e
-            })?,
-            s.config.keys.monitor_every.map_or(std::time::Duration::from_secs(600), |e| e.0),
-            crate::changes::webhooks::endpoints(&s.config)?,
-        )),
+        true => Some(crate::monitor::Setup::from_config(&s.config)?),
         false => None,
     };
-    if let (Some((engine, every, endpoints)), false) = (monitor.clone(), once) {
+    if let (Some(setup), false) = (monitor.clone(), once) {
         let db = s.db.clone();
         std::thread::spawn(move || {
-            crate::monitor::keep_watch(&db, &engine, every, &endpoints, |m| eprintln!("{} zonefeed service: {m}", crate::time::now_utc()))
+            crate::monitor::keep_watch(&db, &setup, |m| eprintln!("{} zonefeed service: {m}", crate::time::now_utc()))
         });
     }
     let mut day = utc_day(unix_now());
@@ -337,13 +330,10 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
         let _ = record_end(&conn, run, &r);
         pending = Some(still);
         if once {
-            if let Some((engine, every, endpoints)) = &monitor {
+            if let Some(setup) = &monitor {
                 // A run-once checks what is due once, after its sync.
                 match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                    Ok(rt) => {
-                        let b = crate::monitor::Beside { db: &s.db, wait: s.wait, engine, every: *every, endpoints };
-                        crate::monitor::pass_beside(&rt, &b, &log)
-                    }
+                    Ok(rt) => crate::monitor::pass_beside(&rt, &s.db, s.wait, setup, &log),
                     Err(e) => log(&format!("monitor: {e}")),
                 }
             }

@@ -42,6 +42,10 @@ pub struct Event {
     /// after, and the ERROR and CRITICAL tags that came and went.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delegation: Option<Delegation>,
+    /// For RDAP's events: `registrar_changed` {from, to: {name, iana_id}}, `status_changed`
+    /// {added, removed, status}, `expiring` {expires, days_left}.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<serde_json::Value>,
 }
 
 /// What changed in a delegation's analysis (`events.detail`, JSON).
@@ -99,10 +103,20 @@ pub enum Kind {
     DnsGone,
     /// A monitored domain's first address or mail server.
     Armed,
+    /// A monitored domain's registrar changed (RDAP).
+    #[serde(rename = "registrar_changed")]
+    #[value(name = "registrar_changed")]
+    RegistrarChanged,
+    /// A monitored domain's registry status codes changed (RDAP).
+    #[serde(rename = "status_changed")]
+    #[value(name = "status_changed")]
+    StatusChanged,
+    /// A monitored domain's registration expires within `rdap.expiring_days`.
+    Expiring,
 }
 
 /// Every kind, in the order the docs list them.
-pub const KINDS: [Kind; 9] = [
+pub const KINDS: [Kind; 12] = [
     Kind::Added,
     Kind::Removed,
     Kind::Modified,
@@ -112,6 +126,9 @@ pub const KINDS: [Kind; 9] = [
     Kind::DnsChanged,
     Kind::DnsGone,
     Kind::Armed,
+    Kind::RegistrarChanged,
+    Kind::StatusChanged,
+    Kind::Expiring,
 ];
 
 impl Kind {
@@ -127,7 +144,15 @@ impl Kind {
             Kind::DnsChanged => "dns_changed",
             Kind::DnsGone => "dns_gone",
             Kind::Armed => "armed",
+            Kind::RegistrarChanged => "registrar_changed",
+            Kind::StatusChanged => "status_changed",
+            Kind::Expiring => "expiring",
         }
+    }
+
+    /// Raised by monitoring (live checks and RDAP), not by a zone's import or analysis.
+    pub fn is_monitoring(self) -> bool {
+        matches!(self, Kind::DnsChanged | Kind::DnsGone | Kind::Armed | Kind::RegistrarChanged | Kind::StatusChanged | Kind::Expiring)
     }
 
     /// A kind as the API spells it.
@@ -256,11 +281,12 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     let bad = |e: serde_json::Error| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e));
     // The detail is the delegation's change for analyses' events, the records' diff for
     // monitoring's.
-    let (mut delegation, mut diff) = (None, None);
+    let (mut delegation, mut diff, mut registration) = (None, None, None);
     if let Some(d) = detail {
         match kind {
             Kind::DelegationBroken | Kind::DelegationFixed => delegation = Some(serde_json::from_str(&d).map_err(bad)?),
             Kind::DnsChanged | Kind::Armed => diff = Some(Some(serde_json::from_str(&d).map_err(bad)?)),
+            Kind::RegistrarChanged | Kind::StatusChanged | Kind::Expiring => registration = Some(serde_json::from_str(&d).map_err(bad)?),
             _ => {}
         }
     }
@@ -277,5 +303,6 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
         diff,
         moved: None,
         delegation,
+        registration,
     })
 }

@@ -33,17 +33,31 @@ fn live(s: &Settings, out: &Output, name: &str, at: Option<&str>) -> anyhow::Res
         None => None,
     };
     let conn = open_query_db(s)?;
-    let Some(l) = crate::monitor::live(&conn, name, at.as_deref())? else {
+    let l = crate::monitor::live(&conn, name, at.as_deref())?;
+    let registration = crate::monitor::rdap::current(&conn, name, at.as_deref())?;
+    if l.is_none() && registration.is_none() {
         return Err(failed(match &at {
             Some(t) => format!("{name}: no live check at or before {t} (`zonefeed monitor add {name}` monitors it)"),
             None => format!("{name}: never checked live (`zonefeed monitor add {name}`, then `monitor run`)"),
         }));
-    };
-    let v = serde_json::json!({"name": name, "live": l});
-    let last = l.last_check.as_deref().unwrap_or("-");
-    let mut t = format!("{name} live ({}), as found since {}, last checked {last}\n", l.state, l.since);
-    for r in &l.records {
-        let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
+    }
+    let v = serde_json::json!({"name": name, "live": l, "registration": registration});
+    let mut t = String::new();
+    match &l {
+        Some(l) => {
+            let last = l.last_check.as_deref().unwrap_or("-");
+            let _ = writeln!(t, "{name} live ({}), as found since {}, last checked {last}", l.state, l.since);
+            for r in &l.records {
+                let _ = writeln!(t, "  {}\t{}\t{}\t{}", r.owner, r.ttl, r.rtype, r.rdata);
+            }
+        }
+        None => {
+            let _ = writeln!(t, "{name}: no live check (only its registration)");
+        }
+    }
+    if let Some(c) = &registration {
+        let text = super::monitor::registration_text("registration", &c.registration);
+        let _ = writeln!(t, "{text}\n  (from {}, since {})", c.server, c.since);
     }
     out.list(&[v], |_, _| t.trim_end().to_string())?;
     Ok(ExitStatus::Success)

@@ -218,6 +218,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Export(args) => export::run(s, &out, args),
         Command::Analyze(args) => analyze::run(s, &out, args),
         Command::Monitor(args) => monitor::run(s, &out, args),
+        Command::Rdap(args) => monitor::rdap(s, &out, args),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{failed, open_query_db, open_writer, usage, ExitStatus, Output};
-use crate::cli::{Format, MonitorArgs, MonitorCommand};
+use crate::cli::{Format, MonitorArgs, MonitorCommand, MonitorPart, RdapArgs, RdapCommand};
 use crate::config::Settings;
 use crate::monitor;
 use crate::progress::{Mode, Tally};
@@ -51,14 +51,23 @@ pub fn run(s: &Settings, out: &Output, args: &MonitorArgs) -> anyhow::Result<Exi
             })?;
             Ok(ExitStatus::Success)
         }
-        MonitorCommand::Run { every, once, concurrency, engine } => {
-            let every = match every {
-                Some(e) => interval(e)?,
-                None => s.config.keys.monitor_every.map_or(Duration::from_secs(600), |e| e.0),
-            };
-            let mut engine = super::analyze::engine_of(s, engine)?;
-            engine.concurrency = concurrency.unwrap_or(s.config.keys.monitor_concurrency.map_or(256, |c| c.usize()));
-            run_loop(s, out, every, *once, &engine)
+        MonitorCommand::Run { every, once, concurrency, only, engine } => {
+            let engine = super::analyze::engine_of(s, engine)?;
+            let mut setup = monitor::Setup::from_config(&s.config)?;
+            setup.engine = engine;
+            if let Some(e) = every {
+                setup.every = interval(e)?;
+            }
+            setup.engine.concurrency = concurrency.unwrap_or(s.config.keys.monitor_concurrency.map_or(256, |c| c.usize()));
+            match only {
+                Some(MonitorPart::Dns) => setup.rdap = None,
+                Some(MonitorPart::Rdap) => {
+                    setup.dns = false;
+                    setup.rdap = Some(monitor::rdap::Options::from_config(&s.config));
+                }
+                None => {}
+            }
+            run_loop(s, out, *once, &setup)
         }
     }
 }
@@ -81,8 +90,9 @@ fn interval(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Checks what is due, then sleeps until more is (or, with `once`, checks everything once).
-fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &crate::analyze::Engine) -> anyhow::Result<ExitStatus> {
+/// Checks what is due, then sleeps until more is (or, with `once`, checks everything once and
+/// fetches the registrations that are due).
+fn run_loop(s: &Settings, out: &Output, once: bool, setup: &monitor::Setup) -> anyhow::Result<ExitStatus> {
     super::require_db(s)?;
     let _lock = crate::lock::hold(
         &monitor::lock_path(&s.db),
@@ -90,20 +100,41 @@ fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &cr
         s.wait,
     )?;
     let mut conn = crate::store::open_rw(&s.db, s.wait)?;
-    let endpoints = crate::changes::webhooks::endpoints(&s.config)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut stream = out.stream();
     loop {
         let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "monitor", "questions sent");
         let mut done = 0;
         let mut failure = None;
-        let stats = monitor::pass(&rt, engine, &mut conn, every, once, &endpoints, |o, events, sent| {
-            done += 1;
-            tally.set(&format!("{done} domains"), sent);
-            let kinds: Vec<&str> = events.iter().map(|k| k.as_str()).collect();
-            let item = serde_json::json!({"domain": o.name, "state": o.state, "rrsets": o.rrsets.len(), "events": kinds});
-            let events = if kinds.is_empty() { String::new() } else { format!("  {}", kinds.join(" ")) };
-            let text = format!("{:<32} {:<10} {} rrsets{events}", o.name, o.state, o.rrsets.len());
+        let mut failed_fetches = 0;
+        let stats = monitor::pass(&rt, setup, &mut conn, once, |item| {
+            let (item, text) = match item {
+                monitor::Item::Checked(o, events, sent) => {
+                    done += 1;
+                    tally.set(&format!("{done} domains"), sent);
+                    let kinds: Vec<&str> = events.iter().map(|k| k.as_str()).collect();
+                    let item = serde_json::json!({"domain": o.name, "state": o.state, "rrsets": o.rrsets.len(), "events": kinds});
+                    let text = format!("{:<32} {:<10} {} rrsets{}", o.name, o.state, o.rrsets.len(), spaced(&kinds));
+                    (item, text)
+                }
+                monitor::Item::Registration(name, f, events) => {
+                    let kinds: Vec<&str> = events.iter().map(|k| k.as_str()).collect();
+                    let (state, detail) = match f {
+                        monitor::rdap::Fetched::Found { registration: r, .. } => {
+                            ("found", r.registrar.clone().unwrap_or_else(|| "no registrar named".into()))
+                        }
+                        monitor::rdap::Fetched::NotFound { .. } => ("not_found", "not at the registry".into()),
+                        monitor::rdap::Fetched::Unserved => ("no_server", "no RDAP server for its TLD in the bootstrap".into()),
+                        monitor::rdap::Fetched::Failed { why, .. } => {
+                            failed_fetches += 1;
+                            log::warn!("rdap: {why}");
+                            ("failed", why.clone())
+                        }
+                    };
+                    let item = serde_json::json!({"domain": name, "rdap": state, "detail": detail, "events": kinds});
+                    (item, format!("{name:<32} rdap {state:<9} {detail}{}", spaced(&kinds)))
+                }
+            };
             if failure.is_none() {
                 failure = stream.push(&item, Some(text)).err();
             }
@@ -118,10 +149,83 @@ fn run_loop(s: &Settings, out: &Output, every: Duration, once: bool, engine: &cr
             _ => {}
         }
         if once {
+            if failed_fetches > 0 {
+                stream.finish()?;
+                return Ok(ExitStatus::Partial);
+            }
             break;
         }
         std::thread::sleep(Duration::from_secs(5));
     }
     stream.finish()?;
     Ok(ExitStatus::Success)
+}
+
+/// `  kind kind` after a line, or nothing.
+fn spaced(kinds: &[&str]) -> String {
+    if kinds.is_empty() {
+        String::new()
+    } else {
+        format!("  {}", kinds.join(" "))
+    }
+}
+
+/// `zonefeed rdap`: the bootstrap, and a lookup.
+pub fn rdap(s: &Settings, out: &Output, args: &RdapArgs) -> anyhow::Result<ExitStatus> {
+    let timeout = monitor::rdap::Options::from_config(&s.config).timeout;
+    match &args.command {
+        RdapCommand::Bootstrap { update, url } => {
+            let b = if *update {
+                let url =
+                    url.clone().or_else(|| s.config.keys.rdap_bootstrap_url.clone()).unwrap_or_else(|| monitor::rdap::IANA_URL.into());
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(usage(format!("`{url}` is not an http(s) URL")));
+                }
+                let (_lock, conn) = open_writer(s, false)?;
+                monitor::rdap::update_bootstrap(&conn, &url, timeout).map_err(|e| failed(format!("{e:#}")))?
+            } else if s.db.exists() {
+                monitor::rdap::Bootstrap::load(&open_query_db(s)?)?
+            } else {
+                monitor::rdap::Bootstrap::bundled()
+            };
+            let info = serde_json::json!({
+                "source": b.source, "publication": b.publication, "fetched_at": b.fetched_at, "suffixes": b.len(),
+            });
+            out.one(&info, |_| {
+                format!(
+                    "{} suffixes from {} (published {}{})",
+                    b.len(),
+                    b.source,
+                    b.publication.as_deref().unwrap_or("-"),
+                    b.fetched_at.as_deref().map(|t| format!(", fetched {t}")).unwrap_or_default()
+                )
+            })?;
+            Ok(ExitStatus::Success)
+        }
+        RdapCommand::Lookup { domain } => {
+            let name = crate::query::normalize(domain)?;
+            let b = if s.db.exists() { monitor::rdap::Bootstrap::load(&open_query_db(s)?)? } else { monitor::rdap::Bootstrap::bundled() };
+            let (server, r) = monitor::rdap::lookup(&b, &name, timeout).map_err(failed)?;
+            let item = serde_json::json!({"domain": name, "server": server, "registration": r});
+            out.one(&item, |_| registration_text(&name, &r))?;
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+/// A registration as text, a field a line.
+pub fn registration_text(name: &str, r: &monitor::rdap::Registration) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let registrar = match &r.registrar_id {
+        Some(id) => format!("{} (IANA {id})", dash(&r.registrar)),
+        None => dash(&r.registrar),
+    };
+    format!(
+        "{name}\n  registrar    {registrar}\n  created      {}\n  expires      {}\n  changed      {}\n  status       {}\n  nameservers  {}",
+        dash(&r.created),
+        dash(&r.expires),
+        dash(&r.changed),
+        r.status.join(", "),
+        r.nameservers.join(" ")
+    )
 }

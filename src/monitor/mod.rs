@@ -28,6 +28,8 @@ use crate::dns::client::Scope;
 use crate::dns::resolve::Resolver;
 use crate::dns::Flags;
 
+pub mod rdap;
+
 /// The questions of a check: owner (relative to the domain: "" the apex) and type.
 const QUESTIONS: [(&str, RecordType); 10] = [
     ("", RecordType::A),
@@ -60,6 +62,9 @@ pub struct Entry {
     pub last_change: Option<String>,
     /// The last check's: `ok`, `degraded` (a server did not answer), `no_answer`, `gone`.
     pub state: Option<String>,
+    /// When the registry's RDAP server was last asked, and what that failed with, if it did.
+    pub rdap_at: Option<String>,
+    pub rdap_error: Option<String>,
 }
 
 /// Puts `names` under monitoring (those already there are left as they are); returns how
@@ -82,7 +87,7 @@ pub fn remove(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM monitored WHERE name = ?1", params![name])? > 0)
 }
 
-const ENTRY: &str = "SELECT name, tld, source, added_at, until, last_check, last_change, state FROM monitored";
+const ENTRY: &str = "SELECT name, tld, source, added_at, until, last_check, last_change, state, rdap_at, rdap_error FROM monitored";
 
 fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
@@ -94,6 +99,8 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         last_check: r.get(5)?,
         last_change: r.get(6)?,
         state: r.get(7)?,
+        rdap_at: r.get(8)?,
+        rdap_error: r.get(9)?,
     })
 }
 
@@ -337,6 +344,8 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
         raise(Kind::DnsGone, None)?;
     } else if changed && !first {
         raise(Kind::DnsChanged, Some(serde_json::to_string(&diff).unwrap_or_default()))?;
+        // New records may mean a new owner: the registration is fetched again soon.
+        tx.execute("UPDATE monitored SET rdap_wanted = 1 WHERE name = ?1", params![o.name])?;
     }
     // Armed: the first address or mail server of a domain a watch term brought in (counted
     // from its first check); a domain added by hand is armed silently.
@@ -417,42 +426,93 @@ pub struct Live {
     pub records: Vec<Rec>,
 }
 
-/// What a cycle did.
+/// What a pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Cycle {
     pub checked: u64,
     pub events: u64,
     /// Questions sent.
     pub questions: u64,
+    /// The registration fetches.
+    pub rdap: rdap::Pass,
+}
+
+/// What the monitor runs with: the engine, how often a domain is checked, the webhook
+/// endpoints, and what a pass does (the live checks, the registration fetches, or both).
+#[derive(Clone)]
+pub struct Setup {
+    pub engine: crate::analyze::Engine,
+    pub every: std::time::Duration,
+    pub endpoints: Vec<Endpoint>,
+    pub dns: bool,
+    /// None: registration data is not fetched (`monitor.rdap` false, `--only dns`).
+    pub rdap: Option<rdap::Options>,
+}
+
+impl Setup {
+    /// From the `monitor.*`, `rdap.*`, `dns.*` and `webhooks` keys.
+    pub fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Setup> {
+        let mut engine = crate::analyze::Engine::from_config(cfg)?;
+        engine.concurrency = cfg.keys.monitor_concurrency.map_or(256, |c| c.usize());
+        Ok(Setup {
+            engine,
+            every: cfg.keys.monitor_every.map_or(std::time::Duration::from_secs(600), |e| e.0),
+            endpoints: webhooks::endpoints(cfg)?,
+            dns: true,
+            rdap: cfg.keys.monitor_rdap.unwrap_or(true).then(|| rdap::Options::from_config(cfg)),
+        })
+    }
+}
+
+/// What a pass reports as it goes.
+pub enum Item<'a> {
+    /// A live check kept, its events, and the questions sent so far.
+    Checked(&'a Observed, &'a [Kind], u64),
+    /// A registration fetched (or not), and its events.
+    Registration(&'a str, &'a rdap::Fetched, &'a [Kind]),
 }
 
 /// One pass of the monitor: the domains due at this time (checked last before `every` ago, or
-/// never; with `all`, every one) checked on a fresh resolver of `engine` (answers cached for
-/// this pass only), seeded with the servers of the zones the database holds. None when
-/// nothing was due. `each` sees every check kept and the questions sent so far.
+/// never; with `all`, every one) checked on a fresh resolver of the engine (answers cached for
+/// this pass only), seeded with the servers of the zones the database holds; then the
+/// registrations due fetched. None when nothing was due. `each` sees every check kept and
+/// every registration fetched.
 pub fn pass(
     rt: &tokio::runtime::Runtime,
-    engine: &crate::analyze::Engine,
+    setup: &Setup,
     conn: &mut Connection,
-    every: std::time::Duration,
     all: bool,
-    endpoints: &[Endpoint],
-    mut each: impl FnMut(&Observed, &[Kind], u64),
+    mut each: impl FnMut(Item<'_>),
 ) -> anyhow::Result<Option<Cycle>> {
-    let now = crate::time::unix_now();
-    let since = if all { now + 1 } else { now - i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 2) };
-    let names = due(conn, &crate::time::utc(now), &crate::time::utc(since))?;
-    if names.is_empty() {
-        return Ok(None);
+    let mut out: Option<Cycle> = None;
+    if setup.dns {
+        let now = crate::time::unix_now();
+        let since = if all { now + 1 } else { now - i64::try_from(setup.every.as_secs()).unwrap_or(i64::MAX / 2) };
+        let names = due(conn, &crate::time::utc(now), &crate::time::utc(since))?;
+        if !names.is_empty() {
+            let resolver = setup.engine.resolver();
+            let current = crate::store::current_zones(conn)?;
+            let parsed: Vec<Name> = names.iter().filter_map(|n| crate::dns::parse_name(n).ok()).collect();
+            crate::analyze::history::seed_from_zones(conn, &current, &resolver, &parsed)?;
+            let r = resolver.clone();
+            let concurrency = setup.engine.concurrency;
+            let mut stats = cycle(rt, &resolver, conn, &names, concurrency, &setup.endpoints, |o, events| {
+                each(Item::Checked(o, events, r.client().sent()))
+            })?;
+            stats.questions = resolver.client().sent();
+            out = Some(stats);
+        }
     }
-    let resolver = engine.resolver();
-    let current = crate::store::current_zones(conn)?;
-    let parsed: Vec<Name> = names.iter().filter_map(|n| crate::dns::parse_name(n).ok()).collect();
-    crate::analyze::history::seed_from_zones(conn, &current, &resolver, &parsed)?;
-    let r = resolver.clone();
-    let mut stats = cycle(rt, &resolver, conn, &names, engine.concurrency, endpoints, |o, events| each(o, events, r.client().sent()))?;
-    stats.questions = resolver.client().sent();
-    Ok(Some(stats))
+    if let Some(o) = &setup.rdap {
+        let bootstrap = rdap::Bootstrap::load(conn)?;
+        let p = rdap::pass(conn, &bootstrap, o, &setup.endpoints, |name, f, events| each(Item::Registration(name, f, events)))?;
+        if p.fetched + p.failed + p.unserved > 0 {
+            let c = out.get_or_insert_with(Cycle::default);
+            c.events += p.events;
+            c.rdap = p;
+        }
+    }
+    Ok(out)
 }
 
 /// The lock one monitor per database holds (`<db>.monitor.lock`).
@@ -463,27 +523,24 @@ pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
 impl Cycle {
     /// What a pass did, as the logs say it.
     pub fn line(&self) -> String {
-        format!("monitor: {} checked, {} event(s), {} questions sent", self.checked, self.events, self.questions)
+        let mut line = format!("monitor: {} checked, {} event(s), {} questions sent", self.checked, self.events, self.questions);
+        if self.rdap.fetched + self.rdap.failed + self.rdap.unserved > 0 {
+            line += &format!("; {}", self.rdap.line());
+        }
+        line
     }
 }
 
-/// What a pass beside the service needs: the database, how long its writes wait for another
-/// writer, the engine, the interval, the webhook endpoints.
-pub struct Beside<'a> {
-    pub db: &'a std::path::Path,
-    pub wait: std::time::Duration,
-    pub engine: &'a crate::analyze::Engine,
-    pub every: std::time::Duration,
-    pub endpoints: &'a [Endpoint],
-}
-
 /// One pass beside the service, logged: skipped while another monitor holds the lock.
-pub fn pass_beside(rt: &tokio::runtime::Runtime, b: &Beside<'_>, log: &dyn Fn(&str)) {
-    let Beside { db, wait, engine, every, endpoints } = *b;
+pub fn pass_beside(rt: &tokio::runtime::Runtime, db: &std::path::Path, wait: std::time::Duration, setup: &Setup, log: &dyn Fn(&str)) {
     let result = (|| -> anyhow::Result<Option<Cycle>> {
         let Ok(_lock) = crate::lock::exclusive(&lock_path(db), std::time::Duration::ZERO) else { return Ok(None) };
         let mut conn = crate::store::open_rw(db, wait)?;
-        pass(rt, engine, &mut conn, every, false, endpoints, |_, _, _| {})
+        pass(rt, setup, &mut conn, false, |item| {
+            if let Item::Registration(_, rdap::Fetched::Failed { why, .. }, _) = item {
+                log(&format!("rdap: {why}"));
+            }
+        })
     })();
     match result {
         Ok(Some(c)) => log(&c.line()),
@@ -494,17 +551,10 @@ pub fn pass_beside(rt: &tokio::runtime::Runtime, b: &Beside<'_>, log: &dyn Fn(&s
 
 /// The monitor beside the service: a pass every few seconds, each checking what is due, until
 /// the process ends.
-pub fn keep_watch(
-    db: &std::path::Path,
-    engine: &crate::analyze::Engine,
-    every: std::time::Duration,
-    endpoints: &[Endpoint],
-    log: impl Fn(&str),
-) {
+pub fn keep_watch(db: &std::path::Path, setup: &Setup, log: impl Fn(&str)) {
     let Ok(rt) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else { return log("monitor: no runtime") };
-    let b = Beside { db, wait: std::time::Duration::from_secs(30), engine, every, endpoints };
     loop {
-        pass_beside(&rt, &b, &log);
+        pass_beside(&rt, db, std::time::Duration::from_secs(30), setup, &log);
         std::thread::sleep(std::time::Duration::from_secs(5));
     }
 }

@@ -400,19 +400,27 @@ fn monitor_api(
             let name = domain_of_path(name)?;
             let e = entry(&name)?;
             let live = crate::monitor::live(read, &name, None).map_err(internal)?;
-            Ok(json!({"name": name, "monitored": e, "live": live}))
+            let registration = crate::monitor::rdap::current(read, &name, None).map_err(internal)?;
+            Ok(json!({"name": name, "monitored": e, "live": live, "registration": registration}))
         }
         ("GET", [name, "history"]) => {
             let name = domain_of_path(name)?;
             entry(&name)?;
             let f = crate::changes::Filter { domain: Some(name.clone()), ..Default::default() };
-            let events: Vec<crate::changes::Event> = crate::changes::list(read, &f)
+            let events: Vec<crate::changes::Event> =
+                crate::changes::list(read, &f).map_err(internal)?.into_iter().filter(|e| e.kind.is_monitoring()).collect();
+            let checks = crate::monitor::checks(read, &name).map_err(internal)?;
+            let registrations: Vec<serde_json::Value> = crate::monitor::rdap::history(read, &name)
                 .map_err(internal)?
                 .into_iter()
-                .filter(|e| matches!(e.kind, Kind::DnsChanged | Kind::DnsGone | Kind::Armed))
+                .map(|(since, until, r)| {
+                    let mut v = json!(r);
+                    v["since"] = json!(since);
+                    v["until"] = json!(until);
+                    v
+                })
                 .collect();
-            let checks = crate::monitor::checks(read, &name).map_err(internal)?;
-            Ok(json!({"name": name, "checks": checks, "events": events}))
+            Ok(json!({"name": name, "checks": checks, "registrations": registrations, "events": events}))
         }
         ("DELETE", [name]) => {
             guard()?;
@@ -626,7 +634,11 @@ fn api(conn: &rusqlite::Connection, shared: &Shared, q: &Query, segs: &[&str], p
             }
             // A monitored domain's live records come with it (null for one that is not).
             let monitor = match crate::monitor::entry(conn, &name).map_err(internal)? {
-                Some(e) => json!({"monitored": e, "live": crate::monitor::live(conn, &name, None).map_err(internal)?}),
+                Some(e) => json!({
+                    "monitored": e,
+                    "live": crate::monitor::live(conn, &name, None).map_err(internal)?,
+                    "registration": crate::monitor::rdap::current(conn, &name, None).map_err(internal)?,
+                }),
                 None => Value::Null,
             };
             Ok(json!({"name": name, "unicode": query::unicode(&name), "zones": found, "monitor": monitor}))
@@ -680,8 +692,8 @@ fn endpoints() -> Value {
         e("/v1/changes?tld=&kind=&since=&limit=&after=", "the change feed, oldest first (delegation_broken and delegation_fixed events of kept analyses among them)"),
         e("/v1/watch/hits?since=&limit=&after=", "watchlist hits, oldest first"),
         e("/v1/monitor/domains", "monitored domains (POST {\"domains\": [...]} with --allow-monitor)"),
-        e("/v1/monitor/domains/{name}", "a monitored domain and its live records (DELETE with --allow-monitor)"),
-        e("/v1/monitor/domains/{name}/history", "its checks and its dns_changed, dns_gone and armed events"),
+        e("/v1/monitor/domains/{name}", "a monitored domain, its live records and registration (DELETE with --allow-monitor)"),
+        e("/v1/monitor/domains/{name}/history", "its checks, registrations and monitoring events"),
         e("/zonalizer/1/", "the Zonalizer API v1: version, status, analysis (GET, POST with --allow-analysis, DELETE), policies"),
     ]})
 }

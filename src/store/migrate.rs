@@ -42,6 +42,7 @@ const STEPS: &[Step] = &[
     Step { to: 15, run: delegation_events },
     Step { to: 16, run: zonalizer_table },
     Step { to: 17, run: live_events },
+    Step { to: 18, run: registration_events },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -101,6 +102,36 @@ fn live_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
          INSERT INTO events_v17 SELECT id, zone, prev_zone, tld, domain, kind, at, term, rule, detail FROM events;
          DROP TABLE events;
          ALTER TABLE events_v17 RENAME TO events;
+         CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
+         CREATE INDEX IF NOT EXISTS events_live ON events (domain, id) WHERE zone IS NULL;
+         COMMIT;",
+    )
+}
+
+/// Schema 18: registration events from RDAP (`registrar_changed`, `status_changed`,
+/// `expiring`), a monitored domain's RDAP schedule; `registrations` and `rdap_bootstrap` are
+/// new, made by their `CREATE`s. The CHECK changes: the table is rebuilt, ids kept.
+fn registration_events(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    for (column, decl) in [
+        ("rdap_at", "TEXT"),
+        ("rdap_next", "TEXT"),
+        ("rdap_wanted", "INTEGER NOT NULL DEFAULT 0"),
+        ("rdap_error", "TEXT"),
+        ("rdap_expiring", "TEXT"),
+    ] {
+        add_column(conn, "monitored", column, decl)?;
+    }
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE events_v18 (
+             id INTEGER PRIMARY KEY, zone INTEGER, prev_zone INTEGER, tld TEXT NOT NULL, domain TEXT NOT NULL,
+             kind TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed',
+                                                'dns_changed', 'dns_gone', 'armed',
+                                                'registrar_changed', 'status_changed', 'expiring')),
+             at TEXT NOT NULL, term TEXT, rule TEXT, detail TEXT);
+         INSERT INTO events_v18 SELECT id, zone, prev_zone, tld, domain, kind, at, term, rule, detail FROM events;
+         DROP TABLE events;
+         ALTER TABLE events_v18 RENAME TO events;
          CREATE INDEX IF NOT EXISTS events_zone ON events (zone, domain, kind);
          CREATE INDEX IF NOT EXISTS events_live ON events (domain, id) WHERE zone IS NULL;
          COMMIT;",

@@ -41,7 +41,7 @@ pub(crate) fn trace(what: &str) {
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).

@@ -164,7 +164,8 @@ CREATE TABLE IF NOT EXISTS events (
     tld       TEXT NOT NULL,
     domain    TEXT NOT NULL,
     kind      TEXT NOT NULL CHECK (kind IN ('added', 'removed', 'modified', 'watch', 'delegation_broken', 'delegation_fixed',
-                                            'dns_changed', 'dns_gone', 'armed')),
+                                            'dns_changed', 'dns_gone', 'armed',
+                                            'registrar_changed', 'status_changed', 'expiring')),
     at        TEXT NOT NULL,
     term      TEXT,
     rule      TEXT,
@@ -330,7 +331,15 @@ CREATE TABLE IF NOT EXISTS monitored (
     last_check  TEXT,
     last_change TEXT,
     state       TEXT,
-    armed       INTEGER NOT NULL DEFAULT 0
+    armed       INTEGER NOT NULL DEFAULT 0,
+    -- RDAP (monitor::rdap): the last fetch, when the next is due, whether a `dns_changed`
+    -- asked for one sooner, what the last fetch failed with, and the expiry date an
+    -- `expiring` event already announced.
+    rdap_at       TEXT,
+    rdap_next     TEXT,
+    rdap_wanted   INTEGER NOT NULL DEFAULT 0,
+    rdap_error    TEXT,
+    rdap_expiring TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS live_checks (
     id      INTEGER PRIMARY KEY,
@@ -350,6 +359,32 @@ CREATE TABLE IF NOT EXISTS live_rrsets (
     until INTEGER,
     PRIMARY KEY (name, owner, type, since)
 ) WITHOUT ROWID;
+-- Registration data from the registries' RDAP servers: a row per state, opened by the fetch
+-- that first found it and closed by the first that found it different (times, UTC).
+CREATE TABLE IF NOT EXISTS registrations (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    since        TEXT NOT NULL,
+    until        TEXT,
+    registrar    TEXT,
+    registrar_id TEXT,
+    created      TEXT,
+    expires      TEXT,
+    changed      TEXT,
+    status       TEXT NOT NULL,
+    nameservers  TEXT NOT NULL,
+    server       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS registrations_name ON registrations (name, since);
+-- IANA's RDAP bootstrap for domains (`rdap bootstrap --update`); the bundled copy serves
+-- until one is fetched.
+CREATE TABLE IF NOT EXISTS rdap_bootstrap (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    fetched_at  TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    publication TEXT,
+    json        TEXT NOT NULL
+);
 "#;
 
 /// Views over the current versions, created once the tables have their present shape (a

@@ -17,6 +17,7 @@ mod import;
 mod lab;
 mod monitor;
 mod query;
+mod rdap;
 mod realzones;
 mod receiver;
 mod requests;

@@ -51,8 +51,16 @@ fn recs(v: &Value) -> Vec<String> {
 fn monitoring_turns_each_change_of_live_records_into_an_event_and_keeps_every_state() {
     let t = TestEnv::new();
     let Some(lab) = Lab::up(&t.path("lab"), 3) else { return };
-    let cfg = serde_json::json!({"dns.root_hints": lab.path("hints"), "dns.allow_private": true, "dns.qps": 1000});
+    // The registry's RDAP server: a domain's registration is fetched first, and again after
+    // a dns_changed (not sooner than rdap.min_interval_seconds).
+    let registry = crate::rdap::Registry::start("lab", Vec::new());
+    for n in ["c0.lab", "c1.lab", "c2.lab", "onens.lab"] {
+        registry.set(n, crate::rdap::dom("Lab Registrar", 4242, 400));
+    }
+    let cfg = serde_json::json!({"dns.root_hints": lab.path("hints"), "dns.allow_private": true, "dns.qps": 1000,
+                                 "rdap.min_interval_seconds": 0.5});
     t.write_private("config.json", cfg.to_string().as_bytes());
+    let url = format!("http://{}/dns.json", registry.addr);
     // Day 1 lacks onens.lab; a watch term that monitors its hits is set; day 2 brings it.
     let full = std::fs::read_to_string(lab.path("zones/lab.zone")).unwrap();
     let day1: String = full.lines().filter(|l| !l.starts_with("onens ")).map(|l| format!("{l}\n")).collect();
@@ -60,16 +68,25 @@ fn monitoring_turns_each_change_of_live_records_into_an_event_and_keeps_every_st
     let out = t.run(&["--db", "z.db", "watch", "add", "--term", "onens", "--monitor", "14d"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     t.import_ok("z.db", &["--date", "2026-12-02", lab.path("zones/lab.zone").to_str().unwrap()]);
+    let out = t.run(&["--db", "z.db", "rdap", "bootstrap", "--update", "--url", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fetched = std::cell::RefCell::new(Vec::new());
     let run = |what: &str| -> Vec<Value> {
         let out = t.run(&["--db", "z.db", "--format", "jsonl", "monitor", "run", "--once"]);
         assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-        lines(&out.stdout)
+        // The live checks; the registrations fetched are kept aside.
+        let (checks, rdap): (Vec<Value>, Vec<Value>) = lines(&out.stdout).into_iter().partition(|l| l.get("rdap").is_none());
+        let mut names: Vec<String> = rdap.iter().map(|r| r["domain"].as_str().unwrap().to_string()).collect();
+        names.sort();
+        *fetched.borrow_mut() = names;
+        checks
     };
     let out = t.run(&["--db", "z.db", "monitor", "add", "c0.lab", "c1.lab", "c2.lab"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The first check is the baseline: records kept, no event. The term's hit is monitored
     // too, with no address or mail server yet: not armed.
     let checks = run("baseline");
+    assert_eq!(*fetched.borrow(), ["c0.lab", "c1.lab", "c2.lab", "onens.lab"], "every registration fetched first");
     let mut names: Vec<&str> = checks.iter().map(|c| c["domain"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["c0.lab", "c1.lab", "c2.lab", "onens.lab"]);
@@ -103,6 +120,8 @@ fn monitoring_turns_each_change_of_live_records_into_an_event_and_keeps_every_st
     assert_eq!(events_of("c0.lab"), serde_json::json!(["dns_changed"]), "{checks:?}");
     assert_eq!(events_of("onens.lab"), serde_json::json!(["dns_changed", "armed"]), "{checks:?}");
     assert_eq!(events_of("c1.lab"), serde_json::json!([]), "{checks:?}");
+    assert_eq!(*fetched.borrow(), ["c0.lab", "onens.lab"], "fetched again after their dns_changed, the others not");
+    assert_eq!(registry.asked("/domain/c1.lab"), 1);
     let out = t.run(&["--db", "z.db", "--format", "jsonl", "changes", "--kind", "armed"]);
     let armed = lines(&out.stdout);
     assert_eq!(armed.len(), 1, "{armed:?}");
