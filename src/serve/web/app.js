@@ -340,7 +340,27 @@ function liveSection(m) {
     l && l.records.length
       ? table(["owner", "type", "TTL", "data"], l.records.map((r) => h("tr", {}, h("td", {}, r.owner), h("td", {}, r.type), h("td", { class: "num" }, r.ttl), h("td", { class: "mono" }, r.rdata))), [2])
       : h("p", { class: "muted" }, l ? "The last check found no records." : "Not checked yet (`zonefeed monitor run`)."),
-    l ? table(["server", "answered", ""], l.servers.map((s) => h("tr", {}, h("td", { class: "mono" }, s.server), h("td", {}, s.answered ? "yes" : "no"), h("td", {}, s.error || "")))) : null);
+    l ? table(["server", "answered", ""], l.servers.map((s) => h("tr", {}, h("td", { class: "mono" }, s.server), h("td", {}, s.answered ? "yes" : "no"), h("td", {}, s.error || "")))) : null,
+    registrationPart(m.registration, m.monitored.rdap_error));
+}
+
+/** A monitored domain's registration as its registry's RDAP server gave it. */
+function registrationPart(r, error) {
+  if (!r) return error ? h("p", { class: "muted" }, "Registration: ", error) : null;
+  const registrar = r.registrar_id ? `${r.registrar || "–"} (IANA ${r.registrar_id})` : r.registrar || "–";
+  return h("div", {},
+    h("h3", {}, "Registration"),
+    facts([
+      ["registrar", registrar],
+      ["created", r.created ? day(r.created) : "–"],
+      ["expires", r.expires ? day(r.expires) : "–"],
+      ["last changed", r.changed ? day(r.changed) : "–"],
+      ["status", r.status.join(", ") || "–"],
+      ["name servers", r.nameservers.join(" ") || "–"],
+      ["as found since", r.since],
+      ["last asked", r.fetched_at || "–"],
+    ]),
+    r.error ? h("p", { class: "muted" }, "The last fetch failed: ", r.error) : null);
 }
 
 /** A name server's or a provider's page. */
