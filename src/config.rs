@@ -78,6 +78,8 @@ pub struct Keys {
     #[serde(rename = "download.connect_timeout_seconds")]
     pub download_connect_timeout: Option<Seconds>,
     pub webhooks: Option<Vec<Webhook>>,
+    /// E-mail alerts: one message per batch of events (changes::email).
+    pub email: Option<Email>,
     #[serde(rename = "webhooks.retries")]
     pub webhooks_retries: Option<Count>,
     #[serde(rename = "webhooks.retry_delay_seconds")]
@@ -244,6 +246,38 @@ pub struct Webhook {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub allow_private: bool,
+}
+
+/// The `email` key, as written; `changes::email` checks what it means.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// Recipients; a single string is a list of one.
+    #[serde(deserialize_with = "one_or_many")]
+    pub to: Option<Vec<String>>,
+    pub from: String,
+    /// The SMTP server's host name (or address).
+    pub server: String,
+    /// 587 for STARTTLS, 465 for TLS, 25 for none, unless given.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (the default), `tls` (TLS from the first byte), or `none` (a relay on
+    /// loopback only).
+    #[serde(default)]
+    pub tls: Option<String>,
+    /// A file of two lines, the user name and the password; only its owner may read it.
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+    /// PEM certificates to trust beside the usual roots (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Event kinds; monitoring's and watch hits when absent.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default)]
+    pub tlds: Vec<String>,
+    #[serde(default)]
+    pub batch_size: Option<usize>,
 }
 
 /// A positive whole number.
@@ -626,7 +660,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 65, "{keys:?}");
+        assert_eq!(keys.len(), 66, "{keys:?}");
         for k in [
             "icann.account.password",
             "tlds",

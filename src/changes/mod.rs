@@ -6,6 +6,7 @@
 //! failed or interrupted import's events are dropped with its rows.
 
 pub mod diff;
+pub mod email;
 pub mod watch;
 pub mod webhooks;
 

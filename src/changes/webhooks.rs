@@ -42,6 +42,9 @@ pub struct Endpoint {
     pub headers: BTreeMap<String, String>,
     /// Allows a loopback, private or link-local address (tests, internal receivers).
     pub allow_private: bool,
+    /// E-mail instead of HTTP: the config's `email` entry (`url` is `mailto:` and its
+    /// recipients).
+    pub mail: Option<std::sync::Arc<super::email::Mailer>>,
 }
 
 /// The `webhooks` key: a list of endpoints; wrong shapes are config errors naming the entry.
@@ -52,16 +55,8 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
         if !(raw.url.starts_with("https://") || raw.url.starts_with("http://")) || raw.url.parse::<ureq::http::Uri>().is_err() {
             return Err(cfg.invalid(&key, format!("url `{}` is not an http(s) URL", raw.url)));
         }
-        let events = raw.events.clone().unwrap_or_else(|| DEFAULT_KINDS.iter().map(|k| k.to_string()).collect());
-        if let Some(bad) = events.iter().find(|k| Kind::parse(k).is_none()) {
-            let all = super::KINDS.map(Kind::as_str).join(", ");
-            return Err(cfg.invalid(&key, format!("unknown event kind `{bad}` (use {all})")));
-        }
-        let batch_size = raw.batch_size.unwrap_or(100);
-        if !(1..=10_000).contains(&batch_size) {
-            return Err(cfg.invalid(&key, "batch_size must be between 1 and 10000".into()));
-        }
-        let tlds = raw.tlds.iter().map(|t| t.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+        let (events, tlds, batch_size) =
+            routing(cfg, &key, raw.events.as_deref(), &DEFAULT_KINDS, &raw.tlds, raw.batch_size.unwrap_or(100))?;
         out.push(Endpoint {
             url: raw.url.clone(),
             events,
@@ -70,9 +65,44 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
             secret: raw.secret.clone(),
             headers: raw.headers.clone(),
             allow_private: raw.allow_private,
+            mail: None,
+        });
+    }
+    if let Some(e) = super::email::entry(cfg)? {
+        out.push(Endpoint {
+            url: e.url,
+            events: e.events,
+            tlds: e.tlds,
+            batch_size: e.batch_size,
+            secret: None,
+            headers: BTreeMap::new(),
+            allow_private: false,
+            mail: Some(std::sync::Arc::new(e.mailer)),
         });
     }
     Ok(out)
+}
+
+/// A sink's kinds (`default` when it names none), zones and batch size, checked: what a
+/// webhook and the e-mail entry share. Errors name `key`.
+pub(super) fn routing(
+    cfg: &Config,
+    key: &str,
+    events: Option<&[String]>,
+    default: &[Kind],
+    tlds: &[String],
+    batch_size: usize,
+) -> Result<(Vec<String>, Vec<String>, usize), ConfigError> {
+    let events = events.map_or_else(|| default.iter().map(|k| k.to_string()).collect(), <[String]>::to_vec);
+    if let Some(bad) = events.iter().find(|k| Kind::parse(k).is_none()) {
+        let all = super::KINDS.map(Kind::as_str).join(", ");
+        return Err(cfg.invalid(key, format!("unknown event kind `{bad}` (use {all})")));
+    }
+    if !(1..=10_000).contains(&batch_size) {
+        return Err(cfg.invalid(key, "batch_size must be between 1 and 10000".into()));
+    }
+    let tlds = tlds.iter().map(|t| t.trim().trim_end_matches('.').to_ascii_lowercase()).collect();
+    Ok((events, tlds, batch_size))
 }
 
 /// Queues the events of `version` (zone `tld`) for every endpoint that wants them. Runs inside
@@ -116,6 +146,10 @@ pub struct DeliveryOptions {
     pub retry_delay: Duration,
     pub max_delay: Duration,
     pub timeout: Duration,
+    /// Waits out a batch's backoff and retries within the run; when false (the monitor's
+    /// delivery after each pass), one attempt per endpoint and a batch still backing off is
+    /// left for a later run.
+    pub patient: bool,
 }
 
 impl Default for DeliveryOptions {
@@ -125,6 +159,7 @@ impl Default for DeliveryOptions {
             retry_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
+            patient: true,
         }
     }
 }
@@ -239,13 +274,24 @@ fn deliver_one(
         let Some(batch) = next_batch(conn, e, gate)? else { return Ok(()) };
         let wait = batch.next_attempt - unix_now();
         if wait > 0 {
-            if wait as u64 > opts.max_delay.as_secs() {
+            if !opts.patient || wait as u64 > opts.max_delay.as_secs() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_secs(wait as u64));
         }
-        let (body, count) = batch_body(conn, &batch)?;
-        match post(agent, e, &batch.id, &body) {
+        let (events, count) = batch_events(conn, &batch)?;
+        let sent = match &e.mail {
+            Some(m) => {
+                let (subject, body) = super::email::render(&batch.id, &batch.tld, &events);
+                m.send(&subject, body, &batch.id, opts.timeout).map(|()| 200).map_err(|why| Failure {
+                    why,
+                    status: None,
+                    retry_after: None,
+                })
+            }
+            None => post(agent, e, &batch.id, &payload(&batch, events)),
+        };
+        match sent {
             Ok(200..=299) => {
                 let now = now_utc();
                 let _w = gate.hold()?;
@@ -283,7 +329,7 @@ fn deliver_one(
                 d.failures += 1;
                 d.error = Some(why);
                 failures_this_run += 1;
-                if failures_this_run > opts.retries {
+                if !opts.patient || failures_this_run > opts.retries {
                     return Ok(());
                 }
                 std::thread::sleep(pause);
@@ -350,7 +396,8 @@ pub fn sign(secret: &Secret, id: &str, timestamp: &str, body: &str) -> String {
 /// Refuses loopback, private, link-local and unspecified addresses (after DNS resolution)
 /// unless the endpoint allows them.
 fn check_address(e: &Endpoint) -> Result<(), String> {
-    if e.allow_private {
+    // A mail server is the one the config names: no receiver's address to check.
+    if e.allow_private || e.mail.is_some() {
         return Ok(());
     }
     let uri: ureq::http::Uri = e.url.parse().map_err(|_| format!("`{}` is not a URL", e.url))?;
@@ -448,7 +495,12 @@ struct Payload<'a> {
 }
 
 /// The batch as JSON: `{id, timestamp, tld, events: [{id, kind, domain, tld, zone_version, ...}]}`.
-fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
+fn payload(b: &Batch, events: Vec<super::Event>) -> String {
+    serde_json::to_string(&Payload { id: &b.id, timestamp: &b.created_at, tld: &b.tld, events }).unwrap_or_default()
+}
+
+/// The batch's events, in order, with their diffs.
+fn batch_events(conn: &Connection, b: &Batch) -> rusqlite::Result<(Vec<super::Event>, u64)> {
     let mut st = conn.prepare(&format!(
         "SELECT {} FROM outbox o JOIN events e ON e.id = o.event WHERE o.batch = ?1 ORDER BY o.id",
         super::EVENT_COLUMNS
@@ -459,8 +511,7 @@ fn batch_body(conn: &Connection, b: &Batch) -> rusqlite::Result<(String, u64)> {
         e.add_diff(conn)?;
     }
     let n = events.len() as u64;
-    let body = serde_json::to_string(&Payload { id: &b.id, timestamp: &b.created_at, tld: &b.tld, events }).unwrap_or_default();
-    Ok((body, n))
+    Ok((events, n))
 }
 
 /// One endpoint's state, for `webhooks status`.
@@ -514,6 +565,10 @@ pub fn status(conn: &Connection, endpoints: &[Endpoint]) -> rusqlite::Result<Vec
 pub fn test(e: &Endpoint, opts: &DeliveryOptions) -> Result<u16, String> {
     check_address(e)?;
     let id = format!("msg_test_{}", unix_now());
+    if let Some(m) = &e.mail {
+        let body = "A test message from `zonefeed webhooks test`: e-mail alerts reach you.\n".to_string();
+        return m.send("zonefeed: test message", body, &id, opts.timeout).map(|()| 250);
+    }
     let now = now_utc();
     let body = serde_json::to_string(&Payload { id: &id, timestamp: &now, tld: "test", events: Vec::new() }).unwrap_or_default();
     post(&agent(opts.timeout), e, &id, &body).map_err(|f| f.why)

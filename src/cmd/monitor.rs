@@ -143,6 +143,14 @@ fn run_loop(s: &Settings, out: &Output, once: bool, setup: &monitor::Setup) -> a
         if let Some(e) = failure {
             return Err(e);
         }
+        // The pass's events go out now, not at the next sync (one attempt per endpoint).
+        if stats.is_some() {
+            for d in monitor::deliver(&conn, &s.db, s.wait, setup)? {
+                if let Some(e) = &d.error {
+                    log::warn!("delivery to {}: {e}", d.endpoint);
+                }
+            }
+        }
         match stats {
             Some(c) if !s.quiet => eprintln!("{}", c.line()),
             None if once && !s.quiet => eprintln!("monitor: nothing to check (`zonefeed monitor add DOMAIN` adds)"),

@@ -444,6 +444,8 @@ pub struct Setup {
     pub engine: crate::analyze::Engine,
     pub every: std::time::Duration,
     pub endpoints: Vec<Endpoint>,
+    /// How the events of a pass are delivered right after it: one attempt per endpoint.
+    pub delivery: webhooks::DeliveryOptions,
     pub dns: bool,
     /// None: registration data is not fetched (`monitor.rdap` false, `--only dns`).
     pub rdap: Option<rdap::Options>,
@@ -458,6 +460,7 @@ impl Setup {
             engine,
             every: cfg.keys.monitor_every.map_or(std::time::Duration::from_secs(600), |e| e.0),
             endpoints: webhooks::endpoints(cfg)?,
+            delivery: webhooks::DeliveryOptions { patient: false, ..webhooks::DeliveryOptions::from_config(cfg) },
             dns: true,
             rdap: cfg.keys.monitor_rdap.unwrap_or(true).then(|| rdap::Options::from_config(cfg)),
         })
@@ -515,6 +518,25 @@ pub fn pass(
     Ok(out)
 }
 
+/// Delivers what is pending to the webhooks and e-mail right after a pass, so that an alert
+/// leaves within the pass's minute, not at the next daily sync: one attempt per endpoint
+/// (a failed one backs off to a later pass), skipped while another zonefeed delivers or
+/// when nothing is pending.
+pub fn deliver(
+    conn: &Connection,
+    db: &std::path::Path,
+    wait: std::time::Duration,
+    setup: &Setup,
+) -> anyhow::Result<Vec<webhooks::Delivered>> {
+    let pending: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)", [], |r| r.get(0))?;
+    if setup.endpoints.is_empty() || !pending {
+        return Ok(Vec::new());
+    }
+    let Ok(_lock) = crate::lock::webhooks(db, std::time::Duration::ZERO) else { return Ok(Vec::new()) };
+    let gate = webhooks::WriteGate { db, wait };
+    Ok(webhooks::deliver(conn, &setup.endpoints, &setup.delivery, &gate)?)
+}
+
 /// The lock one monitor per database holds (`<db>.monitor.lock`).
 pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("{}.monitor.lock", db.display()))
@@ -536,11 +558,19 @@ pub fn pass_beside(rt: &tokio::runtime::Runtime, db: &std::path::Path, wait: std
     let result = (|| -> anyhow::Result<Option<Cycle>> {
         let Ok(_lock) = crate::lock::exclusive(&lock_path(db), std::time::Duration::ZERO) else { return Ok(None) };
         let mut conn = crate::store::open_rw(db, wait)?;
-        pass(rt, setup, &mut conn, false, |item| {
+        let cycle = pass(rt, setup, &mut conn, false, |item| {
             if let Item::Registration(_, rdap::Fetched::Failed { why, .. }, _) = item {
                 log(&format!("rdap: {why}"));
             }
-        })
+        })?;
+        if cycle.is_some() {
+            for d in deliver(&conn, db, wait, setup)? {
+                if let Some(e) = d.error {
+                    log(&format!("delivery to {}: {e}", d.endpoint));
+                }
+            }
+        }
+        Ok(cycle)
     })();
     match result {
         Ok(Some(c)) => log(&c.line()),

@@ -9,6 +9,7 @@ mod czds_server;
 mod dates;
 mod diskfull;
 mod download;
+mod email;
 mod env;
 mod export;
 mod history;
