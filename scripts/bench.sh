@@ -8,6 +8,8 @@
 #                                         # the lab (scripts/bench_analyze.py; root, knot...)
 #   scripts/bench.sh --analyze-bulk       # a zone of 10,000 delegations analysed and kept
 #                                         # (scripts/bench_analyze_bulk.py; BENCH_CHILDREN)
+#   scripts/bench.sh --monitor-bulk       # 100,000 monitored domains checked in one cycle
+#                                         # (scripts/bench_monitor_bulk.py; BENCH_DOMAINS)
 #
 # Generates a synthetic CZDS-style .com zone with our fast generator (cached under
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
@@ -45,6 +47,11 @@ if [ "${1:-}" = "--analyze-bulk" ]; then
     cargo build --release --quiet --bin zonefeed
     exec python3 scripts/bench_analyze_bulk.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/bulk" \
         "${BENCH_CHILDREN:-10000}" "${BENCH_RUNS:-3}"
+fi
+if [ "${1:-}" = "--monitor-bulk" ]; then
+    cargo build --release --quiet --bin zonefeed
+    exec python3 scripts/bench_monitor_bulk.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/monitor" \
+        "${BENCH_DOMAINS:-100000}" "${BENCH_RUNS:-2}"
 fi
 if [ "${1:-}" = "--analyze" ]; then
     cargo build --release --quiet --bin zonefeed

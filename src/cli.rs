@@ -541,9 +541,11 @@ pub struct ServeArgs {
 /// SOA, CAA and DNSKEY and for www A/AAAA. `domain NAME --live` shows what they found.
 /// Engine flags and config keys as `analyze` (dns.*); RDAP's keys are rdap.*.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  zonefeed monitor add paypa1-login.xyz example.com\n  zonefeed monitor list\n  \
+#[command(
+    after_help = "Examples:\n  zonefeed monitor add paypa1-login.xyz example.com\n  zonefeed monitor add --from brands.txt\n  zonefeed monitor list\n  \
 zonefeed monitor run --once\n  zonefeed monitor run --every 10m   # until stopped\n  \
-zonefeed changes --kind dns_changed --format jsonl")]
+zonefeed changes --kind dns_changed --format jsonl"
+)]
 pub struct MonitorArgs {
     #[command(subcommand)]
     pub command: MonitorCommand,
@@ -556,8 +558,11 @@ pub enum MonitorCommand {
     /// Monitor domains
     Add {
         /// Domains to monitor (`example.com`)
-        #[arg(value_name = "DOMAIN", required = true)]
+        #[arg(value_name = "DOMAIN", required_unless_present = "from")]
         domains: Vec<String>,
+        /// Also the domains in FILE, one a line (`-`: standard input; `#` starts a comment)
+        #[arg(long, value_name = "FILE")]
+        from: Option<std::path::PathBuf>,
     },
     /// Stop monitoring a domain (its history stays)
     Remove {

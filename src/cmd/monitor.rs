@@ -10,12 +10,26 @@ use crate::progress::{Mode, Tally};
 
 pub fn run(s: &Settings, out: &Output, args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
     match &args.command {
-        MonitorCommand::Add { domains } => {
+        MonitorCommand::Add { domains, from } => {
+            let mut listed: Vec<(String, String)> = domains.iter().map(|d| (d.clone(), format!("`{d}`"))).collect();
+            if let Some(path) = from {
+                let text = if path.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(path).map_err(|e| failed(format!("{}: {e}", path.display())))?
+                };
+                for (i, line) in text.lines().enumerate() {
+                    let d = line.split('#').next().unwrap_or("").trim();
+                    if !d.is_empty() {
+                        listed.push((d.to_string(), format!("{} line {}: `{d}`", path.display(), i + 1)));
+                    }
+                }
+            }
             let mut names = Vec::new();
-            for d in domains {
-                let n = crate::query::normalize(d)?;
+            for (d, place) in &listed {
+                let n = crate::query::normalize(d).map_err(|e| usage(format!("{place}: {e}")))?;
                 if !n.contains('.') {
-                    return Err(usage(format!("`{n}`: a domain has a dot (example.com), not a zone alone")));
+                    return Err(usage(format!("{place}: a domain has a dot (example.com), not a zone alone")));
                 }
                 names.push(n);
             }

@@ -72,13 +72,18 @@ pub struct Entry {
 pub fn add(conn: &Connection, names: &[String], source: &str, until: Option<&str>) -> rusqlite::Result<u64> {
     let now = crate::time::now_utc();
     let mut n = 0;
-    for name in names {
-        let tld = name.rsplit('.').next().unwrap_or(name);
-        n += conn.execute(
+    // One transaction: a list of 100,000 is added at once, not with a commit each.
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut st = tx.prepare_cached(
             "INSERT INTO monitored (name, tld, source, added_at, until) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
-            params![name, tld, source, now, until],
-        )? as u64;
+        )?;
+        for name in names {
+            let tld = name.rsplit('.').next().unwrap_or(name);
+            n += st.execute(params![name, tld, source, now, until])? as u64;
+        }
     }
+    tx.commit()?;
     Ok(n)
 }
 

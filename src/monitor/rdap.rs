@@ -227,7 +227,7 @@ impl Options {
             min_interval: k.rdap_min_interval.map_or(Duration::from_secs(3600), |s| s.0),
             expiring_days: k.rdap_expiring_days.map_or(30, |n| n.0),
             timeout: k.rdap_timeout.map_or(Duration::from_secs(20), |s| s.0),
-            per_minute: k.rdap_per_server_per_minute.map_or(30, |n| n.0),
+            per_minute: k.rdap_per_server_per_minute.map_or(60, |n| n.0),
             max_wait: k.rdap_max_wait.map_or(Duration::from_secs(60), |s| s.0),
         }
     }

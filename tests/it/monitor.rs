@@ -345,3 +345,20 @@ fn the_service_checks_monitored_domains_after_its_sync() {
     let out = s.env.run(&["--db", "s.db", "service", "run-once"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("monitor:"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn monitor_add_reads_a_list_and_names_the_line_of_a_bad_entry() {
+    let t = TestEnv::new();
+    t.write("list.txt", b"# brands\nexample.com\n\npaypa1-login.xyz  # seen 2026-12-07\nexample.com\n");
+    let out = t.run(&["--db", "m.db", "monitor", "add", "--from", "list.txt", "other.net"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 of 4 domain(s) added"), "{}", String::from_utf8_lossy(&out.stdout));
+    let listed = crate::env::column(&t.db("m.db"), "SELECT name FROM monitored ORDER BY name");
+    assert_eq!(listed, ["example.com", "other.net", "paypa1-login.xyz"]);
+    t.write("bad.txt", b"good.org\ncom\n");
+    let out = t.run(&["--db", "m.db", "monitor", "add", "--from", "bad.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.txt line 2: `com`: a domain has a dot"), "{err}");
+    assert_eq!(crate::env::column(&t.db("m.db"), "SELECT CAST(count(*) AS TEXT) FROM monitored"), ["3"], "nothing of a bad list is added");
+}
