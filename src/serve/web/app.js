@@ -252,6 +252,17 @@ function eventBody(e) {
       d.tags_added.length ? h("span", { class: "add" }, ` + ${d.tags_added.join(", ")}`) : null,
       d.tags_removed.length ? h("span", { class: "del" }, ` − ${d.tags_removed.join(", ")}`) : null));
   }
+  if (e.registration) {
+    const r = e.registration;
+    const who = (x) => (x ? `${x.name || "–"}${x.iana_id ? ` (IANA ${x.iana_id})` : ""}` : "–");
+    if (e.kind === "registrar_changed") parts.push(h("p", { class: "registration" }, `registrar ${who(r.from)} → ${who(r.to)}`));
+    if (e.kind === "status_changed") {
+      parts.push(h("p", { class: "registration" },
+        r.added.length ? h("span", { class: "add" }, `+ ${r.added.join(", ")}`) : null,
+        r.removed.length ? h("span", { class: "del" }, ` − ${r.removed.join(", ")}`) : null));
+    }
+    if (e.kind === "expiring") parts.push(h("p", { class: "registration" }, `expires ${day(r.expires)} (${r.days_left} days left)`));
+  }
   return parts;
 }
 
