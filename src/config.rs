@@ -80,6 +80,18 @@ pub struct Keys {
     pub webhooks: Option<Vec<Webhook>>,
     /// E-mail alerts: one message per batch of events (changes::email).
     pub email: Option<Email>,
+    /// RabbitMQ (amqp): the broker, the events' topic exchange, the credentials file, the
+    /// event kinds sent (all by default), and a worker's prefetch.
+    #[serde(rename = "amqp.url")]
+    pub amqp_url: Option<String>,
+    #[serde(rename = "amqp.exchange")]
+    pub amqp_exchange: Option<String>,
+    #[serde(rename = "amqp.credentials_file")]
+    pub amqp_credentials_file: Option<PathBuf>,
+    #[serde(rename = "amqp.events")]
+    pub amqp_events: Option<Vec<String>>,
+    #[serde(rename = "amqp.prefetch")]
+    pub amqp_prefetch: Option<Count>,
     #[serde(rename = "webhooks.retries")]
     pub webhooks_retries: Option<Count>,
     #[serde(rename = "webhooks.retry_delay_seconds")]
@@ -490,6 +502,24 @@ pub fn check_private(what: &'static str, path: &Path) -> Result<(), ConfigError>
     Ok(())
 }
 
+/// A user name and password, a line each, from a file only its owner can read (`what`, for
+/// the messages; `key`, the config key that names it).
+pub fn read_credentials(what: &'static str, key: &str, path: &Path) -> Result<(String, Secret), ConfigError> {
+    check_private(what, path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let mut lines = text.lines();
+    match (lines.next().map(str::trim), lines.next()) {
+        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+            Ok((user.to_string(), Secret::new(password.to_string())))
+        }
+        _ => Err(ConfigError::Invalid {
+            path: path.into(),
+            key: key.into(),
+            msg: "needs two lines: the user name, then the password".into(),
+        }),
+    }
+}
+
 #[cfg(not(unix))]
 pub fn check_private(_: &'static str, _: &Path) -> Result<(), ConfigError> {
     Ok(())
@@ -660,7 +690,7 @@ mod key_tests {
     #[test]
     fn the_known_keys_are_the_typed_struct_s_fields() {
         let keys = known_keys();
-        assert_eq!(keys.len(), 66, "{keys:?}");
+        assert_eq!(keys.len(), 71, "{keys:?}");
         for k in [
             "icann.account.password",
             "tlds",

@@ -17,6 +17,7 @@
 //!      write what differs under the new version ─► switch (replaced rows kept, closed)
 //! ```
 
+pub mod amqp;
 pub mod analyze;
 pub mod changes;
 pub mod cli;

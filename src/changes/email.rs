@@ -7,7 +7,6 @@
 //! send is retried with backoff (the same batch, the same Message-ID, so a mail client shows a
 //! resend as one), and the batch leaves the outbox only when the server accepted it.
 
-use std::path::Path;
 use std::time::Duration;
 
 use lettre::message::{header::ContentType, Mailbox};
@@ -96,10 +95,7 @@ pub fn entry(cfg: &Config) -> Result<Option<Entry>, ConfigError> {
         Security::None => 25,
     });
     let credentials = match &raw.credentials_file {
-        Some(path) => Some(read_credentials(path).map_err(|e| match e {
-            Credential::Config(e) => e,
-            Credential::Shape(msg) => bad(format!("credentials_file `{}`: {msg}", path.display())),
-        })?),
+        Some(path) => Some(crate::config::read_credentials("email credentials file", "email.credentials_file", path)?),
         None => None,
     };
     if credentials.is_some() && security == Security::None {
@@ -118,24 +114,6 @@ pub fn entry(cfg: &Config) -> Result<Option<Entry>, ConfigError> {
     let url = format!("mailto:{}", to.iter().map(|m| m.email.to_string()).collect::<Vec<_>>().join(","));
     let mailer = Mailer { server: raw.server.clone(), port, security, from, to, credentials, ca };
     Ok(Some(Entry { mailer, url, events, tlds, batch_size }))
-}
-
-enum Credential {
-    Config(ConfigError),
-    Shape(String),
-}
-
-/// The user name and password, a line each, from a file only its owner can read.
-fn read_credentials(path: &Path) -> Result<(String, Secret), Credential> {
-    crate::config::check_private("email credentials file", path).map_err(Credential::Config)?;
-    let text = std::fs::read_to_string(path).map_err(|source| Credential::Config(ConfigError::Read { path: path.into(), source }))?;
-    let mut lines = text.lines();
-    match (lines.next().map(str::trim), lines.next()) {
-        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
-            Ok((user.to_string(), Secret::new(password.to_string())))
-        }
-        _ => Err(Credential::Shape("needs two lines: the user name, then the password".into())),
-    }
 }
 
 impl Mailer {

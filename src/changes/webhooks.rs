@@ -45,6 +45,9 @@ pub struct Endpoint {
     /// E-mail instead of HTTP: the config's `email` entry (`url` is `mailto:` and its
     /// recipients).
     pub mail: Option<std::sync::Arc<super::email::Mailer>>,
+    /// RabbitMQ instead of HTTP: the config's `amqp.url` (`url` is the broker's URL and
+    /// `#` the exchange).
+    pub broker: Option<std::sync::Arc<crate::amqp::Publisher>>,
 }
 
 /// The `webhooks` key: a list of endpoints; wrong shapes are config errors naming the entry.
@@ -66,6 +69,7 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
             headers: raw.headers.clone(),
             allow_private: raw.allow_private,
             mail: None,
+            broker: None,
         });
     }
     if let Some(e) = super::email::entry(cfg)? {
@@ -78,6 +82,23 @@ pub fn endpoints(cfg: &Config) -> Result<Vec<Endpoint>, ConfigError> {
             headers: BTreeMap::new(),
             allow_private: false,
             mail: Some(std::sync::Arc::new(e.mailer)),
+            broker: None,
+        });
+    }
+    if let Some(b) = crate::amqp::Broker::from_config(cfg)? {
+        // Every kind by default: a broker's consumers pick by routing key.
+        let all: Vec<Kind> = super::KINDS.to_vec();
+        let (events, tlds, batch_size) = routing(cfg, "amqp.events", cfg.keys.amqp_events.as_deref(), &all, &[], 500)?;
+        out.push(Endpoint {
+            url: format!("{}#{}", b.shown, b.exchange),
+            events,
+            tlds,
+            batch_size,
+            secret: None,
+            headers: BTreeMap::new(),
+            allow_private: false,
+            mail: None,
+            broker: Some(std::sync::Arc::new(crate::amqp::Publisher::new(b))),
         });
     }
     Ok(out)
@@ -289,7 +310,13 @@ fn deliver_one(
                     retry_after: None,
                 })
             }
-            None => post(agent, e, &batch.id, &payload(&batch, events)),
+            None => match &e.broker {
+                Some(p) => {
+                    let messages: Vec<crate::amqp::Outgoing> = events.iter().map(event_message).collect();
+                    p.publish(&messages, opts.timeout).map(|()| 200).map_err(|why| Failure { why, status: None, retry_after: None })
+                }
+                None => post(agent, e, &batch.id, &payload(&batch, events)),
+            },
         };
         match sent {
             Ok(200..=299) => {
@@ -396,8 +423,8 @@ pub fn sign(secret: &Secret, id: &str, timestamp: &str, body: &str) -> String {
 /// Refuses loopback, private, link-local and unspecified addresses (after DNS resolution)
 /// unless the endpoint allows them.
 fn check_address(e: &Endpoint) -> Result<(), String> {
-    // A mail server is the one the config names: no receiver's address to check.
-    if e.allow_private || e.mail.is_some() {
+    // A mail server or broker is the one the config names: no receiver's address to check.
+    if e.allow_private || e.mail.is_some() || e.broker.is_some() {
         return Ok(());
     }
     let uri: ureq::http::Uri = e.url.parse().map_err(|_| format!("`{}` is not a URL", e.url))?;
@@ -494,6 +521,19 @@ struct Payload<'a> {
     events: Vec<super::Event>,
 }
 
+/// An event as a broker message: routing key `zonefeed.<tld>.<kind>`, its id the event's
+/// (a consumer drops one it has seen: a batch is published again after a failure), its body
+/// the event as `changes --format json` gives it.
+fn event_message(e: &super::Event) -> crate::amqp::Outgoing {
+    crate::amqp::Outgoing {
+        routing_key: format!("zonefeed.{}.{}", e.tld, e.kind.as_str()),
+        message_id: e.id.to_string(),
+        body: serde_json::to_vec(e).unwrap_or_default(),
+        reply_to: None,
+        correlation_id: None,
+    }
+}
+
 /// The batch as JSON: `{id, timestamp, tld, events: [{id, kind, domain, tld, zone_version, ...}]}`.
 fn payload(b: &Batch, events: Vec<super::Event>) -> String {
     serde_json::to_string(&Payload { id: &b.id, timestamp: &b.created_at, tld: &b.tld, events }).unwrap_or_default()
@@ -568,6 +608,16 @@ pub fn test(e: &Endpoint, opts: &DeliveryOptions) -> Result<u16, String> {
     if let Some(m) = &e.mail {
         let body = "A test message from `zonefeed webhooks test`: e-mail alerts reach you.\n".to_string();
         return m.send("zonefeed: test message", body, &id, opts.timeout).map(|()| 250);
+    }
+    if let Some(p) = &e.broker {
+        let m = crate::amqp::Outgoing {
+            routing_key: "zonefeed.test.test".into(),
+            message_id: id,
+            body: br#"{"test": true}"#.to_vec(),
+            reply_to: None,
+            correlation_id: None,
+        };
+        return p.publish(&[m], opts.timeout).map(|()| 200);
     }
     let now = now_utc();
     let body = serde_json::to_string(&Payload { id: &id, timestamp: &now, tld: "test", events: Vec::new() }).unwrap_or_default();

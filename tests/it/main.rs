@@ -3,6 +3,7 @@
 //! Tests that need ../shared (zonegen.py, realzones) print `SKIPPED` when it is absent;
 //! CI sets ZONEFEED_REQUIRE_SHARED=1 so that absence fails instead.
 
+mod amqp;
 mod changes;
 mod cli;
 mod czds_server;
@@ -18,6 +19,7 @@ mod import;
 mod lab;
 mod monitor;
 mod query;
+mod rabbit;
 mod rdap;
 mod realzones;
 mod receiver;
