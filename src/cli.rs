@@ -152,6 +152,7 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     Monitor(MonitorArgs),
     Rdap(RdapArgs),
+    Worker(WorkerArgs),
 }
 
 /// Download what changed, import it while it downloads, deliver webhooks: the one command for cron.
@@ -442,6 +443,10 @@ pub struct AnalyzeArgs {
     /// Analyse without keeping the results in the database (with --tld)
     #[arg(long, requires = "tld")]
     pub no_store: bool,
+    /// With --tld: publish one task per domain to RabbitMQ at URL for `zonefeed worker`s to
+    /// run, and keep their results (credentials: amqp.credentials_file)
+    #[arg(long, value_name = "URL", requires = "tld", conflicts_with_all = ["no_store", "tests"])]
+    pub via: Option<String>,
     /// The lowest level shown
     #[arg(long, value_enum, ignore_case = true, default_value = "notice")]
     pub level: crate::analyze::Level,
@@ -590,6 +595,30 @@ pub enum MonitorCommand {
         #[command(flatten)]
         engine: EngineArgs,
     },
+}
+
+/// Run the analyses `analyze --tld T --via URL` publishes to RabbitMQ, on this machine.
+///
+/// Takes tasks from the broker's work queue (at most --prefetch at once), runs each with the
+/// live-DNS engine, publishes its result, and acknowledges the task only once the broker
+/// confirmed the result: a worker killed mid-task has its tasks run by another. Workers
+/// share each DNS server's limit (--qps): each paces a server at the limit divided by the
+/// number of workers. A task it cannot read is logged and dead-lettered. Runs until stopped.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  zonefeed worker amqp://broker.example.net/zonefeed\n  \
+zonefeed analyze --tld com --all --via amqp://broker.example.net/zonefeed   # on the coordinator")]
+pub struct WorkerArgs {
+    /// The broker (amqp://HOST[:PORT][/VHOST]; credentials: amqp.credentials_file)
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Tasks run at once [default: 64, or amqp.prefetch]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub prefetch: Option<u16>,
+    /// Stop after this many tasks
+    #[arg(long, value_name = "N")]
+    pub max_tasks: Option<u64>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// A part of the monitor's work.

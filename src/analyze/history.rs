@@ -168,6 +168,8 @@ pub struct Keeper<'a> {
     run: &'a Run,
     endpoints: &'a [Endpoint],
     pending: Vec<Done>,
+    /// The places of the results taken and not committed yet.
+    taken: std::collections::HashSet<i64>,
     last: Instant,
     /// Domains kept, events raised.
     pub kept: u64,
@@ -179,22 +181,66 @@ const INTERVAL: Duration = Duration::from_secs(1);
 
 impl<'a> Keeper<'a> {
     pub fn new(conn: &'a mut Connection, run: &'a Run, endpoints: &'a [Endpoint]) -> Keeper<'a> {
-        Keeper { conn, run, endpoints, pending: Vec::new(), last: Instant::now(), kept: 0, events: 0 }
+        Keeper { conn, run, endpoints, pending: Vec::new(), taken: Default::default(), last: Instant::now(), kept: 0, events: 0 }
     }
 
     /// Takes the result of the run's domain number `seq`.
     pub fn keep(&mut self, seq: i64, a: &Analysis) -> rusqlite::Result<()> {
+        let found = a
+            .findings
+            .iter()
+            .map(|f| (f.module, f.testcase.to_string(), f.tag.to_string(), serde_json::to_string(&f.args).unwrap_or_default(), f.level));
+        self.keep_found(seq, &a.domain, a.elapsed.as_millis() as i64, found)
+    }
+
+    /// Takes a result given as its findings, (module, test case, tag, arguments as JSON,
+    /// level): one that a worker elsewhere sent (`analyze --via`).
+    pub fn keep_found(
+        &mut self,
+        seq: i64,
+        domain: &str,
+        elapsed_ms: i64,
+        found: impl Iterator<Item = (&'static str, String, String, String, Level)>,
+    ) -> rusqlite::Result<()> {
         let mut findings: BTreeMap<Key, (&'static str, Level)> = BTreeMap::new();
-        for f in a.findings.iter().filter(|f| f.level > Level::Debug) {
-            let args = serde_json::to_string(&f.args).unwrap_or_default();
-            let e = findings.entry((f.testcase.to_string(), f.tag.to_string(), args)).or_insert((f.module, f.level));
-            e.1 = e.1.max(f.level);
+        for (module, testcase, tag, args, level) in found.filter(|f| f.4 > Level::Debug) {
+            let e = findings.entry((testcase, tag, args)).or_insert((module, level));
+            e.1 = e.1.max(level);
         }
-        self.pending.push(Done { seq, domain: a.domain.clone(), elapsed_ms: a.elapsed.as_millis() as i64, findings });
+        self.pending.push(Done { seq, domain: domain.to_string(), elapsed_ms, findings });
         if self.pending.len() >= EVERY || self.last.elapsed() >= INTERVAL {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Results taken and not committed yet.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether the run's domain number `seq` is `domain` and still to do: neither kept nor
+    /// taken since the last commit (a result that comes twice is kept once).
+    pub fn is_todo(&self, seq: i64, domain: &str) -> rusqlite::Result<bool> {
+        if self.taken.contains(&seq) {
+            return Ok(false);
+        }
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT domain FROM analysis_todo WHERE run = ?1 AND seq = ?2", params![self.run.id, seq], |r| r.get(0))
+            .optional()?;
+        Ok(found.as_deref() == Some(domain))
+    }
+
+    /// Notes that the result of `seq` was taken (see [`Keeper::is_todo`]).
+    pub fn mark_done(&mut self, seq: i64) {
+        self.taken.insert(seq);
+    }
+
+    /// How many domains of run `run` are left to do, not counting those taken.
+    pub fn todo_count(&self, run: i64) -> rusqlite::Result<i64> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM analysis_todo WHERE run = ?1", params![run], |r| r.get(0))?;
+        Ok(n - self.taken.len() as i64)
     }
 
     /// Commits what is pending.
@@ -203,6 +249,7 @@ impl<'a> Keeper<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.taken.clear();
         let tx = self.conn.transaction()?;
         for d in std::mem::take(&mut self.pending) {
             self.events += keep_one(&tx, self.run, self.endpoints, &d)?;

@@ -20,6 +20,7 @@ mod dnssec;
 pub mod history;
 mod levels;
 mod nameserver;
+pub mod remote;
 mod zone;
 
 use std::collections::BTreeMap;
@@ -37,7 +38,7 @@ use crate::dns::resolve::{Ns, Resolver};
 use crate::dns::{Exchange, Flags};
 
 /// A finding's severity, Zonemaster's levels in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Debug,

@@ -63,6 +63,9 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
         (Some((conn, current)), true) => Some(begin_or_resume(s, conn, current, args)?),
         _ => None,
     };
+    if let (Some(url), Some(run), Some((conn, _))) = (&args.via, &run, &mut db) {
+        return via(s, out, url, conn, run);
+    }
     let picked: Vec<(i64, String)> = match &run {
         Some(run) => run.todo.clone(),
         None => delegations(db.as_ref(), args)?.into_iter().enumerate().map(|(i, d)| (i as i64, d)).collect(),
@@ -133,6 +136,84 @@ pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<Exi
     }
     let failing = args.fail_on.is_some_and(|level| worst.is_some_and(|w| w >= level));
     Ok(if failing { ExitStatus::Failure } else { ExitStatus::Success })
+}
+
+/// `--via URL`: the run's domains published as tasks, their results kept as they come.
+fn via(s: &Settings, out: &Output, url: &str, conn: &mut Connection, run: &Run) -> anyhow::Result<ExitStatus> {
+    let broker = crate::amqp::Broker::at(url, &s.config).map_err(|e| usage(format!("--via: {e}")))?;
+    let endpoints = crate::changes::webhooks::endpoints(&s.config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let tally = Tally::counting(Mode::detect(s.quiet, s.log_interval), "analyze", "results kept");
+    let total = run.todo.len();
+    let (mut done, mut failure) = (0u64, None);
+    let mut stream = out.stream();
+    let started = std::time::Instant::now();
+    let log = |m: &str| log::warn!("analyze --via: {m}");
+    let result = analyze::remote::coordinate(
+        &rt,
+        &broker,
+        conn,
+        run,
+        &endpoints,
+        |_, domain, worst| {
+            done += 1;
+            tally.set(&format!("{done}/{total} domains"), done);
+            let item = serde_json::json!({"domain": domain, "worst": worst});
+            let text = format!("{domain:<32} {}", worst.map_or("-", Level::as_str));
+            if failure.is_none() {
+                failure = stream.push(&item, Some(text)).err();
+            }
+        },
+        &log,
+    );
+    tally.finish();
+    let (kept, stats) = result.map_err(|e| match e.downcast::<crate::amqp::AmqpError>() {
+        Ok(crate::amqp::AmqpError::Auth(u, why)) => {
+            super::Failure { status: ExitStatus::Auth, message: format!("{u}: the broker refused the credentials ({why})") }.into()
+        }
+        Ok(other) => super::failed(other.to_string()),
+        Err(e) => e,
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    stream.finish()?;
+    if !s.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "analyze --via: {} task(s) published, {} result(s) kept in {secs:.2} s ({:.0}/s), {} twice-run result(s) dropped, {} refused",
+            stats.published,
+            kept.analyses,
+            kept.analyses as f64 / secs.max(1e-9),
+            stats.duplicates,
+            stats.refused
+        );
+        eprintln!("analyze: {}", kept.line(run));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `zonefeed worker URL`: runs the tasks `analyze --via` publishes until stopped.
+pub fn worker(s: &Settings, _out: &Output, args: &crate::cli::WorkerArgs) -> anyhow::Result<ExitStatus> {
+    let broker = crate::amqp::Broker::at(&args.url, &s.config).map_err(usage)?;
+    let mut engine = engine_of(s, &args.engine)?;
+    let prefetch = args.prefetch.unwrap_or(s.config.keys.amqp_prefetch.map_or(64, |n| u16::try_from(n.0).unwrap_or(u16::MAX)));
+    engine.concurrency = usize::from(prefetch);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let log = |m: &str| log::warn!("worker: {m}");
+    if !s.quiet {
+        eprintln!("worker: taking tasks from {} (queue {}.tasks), {prefetch} at once", broker.shown, broker.exchange);
+    }
+    let max = args.max_tasks;
+    let worked =
+        analyze::remote::work(&rt, &broker, &engine, prefetch, |w| max.is_some_and(|m| w.done >= m), &log).map_err(|e| match e {
+            crate::amqp::AmqpError::Auth(..) => anyhow::Error::from(super::Failure { status: ExitStatus::Auth, message: e.to_string() }),
+            other => super::failed(other.to_string()),
+        })?;
+    if !s.quiet {
+        eprintln!("worker: {} task(s) done, {} dead-lettered", worked.done, worked.rejected);
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// What is printed of analysis `a`: findings at `--level` and above, the addresses it was kept

@@ -219,6 +219,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitStatus> {
         Command::Analyze(args) => analyze::run(s, &out, args),
         Command::Monitor(args) => monitor::run(s, &out, args),
         Command::Rdap(args) => monitor::rdap(s, &out, args),
+        Command::Worker(args) => analyze::worker(s, &out, args),
     }
 }
 

@@ -48,6 +48,9 @@ type Cell = Arc<OnceCell<Arc<Exchange>>>;
 pub struct Client {
     opts: Options,
     limits: Limits,
+    /// Questions a second to one server address now: `limits.qps`, or the share of it a
+    /// worker of several takes (`set_qps`).
+    qps: std::sync::atomic::AtomicU32,
     servers: Mutex<HashMap<IpAddr, Arc<Server>>>,
     answers: Mutex<HashMap<Key, Cell>>,
     refused: Mutex<BTreeMap<IpAddr, &'static str>>,
@@ -75,11 +78,23 @@ impl Client {
         Client {
             opts,
             limits: Limits { qps: limits.qps.max(1), in_flight: limits.in_flight.max(1) },
+            qps: std::sync::atomic::AtomicU32::new(limits.qps.max(1)),
             servers: Mutex::default(),
             answers: Mutex::default(),
             refused: Mutex::default(),
             sent: AtomicU64::new(0),
         }
+    }
+
+    /// The per-server limit it was made with (questions a second).
+    pub fn limit_qps(&self) -> u32 {
+        self.limits.qps
+    }
+
+    /// Paces each server at `qps` from now on: a worker's share of the limit when several
+    /// ask the same servers.
+    pub fn set_qps(&self, qps: u32) {
+        self.qps.store(qps.max(1), Ordering::Relaxed);
     }
 
     /// Questions in the run's cache (answered or in flight).
@@ -108,7 +123,7 @@ impl Client {
         let at = {
             let mut next = server.next.lock().unwrap_or_else(PoisonError::into_inner);
             let at = (*next).max(tokio::time::Instant::now());
-            *next = at + Duration::from_secs(1) / self.limits.qps;
+            *next = at + Duration::from_secs(1) / self.qps.load(Ordering::Relaxed).max(1);
             at
         };
         tokio::time::sleep_until(at).await;

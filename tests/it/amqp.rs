@@ -127,9 +127,124 @@ fn an_unreachable_broker_or_refused_credentials_are_named() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused the credentials") && !err.contains("not-the-password-42"), "{err}");
+    // A worker: refused credentials exit 3, an unreachable broker 1.
+    let out = t.run(&["worker", &rabbit.url(), "--max-tasks", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the credentials"));
+    t.write("none.json", b"{}");
+    let out = t.run(&["--config", "none.json", "worker", "amqp://127.0.0.1:1/%2f", "--max-tasks", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("amqp://127.0.0.1:1/%2F"));
     // Credentials in the URL are refused before anything is sent.
     t.write("config.json", json!({"amqp.url": format!("amqp://guest:guest@127.0.0.1:{}/%2f", rabbit.port)}).to_string().as_bytes());
     let out = t.run(&["--db", "z.db", "webhooks", "deliver"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("amqp.credentials_file"));
+}
+
+/// A database's kept analyses: domain -> (worst, counts), and the open findings.
+fn analyses(t: &TestEnv, db: &str) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let conn = t.db(db);
+    let rows = crate::env::column(
+        &conn,
+        "SELECT domain || ' ' || coalesce(worst, '-') || ' ' || info || '/' || notice || '/' || warning || '/' || error || '/' || critical FROM analyses",
+    );
+    let per: BTreeMap<String, String> =
+        rows.iter().map(|r| r.split_once(' ').map(|(d, rest)| (d.to_string(), rest.to_string())).unwrap()).collect();
+    assert_eq!(per.len(), rows.len(), "each domain kept once");
+    let findings = crate::env::column(
+        &conn,
+        "SELECT domain || ' ' || testcase || ' ' || level || ' ' || tag || ' ' || args FROM findings WHERE until IS NULL",
+    )
+    .into_iter()
+    .collect();
+    (per, findings)
+}
+
+#[test]
+fn analyses_spread_over_three_workers_one_killed_are_kept_once_and_equal_a_local_run() {
+    let t = TestEnv::new();
+    let Some(lab) = crate::lab::Lab::up(&t.path("lab"), 40) else { return };
+    let Some(rabbit) = Rabbit::start(&t, "amqp::analyses_spread_over_three_workers") else { return };
+    let engine =
+        ["--root-hints", lab.path("hints").to_str().unwrap(), "--allow-private", "--qps", "1000", "--timeout", "1"].map(String::from);
+    let zone = lab.path("zones/lab.zone");
+    t.import_ok("local.db", &["--date", "2026-12-01", zone.to_str().unwrap()]);
+    t.import_ok("spread.db", &["--date", "2026-12-01", zone.to_str().unwrap()]);
+
+    // Without the broker.
+    let mut a = vec!["--db", "local.db", "--quiet", "analyze", "--tld", "lab", "--all"];
+    a.extend(engine.iter().map(String::as_str));
+    let out = t.run(&a);
+    assert!(out.status.code() == Some(0) || out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Through it: the coordinator publishes, three workers run; garbage in the queue first.
+    let url = rabbit.url();
+    let mut c = vec!["--db", "spread.db", "--format", "jsonl", "analyze", "--tld", "lab", "--all", "--via", &url];
+    c.extend(engine.iter().map(String::as_str));
+    let coordinator = t.cmd().args(&c).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // The queues exist once the coordinator published.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queue_len(&url, "zonefeed.tasks").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the coordinator declared no queue");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    consumer::publish(&url, "zonefeed.tasks", b"this is not a task");
+    // A result for a task the coordinator never published.
+    let stray = json!({"run": 999, "seq": 0, "domain": "c0.lab", "elapsed_ms": 1, "findings": [], "worker": "elsewhere"});
+    consumer::publish(&url, "zonefeed.results", stray.to_string().as_bytes());
+    let worker = |log: &str| {
+        let mut w = vec!["--db", "unused.db", "worker", &url, "--prefetch", "4"];
+        w.extend(engine.iter().map(String::as_str));
+        let f = std::fs::File::create(t.path(log)).unwrap();
+        t.cmd().args(&w).stderr(f).spawn().unwrap()
+    };
+    let mut workers = [worker("w1.log"), worker("w2.log"), worker("w3.log")];
+    // One worker dies mid-run: once some results are kept.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while crate::env::column(&t.db("spread.db"), "SELECT CAST(count(*) AS TEXT) FROM analyses")[0].parse::<u32>().unwrap() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no result kept");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    workers[0].kill().unwrap();
+    workers[0].wait().unwrap();
+    let out = coordinator.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("refused a result for a task this run did not publish: run 999 #0 c0.lab") && err.contains("1 refused"), "{err}");
+    for w in workers.iter_mut().skip(1) {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+    let logs: String = ["w1.log", "w2.log", "w3.log"].iter().map(|l| std::fs::read_to_string(t.path(l)).unwrap()).collect();
+    assert!(logs.contains("a task that is not one") && logs.contains("dead-lettered"), "{logs}");
+    assert_eq!(queue_len(&url, "zonefeed.dead"), Some(2), "the garbage task and the stray result, dead-lettered");
+
+    let (local, local_findings) = analyses(&t, "local.db");
+    let (spread, spread_findings) = analyses(&t, "spread.db");
+    assert!(local.len() > 40, "{}", local.len());
+    let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).take(5).cloned().collect::<Vec<_>>();
+    assert_eq!(
+        spread_findings,
+        local_findings,
+        "only local: {:?}; only spread: {:?}",
+        only(&local_findings, &spread_findings),
+        only(&spread_findings, &local_findings)
+    );
+    assert_eq!(spread, local, "each domain's result equals the local run's");
+    let unfinished = crate::env::column(&t.db("spread.db"), "SELECT CAST(count(*) AS TEXT) FROM analysis_runs WHERE finished_at IS NULL");
+    assert_eq!(unfinished, ["0"], "the run is complete");
+}
+
+/// The messages in `queue`, or None when it does not exist.
+fn queue_len(url: &str, queue: &str) -> Option<u32> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.ok()?;
+        let ch = conn.create_channel().await.unwrap();
+        let passive = lapin::options::QueueDeclareOptions { passive: true, durable: true, ..Default::default() };
+        let q = ch.queue_declare(lapin::types::ShortString::from(queue), passive, lapin::types::FieldTable::default()).await.ok();
+        let _ = conn.close(200, lapin::types::ShortString::from("bye")).await;
+        q.map(|q| q.message_count())
+    })
 }

@@ -155,6 +155,20 @@ pub mod consumer {
         pub body: serde_json::Value,
     }
 
+    /// Publishes `body` straight to `queue` (declared by zonefeed before).
+    pub fn publish(url: &str, queue: &str, body: &[u8]) {
+        rt().block_on(async {
+            let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+            let ch = conn.create_channel().await.unwrap();
+            ch.basic_publish(ShortString::from(""), ShortString::from(queue), Default::default(), body, Default::default())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            let _ = conn.close(200, ShortString::from("bye")).await;
+        });
+    }
+
     /// Every message now in `queue`, acknowledged.
     pub fn drain(url: &str, queue: &str) -> Vec<Got> {
         rt().block_on(async {
