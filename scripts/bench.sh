@@ -10,6 +10,8 @@
 #                                         # (scripts/bench_analyze_bulk.py; BENCH_CHILDREN)
 #   scripts/bench.sh --monitor-bulk       # 100,000 monitored domains checked in one cycle
 #                                         # (scripts/bench_monitor_bulk.py; BENCH_DOMAINS)
+#   scripts/bench.sh --workers            # analyses through RabbitMQ with 1, 2, 4 workers
+#                                         # (scripts/bench_workers.py; BENCH_CHILDREN)
 #
 # Generates a synthetic CZDS-style .com zone with our fast generator (cached under
 # target/bench/), then times: gzip -dc > /dev/null; zonefeed import --no-records; zonefeed
@@ -52,6 +54,10 @@ if [ "${1:-}" = "--monitor-bulk" ]; then
     cargo build --release --quiet --bin zonefeed
     exec python3 scripts/bench_monitor_bulk.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/monitor" \
         "${BENCH_DOMAINS:-100000}" "${BENCH_RUNS:-2}"
+fi
+if [ "${1:-}" = "--workers" ]; then
+    cargo build --release --quiet --bin zonefeed
+    exec python3 scripts/bench_workers.py "$PWD/target/release/zonefeed" "${BENCH_DIR:-target/bench}/workers" "${BENCH_CHILDREN:-5000}"
 fi
 if [ "${1:-}" = "--analyze" ]; then
     cargo build --release --quiet --bin zonefeed
