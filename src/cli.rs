@@ -592,6 +592,10 @@ pub enum MonitorCommand {
         /// monitor.rdap false: dns]
         #[arg(long, value_name = "WHAT")]
         only: Option<MonitorPart>,
+        /// Publish the live checks to RabbitMQ at URL for `zonefeed worker`s to run, and keep
+        /// their results (credentials: amqp.credentials_file)
+        #[arg(long, value_name = "URL")]
+        via: Option<String>,
         #[command(flatten)]
         engine: EngineArgs,
     },

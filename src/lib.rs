@@ -32,6 +32,7 @@ pub mod lock;
 pub mod monitor;
 pub mod progress;
 pub mod query;
+pub mod remote;
 pub mod serve;
 pub mod service;
 pub mod sort;

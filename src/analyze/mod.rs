@@ -20,7 +20,6 @@ mod dnssec;
 pub mod history;
 mod levels;
 mod nameserver;
-pub mod remote;
 mod zone;
 
 use std::collections::BTreeMap;

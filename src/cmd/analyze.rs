@@ -149,7 +149,7 @@ fn via(s: &Settings, out: &Output, url: &str, conn: &mut Connection, run: &Run) 
     let mut stream = out.stream();
     let started = std::time::Instant::now();
     let log = |m: &str| log::warn!("analyze --via: {m}");
-    let result = analyze::remote::coordinate(
+    let result = crate::remote::coordinate(
         &rt,
         &broker,
         conn,
@@ -205,11 +205,10 @@ pub fn worker(s: &Settings, _out: &Output, args: &crate::cli::WorkerArgs) -> any
         eprintln!("worker: taking tasks from {} (queue {}.tasks), {prefetch} at once", broker.shown, broker.exchange);
     }
     let max = args.max_tasks;
-    let worked =
-        analyze::remote::work(&rt, &broker, &engine, prefetch, |w| max.is_some_and(|m| w.done >= m), &log).map_err(|e| match e {
-            crate::amqp::AmqpError::Auth(..) => anyhow::Error::from(super::Failure { status: ExitStatus::Auth, message: e.to_string() }),
-            other => super::failed(other.to_string()),
-        })?;
+    let worked = crate::remote::work(&rt, &broker, &engine, prefetch, |w| max.is_some_and(|m| w.done >= m), &log).map_err(|e| match e {
+        crate::amqp::AmqpError::Auth(..) => anyhow::Error::from(super::Failure { status: ExitStatus::Auth, message: e.to_string() }),
+        other => super::failed(other.to_string()),
+    })?;
     if !s.quiet {
         eprintln!("worker: {} task(s) done, {} dead-lettered", worked.done, worked.rejected);
     }

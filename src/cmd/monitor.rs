@@ -65,7 +65,7 @@ pub fn run(s: &Settings, out: &Output, args: &MonitorArgs) -> anyhow::Result<Exi
             })?;
             Ok(ExitStatus::Success)
         }
-        MonitorCommand::Run { every, once, concurrency, only, engine } => {
+        MonitorCommand::Run { every, once, concurrency, only, via, engine } => {
             let engine = super::analyze::engine_of(s, engine)?;
             let mut setup = monitor::Setup::from_config(&s.config)?;
             setup.engine = engine;
@@ -81,7 +81,9 @@ pub fn run(s: &Settings, out: &Output, args: &MonitorArgs) -> anyhow::Result<Exi
                 }
                 None => {}
             }
-            run_loop(s, out, *once, &setup)
+            let via =
+                via.as_deref().map(|u| crate::amqp::Broker::at(u, &s.config)).transpose().map_err(|e| usage(format!("--via: {e}")))?;
+            run_loop(s, out, *once, &setup, via.as_ref())
         }
     }
 }
@@ -106,7 +108,13 @@ fn interval(text: &str) -> anyhow::Result<Duration> {
 
 /// Checks what is due, then sleeps until more is (or, with `once`, checks everything once and
 /// fetches the registrations that are due).
-fn run_loop(s: &Settings, out: &Output, once: bool, setup: &monitor::Setup) -> anyhow::Result<ExitStatus> {
+fn run_loop(
+    s: &Settings,
+    out: &Output,
+    once: bool,
+    setup: &monitor::Setup,
+    via: Option<&crate::amqp::Broker>,
+) -> anyhow::Result<ExitStatus> {
     super::require_db(s)?;
     let _lock = crate::lock::hold(
         &monitor::lock_path(&s.db),
@@ -121,7 +129,7 @@ fn run_loop(s: &Settings, out: &Output, once: bool, setup: &monitor::Setup) -> a
         let mut done = 0;
         let mut failure = None;
         let mut failed_fetches = 0;
-        let stats = monitor::pass(&rt, setup, &mut conn, once, |item| {
+        let each = |item: monitor::Item<'_>| {
             let (item, text) = match item {
                 monitor::Item::Checked(o, events, sent) => {
                     done += 1;
@@ -152,7 +160,22 @@ fn run_loop(s: &Settings, out: &Output, once: bool, setup: &monitor::Setup) -> a
             if failure.is_none() {
                 failure = stream.push(&item, Some(text)).err();
             }
-        })?;
+        };
+        let stats = match via {
+            Some(b) => {
+                let log = |m: &str| log::warn!("monitor --via: {m}");
+                crate::remote::monitor_pass(&rt, b, setup, &mut conn, once, each, &log).map_err(|e| {
+                    match e.downcast::<crate::amqp::AmqpError>() {
+                        Ok(e @ crate::amqp::AmqpError::Auth(..)) => {
+                            super::Failure { status: ExitStatus::Auth, message: e.to_string() }.into()
+                        }
+                        Ok(other) => failed(other.to_string()),
+                        Err(e) => e,
+                    }
+                })?
+            }
+            None => monitor::pass(&rt, setup, &mut conn, once, each)?,
+        };
         tally.finish();
         if let Some(e) = failure {
             return Err(e);

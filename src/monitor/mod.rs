@@ -131,14 +131,22 @@ pub fn due(conn: &Connection, now: &str, since: &str) -> rusqlite::Result<Vec<St
     rows.collect()
 }
 
+/// The domains a pass now checks: those last checked before `every` ago or never (with
+/// `all`, every one), their monitoring not over.
+pub fn due_now(conn: &Connection, every: std::time::Duration, all: bool) -> rusqlite::Result<Vec<String>> {
+    let now = crate::time::unix_now();
+    let since = if all { now + 1 } else { now - i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 2) };
+    due(conn, &crate::time::utc(now), &crate::time::utc(since))
+}
+
 /// What one server did in a check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Server {
     pub server: String,
     /// Answered the SOA question with authority.
     pub answered: bool,
     /// What it did otherwise: a timeout, REFUSED, no authority.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -494,9 +502,7 @@ pub fn pass(
 ) -> anyhow::Result<Option<Cycle>> {
     let mut out: Option<Cycle> = None;
     if setup.dns {
-        let now = crate::time::unix_now();
-        let since = if all { now + 1 } else { now - i64::try_from(setup.every.as_secs()).unwrap_or(i64::MAX / 2) };
-        let names = due(conn, &crate::time::utc(now), &crate::time::utc(since))?;
+        let names = due_now(conn, setup.every, all)?;
         if !names.is_empty() {
             let resolver = setup.engine.resolver();
             let current = crate::store::current_zones(conn)?;
@@ -550,7 +556,11 @@ pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
 impl Cycle {
     /// What a pass did, as the logs say it.
     pub fn line(&self) -> String {
-        let mut line = format!("monitor: {} checked, {} event(s), {} questions sent", self.checked, self.events, self.questions);
+        let mut line = format!("monitor: {} checked, {} event(s)", self.checked, self.events);
+        // A pass through the broker asks nothing itself: its workers do.
+        if self.questions > 0 {
+            line += &format!(", {} questions sent", self.questions);
+        }
         if self.rdap.fetched + self.rdap.failed + self.rdap.unserved > 0 {
             line += &format!("; {}", self.rdap.line());
         }

@@ -192,7 +192,7 @@ fn analyses_spread_over_three_workers_one_killed_are_kept_once_and_equal_a_local
     consumer::publish(&url, "zonefeed.tasks", b"this is not a task");
     // A result for a task the coordinator never published.
     let stray = json!({"run": 999, "seq": 0, "domain": "c0.lab", "elapsed_ms": 1, "findings": [], "worker": "elsewhere"});
-    consumer::publish(&url, "zonefeed.results", stray.to_string().as_bytes());
+    consumer::publish(&url, "zonefeed.results.analyze", stray.to_string().as_bytes());
     let worker = |log: &str| {
         let mut w = vec!["--db", "unused.db", "worker", &url, "--prefetch", "4"];
         w.extend(engine.iter().map(String::as_str));
@@ -247,4 +247,57 @@ fn queue_len(url: &str, queue: &str) -> Option<u32> {
         let _ = conn.close(200, lapin::types::ShortString::from("bye")).await;
         q.map(|q| q.message_count())
     })
+}
+
+#[test]
+fn a_monitor_pass_through_workers_keeps_what_a_local_pass_keeps() {
+    let t = TestEnv::new();
+    let Some(lab) = crate::lab::Lab::up(&t.path("lab"), 12) else { return };
+    let Some(rabbit) = Rabbit::start(&t, "amqp::a_monitor_pass_through_workers") else { return };
+    let engine =
+        ["--root-hints", lab.path("hints").to_str().unwrap(), "--allow-private", "--qps", "1000", "--timeout", "1"].map(String::from);
+    let zone = lab.path("zones/lab.zone");
+    let names: Vec<String> = (0..12).map(|i| format!("c{i}.lab")).chain(["lame.lab", "dead.lab", "gone.lab"].map(String::from)).collect();
+    for db in ["local.db", "spread.db"] {
+        t.import_ok(db, &["--date", "2026-12-01", zone.to_str().unwrap()]);
+        let mut add = vec!["--db", db, "monitor", "add"];
+        add.extend(names.iter().map(String::as_str));
+        assert!(t.run(&add).status.success());
+    }
+    let mut local = vec!["--db", "local.db", "--quiet", "monitor", "run", "--once", "--only", "dns"];
+    local.extend(engine.iter().map(String::as_str));
+    assert!(t.run(&local).status.success());
+
+    let url = rabbit.url();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut w = vec!["worker", &url, "--prefetch", "4"];
+            w.extend(engine.iter().map(String::as_str));
+            t.cmd().args(&w).stderr(std::process::Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    let mut via = vec!["--db", "spread.db", "--format", "jsonl", "monitor", "run", "--once", "--only", "dns", "--via", &url];
+    via.extend(engine.iter().map(String::as_str));
+    let out = t.run(&via);
+    for mut w in workers {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), names.len(), "one line per check");
+    let kept = |db: &str| {
+        let conn = t.db(db);
+        let rrsets = crate::env::column(
+            &conn,
+            "SELECT name || ' ' || owner || ' ' || type || ' ' || ttl || ' ' || rdata FROM live_rrsets ORDER BY 1",
+        );
+        let states = crate::env::column(&conn, "SELECT name || ' ' || coalesce(state, '-') FROM monitored ORDER BY 1");
+        (rrsets, states)
+    };
+    let (local_sets, local_states) = kept("local.db");
+    let (spread_sets, spread_states) = kept("spread.db");
+    assert!(local_sets.len() > 24, "{local_sets:?}");
+    assert!(local_states.iter().any(|s| s.ends_with(" degraded")) && local_states.iter().any(|s| s.ends_with(" gone")), "{local_states:?}");
+    assert_eq!(spread_states, local_states);
+    assert_eq!(spread_sets, local_sets);
 }

@@ -1,6 +1,6 @@
-//! Analyses spread over machines through RabbitMQ (issue 33): `analyze --tld T --via URL`
-//! publishes one task per domain of the run to a durable work queue, and `zonefeed worker
-//! URL`, on any number of machines, takes them, runs each with its own engine, publishes the
+//! Live DNS spread over machines through RabbitMQ (issue 33): `analyze --tld T --via URL`
+//! (and `monitor run --via URL`) publishes one task per domain to a durable work queue, and
+//! `zonefeed worker URL`, on any number of machines, takes them, runs each with its own engine, publishes the
 //! result and only then acknowledges the task. The coordinator keeps each result as if it had
 //! run it ([`Keeper`]), acknowledges it once committed, and knows the run complete when its
 //! list of domains to do is empty.
@@ -14,7 +14,8 @@
 //!   every few seconds), so N workers together ask a server no faster than one would.
 //!
 //! Queues (durable), named after the exchange `X` (`amqp.exchange`): `X.tasks` (dead letters
-//! to the fanout exchange `X.dead`, queue `X.dead`), `X.results`.
+//! to the fanout exchange `X.dead`, queue `X.dead`), and the coordinators' own results queues
+//! `X.results.analyze` and `X.results.monitor` (each task names its reply queue).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,19 +31,49 @@ use lapin::ExchangeKind;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::history::{Keeper, Kept, Run};
-use super::{Level, Selection};
 use crate::amqp::{AmqpError, Broker, Outgoing, Session};
+use crate::analyze::history::{Keeper, Kept, Run};
+use crate::analyze::{Level, Selection};
 use crate::changes::webhooks::Endpoint;
 
-/// One domain to analyse.
+/// One domain to analyse (`analyze`) or check (`monitor`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
-    /// `analyze` (the one kind there is).
+    /// `analyze` or `monitor`.
     pub kind: String,
+    /// The analysis run; a monitor pass's tasks have 0 and their `pass`.
     pub run: i64,
     pub seq: i64,
     pub domain: String,
+    /// The monitor pass the task belongs to (a random id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+}
+
+/// A live check as it travels (`monitor::Observed`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireCheck {
+    pub state: String,
+    pub servers: Vec<crate::monitor::Server>,
+    /// (owner, type, ttl, rdata sorted).
+    pub rrsets: Vec<(String, String, i64, Vec<String>)>,
+}
+
+impl WireCheck {
+    fn of(o: &crate::monitor::Observed) -> WireCheck {
+        WireCheck {
+            state: o.state.to_string(),
+            servers: o.servers.clone(),
+            rrsets: o.rrsets.iter().map(|((owner, t), (ttl, rdata))| (owner.clone(), t.clone(), *ttl, rdata.clone())).collect(),
+        }
+    }
+
+    /// The check of `name` it stands for; None for a state no check has.
+    fn observed(self, name: &str) -> Option<crate::monitor::Observed> {
+        let state = ["ok", "degraded", "no_answer", "gone"].into_iter().find(|s| *s == self.state)?;
+        let rrsets = self.rrsets.into_iter().map(|(owner, t, ttl, rdata)| ((owner, t), (ttl, rdata))).collect();
+        Some(crate::monitor::Observed { name: name.to_string(), state, servers: self.servers, rrsets })
+    }
 }
 
 /// One finding as it travels.
@@ -65,19 +96,32 @@ pub struct Outcome {
     pub findings: Vec<WireFinding>,
     /// Which worker ran it (host and process).
     pub worker: String,
+    /// A monitor task's: its pass, and the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<WireCheck>,
 }
 
 /// The queues of exchange `x`.
 #[derive(Debug, Clone)]
 pub struct Queues {
     pub tasks: String,
+    /// Analysis results.
     pub results: String,
+    /// Monitor checks.
+    pub checks: String,
     pub dead: String,
 }
 
 impl Queues {
     pub fn of(exchange: &str) -> Queues {
-        Queues { tasks: format!("{exchange}.tasks"), results: format!("{exchange}.results"), dead: format!("{exchange}.dead") }
+        Queues {
+            tasks: format!("{exchange}.tasks"),
+            results: format!("{exchange}.results.analyze"),
+            checks: format!("{exchange}.results.monitor"),
+            dead: format!("{exchange}.dead"),
+        }
     }
 
     /// Declares them (idempotent): both work queues dead-letter to `X.dead`.
@@ -99,11 +143,45 @@ impl Queues {
         )
         .await
         .map_err(fail)?;
-        for name in [&self.tasks, &self.results] {
+        for name in [&self.tasks, &self.results, &self.checks] {
             ch.queue_declare(ShortString::from(name.as_str()), q, crate::amqp::dead_lettered(&self.dead)).await.map_err(fail)?;
         }
         Ok(())
     }
+}
+
+/// Publishes `tasks` to the task queue, replies to `reply_to`, a thousand at a time, each
+/// chunk confirmed; how many.
+async fn publish_tasks(s: &Session, queues: &Queues, tasks: impl Iterator<Item = Task>, reply_to: &str) -> Result<u64, AmqpError> {
+    let mut n = 0;
+    let mut chunk = Vec::with_capacity(1000);
+    let mut tasks = tasks.peekable();
+    while tasks.peek().is_some() {
+        chunk.clear();
+        chunk.extend(tasks.by_ref().take(1000).map(|t| {
+            let id = format!("{}:{}:{}:{}", t.kind, t.run, t.pass.as_deref().unwrap_or("-"), t.seq);
+            Outgoing {
+                routing_key: queues.tasks.clone(),
+                message_id: id.clone(),
+                body: serde_json::to_vec(&t).unwrap_or_default(),
+                reply_to: Some(reply_to.to_string()),
+                correlation_id: Some(id),
+            }
+        }));
+        s.publish_confirmed("", &chunk).await?;
+        n += chunk.len() as u64;
+    }
+    Ok(n)
+}
+
+/// A consumer of `queue`, at most 1024 unacknowledged.
+async fn consume(s: &Session, broker: &Broker, queue: &str) -> Result<lapin::Consumer, AmqpError> {
+    let fail = |e: lapin::Error| AmqpError::Other(broker.shown.clone(), e.to_string());
+    s.channel.basic_qos(1024, BasicQosOptions::default()).await.map_err(fail)?;
+    s.channel
+        .basic_consume(ShortString::from(queue), ShortString::from(""), BasicConsumeOptions::default(), FieldTable::default())
+        .await
+        .map_err(fail)
 }
 
 /// What the coordinator did.
@@ -133,36 +211,16 @@ pub fn coordinate(
     rt.block_on(async {
         let s = broker.connect().await?;
         queues.declare(&s).await?;
-        // The tasks, with confirms, a thousand at a time.
-        for chunk in run.todo.chunks(1000) {
-            let messages: Vec<Outgoing> = chunk
-                .iter()
-                .map(|(seq, domain)| {
-                    let t = Task { kind: "analyze".into(), run: run.id, seq: *seq, domain: domain.clone() };
-                    Outgoing {
-                        routing_key: queues.tasks.clone(),
-                        message_id: format!("analyze:{}:{seq}", run.id),
-                        body: serde_json::to_vec(&t).unwrap_or_default(),
-                        reply_to: Some(queues.results.clone()),
-                        correlation_id: Some(format!("analyze:{}:{seq}", run.id)),
-                    }
-                })
-                .collect();
-            s.publish_confirmed("", &messages).await?;
-            stats.published += messages.len() as u64;
-        }
+        let tasks = run.todo.iter().map(|(seq, domain)| Task {
+            kind: "analyze".into(),
+            run: run.id,
+            seq: *seq,
+            domain: domain.clone(),
+            pass: None,
+        });
+        stats.published = publish_tasks(&s, &queues, tasks, &queues.results).await?;
+        let mut results = consume(&s, broker, &queues.results).await?;
         let fail = |e: lapin::Error| AmqpError::Other(broker.shown.clone(), e.to_string());
-        s.channel.basic_qos(1024, BasicQosOptions::default()).await.map_err(fail)?;
-        let mut results = s
-            .channel
-            .basic_consume(
-                ShortString::from(queues.results.as_str()),
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(fail)?;
         let mut left: i64 = keeper.todo_count(run.id)?;
         // Acknowledged only once committed: a coordinator killed before that gets them again.
         let mut unacked: Vec<lapin::Acker> = Vec::new();
@@ -225,7 +283,90 @@ pub fn coordinate(
 /// A module zonefeed runs, as the static name findings carry (a finding of a module it does
 /// not run is not one of its results).
 fn module_of(module: &str) -> Option<&'static str> {
-    super::CASES.iter().find(|(m, _)| *m == module).map(|(m, _)| *m)
+    crate::analyze::CASES.iter().find(|(m, _)| *m == module).map(|(m, _)| *m)
+}
+
+/// One monitor pass through the broker: the live checks of the domains due (`all`: every
+/// one) published as tasks and each result kept as the check it is, as it comes; then the
+/// registrations due fetched here (RDAP's pace is each registry's, not the machine's). None
+/// when nothing was due. A result of another pass (one that stopped before its end) is
+/// refused and dead-lettered: its domains are due again and published anew.
+pub fn monitor_pass(
+    rt: &tokio::runtime::Runtime,
+    broker: &Broker,
+    setup: &crate::monitor::Setup,
+    conn: &mut Connection,
+    all: bool,
+    mut each: impl FnMut(crate::monitor::Item<'_>),
+    log: &dyn Fn(&str),
+) -> anyhow::Result<Option<crate::monitor::Cycle>> {
+    let mut out: Option<crate::monitor::Cycle> = None;
+    let names = if setup.dns { crate::monitor::due_now(conn, setup.every, all)? } else { Vec::new() };
+    if !names.is_empty() {
+        let queues = Queues::of(&broker.exchange);
+        let pass = uuid::Uuid::new_v4().to_string();
+        let mut cycle = crate::monitor::Cycle::default();
+        rt.block_on(async {
+            let s = broker.connect().await?;
+            queues.declare(&s).await?;
+            let tasks = names.iter().enumerate().map(|(seq, domain)| Task {
+                kind: "monitor".into(),
+                run: 0,
+                seq: seq as i64,
+                domain: domain.clone(),
+                pass: Some(pass.clone()),
+            });
+            publish_tasks(&s, &queues, tasks, &queues.checks).await?;
+            let mut results = consume(&s, broker, &queues.checks).await?;
+            let fail = |e: lapin::Error| AmqpError::Other(broker.shown.clone(), e.to_string());
+            let mut pending: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+            while !pending.is_empty() {
+                let Some(d) = results.next().await else {
+                    return Err(anyhow::anyhow!("{}: the broker closed the results queue", broker.shown));
+                };
+                let d = d.map_err(fail)?;
+                let outcome: Result<Outcome, _> = serde_json::from_slice(&d.data);
+                match outcome {
+                    Ok(o) if o.pass.as_deref() == Some(pass.as_str()) && pending.contains(o.domain.as_str()) => {
+                        let Some(observed) = o.check.and_then(|c| c.observed(&o.domain)) else {
+                            log(&format!("refused a check of {} that is not one", o.domain));
+                            d.acker.reject(BasicRejectOptions { requeue: false }).await.map_err(fail)?;
+                            continue;
+                        };
+                        // Kept (one transaction) before it is acknowledged.
+                        let events = crate::monitor::keep(conn, &observed, &setup.endpoints)?;
+                        pending.remove(o.domain.as_str());
+                        cycle.checked += 1;
+                        cycle.events += events.len() as u64;
+                        each(crate::monitor::Item::Checked(&observed, &events, 0));
+                        d.acker.ack(BasicAckOptions::default()).await.map_err(fail)?;
+                    }
+                    Ok(o) if o.pass.as_deref() == Some(pass.as_str()) => {
+                        // Checked twice (a worker killed after its result, before its ack).
+                        d.acker.ack(BasicAckOptions::default()).await.map_err(fail)?;
+                    }
+                    Ok(o) => {
+                        log(&format!("refused a check of {} from another pass", o.domain));
+                        d.acker.reject(BasicRejectOptions { requeue: false }).await.map_err(fail)?;
+                    }
+                    Err(e) => {
+                        log(&format!("refused a result that is not one: {e}"));
+                        d.acker.reject(BasicRejectOptions { requeue: false }).await.map_err(fail)?;
+                    }
+                }
+            }
+            s.close().await;
+            Ok::<_, anyhow::Error>(())
+        })?;
+        out = Some(cycle);
+    }
+    let registrations = crate::monitor::Setup { dns: false, ..setup.clone() };
+    if let Some(c) = crate::monitor::pass(rt, &registrations, conn, all, &mut each)? {
+        let o = out.get_or_insert_with(crate::monitor::Cycle::default);
+        o.events += c.events;
+        o.rdap = c.rdap;
+    }
+    Ok(out)
 }
 
 /// What a worker says about itself in its results.
@@ -248,7 +389,7 @@ pub struct Worked {
 pub fn work(
     rt: &tokio::runtime::Runtime,
     broker: &Broker,
-    engine: &super::Engine,
+    engine: &crate::analyze::Engine,
     prefetch: u16,
     stop: impl Fn(&Worked) -> bool,
     log: &(dyn Fn(&str) + Sync),
@@ -304,7 +445,7 @@ pub fn work(
                     let d = d.map_err(fail)?;
                     let task: Result<Task, _> = serde_json::from_slice(&d.data);
                     let task = match task {
-                        Ok(t) if t.kind == "analyze" => t,
+                        Ok(t) if t.kind == "analyze" || t.kind == "monitor" => t,
                         Ok(t) => {
                             log(&format!("a task of unknown kind `{}`: dead-lettered", t.kind));
                             d.acker.reject(BasicRejectOptions { requeue: false }).await.map_err(fail)?;
@@ -328,8 +469,22 @@ pub fn work(
                     let (r, session, tx, me) = (resolver.clone(), session.clone(), done_tx.clone(), me.clone());
                     running += 1;
                     tokio::spawn(async move {
-                        let a = super::analyze(&r, &name, None, &Selection::all()).await;
-                        let o = Outcome {
+                        let o = if task.kind == "monitor" {
+                            let started = tokio::time::Instant::now();
+                            let c = crate::monitor::observe(&r, &name).await;
+                            Outcome {
+                                run: task.run,
+                                seq: task.seq,
+                                domain: c.name.clone(),
+                                elapsed_ms: started.elapsed().as_millis() as i64,
+                                findings: Vec::new(),
+                                worker: me,
+                                pass: task.pass.clone(),
+                                check: Some(WireCheck::of(&c)),
+                            }
+                        } else {
+                        let a = crate::analyze::analyze(&r, &name, None, &Selection::all()).await;
+                        Outcome {
                             run: task.run,
                             seq: task.seq,
                             domain: a.domain.clone(),
@@ -346,6 +501,9 @@ pub fn work(
                                 })
                                 .collect(),
                             worker: me,
+                            pass: None,
+                            check: None,
+                        }
                         };
                         let m = Outgoing {
                             routing_key: reply,
