@@ -254,6 +254,17 @@ pub fn run_loop(s: &Settings, window: &Window, base: &Plan, pid_file: &std::path
             crate::monitor::keep_watch(&db, &setup, |m| eprintln!("{} zonefeed service: {m}", crate::time::now_utc()))
         });
     }
+    // Events that wait on a sink that was down (a webhook receiver, the mail server, the
+    // broker) leave soon after it is back, not at the next day's sync: a delivery every minute.
+    let endpoints = crate::changes::webhooks::endpoints(&s.config)?;
+    if !endpoints.is_empty() && !once {
+        let (db, opts) = (s.db.clone(), crate::changes::webhooks::DeliveryOptions::from_config(&s.config));
+        std::thread::spawn(move || {
+            crate::changes::webhooks::keep_delivering(&db, &endpoints, &opts, |m| {
+                eprintln!("{} zonefeed service: {m}", crate::time::now_utc())
+            })
+        });
+    }
     let mut day = utc_day(unix_now());
     // None: every zone (the day's first run); Some: the zones still waiting for today's file.
     let mut pending: Option<Vec<String>> = None;

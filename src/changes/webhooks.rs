@@ -263,6 +263,51 @@ pub fn deliver(
     Ok(out)
 }
 
+/// Delivers what is pending, if anything is and no other zonefeed is delivering (its lock,
+/// not waited for): what runs beside a service or after a monitor pass, so that events
+/// waiting on a sink that was down leave soon after it is back, not at the next daily sync.
+pub fn deliver_pending(
+    conn: &Connection,
+    db: &std::path::Path,
+    wait: Duration,
+    endpoints: &[Endpoint],
+    opts: &DeliveryOptions,
+) -> anyhow::Result<Vec<Delivered>> {
+    if endpoints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pending: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)", [], |r| r.get(0))?;
+    if !pending {
+        return Ok(Vec::new());
+    }
+    let Ok(_lock) = crate::lock::webhooks(db, Duration::ZERO) else { return Ok(Vec::new()) };
+    let gate = WriteGate { db, wait };
+    Ok(deliver(conn, endpoints, opts, &gate)?)
+}
+
+/// Beside a service: every minute, what is pending is delivered (one attempt per endpoint; a
+/// failed one backs off as its batch says), until the process ends.
+pub fn keep_delivering(db: &std::path::Path, endpoints: &[Endpoint], opts: &DeliveryOptions, log: impl Fn(&str)) {
+    let opts = DeliveryOptions { patient: false, ..opts.clone() };
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+        let result = crate::store::open_rw(db, Duration::from_secs(30))
+            .map_err(anyhow::Error::from)
+            .and_then(|conn| deliver_pending(&conn, db, Duration::from_secs(30), endpoints, &opts));
+        match result {
+            Ok(done) => {
+                for d in done.iter().filter(|d| d.events > 0 || d.error.is_some()) {
+                    match &d.error {
+                        Some(e) => log(&format!("delivery to {}: {e} ({} waiting)", d.endpoint, d.pending)),
+                        None => log(&format!("delivery to {}: {} event(s) delivered", d.endpoint, d.events)),
+                    }
+                }
+            }
+            Err(e) => log(&format!("delivery: {e:#}")),
+        }
+    }
+}
+
 fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -539,13 +539,7 @@ pub fn deliver(
     wait: std::time::Duration,
     setup: &Setup,
 ) -> anyhow::Result<Vec<webhooks::Delivered>> {
-    let pending: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)", [], |r| r.get(0))?;
-    if setup.endpoints.is_empty() || !pending {
-        return Ok(Vec::new());
-    }
-    let Ok(_lock) = crate::lock::webhooks(db, std::time::Duration::ZERO) else { return Ok(Vec::new()) };
-    let gate = webhooks::WriteGate { db, wait };
-    Ok(webhooks::deliver(conn, &setup.endpoints, &setup.delivery, &gate)?)
+    webhooks::deliver_pending(conn, db, wait, &setup.endpoints, &setup.delivery)
 }
 
 /// The lock one monitor per database holds (`<db>.monitor.lock`).
