@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::env::{synth_day, TestEnv};
+use crate::env::{shared, synth_day, zonegen, TestEnv};
 use crate::rabbit::{consumer, Rabbit};
 
 /// `changes` as (id, kind, domain).
@@ -23,12 +23,14 @@ fn changes(t: &TestEnv) -> BTreeSet<(String, String, String)> {
 #[test]
 fn every_event_reaches_the_exchange_once_deduplicated_through_a_broker_restart_and_a_kill() {
     let t = TestEnv::new();
+    let Some(sh) = shared("amqp::every_event_reaches_the_exchange") else { return };
     let Some(mut rabbit) = Rabbit::start(&t, "amqp::every_event_reaches_the_exchange") else { return };
     consumer::bind(&rabbit.url(), "zonefeed", "test.all", "zonefeed.#");
     consumer::bind(&rabbit.url(), "zonefeed", "test.removed", "zonefeed.*.removed");
     let cfg = json!({"amqp.url": rabbit.url(), "webhooks.retries": 1, "webhooks.retry_delay_seconds": 0.1, "webhooks.timeout_seconds": 5});
     t.write("config.json", cfg.to_string().as_bytes());
-    let day = |k: u64| synth_day(&t, &format!("d{k}.zone"), "example", 20_000, 11, k);
+    let day =
+        |k: u64| t.write(&format!("d{k}.zone"), &zonegen(&sh, &["zone", "--tld", "com", "--domains", "20000", "--day", &k.to_string()]));
     let deliver = || t.run(&["--db", "z.db", "--json", "webhooks", "deliver"]);
     let mut got = Vec::new();
 
@@ -81,7 +83,7 @@ fn every_event_reaches_the_exchange_once_deduplicated_through_a_broker_restart_a
         let id = g.message_id.clone().expect("a message id");
         assert_eq!(id, g.body["id"].to_string(), "the message id is the event id");
         let kind = g.body["kind"].as_str().unwrap();
-        assert_eq!(g.routing_key, format!("zonefeed.example.{kind}"));
+        assert_eq!(g.routing_key, format!("zonefeed.com.{kind}"));
         by_id.insert(id, g);
     }
     let received: BTreeSet<(String, String, String)> = by_id
@@ -91,6 +93,18 @@ fn every_event_reaches_the_exchange_once_deduplicated_through_a_broker_restart_a
     let want = changes(&t);
     assert!(want.len() > 300, "{}", want.len());
     assert_eq!(received, want);
+    // And the days' changes as zonegen knows them.
+    let mut truth: Vec<(String, String)> = Vec::new();
+    for k in 1..=3 {
+        let (from, to) = ((k - 1).to_string(), k.to_string());
+        let text =
+            String::from_utf8(zonegen(&sh, &["changes", "--tld", "com", "--domains", "20000", "--from", &from, "--to", &to])).unwrap();
+        truth.extend(text.lines().map(|l| l.split_once('\t').map(|(k, d)| (k.to_string(), d.to_string())).unwrap()));
+    }
+    let mut got_pairs: Vec<(String, String)> = received.iter().map(|(_, k, d)| (k.clone(), d.clone())).collect();
+    truth.sort();
+    got_pairs.sort();
+    assert_eq!(got_pairs, truth, "the events are the days' changes");
     // A modified event carries its diff, as on webhooks.
     assert!(by_id.values().any(|g| g.body["kind"] == "modified" && g.body["diff"]["added"].is_array()));
     // The binding by kind got the removals only.
