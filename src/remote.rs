@@ -441,7 +441,11 @@ pub fn work(
                     stats.done += 1;
                 }
                 next = tasks.next(), if !stop(&stats) => {
-                    let Some(d) = next else { break };
+                    // The broker ended the consumer (it stopped, or the connection broke): an
+                    // error, so that a supervisor starts the worker again.
+                    let Some(d) = next else {
+                        return Err(AmqpError::Other(broker.shown.clone(), "the broker ended the task consumer".into()));
+                    };
                     let d = d.map_err(fail)?;
                     let task: Result<Task, _> = serde_json::from_slice(&d.data);
                     let task = match task {
