@@ -39,6 +39,20 @@ struct TraceLine {
 }
 
 pub fn run(s: &Settings, out: &Output, args: &AnalyzeArgs) -> anyhow::Result<ExitStatus> {
+    // clap's `requires = "tld"` is not enforced beside the positional domains: checked here,
+    // so that `--via` never silently analyses here what the user meant to spread.
+    if args.tld.is_none() {
+        let zone_only = [
+            ("--via", args.via.is_some()),
+            ("--all", args.all),
+            ("--changed-since", args.changed_since.is_some()),
+            ("--limit", args.limit.is_some()),
+            ("--no-store", args.no_store),
+        ];
+        if let Some((flag, _)) = zone_only.iter().find(|(_, set)| *set) {
+            return Err(usage(format!("{flag} goes with --tld (a zone's delegations), not with domains named")));
+        }
+    }
     let pick = Selection::parse(&args.tests).map_err(|e| usage(e.to_string()))?;
     let undelegated = if args.ns.is_empty() { None } else { Some(parse_ns(&args.ns, &args.ds)?) };
     let engine = engine(s, args)?;

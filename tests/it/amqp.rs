@@ -141,6 +141,10 @@ fn an_unreachable_broker_or_refused_credentials_are_named() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused the credentials") && !err.contains("not-the-password-42"), "{err}");
+    // --via spreads a zone's run: with domains named it is a usage error, never a local run.
+    let out = t.run(&["analyze", "c0.lab", "--via", &rabbit.url()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--via goes with --tld"));
     // A worker: refused credentials exit 3, an unreachable broker 1.
     let out = t.run(&["worker", &rabbit.url(), "--max-tasks", "1"]);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
