@@ -335,6 +335,7 @@ fn deliver_one(
         d.error = Some(why);
         return Ok(());
     }
+    heal(conn, e, gate)?;
     let mut failures_this_run = 0u32;
     loop {
         let Some(batch) = next_batch(conn, e, gate)? else { return Ok(()) };
@@ -367,11 +368,15 @@ fn deliver_one(
             Ok(200..=299) => {
                 let now = now_utc();
                 let _w = gate.hold()?;
-                conn.execute(
+                // One transaction: a delivery killed between the two updates had left the
+                // batch delivered and its events pending, and no later run sent them.
+                let tx = conn.unchecked_transaction()?;
+                tx.execute(
                     "UPDATE webhook_batches SET delivered_at = ?2, attempts = attempts + 1, last_status = 200 WHERE id = ?1",
                     params![batch.id, now],
                 )?;
-                conn.execute("UPDATE outbox SET delivered_at = ?2 WHERE batch = ?1", params![batch.id, now])?;
+                tx.execute("UPDATE outbox SET delivered_at = ?2 WHERE batch = ?1", params![batch.id, now])?;
+                tx.commit()?;
                 d.batches += 1;
                 d.events += count;
             }
@@ -408,6 +413,27 @@ fn deliver_one(
             }
         }
     }
+}
+
+/// Events of a delivered batch still marked pending: what a delivery killed between its two
+/// updates left before they were one transaction. They were delivered; they are marked so.
+fn heal(conn: &Connection, e: &Endpoint, gate: &WriteGate<'_>) -> Result<(), DeliverError> {
+    let stuck: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox o JOIN webhook_batches b ON b.id = o.batch
+          WHERE o.endpoint = ?1 AND o.delivered_at IS NULL AND b.delivered_at IS NOT NULL)",
+        params![e.url],
+        |r| r.get(0),
+    )?;
+    if stuck {
+        let _w = gate.hold()?;
+        conn.execute(
+            "UPDATE outbox SET delivered_at = (SELECT b.delivered_at FROM webhook_batches b WHERE b.id = outbox.batch)
+              WHERE endpoint = ?1 AND delivered_at IS NULL
+                AND batch IN (SELECT id FROM webhook_batches WHERE delivered_at IS NOT NULL)",
+            params![e.url],
+        )?;
+    }
+    Ok(())
 }
 
 /// Exponential backoff with full jitter between half and all of `delay * 2^(n-1)`.
@@ -677,6 +703,38 @@ pub fn enable(conn: &Connection, url: &str) -> rusqlite::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_of_a_delivered_batch_left_pending_by_a_kill_are_healed_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let conn = crate::store::open_rw(&db, Duration::from_secs(1)).unwrap();
+        let url = "http://127.0.0.1:9/hook";
+        // What a delivery killed between its two updates left: the batch delivered, its events not.
+        conn.execute(
+            "INSERT INTO webhook_batches (id, endpoint, tld, events, created_at, delivered_at) VALUES ('b1', ?1, 'com', 2, 'x', '2026-12-07T10:00:00Z')",
+            params![url],
+        )
+        .unwrap();
+        for event in [1, 2] {
+            conn.execute("INSERT INTO outbox (endpoint, tld, event, batch) VALUES (?1, 'com', ?2, 'b1')", params![url, event]).unwrap();
+        }
+        let e = Endpoint {
+            url: url.into(),
+            events: vec!["added".into()],
+            tlds: Vec::new(),
+            batch_size: 100,
+            secret: None,
+            headers: BTreeMap::new(),
+            allow_private: true,
+            mail: None,
+            broker: None,
+        };
+        let gate = WriteGate { db: &db, wait: Duration::from_secs(1) };
+        assert_eq!(pending_events(&conn, url).unwrap(), 2);
+        let done = deliver(&conn, &[e], &DeliveryOptions::default(), &gate).unwrap();
+        assert_eq!((done[0].pending, done[0].batches), (0, 0), "marked delivered, nothing sent again: {done:?}");
+    }
 
     #[test]
     fn signature_matches_the_standard_webhooks_example() {
