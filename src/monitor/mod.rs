@@ -297,11 +297,7 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
     let first = last.is_none();
     let mut events = Vec::new();
     let mut raise = |kind: Kind, detail: Option<String>| -> rusqlite::Result<()> {
-        tx.execute(
-            "INSERT INTO events (zone, prev_zone, tld, domain, kind, at, detail) VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5)",
-            params![tld, o.name, kind.as_str(), now, detail],
-        )?;
-        webhooks::enqueue_one(tx, tx.last_insert_rowid(), &tld, kind, endpoints)?;
+        raise_live(tx, &tld, &o.name, kind, &now, detail.as_deref(), endpoints)?;
         events.push(kind);
         Ok(())
     };
@@ -376,6 +372,25 @@ fn keep_in(tx: &Transaction<'_>, o: &Observed, endpoints: &[Endpoint]) -> rusqli
         params![o.name, now, o.state, now_armed, changed && !first],
     )?;
     Ok(events)
+}
+
+/// Writes a monitoring event of `name` (of zone `tld`), which belongs to no zone version, and
+/// queues it for the sinks that want it: the live checks' and RDAP's events alike.
+pub(crate) fn raise_live(
+    tx: &Transaction<'_>,
+    tld: &str,
+    name: &str,
+    kind: Kind,
+    at: &str,
+    detail: Option<&str>,
+    endpoints: &[Endpoint],
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO events (zone, prev_zone, tld, domain, kind, at, detail) VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5)",
+        params![tld, name, kind.as_str(), at, detail],
+    )?;
+    webhooks::enqueue_one(tx, tx.last_insert_rowid(), tld, kind, endpoints)?;
+    Ok(())
 }
 
 /// One domain's live records as the checks found them: now, or at `at` (RFC 3339): the

@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::changes::webhooks::{self, Endpoint};
+use crate::changes::webhooks::Endpoint;
 use crate::changes::Kind;
 use crate::config::Config;
 
@@ -498,11 +498,7 @@ pub fn keep(conn: &mut Connection, name: &str, f: &Fetched, o: &Options, endpoin
     };
     let mut events = Vec::new();
     let mut raise = |kind: Kind, detail: Value| -> rusqlite::Result<()> {
-        tx.execute(
-            "INSERT INTO events (zone, prev_zone, tld, domain, kind, at, detail) VALUES (NULL, NULL, ?1, ?2, ?3, ?4, ?5)",
-            params![tld, name, kind.as_str(), at, detail.to_string()],
-        )?;
-        webhooks::enqueue_one(&tx, tx.last_insert_rowid(), &tld, kind, endpoints)?;
+        super::raise_live(&tx, &tld, name, kind, &at, Some(&detail.to_string()), endpoints)?;
         events.push(kind);
         Ok(())
     };
