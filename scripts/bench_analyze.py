@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+import lab_bench
+
 zonefeed, lab, children = sys.argv[1], os.path.abspath(sys.argv[2]), int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
 labpy = os.path.join(here, "..", "tests", "lab", "lab.py")
@@ -51,12 +53,7 @@ try:
                        capture_output=True, check=True)
     zm_secs = time.monotonic() - t
 
-    qfile = os.path.join(lab, "dnsperf.queries")
-    with open(qfile, "w") as f:
-        f.writelines(f"c{i}.lab SOA\n" for i in range(children))
-    p = subprocess.run(["dnsperf", "-s", "127.53.1.1", "-d", qfile, "-l", "10", "-c", "8", "-q", "500"], capture_output=True, text=True, check=True)
-    m = re.search(r"Queries per second:\s+([\d.]+)", p.stdout)
-    knot_qps = float(m.group(1)) if m else 0.0
+    knot_qps = lab_bench.dnsperf_max(lab, children)
 finally:
     subprocess.run([sys.executable, labpy, "down", lab], check=False)
 

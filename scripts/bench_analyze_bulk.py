@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import lab_bench
+
 zonefeed, lab, children = sys.argv[1], os.path.abspath(sys.argv[2]), int(sys.argv[3])
 runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
 labpy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lab", "lab.py")
@@ -29,11 +31,7 @@ try:
     db = os.path.join(lab, "bulk.db")
     subprocess.run([zonefeed, "--db", db, "--quiet", "import", os.path.join(lab, "zones", "lab.zone")], check=True)
     # The provider's knot loads its zones after it answers for the first: wait for the last.
-    deadline = time.time() + 120
-    while subprocess.run(["kdig", "@127.53.1.1", f"c{children - 1}.lab", "SOA", "+short"], capture_output=True, text=True).stdout.strip() == "":
-        if time.time() > deadline:
-            sys.exit(f"the provider did not load c{children - 1}.lab within 120 s")
-        time.sleep(0.2)
+    lab_bench.wait_loaded(children, 120)
     common = ["--root-hints", os.path.join(lab, "hints"), "--allow-private", "--no-ipv6", "--qps", "100000", "--in-flight", "64", "--timeout", "1"]
 
     def run(*extra):
@@ -47,12 +45,7 @@ try:
 
     kept = [run() for _ in range(runs)]
     unkept = run("--no-store")
-    qfile = os.path.join(lab, "dnsperf.queries")
-    with open(qfile, "w") as f:
-        f.writelines(f"c{i}.lab SOA\n" for i in range(children))
-    p = subprocess.run(["dnsperf", "-s", "127.53.1.1", "-d", qfile, "-l", "10", "-c", "8", "-q", "500"], capture_output=True, text=True, check=True)
-    m = re.search(r"Queries per second:\s+([\d.]+)", p.stdout)
-    knot_qps = float(m.group(1)) if m else 0.0
+    knot_qps = lab_bench.dnsperf_max(lab, children)
 finally:
     subprocess.run([sys.executable, labpy, "down", lab], check=False)
 

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+import lab_bench
+
 zonefeed, lab, domains = sys.argv[1], os.path.abspath(sys.argv[2]), int(sys.argv[3])
 runs = int(sys.argv[4]) if len(sys.argv) > 4 else 2
 labpy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lab", "lab.py")
@@ -36,11 +38,7 @@ try:
         f.writelines(f"c{i}.lab\n" for i in range(domains))
     subprocess.run([zonefeed, "--db", db, "--quiet", "monitor", "add", "--from", names], check=True)
     # The provider's knot loads its zones after it answers for the first: wait for the last.
-    deadline = time.time() + 900
-    while subprocess.run(["kdig", "@127.53.1.1", f"c{domains - 1}.lab", "SOA", "+short"], capture_output=True, text=True).stdout.strip() == "":
-        if time.time() > deadline:
-            sys.exit(f"the provider did not load c{domains - 1}.lab within 900 s")
-        time.sleep(1)
+    lab_bench.wait_loaded(domains, 900)
     print(f"lab of {domains} children up and loaded in {time.monotonic() - t:.0f} s", flush=True)
     common = ["--root-hints", os.path.join(lab, "hints"), "--allow-private", "--qps", "100000", "--in-flight", "64", "--timeout", "1"]
 
@@ -70,12 +68,7 @@ try:
 
     results = [cycle() for _ in range(runs)]
     size = os.path.getsize(db) + (os.path.getsize(db + "-wal") if os.path.exists(db + "-wal") else 0)
-    qfile = os.path.join(lab, "dnsperf.queries")
-    with open(qfile, "w") as f:
-        f.writelines(f"c{i}.lab SOA\n" for i in range(min(domains, 10000)))
-    p = subprocess.run(["dnsperf", "-s", "127.53.1.1", "-d", qfile, "-l", "10", "-c", "8", "-q", "500"], capture_output=True, text=True, check=True)
-    m = re.search(r"Queries per second:\s+([\d.]+)", p.stdout)
-    knot_qps = float(m.group(1)) if m else 0.0
+    knot_qps = lab_bench.dnsperf_max(lab, min(domains, 10000))
 finally:
     subprocess.run([sys.executable, labpy, "down", lab], check=False)
 

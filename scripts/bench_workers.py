@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+import lab_bench
+
 zonefeed, lab, children = sys.argv[1], os.path.abspath(sys.argv[2]), int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
 labpy = os.path.join(here, "..", "tests", "lab", "lab.py")
@@ -68,11 +70,7 @@ try:
     zone = os.path.join(lab, "zones", "lab.zone")
     base = os.path.join(lab, "base.db")
     subprocess.run([zonefeed, "--db", base, "--quiet", "import", zone], check=True)
-    deadline = time.time() + 120
-    while subprocess.run(["kdig", "@127.53.1.1", f"c{children - 1}.lab", "SOA", "+short"], capture_output=True, text=True).stdout.strip() == "":
-        if time.time() > deadline:
-            sys.exit(f"the provider did not load c{children - 1}.lab")
-        time.sleep(0.2)
+    lab_bench.wait_loaded(children, 120)
     engine = ["--root-hints", os.path.join(lab, "hints"), "--allow-private", "--qps", "100000", "--in-flight", "64", "--timeout", "1"]
 
     def fresh(name):
