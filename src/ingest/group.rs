@@ -198,11 +198,15 @@ fn close_rrsets(start: usize, keep: Keep, batch: &mut GroupBatch) {
         }
         let mut json_end = 0;
         if keep == Keep::Whole {
-            // The writer refuses a batch whose keys are not UTF-8: what a lossy conversion
-            // makes of one here is never written.
-            let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
             let json = json.get_or_insert_with(String::new);
-            push_json_array(json, rdatas);
+            // An NS set's rdata the writer encodes itself, with the `hosts` ids it holds:
+            // its JSON here is empty.
+            if !set.ends_with(b"\0NS") {
+                // The writer refuses a batch whose keys are not UTF-8: what a lossy
+                // conversion makes of one here is never written.
+                let rdatas = rows[i..j].iter().map(|r| String::from_utf8_lossy(key(r).get(set.len() + 1..).unwrap_or_default()));
+                push_json_array(json, rdatas);
+            }
             json_end = json.len() as u32;
         }
         if keep != Keep::Hashes {

@@ -43,6 +43,7 @@ const STEPS: &[Step] = &[
     Step { to: 16, run: zonalizer_table },
     Step { to: 17, run: live_events },
     Step { to: 18, run: registration_events },
+    Step { to: 19, run: names_once },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -247,6 +248,38 @@ fn rrsets(conn: &Connection, old: &Old) -> rusqlite::Result<()> {
              FROM (SELECT * FROM records ORDER BY tld, domain, owner, type, since, rdata)
             GROUP BY tld, domain, owner, type, since;
          DROP TABLE records;
+         COMMIT;",
+    )
+}
+
+/// Schema 19: `rrsets` stores owners relative to their domain and NS targets as relative
+/// names or `hosts` ids (see `CORE`). Every row is rewritten into a new table, in one
+/// transaction; the `records` view, which `VIEWS` makes again, reads them as before. Rows
+/// already in that form (`hosts` has some: a database whose version number was set back)
+/// are left as they are.
+fn names_once(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    if conn.query_row("SELECT EXISTS (SELECT 1 FROM hosts)", [], |r| r.get::<_, bool>(0))? {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN;
+         DROP VIEW IF EXISTS records;
+         INSERT OR IGNORE INTO hosts (name)
+           SELECT DISTINCT r.value FROM rrsets s, json_each(s.rdata) r
+            WHERE s.type = 'NS' AND zf_below(r.value, s.domain) IS NULL ORDER BY 1;
+         CREATE TABLE rrsets_v19 (
+             tld TEXT NOT NULL, domain TEXT NOT NULL, owner TEXT NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL,
+             rdata TEXT NOT NULL, since INTEGER NOT NULL, until INTEGER,
+             PRIMARY KEY (tld, domain, owner, type, since)) WITHOUT ROWID;
+         INSERT INTO rrsets_v19 (tld, domain, owner, type, ttl, rdata, since, until)
+           SELECT s.tld, s.domain, coalesce(zf_below(s.owner, s.domain), s.owner), s.type, s.ttl,
+                  CASE WHEN s.type <> 'NS' THEN s.rdata ELSE
+                    (SELECT json_group_array(coalesce(zf_below(r.value, s.domain), (SELECT h.id FROM hosts h WHERE h.name = r.value)))
+                       FROM json_each(s.rdata) r) END,
+                  s.since, s.until
+             FROM rrsets s;
+         DROP TABLE rrsets;
+         ALTER TABLE rrsets_v19 RENAME TO rrsets;
          COMMIT;",
     )
 }

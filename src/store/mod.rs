@@ -41,7 +41,7 @@ pub(crate) fn trace(what: &str) {
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
@@ -189,10 +189,29 @@ pub fn open_rw(path: &Path, busy: Duration) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// The SQL function the writer's SQL uses: `zf_reversed(name)` ([`crate::zone::name::reversed`]).
+/// The SQL functions the writer's SQL uses: `zf_reversed(name)`
+/// ([`crate::zone::name::reversed`]) and `zf_below(name, domain)` ([`below`], NULL for None).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("zf_reversed", 1, flags, |cx| Ok(crate::zone::name::reversed(&cx.get::<String>(0)?)))
+    conn.create_scalar_function("zf_reversed", 1, flags, |cx| Ok(crate::zone::name::reversed(&cx.get::<String>(0)?)))?;
+    conn.create_scalar_function("zf_below", 2, flags, |cx| {
+        let (name, domain) = (cx.get::<String>(0)?, cx.get::<String>(1)?);
+        Ok(below(&name, &domain).map(str::to_string))
+    })
+}
+
+/// `name` as `rrsets` stores it under `domain` (see [`schema::CORE`]): `""` for the domain
+/// itself, the labels before it for a name below it. None for any other name, and for every
+/// name of the root zone (domain `.`), which is stored whole. The `records` view joins the
+/// two back with a dot, so the round trip is exact for any text.
+pub(crate) fn below<'a>(name: &'a str, domain: &str) -> Option<&'a str> {
+    if domain == "." {
+        return None;
+    }
+    if name == domain {
+        return Some("");
+    }
+    name.strip_suffix(domain)?.strip_suffix('.').filter(|p| !p.is_empty())
 }
 
 /// `s` as a JSON string, quotes included, for the JSON the tables hold (`rrsets.rdata`,
@@ -393,12 +412,13 @@ mod tests {
     }
 
     #[test]
-    fn schema_12_records_become_one_row_per_rrset_and_read_back_the_same() {
+    fn schema_12_records_become_one_row_per_rrset_with_names_once_and_read_back_the_same() {
         let records = "('com', 'a.com', 'a.com', 'NS', 60, 'ns1.dns.net', 1, 2), ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 1, 2),
                ('com', 'a.com', 'a.com', 'NS', 60, 'ns2.dns.net', 2, NULL), ('com', 'a.com', 'a.com', 'NS', 300, 'ns3.dns.net', 2, NULL),
                ('com', 'a.com', 'ns.a.com', 'A', 60, '192.0.2.1', 2, NULL), ('com', 'a.com', 'ns.a.com', 'AAAA', 60, '2001:db8::1', 2, NULL),
                ('com', '_t.com', '_t.com', 'TXT', 60, '\"say \\\"hi\\\"\" \"back\\\\slash\"', 1, NULL),
-               ('net', 'a.net', 'a.net', 'NS', 60, 'ns1.dns.net', 1, NULL)";
+               ('net', 'a.net', 'a.net', 'NS', 60, 'ns1.dns.net', 1, NULL),
+               ('net', 'a.net', 'a.net', 'NS', 60, 'ns.a.net', 1, NULL), ('net', 'a.net', 'a.net', 'NS', 60, 'a.net', 1, NULL)";
         let (_dir, c) = migrated(&format!(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              INSERT INTO meta VALUES ('schema_version', '12');
@@ -425,7 +445,7 @@ mod tests {
         };
         // The view gives back what the table held, but for the TTL an RRset's records share.
         let (before, after) = (read("old"), read("records"));
-        assert_eq!(before.len(), 8);
+        assert_eq!(before.len(), 10);
         assert_eq!(after, before.iter().map(|r| r.replace("NS 300 ns3", "NS 60 ns3")).collect::<Vec<_>>());
         assert!(after.iter().any(|r| r.contains(r#""say \"hi\"" "back\\slash""#)), "{after:?}");
         let sets = rows(
@@ -436,18 +456,39 @@ mod tests {
         assert_eq!(
             sets,
             [
-                r#"_t.com _t.com TXT 60 1 0 ["\"say \\\"hi\\\"\" \"back\\\\slash\""]"#,
-                r#"a.com a.com NS 60 1 2 ["ns1.dns.net"]"#,
-                r#"a.com a.com NS 60 2 0 ["ns2.dns.net","ns3.dns.net"]"#,
-                r#"a.com ns.a.com A 60 1 2 ["192.0.2.1"]"#,
-                r#"a.com ns.a.com A 60 2 0 ["192.0.2.1"]"#,
-                r#"a.com ns.a.com AAAA 60 2 0 ["2001:db8::1"]"#,
-                r#"a.net a.net NS 60 1 0 ["ns1.dns.net"]"#,
+                r#"_t.com  TXT 60 1 0 ["\"say \\\"hi\\\"\" \"back\\\\slash\""]"#,
+                r#"a.com  NS 60 1 2 [1]"#,
+                r#"a.com  NS 60 2 0 [2,3]"#,
+                r#"a.com ns A 60 1 2 ["192.0.2.1"]"#,
+                r#"a.com ns A 60 2 0 ["192.0.2.1"]"#,
+                r#"a.com ns AAAA 60 2 0 ["2001:db8::1"]"#,
+                r#"a.net  NS 60 1 0 ["","ns",1]"#,
             ],
-            "a row per RRset and version, with the lowest of its TTLs"
+            "a row per RRset and version, with the lowest of its TTLs; owners relative to the domain and NS targets \
+             as `hosts` ids (schema 19)"
         );
+        assert_eq!(rows(&c, "SELECT id || ' ' || name FROM hosts ORDER BY id"), ["1 ns1.dns.net", "2 ns2.dns.net", "3 ns3.dns.net"]);
         let tables = rows(&c, "SELECT type || ' ' || name FROM sqlite_schema WHERE name IN ('records', 'rrsets') ORDER BY 1");
         assert_eq!(tables, ["table rrsets", "view records"]);
+    }
+
+    #[test]
+    fn a_name_below_its_domain_is_stored_as_the_labels_before_it_and_joins_back_exactly() {
+        assert_eq!(below("example.com", "example.com"), Some(""));
+        assert_eq!(below("ns1.example.com", "example.com"), Some("ns1"));
+        assert_eq!(below("a.b.example.com", "example.com"), Some("a.b"));
+        // Not below it: another domain, one that only ends the same, a suffix without a dot.
+        assert_eq!(below("ns1.example.net", "example.com"), None);
+        assert_eq!(below("myexample.com", "example.com"), None);
+        assert_eq!(below(".example.com", "example.com"), None);
+        // The root zone's names are stored whole.
+        assert_eq!(below("com", "."), None);
+        assert_eq!(below(".", "."), None);
+        // Escapes are text like any other: the view's `rel || '.' || domain` gives it back.
+        for name in [r"a\.example.com", r"x\046y.example.com", r"\\.example.com"] {
+            let rel = below(name, "example.com").unwrap();
+            assert_eq!(format!("{rel}.example.com"), name);
+        }
     }
 
     #[test]

@@ -10,12 +10,12 @@
 //! version and the name goes into `pending` (see [`super::CORE`]); readers see none of it
 //! until the switch. The first version of a zone is its baseline and records no events.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use rusqlite::{params, Connection, Row, Statement, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql};
 
 use super::batch::{multi_insert, ROWS_PER_INSERT};
 pub use super::batch::{GroupBatch, GroupRow, RRset};
@@ -457,29 +457,108 @@ impl<'c, T, C> Inserter<'c, T, C> {
 /// A group row's own columns in `domains` and `record_groups`.
 const GROUP: &[&str] = &["name", "hash", "sig"];
 
-/// The `rrsets` row of the batch's `sets[k]` (see [`super::CORE`]). Its records share owner,
-/// type and TTL (the grouping gives an RRset its lowest).
-fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, &k: &usize) -> rusqlite::Result<()> {
-    let prev = if k == 0 { RRset { rows_end: 0, json_end: 0 } } else { b.sets[k - 1] };
-    let rows = &b.rows[prev.rows_end as usize..b.sets[k].rows_end as usize];
+/// An `rrsets` row: the batch's `sets[k]`, with its rdata already encoded when it is an NS
+/// set (see [`Hosts::ns_rdata`]).
+struct SetRow {
+    k: usize,
+    ns: Option<String>,
+}
+
+/// The records of the batch's `sets[k]`.
+fn set_rows(b: &Batch, k: usize) -> &[(u32, u32, u32)] {
+    let start = if k == 0 { 0 } else { b.sets[k - 1].rows_end as usize };
+    &b.rows[start..b.sets[k].rows_end as usize]
+}
+
+fn malformed() -> rusqlite::Error {
+    rusqlite::Error::InvalidParameterName("malformed RRset".into())
+}
+
+/// The `rrsets` row of a [`SetRow`] (see [`super::CORE`]). Its records share owner, type and
+/// TTL (the grouping gives an RRset its lowest); the owner is stored relative to the domain.
+fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, row: &SetRow) -> rusqlite::Result<()> {
+    let k = row.k;
+    let rows = set_rows(b, k);
     let mut built = String::new();
-    let rdata = match &b.json {
-        Some(json) => json
-            .get(prev.json_end as usize..b.sets[k].json_end as usize)
-            .ok_or_else(|| rusqlite::Error::InvalidParameterName("malformed RRset".into()))?,
-        None => {
+    let rdata = match (&row.ns, &b.json) {
+        (Some(ns), _) => ns.as_str(),
+        (None, Some(json)) => {
+            let start = if k == 0 { 0 } else { b.sets[k - 1].json_end as usize };
+            json.get(start..b.sets[k].json_end as usize).ok_or_else(malformed)?
+        }
+        (None, None) => {
             let rdatas = rows.iter().map(|r| fields(b, r).map(|f| f[3])).collect::<rusqlite::Result<Vec<_>>>()?;
             push_json_array(&mut built, rdatas.iter());
             built.as_str()
         }
     };
-    let first = &rows[0];
+    let first = rows.first().ok_or_else(malformed)?;
     let [domain, owner, rtype, _] = fields(b, first)?;
+    // Every owner is at or below its group's name; the root zone's are stored whole.
+    let owner = match super::below(owner, domain) {
+        Some(rel) => rel,
+        None if domain == "." => owner,
+        None => return Err(malformed()),
+    };
     st.raw_bind_parameter(base + 1, domain)?;
     st.raw_bind_parameter(base + 2, owner)?;
     st.raw_bind_parameter(base + 3, rtype)?;
     st.raw_bind_parameter(base + 4, first.2)?;
     st.raw_bind_parameter(base + 5, rdata)
+}
+
+/// The `hosts` dictionary as one import uses it: the ids it looked up or added, kept for the
+/// import (a host of a big provider serves millions of domains).
+struct Hosts<'c> {
+    ids: HashMap<Box<str>, i64>,
+    find: Statement<'c>,
+    add: Statement<'c>,
+}
+
+impl<'c> Hosts<'c> {
+    fn new(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Hosts {
+            ids: HashMap::new(),
+            find: conn.prepare("SELECT id FROM hosts WHERE name = ?1")?,
+            add: conn.prepare("INSERT INTO hosts (name) VALUES (?1) RETURNING id")?,
+        })
+    }
+
+    fn id(&mut self, host: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.ids.get(host) {
+            return Ok(id);
+        }
+        let id = match self.find.query_row([host], |r| r.get(0)).optional()? {
+            Some(id) => id,
+            None => self.add.query_row([host], |r| r.get(0))?,
+        };
+        self.ids.insert(host.into(), id);
+        Ok(id)
+    }
+
+    /// The rdata of the batch's `sets[k]` as `rrsets` stores an NS set: a JSON array whose
+    /// items are targets relative to the domain ([`super::below`]) or `hosts` ids. None for
+    /// any other type.
+    fn ns_rdata(&mut self, b: &Batch, k: usize) -> rusqlite::Result<Option<String>> {
+        let rows = set_rows(b, k);
+        let [domain, _, rtype, _] = fields(b, rows.first().ok_or_else(malformed)?)?;
+        if rtype != "NS" {
+            return Ok(None);
+        }
+        let mut out = String::from("[");
+        for (n, r) in rows.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            let target = fields(b, r)?[3];
+            match super::below(target, domain) {
+                Some(rel) => super::push_json(&mut out, rel),
+                None => out.push_str(&self.id(target)?.to_string()),
+            }
+        }
+        out.push(']');
+        Ok(Some(out))
+    }
 }
 
 /// The fields of a batch row's sort key.
@@ -549,7 +628,8 @@ struct Merge<'c> {
     /// Records are compared with the current ones (else written whole, or not at all).
     compare_records: bool,
     /// Records, a row per RRset.
-    records: Inserter<'c, usize, Batch>,
+    records: Inserter<'c, SetRow, Batch>,
+    hosts: Hosts<'c>,
     /// Domains no current row names: first seen and changed now.
     domains: Inserter<'c, usize, Batch>,
     groups: Inserter<'c, usize, Batch>,
@@ -584,6 +664,7 @@ impl<'c> Merge<'c> {
                 &["domain", "owner", "type", "ttl", "rdata"],
                 bind_rrset,
             )?,
+            hosts: Hosts::new(conn)?,
             domains: Inserter::new(
                 conn,
                 "domains",
@@ -643,7 +724,8 @@ impl<'c> Merge<'c> {
         }
         let sets_start = if i == 0 { 0 } else { b.groups[i - 1].sets_end };
         for k in sets_start..g.sets_end {
-            self.records.push(b, k)?;
+            let ns = self.hosts.ns_rdata(b, k)?;
+            self.records.push(b, SetRow { k, ns })?;
         }
         if !g.delegation {
             self.groups.push(b, i)?;

@@ -676,14 +676,17 @@ fn a_groups_records_are_one_row_and_the_records_view_reads_them_back() {
     assert_eq!(
         sets,
         [
-            r#"_t.example TXT 300 ["\"say \\\"hi\\\"\" \"back\\\\slash\" \"\\255\""]"#,
-            r#"example NS 300 ["ns.nic.example"]"#,
-            r#"example SOA 300 ["ns.nic.example hm.nic.example 1 2 3 4 5"]"#,
-            r#"ns.split.example A 300 ["192.0.2.1"]"#,
-            r#"ns.split.example AAAA 300 ["2001:db8::1"]"#,
-            r#"split.example NS 300 ["ns1.other","ns2.other","ns3.other"]"#,
-        ]
+            r#" TXT 300 ["\"say \\\"hi\\\"\" \"back\\\\slash\" \"\\255\""]"#,
+            r#" NS 300 ["ns.nic"]"#,
+            r#" SOA 300 ["ns.nic.example hm.nic.example 1 2 3 4 5"]"#,
+            r#" NS 300 [1,2,3]"#,
+            r#"ns A 300 ["192.0.2.1"]"#,
+            r#"ns AAAA 300 ["2001:db8::1"]"#,
+        ],
+        "owners relative to the domain, NS targets below it relative too, others `hosts` ids"
     );
+    let hosts = crate::env::column(&conn, "SELECT id || ' ' || name FROM hosts ORDER BY id");
+    assert_eq!(hosts, ["1 ns1.other", "2 ns2.other", "3 ns3.other"]);
     // The same domain read by the CLI, which reads the view.
     let out = t.run(&["--db", "r.db", "--format", "jsonl", "domain", "split.example"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
