@@ -65,8 +65,8 @@ pub fn page(
         let mut st = conn.prepare_cached(&sql)?;
         let mut rows = st.query(params![tld, rhost, key])?;
         'rows: while let Some(r) = rows.next()? {
-            let (first_host, pairs): (String, String) = (r.get(0)?, r.get(1)?);
-            let Some((_, domains)) = entries(&pairs)?.into_iter().find(|(h, _)| h == rhost) else {
+            let first_host: String = r.get(0)?;
+            let Some((_, domains)) = entries(r.get_ref(1)?)?.into_iter().find(|(h, _)| h == rhost) else {
                 if desc && first_host.as_str() < rhost {
                     break; // before the host's first row: nothing more of it
                 }
@@ -111,8 +111,10 @@ pub(super) fn rows_from_sql(upper: &str) -> String {
 }
 
 /// A base row's pairs, `[[rhost, [domain...]]...]` (column 1 of [`rows_from_sql`]).
-pub(super) fn entries(pairs: &str) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
-    serde_json::from_str(pairs).map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into()))
+pub(super) fn entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(1, pairs.data_type(), e);
+    let json = store::pairs_json(pairs).map_err(|e| bad(e.into()))?;
+    serde_json::from_str(&json).map_err(|e| bad(e.into()))
 }
 
 /// The hosts of zone `tld`'s index under the provider `rprov` (labels reversed): the provider
@@ -122,7 +124,7 @@ pub(super) fn entries(pairs: &str) -> rusqlite::Result<Vec<(String, Vec<String>)
 pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<String>> {
     let sql = format!(
         "SELECT rhost FROM ns_base WHERE tld = ?1 AND rhost >= ?2 AND rhost < ?2 || '/'
-         UNION SELECT h.value ->> 0 {} WHERE (h.value ->> 0) BETWEEN q.lo AND q.hi AND instr(b.pairs, ']],[') > 0
+         UNION SELECT h.value ->> 0 {} WHERE (h.value ->> 0) BETWEEN q.lo AND q.hi AND instr(zf_pairs(b.pairs), ']],[') > 0
          UNION SELECT rhost FROM ns_links WHERE rhost >= ?2 AND rhost < ?2 || '/' AND tld = ?1",
         super::base_hosts("SELECT ?2 AS lo, ?2 || '/' AS hi", "?1")
     );

@@ -220,7 +220,7 @@ fn base_hosts(ranges: &str, tld: &str) -> String {
     format!(
         "FROM (SELECT r.lo, r.hi, {} AS pr, {} AS pf FROM ({ranges}) r) q
            JOIN ns_base b ON b.tld = {tld} AND (b.rhost, b.first) >= (coalesce(q.pr, q.lo), coalesce(q.pf, '')) AND b.rhost <= q.hi
-           JOIN json_each(b.pairs) h",
+           JOIN json_each(zf_pairs(b.pairs)) h",
         last_before("rhost"),
         last_before("first"),
     )

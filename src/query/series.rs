@@ -223,7 +223,7 @@ fn provider_base<'a>(
     let mut st = conn.prepare_cached(&host::rows_from_sql("rhost < ?2 || '/'"))?;
     let mut rows = st.query(params![tld, rprov, ""])?;
     while let Some(r) = rows.next()? {
-        for (host, domains) in host::entries(&r.get::<_, String>(1)?)? {
+        for (host, domains) in host::entries(r.get_ref(1)?)? {
             if host != rprov && !host.starts_with(&below) {
                 continue;
             }

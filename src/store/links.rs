@@ -23,11 +23,14 @@ use super::push_json;
 use crate::sort::{Part, Sorter};
 use crate::zone::name::{reversed, reversed_into};
 
-/// Bytes of JSON per base row, at most: a row must stay under SQLite's largest local payload
-/// on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail takes an
+/// Bytes per base row, at most, once compressed: a row must stay under SQLite's largest local
+/// payload on an 8 KiB page of a WITHOUT ROWID table (about 2,000 bytes), or its tail takes an
 /// overflow page of its own (at 2 KiB rows, 402 MB of the bench zone's 935 MB index was such
-/// pages' unused space).
-pub const BLOCK_BYTES: usize = 1_400;
+/// pages' unused space). A row's JSON is cut where the last row's compression ratio says
+/// it will compress to this, and never shorter than it.
+pub const BLOCK_BYTES: usize = 1_600;
+/// The most JSON a base row holds, whatever it compresses to.
+const BLOCK_JSON_MAX: usize = 32 * 1024;
 
 /// What a name's records give the index: `(rhost, domain)` for each NS record at the
 /// domain's own name, `(addr, rhost)` for each A and AAAA record.
@@ -299,10 +302,11 @@ fn spill_error(e: io::Error) -> rusqlite::Error {
 }
 
 /// Base rows being written: the (host, domain) pairs of version `zone` in key order, cut
-/// into rows of at most [`BLOCK_BYTES`] of JSON, `[["rhost", ["domain", ...]], ...]` (which
-/// SQL reads with `json_each`), keyed by their first host and domain. A row holds the pairs
-/// of consecutive hosts: most hosts serve a domain or two (2.5M of the 10M bench zone's), and
-/// a row per host cost the first import 2 s more.
+/// into rows of JSON, `[["rhost", ["domain", ...]], ...]`, stored zstd-compressed (SQL reads
+/// it with `json_each(zf_pairs(pairs))`, see [`super::pairs_json`]), keyed by their first host
+/// and domain. A row holds the pairs of consecutive hosts: most hosts serve a domain or two
+/// (2.5M of the 10M bench zone's), and a row per host cost the first import 2 s more.
+/// Compressed, the 1M bench zone's base took 47.5 MiB as text.
 pub struct Blocks<'c> {
     multi: Statement<'c>,
     one: Statement<'c>,
@@ -311,9 +315,13 @@ pub struct Blocks<'c> {
     json: String,
     host: String,
     first: (String, String),
+    /// Where the row being built is cut: [`BLOCK_BYTES`] times the last row's ratio.
+    cut: usize,
     /// Finished rows waiting for a full statement (one row a statement took 3-4x as long):
-    /// their three fields end to end, and where each ends.
+    /// their keys end to end in `arena`, their compressed pairs in `blobs`, and where each
+    /// ends.
     arena: String,
+    blobs: Vec<u8>,
     rows: Vec<[usize; 3]>,
 }
 
@@ -333,7 +341,9 @@ impl<'c> Blocks<'c> {
             json: String::new(),
             host: String::new(),
             first: (String::new(), String::new()),
+            cut: BLOCK_BYTES * 3,
             arena: String::new(),
+            blobs: Vec::new(),
             rows: Vec::with_capacity(ROWS_PER_INSERT),
         })
     }
@@ -341,7 +351,7 @@ impl<'c> Blocks<'c> {
     /// Adds the next pair; true when it finished a row.
     pub fn add(&mut self, rhost: &str, domain: &str) -> rusqlite::Result<bool> {
         // JSON adds a few bytes a name (quotes, comma, brackets), more for escapes.
-        let wrote = self.json.len() + rhost.len() + domain.len() + 12 > BLOCK_BYTES && self.flush()?;
+        let wrote = self.json.len() + rhost.len() + domain.len() + 12 > self.cut && self.flush()?;
         if self.json.is_empty() {
             self.json.push('[');
             self.first = (rhost.to_string(), domain.to_string());
@@ -367,43 +377,45 @@ impl<'c> Blocks<'c> {
             return Ok(false);
         }
         self.json.push_str("]]]");
-        let mut ends = [0; 3];
-        for (i, f) in [&self.first.0, &self.first.1, &self.json].into_iter().enumerate() {
-            self.arena.push_str(f);
-            ends[i] = self.arena.len();
-        }
-        self.rows.push(ends);
+        let packed = super::compress_pairs(&self.json);
+        self.cut = (self.json.len() * BLOCK_BYTES / packed.len().max(1)).clamp(BLOCK_BYTES, BLOCK_JSON_MAX);
+        self.arena.push_str(&self.first.0);
+        let key_end = self.arena.len();
+        self.arena.push_str(&self.first.1);
+        self.blobs.extend_from_slice(&packed);
+        self.rows.push([key_end, self.arena.len(), self.blobs.len()]);
         self.json.clear();
         self.host.clear();
         if self.rows.len() == ROWS_PER_INSERT {
-            Self::bind(&mut self.multi, &self.arena, &self.rows)?;
+            Self::bind(&mut self.multi, &self.arena, &self.blobs, &self.rows)?;
             self.multi.raw_execute()?;
             self.rows.clear();
             self.arena.clear();
+            self.blobs.clear();
         }
         Ok(true)
     }
 
-    /// Binds `rows` (fields in `arena`) from the statement's third parameter on.
-    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 3]]) -> rusqlite::Result<()> {
-        let mut start = 0;
-        for (i, ends) in rows.iter().enumerate() {
-            for (j, &end) in ends.iter().enumerate() {
-                st.raw_bind_parameter(3 + 3 * i + j, &arena[start..end])?;
-                start = end;
-            }
+    /// Binds `rows` (keys in `arena`, pairs in `blobs`) from the statement's third parameter on.
+    fn bind(st: &mut Statement<'_>, arena: &str, blobs: &[u8], rows: &[[usize; 3]]) -> rusqlite::Result<()> {
+        let (mut start, mut blob_start) = (0, 0);
+        for (i, &[key_end, first_end, blob_end]) in rows.iter().enumerate() {
+            st.raw_bind_parameter(3 + 3 * i, &arena[start..key_end])?;
+            st.raw_bind_parameter(4 + 3 * i, &arena[key_end..first_end])?;
+            st.raw_bind_parameter(5 + 3 * i, &blobs[blob_start..blob_end])?;
+            (start, blob_start) = (first_end, blob_end);
         }
         Ok(())
     }
 
     pub fn finish(mut self) -> rusqlite::Result<()> {
         self.flush()?;
-        let mut start = 0;
-        for ends in &self.rows {
-            let row = [ends[0] - start, ends[1] - start, ends[2] - start];
-            Self::bind(&mut self.one, &self.arena[start..ends[2]], &[row])?;
+        let (mut start, mut blob_start) = (0, 0);
+        for &[key_end, first_end, blob_end] in &self.rows {
+            let row = [key_end - start, first_end - start, blob_end - blob_start];
+            Self::bind(&mut self.one, &self.arena[start..first_end], &self.blobs[blob_start..blob_end], &[row])?;
             self.one.raw_execute()?;
-            start = ends[2];
+            (start, blob_start) = (first_end, blob_end);
         }
         Ok(())
     }

@@ -64,8 +64,11 @@ impl TestEnv {
         p
     }
 
+    /// The database, with the SQL functions zonefeed's own connections have (`zf_pairs`...).
     pub fn db(&self, name: &str) -> Connection {
-        Connection::open(self.path(name)).expect("open db")
+        let conn = Connection::open(self.path(name)).expect("open db");
+        zonefeed::store::register_functions(&conn).expect("functions");
+        conn
     }
 }
 

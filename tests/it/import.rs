@@ -433,10 +433,16 @@ fn sigkill_mid_import_then_rerun_equals_one_clean_run() {
             "SELECT l.rhost || ' ' || l.tld || ' ' || l.domain || ' ' || s.serial || ' ' || coalesce(u.serial, '-')
                FROM ns_links l JOIN zones s ON s.id = l.since LEFT JOIN zones u ON u.id = l.until ORDER BY 1",
         );
-        v.extend(crate::env::column(
-            &t.db(db),
-            "SELECT 'base ' || b.rhost || ' ' || b.tld || ' ' || b.pairs || ' ' || s.serial FROM ns_base b JOIN zones s ON s.id = b.since ORDER BY 1",
-        ));
+        // Base rows' pairs are compressed JSON: read back as zonefeed's SQL does (`zf_pairs`).
+        let conn = t.db(db);
+        let mut st = conn
+            .prepare("SELECT b.rhost, b.tld, b.pairs, s.serial FROM ns_base b JOIN zones s ON s.id = b.since ORDER BY 1, b.first")
+            .unwrap();
+        let base = st.query_map([], |r| {
+            let pairs = zonefeed::store::pairs_json(r.get_ref(2)?).unwrap();
+            Ok(format!("base {} {} {pairs} {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(3)?))
+        });
+        v.extend(base.unwrap().map(Result::unwrap));
         v
     };
     let kept = links("clean.db");
