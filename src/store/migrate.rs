@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{add_column, has_column, links, pruned_before, visible, CORE, DOMAINS_V19, RECORDS_V12, SCHEMA_VERSION};
+use super::{add_column, has_column, links, pruned_before, visible, CORE, RECORDS_V12, SCHEMA_VERSION};
 
 /// What the steps need to know of the database as it was, read once before the first.
 struct Old {
@@ -44,7 +44,6 @@ const STEPS: &[Step] = &[
     Step { to: 17, run: live_events },
     Step { to: 18, run: registration_events },
     Step { to: 19, run: names_once },
-    Step { to: 20, run: dates_as_seconds },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -176,7 +175,6 @@ fn current_rows_only(conn: &Connection, old: &Old) -> rusqlite::Result<()> {
         "BEGIN;
          ALTER TABLE records RENAME TO records_v6;
          ALTER TABLE domains RENAME TO domains_v6;
-         {DOMAINS_V19}
          {CORE}
          {RECORDS_V12}
          INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, r.zone, NULL
@@ -282,33 +280,6 @@ fn names_once(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
              FROM rrsets s;
          DROP TABLE rrsets;
          ALTER TABLE rrsets_v19 RENAME TO rrsets;
-         COMMIT;",
-    )
-}
-
-/// Schema 20: `domains` keeps its dates as Unix seconds, and the text columns of the same
-/// names are computed from them (see `CORE`). The table is rebuilt in one transaction.
-fn dates_as_seconds(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
-    if has_column(conn, "domains", "first_seen_ts")? {
-        return Ok(());
-    }
-    conn.execute_batch(
-        "BEGIN;
-         CREATE TABLE domains_v20 (
-             tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL, sig BLOB,
-             first_seen_ts INTEGER NOT NULL, last_seen_ts INTEGER, last_changed_ts INTEGER NOT NULL, removed_ts INTEGER,
-             since INTEGER NOT NULL, until INTEGER,
-             first_seen TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', first_seen_ts, 'unixepoch')) VIRTUAL,
-             last_seen TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', last_seen_ts, 'unixepoch')) VIRTUAL,
-             last_changed TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', last_changed_ts, 'unixepoch')) VIRTUAL,
-             removed_at TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', removed_ts, 'unixepoch')) VIRTUAL,
-             PRIMARY KEY (tld, name, since)) WITHOUT ROWID;
-         INSERT INTO domains_v20 (tld, name, hash, sig, first_seen_ts, last_seen_ts, last_changed_ts, removed_ts, since, until)
-           SELECT tld, name, hash, sig, unixepoch(first_seen), unixepoch(last_seen), unixepoch(last_changed), unixepoch(removed_at),
-                  since, until
-             FROM domains;
-         DROP TABLE domains;
-         ALTER TABLE domains_v20 RENAME TO domains;
          COMMIT;",
     )
 }

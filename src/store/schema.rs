@@ -32,11 +32,6 @@
 /// `records` view gives them back one row per record, as the table of that name did before
 /// schema 13.
 ///
-/// `domains` keeps its dates as Unix seconds (`first_seen_ts`...: 4 bytes where the RFC 3339
-/// text took 21) since schema 20; `first_seen`, `last_seen`, `last_changed` and `removed_at`
-/// are the same dates as text, virtual columns computed when read, so every query and person
-/// reads them as before. At 1M domains the text dates were 38 of the table's 92 MiB.
-///
 /// Since schema 19 each name is stored once where the text repeats it: `owner` is relative to
 /// `domain` (`''` for the domain itself, `ns1` for `ns1.example.com` below `example.com`; whole
 /// in the root zone, whose domain is `.`), and an NS record's target is, in the rdata array,
@@ -62,20 +57,16 @@ CREATE TABLE IF NOT EXISTS hosts (
     name TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS domains (
-    tld             TEXT NOT NULL,
-    name            TEXT NOT NULL,
-    hash            BLOB NOT NULL,
-    sig             BLOB,
-    first_seen_ts   INTEGER NOT NULL,
-    last_seen_ts    INTEGER,
-    last_changed_ts INTEGER NOT NULL,
-    removed_ts      INTEGER,
-    since           INTEGER NOT NULL,
-    until           INTEGER,
-    first_seen      TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', first_seen_ts, 'unixepoch')) VIRTUAL,
-    last_seen       TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', last_seen_ts, 'unixepoch')) VIRTUAL,
-    last_changed    TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', last_changed_ts, 'unixepoch')) VIRTUAL,
-    removed_at      TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%SZ', removed_ts, 'unixepoch')) VIRTUAL,
+    tld          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    hash         BLOB NOT NULL,
+    sig          BLOB,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT,
+    last_changed TEXT NOT NULL,
+    removed_at   TEXT,
+    since        INTEGER NOT NULL,
+    until        INTEGER,
     PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS record_groups (
@@ -135,24 +126,6 @@ CREATE TABLE IF NOT EXISTS records (
     since  INTEGER NOT NULL,
     until  INTEGER,
     PRIMARY KEY (tld, domain, owner, type, rdata, since)
-) WITHOUT ROWID;
-"#;
-
-/// The `domains` table of schemas 7 to 19, dates as text: what the migrations before schema
-/// 20 write.
-pub(super) const DOMAINS_V19: &str = r#"
-CREATE TABLE IF NOT EXISTS domains (
-    tld          TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    hash         BLOB NOT NULL,
-    sig          BLOB,
-    first_seen   TEXT NOT NULL,
-    last_seen    TEXT,
-    last_changed TEXT NOT NULL,
-    removed_at   TEXT,
-    since        INTEGER NOT NULL,
-    until        INTEGER,
-    PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 "#;
 
