@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{add_column, has_column, links, pruned_before, visible, CORE, RECORDS_V12, SCHEMA_VERSION};
+use super::{add_column, has_column, links, pruned_before, visible, CORE, DOMAINS_V19, RECORDS_V12, SCHEMA_VERSION};
 
 /// What the steps need to know of the database as it was, read once before the first.
 struct Old {
@@ -44,11 +44,16 @@ const STEPS: &[Step] = &[
     Step { to: 17, run: live_events },
     Step { to: 18, run: registration_events },
     Step { to: 19, run: names_once },
+    Step { to: 20, run: dates_as_seconds },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
 pub(super) fn run(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     conn.execute_batch("DROP VIEW IF EXISTS current_domains; DROP VIEW IF EXISTS current_records; DROP VIEW IF EXISTS current_zones;")?;
+    // Since schema 20 `domains` is a view too (before, the table the steps below rebuild).
+    if !is_table(conn, "domains")? {
+        conn.execute_batch("DROP VIEW IF EXISTS domains;")?;
+    }
     // Below schema 13 `records` is a table, which the steps read or rebuild: created empty for
     // a database that never had one. (A database whose `records` is the view already keeps it.)
     conn.execute_batch(RECORDS_V12)?;
@@ -175,6 +180,7 @@ fn current_rows_only(conn: &Connection, old: &Old) -> rusqlite::Result<()> {
         "BEGIN;
          ALTER TABLE records RENAME TO records_v6;
          ALTER TABLE domains RENAME TO domains_v6;
+         {DOMAINS_V19}
          {CORE}
          {RECORDS_V12}
          INSERT INTO records SELECT r.tld, r.domain, r.owner, r.type, r.ttl, r.rdata, r.zone, NULL
@@ -282,6 +288,28 @@ fn names_once(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
          ALTER TABLE rrsets_v19 RENAME TO rrsets;
          COMMIT;",
     )
+}
+
+/// Schema 20: the domains' rows move to `domain_rows`, their dates as Unix seconds; `domains`
+/// becomes the view that gives them as text (`VIEWS`). One transaction.
+fn dates_as_seconds(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    if !is_table(conn, "domains")? {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN;
+         INSERT INTO domain_rows (tld, name, hash, sig, first_seen_ts, last_seen_ts, last_changed_ts, removed_ts, since, until)
+           SELECT tld, name, hash, sig, unixepoch(first_seen), unixepoch(last_seen), unixepoch(last_changed), unixepoch(removed_at),
+                  since, until
+             FROM domains;
+         DROP TABLE domains;
+         COMMIT;",
+    )
+}
+
+/// Whether `name` is a table (not a view, not missing).
+fn is_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| r.get(0))
 }
 
 /// Fills the reverse-lookup index from the current versions' records, in one transaction

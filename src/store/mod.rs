@@ -29,7 +29,7 @@ use std::time::Duration;
 use crate::lock::LockError;
 
 pub(crate) use schema::STATE;
-use schema::{ANALYSES, CORE, RECORDS_V12, SCHEMA, VIEWS};
+use schema::{ANALYSES, CORE, DOMAINS_V19, RECORDS_V12, SCHEMA, VIEWS};
 pub use versions::*;
 
 use rusqlite::functions::FunctionFlags;
@@ -41,7 +41,7 @@ pub(crate) fn trace(what: &str) {
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
@@ -419,8 +419,9 @@ mod tests {
                  INSERT INTO records VALUES (1, 'com', 'a.com', 'a.com', 'NS', 60, 'old.net'), (2, 'com', 'a.com', 'a.com', 'NS', 60, 'ns.net');
                  CREATE TABLE domains (zone INTEGER NOT NULL, tld TEXT NOT NULL, name TEXT NOT NULL, hash BLOB NOT NULL,
                    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, last_changed TEXT NOT NULL, removed_at TEXT, PRIMARY KEY (zone, name)) WITHOUT ROWID;
-                 INSERT INTO domains VALUES (1, 'com', 'a.com', x'01', 'f', 'l1', 'c', NULL),
-                   (2, 'com', 'a.com', x'02', 'f', 'l2', 'c', NULL), (2, 'com', 'b.com', x'03', 'f', 'l0', 'c', 'r');",
+                 INSERT INTO domains VALUES (1, 'com', 'a.com', x'01', '2026-10-01T00:00:00Z', '2026-11-01T00:00:00Z', '2026-10-02T00:00:00Z', NULL),
+                   (2, 'com', 'a.com', x'02', '2026-10-01T00:00:00Z', '2026-11-02T00:00:00Z', '2026-10-02T00:00:00Z', NULL),
+                   (2, 'com', 'b.com', x'03', '2026-10-01T00:00:00Z', '2026-10-30T00:00:00Z', '2026-10-02T00:00:00Z', '2026-10-31T12:30:00Z');",
         );
         let recs: Vec<(String, String)> = c
             .prepare("SELECT tld, rdata FROM records")
@@ -437,7 +438,14 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        assert_eq!(doms, vec![("a.com".into(), vec![2], None), ("b.com".into(), vec![3], Some("l0".into()))]);
+        assert_eq!(doms, vec![("a.com".into(), vec![2], None), ("b.com".into(), vec![3], Some("2026-10-30T00:00:00Z".into()))]);
+        // Dates are kept as Unix seconds (schema 20); the `domains` view reads them as text.
+        let dates = rows(&c, "SELECT first_seen_ts || ' ' || removed_ts FROM domain_rows WHERE name = 'b.com'");
+        assert_eq!(dates, ["1790812800 1793449800"]);
+        let text = rows(&c, "SELECT first_seen || ' ' || removed_at FROM domains WHERE name = 'b.com'");
+        assert_eq!(text, ["2026-10-01T00:00:00Z 2026-10-31T12:30:00Z"]);
+        let kinds = rows(&c, "SELECT type || ' ' || name FROM sqlite_schema WHERE name IN ('domains', 'domain_rows') ORDER BY 1");
+        assert_eq!(kinds, ["table domain_rows", "view domains"]);
     }
 
     #[test]

@@ -32,6 +32,13 @@
 /// `records` view gives them back one row per record, as the table of that name did before
 /// schema 13.
 ///
+/// `domain_rows` holds the domains' rows with their dates as Unix seconds (`first_seen_ts`...:
+/// 4 bytes where RFC 3339 text took 21, 35 of 92 MiB at 1M domains) since schema 20; the view
+/// `domains` gives them with the dates as text, as the table of that name held them, so every
+/// query and person reads `domains` as before. Writes name `domain_rows`. (Generated virtual
+/// columns read the same, but SQLite computes them on every insert: 1M rows took 3.6-3.9 s
+/// against 2.7 s.)
+///
 /// Since schema 19 each name is stored once where the text repeats it: `owner` is relative to
 /// `domain` (`''` for the domain itself, `ns1` for `ns1.example.com` below `example.com`; whole
 /// in the root zone, whose domain is `.`), and an NS record's target is, in the rdata array,
@@ -56,17 +63,17 @@ CREATE TABLE IF NOT EXISTS hosts (
     id   INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS domains (
-    tld          TEXT NOT NULL,
-    name         TEXT NOT NULL,
-    hash         BLOB NOT NULL,
-    sig          BLOB,
-    first_seen   TEXT NOT NULL,
-    last_seen    TEXT,
-    last_changed TEXT NOT NULL,
-    removed_at   TEXT,
-    since        INTEGER NOT NULL,
-    until        INTEGER,
+CREATE TABLE IF NOT EXISTS domain_rows (
+    tld             TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    hash            BLOB NOT NULL,
+    sig             BLOB,
+    first_seen_ts   INTEGER NOT NULL,
+    last_seen_ts    INTEGER,
+    last_changed_ts INTEGER NOT NULL,
+    removed_ts      INTEGER,
+    since           INTEGER NOT NULL,
+    until           INTEGER,
     PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS record_groups (
@@ -126,6 +133,24 @@ CREATE TABLE IF NOT EXISTS records (
     since  INTEGER NOT NULL,
     until  INTEGER,
     PRIMARY KEY (tld, domain, owner, type, rdata, since)
+) WITHOUT ROWID;
+"#;
+
+/// The `domains` table of schemas 7 to 19, dates as text: what the migrations before schema
+/// 20 write.
+pub(super) const DOMAINS_V19: &str = r#"
+CREATE TABLE IF NOT EXISTS domains (
+    tld          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    hash         BLOB NOT NULL,
+    sig          BLOB,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT,
+    last_changed TEXT NOT NULL,
+    removed_at   TEXT,
+    since        INTEGER NOT NULL,
+    until        INTEGER,
+    PRIMARY KEY (tld, name, since)
 ) WITHOUT ROWID;
 "#;
 
@@ -410,6 +435,16 @@ pub(super) const VIEWS: &str = r#"
 -- larger than the cache) and its WAL 657 MiB (README, "Reverse lookups").
 DROP INDEX IF EXISTS records_ns;
 DROP INDEX IF EXISTS records_addr;
+-- Every version's domain rows, dates as RFC 3339 text (see `domain_rows`): what the
+-- `domains` table held before schema 20.
+CREATE VIEW IF NOT EXISTS domains AS
+    SELECT tld, name, hash, sig,
+           strftime('%Y-%m-%dT%H:%M:%SZ', first_seen_ts, 'unixepoch') AS first_seen,
+           strftime('%Y-%m-%dT%H:%M:%SZ', last_seen_ts, 'unixepoch') AS last_seen,
+           strftime('%Y-%m-%dT%H:%M:%SZ', last_changed_ts, 'unixepoch') AS last_changed,
+           strftime('%Y-%m-%dT%H:%M:%SZ', removed_ts, 'unixepoch') AS removed_at,
+           since, until
+      FROM domain_rows;
 -- Every version's records, one row per record (see `rrsets`): what the `records` table
 -- held before schema 13, for zonefeed's own queries and for people's. Owners and in-domain
 -- NS targets are stored relative to the domain, other NS targets as ids of `hosts`.

@@ -247,8 +247,8 @@ pub fn roll_back(conn: &Connection, zone: i64) -> rusqlite::Result<()> {
             "UPDATE rrsets SET until = NULL WHERE tld = ?1 AND domain = ?2 AND until = ?3",
             "DELETE FROM record_groups WHERE tld = ?1 AND name = ?2 AND since = ?3",
             "UPDATE record_groups SET until = NULL WHERE tld = ?1 AND name = ?2 AND until = ?3",
-            "DELETE FROM domains WHERE tld = ?1 AND name = ?2 AND since = ?3",
-            "UPDATE domains SET until = NULL WHERE tld = ?1 AND name = ?2 AND until = ?3",
+            "DELETE FROM domain_rows WHERE tld = ?1 AND name = ?2 AND since = ?3",
+            "UPDATE domain_rows SET until = NULL WHERE tld = ?1 AND name = ?2 AND until = ?3",
         ],
     )
 }
@@ -327,7 +327,7 @@ pub fn clean_leftovers(conn: &Connection) -> rusqlite::Result<usize> {
             // No version at all: its domains go too.
             None => {
                 delete_tld_rows(conn, &tld, RECORD_TABLES)?;
-                delete_tld_rows(conn, &tld, &[("domains", "name")])?;
+                delete_tld_rows(conn, &tld, &[("domain_rows", "name")])?;
             }
             Some(false) => delete_tld_rows(conn, &tld, RECORD_TABLES)?,
             Some(true) => {}
@@ -389,8 +389,9 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
         "DELETE FROM downloads WHERE downloaded_at < ?1 AND id NOT IN (SELECT max(id) FROM downloads GROUP BY tld)",
         params![cutoff],
     )? as u64;
-    p.removed_domains =
-        tx.execute("DELETE FROM domains WHERE removed_at IS NOT NULL AND removed_at < ?1 AND until IS NULL", params![cutoff])? as u64;
+    p.removed_domains = tx
+        .execute("DELETE FROM domain_rows WHERE removed_ts IS NOT NULL AND removed_ts < unixepoch(?1) AND until IS NULL", params![cutoff])?
+        as u64;
     // History rows closed by versions that became current before the cutoff.
     // A base pair's closing row stays: without it the base would show the pair open.
     p.history_rows += tx.execute(
@@ -398,7 +399,7 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
            AND until IN (SELECT id FROM zones WHERE state IN ('current', 'replaced') AND coalesce(finished_at, imported_at) < ?1)",
         params![cutoff],
     )? as u64;
-    for table in ["rrsets", "domains", "record_groups", "glue_links"] {
+    for table in ["rrsets", "domain_rows", "record_groups", "glue_links"] {
         p.history_rows += tx.execute(
             &format!(
                 "DELETE FROM {table} WHERE until IS NOT NULL AND until IN

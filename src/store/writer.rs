@@ -225,7 +225,7 @@ fn pairs_of(b: &Batch, rows: Range<usize>) -> rusqlite::Result<Pairs> {
 }
 
 /// A page of the current `domains` rows the merge compares with (see [`Pager::new`]).
-pub const CURRENT_DOMAINS: &str = "SELECT name, hash, sig, removed_at IS NOT NULL FROM domains
+pub const CURRENT_DOMAINS: &str = "SELECT name, hash, sig, removed_ts IS NOT NULL FROM domain_rows
   WHERE tld = ?1 AND name > ?2 AND until IS NULL AND since < ?4 ORDER BY name LIMIT ?3";
 /// A page of the current `record_groups` rows.
 const CURRENT_GROUPS: &str = "SELECT name, hash, sig FROM record_groups
@@ -606,11 +606,12 @@ impl<'c> Replace<'c> {
             records: conn.prepare("UPDATE rrsets SET until = ?3 WHERE tld = ?1 AND domain = ?2 AND until IS NULL AND since < ?3")?,
             groups: conn.prepare("UPDATE record_groups SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
             domain: conn.prepare(
-                "INSERT OR FAIL INTO domains (tld, name, hash, sig, first_seen, last_seen, last_changed, removed_at, since)
-                 SELECT ?1, ?2, ?4, ?5, coalesce(?6, first_seen), ?7, coalesce(?8, last_changed), ?9, ?3
-                   FROM domains WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3",
+                "INSERT OR FAIL INTO domain_rows (tld, name, hash, sig, first_seen_ts, last_seen_ts, last_changed_ts, removed_ts, since)
+                 SELECT ?1, ?2, ?4, ?5, coalesce(unixepoch(?6), first_seen_ts), unixepoch(?7), coalesce(unixepoch(?8), last_changed_ts),
+                        unixepoch(?9), ?3
+                   FROM domain_rows WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3",
             )?,
-            domain_done: conn.prepare("UPDATE domains SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
+            domain_done: conn.prepare("UPDATE domain_rows SET until = ?3 WHERE tld = ?1 AND name = ?2 AND until IS NULL AND since < ?3")?,
             pending: conn.prepare("INSERT OR IGNORE INTO pending (zone, name) VALUES (?1, ?2)")?,
         })
     }
@@ -646,7 +647,10 @@ impl<'c> Merge<'c> {
         let compare_records = job.records && job.previous.as_ref().is_some_and(|p| p.records);
         let tld = job.tld.as_str();
         let zone = &job.zone as &dyn ToSql;
-        let now = &job.now as &dyn ToSql;
+        // `domain_rows` keeps dates as Unix seconds (see `super::CORE`).
+        let now_ts = crate::time::parse_instant(&job.now)
+            .map_err(|e| rusqlite::Error::InvalidParameterName(format!("the version's date `{}`: {e}", job.now)))?;
+        let now = &now_ts as &dyn ToSql;
         let tld_sql = &tld as &dyn ToSql;
         let old = Old::new(conn, job, compare_records)?;
         let delta = old.chain.as_ref().filter(|c| !c.wants_base()).and(job.previous.as_ref()).map(|p| p.id);
@@ -667,8 +671,8 @@ impl<'c> Merge<'c> {
             hosts: Hosts::new(conn)?,
             domains: Inserter::new(
                 conn,
-                "domains",
-                &[("tld", tld_sql), ("since", zone), ("first_seen", now), ("last_changed", now)],
+                "domain_rows",
+                &[("tld", tld_sql), ("since", zone), ("first_seen_ts", now), ("last_changed_ts", now)],
                 GROUP,
                 bind_group,
             )?,

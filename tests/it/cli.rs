@@ -390,7 +390,7 @@ fn prune_dry_run_changes_nothing_and_keep_days_0_needs_yes() {
     let db = t.db("pr.db");
     db.execute_batch(
         "UPDATE events SET at = '2020-01-01T00:00:00Z'; UPDATE zones SET imported_at = '2020-01-01T00:00:00Z', finished_at = '2020-01-01T00:00:00Z';
-         UPDATE domains SET removed_at = '2020-01-01T00:00:00Z' WHERE removed_at IS NOT NULL;",
+         UPDATE domain_rows SET removed_ts = unixepoch('2020-01-01T00:00:00Z') WHERE removed_ts IS NOT NULL;",
     )
     .unwrap();
     let counts = |db: &rusqlite::Connection| -> Vec<i64> {
