@@ -318,11 +318,11 @@ pub struct Blocks<'c> {
     /// Where the row being built is cut: [`BLOCK_BYTES`] times the last row's ratio.
     cut: usize,
     /// Finished rows waiting for a full statement (one row a statement took 3-4x as long):
-    /// their keys end to end in `arena`, their compressed pairs in `blobs`, and where each
-    /// ends.
+    /// their keys end to end in `arena` (and where each ends), their compressed pairs.
     arena: String,
-    blobs: Vec<u8>,
-    rows: Vec<[usize; 3]>,
+    rows: Vec<[usize; 2]>,
+    pairs: Vec<rusqlite::types::Value>,
+    packer: super::PairsPacker,
 }
 
 impl<'c> Blocks<'c> {
@@ -343,8 +343,9 @@ impl<'c> Blocks<'c> {
             first: (String::new(), String::new()),
             cut: BLOCK_BYTES * 3,
             arena: String::new(),
-            blobs: Vec::new(),
             rows: Vec::with_capacity(ROWS_PER_INSERT),
+            pairs: Vec::with_capacity(ROWS_PER_INSERT),
+            packer: super::PairsPacker::new(),
         })
     }
 
@@ -377,45 +378,49 @@ impl<'c> Blocks<'c> {
             return Ok(false);
         }
         self.json.push_str("]]]");
-        let packed = super::compress_pairs(&self.json);
-        self.cut = (self.json.len() * BLOCK_BYTES / packed.len().max(1)).clamp(BLOCK_BYTES, BLOCK_JSON_MAX);
+        let packed = self.packer.pack(&self.json);
+        let packed_len = match &packed {
+            rusqlite::types::Value::Blob(b) => b.len(),
+            _ => self.json.len(),
+        };
+        self.cut = (self.json.len() * BLOCK_BYTES / packed_len.max(1)).clamp(BLOCK_BYTES, BLOCK_JSON_MAX);
         self.arena.push_str(&self.first.0);
         let key_end = self.arena.len();
         self.arena.push_str(&self.first.1);
-        self.blobs.extend_from_slice(&packed);
-        self.rows.push([key_end, self.arena.len(), self.blobs.len()]);
+        self.rows.push([key_end, self.arena.len()]);
+        self.pairs.push(packed);
         self.json.clear();
         self.host.clear();
         if self.rows.len() == ROWS_PER_INSERT {
-            Self::bind(&mut self.multi, &self.arena, &self.blobs, &self.rows)?;
+            Self::bind(&mut self.multi, &self.arena, &self.rows, &self.pairs)?;
             self.multi.raw_execute()?;
             self.rows.clear();
             self.arena.clear();
-            self.blobs.clear();
+            self.pairs.clear();
         }
         Ok(true)
     }
 
-    /// Binds `rows` (keys in `arena`, pairs in `blobs`) from the statement's third parameter on.
-    fn bind(st: &mut Statement<'_>, arena: &str, blobs: &[u8], rows: &[[usize; 3]]) -> rusqlite::Result<()> {
-        let (mut start, mut blob_start) = (0, 0);
-        for (i, &[key_end, first_end, blob_end]) in rows.iter().enumerate() {
+    /// Binds `rows` (keys in `arena`) and their `pairs` from the statement's third parameter on.
+    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 2]], pairs: &[rusqlite::types::Value]) -> rusqlite::Result<()> {
+        let mut start = 0;
+        for (i, (&[key_end, first_end], packed)) in rows.iter().zip(pairs).enumerate() {
             st.raw_bind_parameter(3 + 3 * i, &arena[start..key_end])?;
             st.raw_bind_parameter(4 + 3 * i, &arena[key_end..first_end])?;
-            st.raw_bind_parameter(5 + 3 * i, &blobs[blob_start..blob_end])?;
-            (start, blob_start) = (first_end, blob_end);
+            st.raw_bind_parameter(5 + 3 * i, packed)?;
+            start = first_end;
         }
         Ok(())
     }
 
     pub fn finish(mut self) -> rusqlite::Result<()> {
         self.flush()?;
-        let (mut start, mut blob_start) = (0, 0);
-        for &[key_end, first_end, blob_end] in &self.rows {
-            let row = [key_end - start, first_end - start, blob_end - blob_start];
-            Self::bind(&mut self.one, &self.arena[start..first_end], &self.blobs[blob_start..blob_end], &[row])?;
+        let mut start = 0;
+        for (&[key_end, first_end], packed) in self.rows.iter().zip(&self.pairs) {
+            let row = [key_end - start, first_end - start];
+            Self::bind(&mut self.one, &self.arena[start..first_end], &[row], std::slice::from_ref(packed))?;
             self.one.raw_execute()?;
-            (start, blob_start) = (first_end, blob_end);
+            start = first_end;
         }
         Ok(())
     }

@@ -11,11 +11,13 @@
 //! until the switch. The first version of a zone is its baseline and records no events.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use rusqlite::{params, Connection, OptionalExtension, Row, Statement, ToSql};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use super::batch::{multi_insert, ROWS_PER_INSERT};
 pub use super::batch::{GroupBatch, GroupRow, RRset};
@@ -510,7 +512,7 @@ fn bind_rrset(st: &mut Statement<'_>, base: usize, b: &Batch, row: &SetRow) -> r
 /// The `hosts` dictionary as one import uses it: the ids it looked up or added, kept for the
 /// import (a host of a big provider serves millions of domains).
 struct Hosts<'c> {
-    ids: HashMap<Box<str>, i64>,
+    ids: HashMap<Box<str>, i64, Xxh3DefaultBuilder>,
     find: Statement<'c>,
     add: Statement<'c>,
 }
@@ -518,7 +520,7 @@ struct Hosts<'c> {
 impl<'c> Hosts<'c> {
     fn new(conn: &'c Connection) -> rusqlite::Result<Self> {
         Ok(Hosts {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             find: conn.prepare("SELECT id FROM hosts WHERE name = ?1")?,
             add: conn.prepare("INSERT INTO hosts (name) VALUES (?1) RETURNING id")?,
         })
@@ -553,7 +555,10 @@ impl<'c> Hosts<'c> {
             let target = fields(b, r)?[3];
             match super::below(target, domain) {
                 Some(rel) => super::push_json(&mut out, rel),
-                None => out.push_str(&self.id(target)?.to_string()),
+                None => {
+                    let id = self.id(target)?;
+                    let _ = write!(out, "{id}");
+                }
             }
         }
         out.push(']');
