@@ -417,15 +417,18 @@ fn imported_zones_let_analysis_skip_the_root() {
     };
     let from_root = run(&[]);
     let from_db = run(&["--db", db]);
-    for (a, b) in from_root.as_array().unwrap().iter().zip(from_db.as_array().unwrap()) {
+    let asked_root = |v: &serde_json::Value| {
+        let q = format!("{}. SOA", v["domain"].as_str().unwrap());
+        v["trace"].as_array().unwrap().iter().any(|l| l["server"] == "127.53.0.1:53" && l["question"] == q.as_str())
+    };
+    let (from_root, from_db) = (from_root.as_array().unwrap(), from_db.as_array().unwrap());
+    for (a, b) in from_root.iter().zip(from_db) {
         assert_eq!(a["findings"], b["findings"], "{}", a["domain"]);
-        let asked_root = |v: &serde_json::Value| {
-            let q = format!("{}. SOA", v["domain"].as_str().unwrap());
-            v["trace"].as_array().unwrap().iter().any(|l| l["server"] == "127.53.0.1:53" && l["question"] == q.as_str())
-        };
-        assert!(asked_root(a), "without the database the walk starts at the root: {a}");
         assert!(!asked_root(b), "with lab imported the walk starts at its servers: {b}");
     }
+    // The two domains are analysed at once and share what the walk learns: the one that
+    // starts first asks the root, the other may take lab's servers from the cache.
+    assert!(from_root.iter().any(asked_root), "without the database the walk starts at the root: {from_root:?}");
 }
 
 /// A server that does not answer costs its timeout once a run, not once per domain: after
