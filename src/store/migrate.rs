@@ -57,8 +57,7 @@ pub(super) fn run(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     // Below schema 13 `records` is a table, which the steps read or rebuild: created empty for
     // a database that never had one. (A database whose `records` is the view already keeps it.)
     conn.execute_batch(RECORDS_V12)?;
-    let records_table: bool =
-        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'records'", [], |r| r.get(0))?;
+    let records_table = is_table(conn, "records")?;
     let old = Old { records_table, versioned: records_table && has_column(conn, "records", "zone")? };
     for step in STEPS.iter().filter(|s| from < s.to) {
         (step.run)(conn, &old)?;
