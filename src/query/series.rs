@@ -207,34 +207,21 @@ fn take_due(steps: &mut BTreeMap<i64, HashMap<String, i64>>, version: i64) -> Ha
 
 /// The domains zone `tld`'s base delegates to the provider `rprov` (labels reversed), counted
 /// once however many of its hosts each has, and how many of them each domain of `changing`
-/// has. One pass over the base rows of the provider's hosts, in Rust: SQL's `json_each` and a
-/// set of names took 4 s for the bench zone's largest provider (1.35M domains, 2.7M pairs).
-/// Domains are kept as 128-bit hashes: a collision among a provider's domains is about as
-/// likely as 1 in 10^26.
+/// has. Domains are kept as 128-bit hashes, as [`host::count_under`] keeps them.
 fn provider_base<'a>(
     conn: &Connection,
     rprov: &str,
     tld: &str,
     changing: &HashSet<&'a str>,
 ) -> rusqlite::Result<(u64, HashMap<&'a str, i64>)> {
-    let below = format!("{rprov}.");
     let mut seen: HashSet<u128> = HashSet::new();
     let mut hosts: HashMap<&'a str, i64> = HashMap::new();
-    let mut st = conn.prepare_cached(&host::rows_from_sql("rhost < ?2 || '/'"))?;
-    let mut rows = st.query(params![tld, rprov, ""])?;
-    while let Some(r) = rows.next()? {
-        for (host, domains) in host::entries(r.get_ref(1)?)? {
-            if host != rprov && !host.starts_with(&below) {
-                continue;
-            }
-            for d in domains {
-                seen.insert(xxhash_rust::xxh3::xxh3_128(d.as_bytes()));
-                if let Some(c) = changing.get(d.as_str()) {
-                    *hosts.entry(c).or_default() += 1;
-                }
-            }
+    host::each_base_pair_under(conn, rprov, tld, |_, d| {
+        seen.insert(xxhash_rust::xxh3::xxh3_128(d.as_bytes()));
+        if let Some(c) = changing.get(d.as_str()) {
+            *hosts.entry(c).or_default() += 1;
         }
-    }
+    })?;
     Ok((seen.len() as u64, hosts))
 }
 

@@ -473,12 +473,22 @@ fn reverse_lookups_equal_the_sets_the_texts_give_now_and_at_a_past_day() {
             a
         };
         let run = |a: Vec<String>| search(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        // The count a first page gives ("1 of N shown"), made apart from the listing.
+        let counted = |mut a: Vec<String>| -> Option<usize> {
+            a.splice(0..0, ["--db", "r.db", "search", "--limit", "1"].map(String::from));
+            let out = t.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            err.strip_prefix("1 of ")?.split(' ').next()?.parse().ok()
+        };
         // The busiest hosts, and one with a single domain.
         let mut hosts: Vec<(&String, &BTreeSet<String>)> = ns.iter().collect();
         hosts.sort_by_key(|(h, d)| (std::cmp::Reverse(d.len()), (*h).clone()));
         let single = ns.iter().find(|(_, d)| d.len() == 1).unwrap();
         for (host, want) in hosts.iter().take(4).copied().chain([single]) {
             assert_eq!(&run(with_at(vec!["--ns".into(), host.clone()])), want, "--ns {host} {at:?}");
+            if want.len() > 1 {
+                assert_eq!(counted(with_at(vec!["--ns".into(), host.clone()])), Some(want.len()), "--ns {host} {at:?} counted");
+            }
         }
         // Providers: every host under the registrable domain.
         for (host, _) in hosts.iter().take(3) {
@@ -486,6 +496,11 @@ fn reverse_lookups_equal_the_sets_the_texts_give_now_and_at_a_past_day() {
             let want: BTreeSet<String> =
                 ns.iter().filter(|(h, _)| psl::domain_str(h) == Some(provider.as_str())).flat_map(|(_, d)| d.clone()).collect();
             assert_eq!(run(with_at(vec!["--provider".into(), provider.clone()])), want, "--provider {provider} {at:?}");
+            assert_eq!(
+                counted(with_at(vec!["--provider".into(), provider.clone()])),
+                Some(want.len()),
+                "--provider {provider} {at:?} counted"
+            );
         }
         // Addresses: the hosts glue gives them, then the domains delegated to those hosts.
         for (ip, owners) in glue.iter().take(4) {
