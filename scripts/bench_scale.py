@@ -11,10 +11,11 @@ file in the same run, peak RSS, the database's size, and the disk's peak use ove
 temporaries that only the file system's counters see). With records it then times the
 questions users ask of a large zone, each a whole command (process start and database open
 included): `domain NAME`, `domain NAME --at DAY0`, and the first page of `search --ns` and
-`search --provider` for the zone's least and most used provider hosts.
+`search --provider` for the provider host that serves nearest 1,000 domains and the most used
+one, and the `ns` page of the most used.
 
-Only one database exists at a time (160M domains with records take about 52 GB), and no copy
-of it is made, so the machine needs about 60 GB free beside the two zone files (10 GB).
+Only one database exists at a time (160M domains with records take about 31 GB), and no copy
+of it is made, so the machine needs about 35 GB free beside the two zone files (10 GB).
 """
 
 import json
@@ -104,13 +105,15 @@ for flags in (["--no-records"], []):
                 WHERE h.name LIKE '%.net' ORDER BY n, h.name"""
         ).fetchall()
         c.close()
-        least, most = hosts[0], hosts[-1]
+        # The issue's query target is for a host of 1,000 domains; a zone may have none so small.
+        least, most = min(hosts, key=lambda h: abs(h[1] - 1000)), hosts[-1]
         for q, args in (
             (f"domain {name}", ["domain", name]),
             (f"domain {name} --at {d0}", ["domain", name, "--at", d0]),
             (f"search --ns, first page ({least[1]} domains)", ["search", "--ns", least[0], "--limit", "100"]),
             (f"search --ns, first page ({most[1]} domains)", ["search", "--ns", most[0], "--limit", "100"]),
             ("search --provider, first page", ["search", "--provider", ".".join(most[0].split(".")[-2:]), "--limit", "100"]),
+            (f"ns page ({most[1]} domains)", ["ns", most[0]]),
         ):
             secs, _, _, _ = measured([binary, "--db", db, "--quiet"] + args)
             queries.append((q, secs))
