@@ -485,20 +485,20 @@ fn date(text: &str) -> i32 {
 }
 
 /// The version's domains in name order, each with its NS hosts and DS count from its records
-/// (a merge of two ordered scans; none for a version kept without records).
+/// (a merge of two ordered scans of the tables, dates as they are stored; none for a version
+/// kept without records).
 fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64)) -> Result<(), Fill> {
     let mut names = tx.prepare(&format!(
-        "SELECT name, first_seen, last_changed FROM domains d WHERE tld = ?1 AND removed_at IS NULL AND {} ORDER BY name",
+        "SELECT name, first_seen_ts, last_changed_ts FROM domain_rows d WHERE tld = ?1 AND removed_ts IS NULL AND {} ORDER BY name",
         store::visible("d", "?2")
     ))?;
-    // An RRset's rdata come in key order as `rrsets` holds them (see `store::CORE`): sorting
-    // by them too would sort the whole zone again.
-    let mut recs = tx.prepare(&format!(
-        "SELECT domain, type, rdata FROM records r WHERE tld = ?1 AND owner = domain AND type IN ('NS', 'DS') AND {}
-          ORDER BY domain, owner, type",
+    // The domains' own NS and DS sets, in key order (`rrsets`' primary key).
+    let mut sets = tx.prepare(&format!(
+        "SELECT domain, type, rdata FROM rrsets r WHERE tld = ?1 AND owner = '' AND type IN ('DS', 'NS') AND {} ORDER BY domain, type",
         store::visible("r", "?2")
     ))?;
-    let mut rec_rows = if day.with_records { Some(recs.query(params![day.tld, day.version])?) } else { None };
+    let mut expand = store::Records::new(tx)?;
+    let mut set_rows = if day.with_records { Some(sets.query(params![day.tld, day.version])?) } else { None };
     let mut pending: Option<(String, String, String)> = None;
     let mut rows = names.query(params![day.tld, day.version])?;
     let mut ns = Vec::<String>::new();
@@ -506,10 +506,10 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
         let name = r.get_ref(0)?.as_str()?;
         ns.clear();
         let mut ds = 0i32;
-        if let Some(rr) = rec_rows.as_mut() {
+        if let Some(sr) = set_rows.as_mut() {
             loop {
                 if pending.is_none() {
-                    pending = match rr.next()? {
+                    pending = match sr.next()? {
                         Some(x) => Some((x.get(0)?, x.get(1)?, x.get(2)?)),
                         None => break,
                     };
@@ -521,15 +521,15 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
                         pending = Some((d, ty, rdata));
                         break;
                     }
-                    std::cmp::Ordering::Equal if ty == "NS" => ns.push(rdata),
-                    std::cmp::Ordering::Equal => ds += 1,
+                    std::cmp::Ordering::Equal if ty == "NS" => expand.rdata(&d, &ty, &rdata, |h| ns.push(h.to_string()))?,
+                    std::cmp::Ordering::Equal => expand.rdata(&d, &ty, &rdata, |_| ds += 1)?,
                 }
             }
         }
         let c = &mut t.cols;
         c[0].text(name);
-        c[1].int(date(r.get_ref(1)?.as_str()?));
-        c[2].int(date(r.get_ref(2)?.as_str()?));
+        c[1].int(epoch_day(r.get(1)?));
+        c[2].int(epoch_day(r.get(2)?));
         let known = day.with_records;
         c[3].opt_list(known.then(|| ns.iter().map(String::as_str)));
         c[4].opt_int(known.then_some(ds));
@@ -540,24 +540,52 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
     Ok(())
 }
 
-/// The version's records in key order (an RRset's rdata in the order `rrsets` holds them,
-/// which is theirs).
+/// Days since 1970-01-01 of Unix seconds: Parquet's DATE.
+fn epoch_day(secs: i64) -> i32 {
+    secs.div_euclid(86400) as i32
+}
+
+/// The version's records in the order the `records` table of schema 12 kept: by domain, owner
+/// and type, an RRset's rdata in the order `rrsets` holds them, which is theirs. `rrsets` keys
+/// owners relative to their domain, so a domain's sets are put in owners' order here.
 fn records(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64)) -> Result<(), Fill> {
     let mut st = tx.prepare(&format!(
-        "SELECT domain, owner, type, ttl, rdata FROM records r WHERE tld = ?1 AND {} ORDER BY domain, owner, type",
+        "SELECT domain, owner, type, ttl, rdata FROM rrsets r WHERE tld = ?1 AND {} ORDER BY domain, owner, type",
         store::visible("r", "?2")
     ))?;
+    let mut expand = store::Records::new(tx)?;
     let mut rows = st.query(params![day.tld, day.version])?;
+    // One domain's records: (owner, type, TTL, rdata).
+    let mut domain = String::new();
+    let mut recs: Vec<(String, String, i32, String)> = Vec::new();
+    let mut flush = |domain: &str, recs: &mut Vec<(String, String, i32, String)>, t: &mut Table| -> Result<(), Fill> {
+        // Stable: a set's records keep their order.
+        recs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        for (owner, rtype, ttl, rdata) in recs.drain(..) {
+            let c = &mut t.cols;
+            c[0].text(domain);
+            c[1].text(&owner);
+            c[2].text(&rtype);
+            c[3].int(ttl);
+            c[4].text(&rdata);
+            row_done(t, tick)?;
+        }
+        Ok(())
+    };
     while let Some(r) = rows.next()? {
-        let c = &mut t.cols;
-        c[0].text(r.get_ref(0)?.as_str()?);
-        c[1].text(r.get_ref(1)?.as_str()?);
-        c[2].text(r.get_ref(2)?.as_str()?);
+        let d = r.get_ref(0)?.as_str()?;
+        if d != domain {
+            flush(&domain, &mut recs, t)?;
+            domain.clear();
+            domain.push_str(d);
+        }
+        let owner = store::whole(r.get_ref(1)?.as_str()?, &domain).into_owned();
+        let rtype = r.get_ref(2)?.as_str()?;
         // RFC 2181: a TTL is 0 to 2^31 - 1, so a signed int32 every engine reads holds it.
-        c[3].int(r.get::<_, i64>(3)?.clamp(0, i64::from(i32::MAX)) as i32);
-        c[4].text(r.get_ref(4)?.as_str()?);
-        row_done(t, tick)?;
+        let ttl = r.get::<_, i64>(3)?.clamp(0, i64::from(i32::MAX)) as i32;
+        expand.rdata(&domain, rtype, r.get_ref(4)?.as_str()?, |x| recs.push((owner.clone(), rtype.to_string(), ttl, x.to_string())))?;
     }
+    flush(&domain, &mut recs, t)?;
     tick(t.rows());
     Ok(())
 }
