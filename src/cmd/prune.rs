@@ -30,8 +30,8 @@ pub fn run(s: &Settings, out: &Output, args: &PruneArgs) -> anyhow::Result<ExitS
 
 fn counts(p: &Pruned) -> String {
     format!(
-        "{} events, {} outbox rows, {} webhook batches, {} old versions, {} download records, {} removed domains, {} history rows",
-        p.events, p.outbox, p.batches, p.versions, p.downloads, p.removed_domains, p.history_rows
+        "{} events, {} outbox rows, {} webhook batches, {} old versions, {} download records, {} removed domains, {} history rows, {} name-server hosts",
+        p.events, p.outbox, p.batches, p.versions, p.downloads, p.removed_domains, p.history_rows, p.hosts
     )
 }
 

@@ -120,23 +120,48 @@ pub(super) fn entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<
 }
 
 /// The hosts of zone `tld`'s index under the provider `rprov` (labels reversed): the provider
-/// itself and the names below it. Hosts that start a base row are read from the key alone;
-/// the JSON of a row is read only when it holds several hosts (the rest of a provider's hosts
-/// sit there), and the pairs gained since name their host.
+/// itself and the names below it, in the base and among the pairs gained since. A base row
+/// holds consecutive hosts' pairs from its key on, so a row followed by one keyed by the
+/// same host holds that host's pairs alone: only the rows where the key's host changes are
+/// read (a provider's host of millions of domains spans thousands of rows; reading each
+/// took seconds).
 pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<String>> {
-    let sql = format!(
-        "SELECT rhost FROM ns_base WHERE tld = ?1 AND rhost >= ?2 AND rhost < ?2 || '/'
-         UNION SELECT h.value ->> 0 {} WHERE (h.value ->> 0) BETWEEN q.lo AND q.hi AND instr(zf_pairs(b.pairs), ']],[') > 0
-         UNION SELECT rhost FROM ns_links WHERE rhost >= ?2 AND rhost < ?2 || '/' AND tld = ?1",
-        super::base_hosts("SELECT ?2 AS lo, ?2 || '/' AS hi", "?1")
-    );
     let below = format!("{rprov}.");
-    let hosts = conn
-        .prepare_cached(&sql)?
-        .query_map(params![tld, rprov], |r| r.get::<_, String>(0))?
-        .filter(|h| h.as_ref().map_or(true, |h| h == rprov || h.starts_with(&below)))
-        .collect();
-    hosts
+    let mine = |h: &str| h == rprov || h.starts_with(&below);
+    let mut hosts: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut st = conn.prepare_cached(&rows_from_sql("rhost < ?2 || '/'"))?;
+    let mut rows = st.query(params![tld, rprov, ""])?;
+    // The row before, read only once the next row's key shows where its host ends.
+    let mut held: Option<(String, Vec<u8>, bool)> = None;
+    loop {
+        let next = match rows.next()? {
+            Some(r) => Some((r.get::<_, String>(0)?, r.get_ref(1)?)),
+            None => None,
+        };
+        if let Some((host, pairs, is_text)) = held.take() {
+            if next.as_ref().is_none_or(|(h, _)| *h != host) {
+                let v = if is_text { rusqlite::types::ValueRef::Text(&pairs) } else { rusqlite::types::ValueRef::Blob(&pairs) };
+                hosts.extend(entries(v)?.into_iter().map(|(h, _)| h).filter(|h| mine(h)));
+            } else if mine(&host) {
+                hosts.insert(host);
+            }
+        }
+        let Some((host, pairs)) = next else { break };
+        let is_text = matches!(pairs, rusqlite::types::ValueRef::Text(_));
+        let bytes = match pairs {
+            rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+            _ => Vec::new(),
+        };
+        held = Some((host, bytes, is_text));
+    }
+    let mut st = conn.prepare_cached("SELECT DISTINCT rhost FROM ns_links WHERE rhost >= ?2 AND rhost < ?2 || '/' AND tld = ?1")?;
+    for h in st.query_map(params![tld, rprov], |r| r.get::<_, String>(0))? {
+        let h = h?;
+        if mine(&h) {
+            hosts.insert(h);
+        }
+    }
+    Ok(hosts.into_iter().collect())
 }
 
 /// Calls `each(host, domain)` for each pair of zone `tld`'s base whose host is the provider

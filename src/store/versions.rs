@@ -349,6 +349,8 @@ pub struct Pruned {
     pub removed_domains: u64,
     /// History: records, domain and group rows that versions before the cutoff replaced.
     pub history_rows: u64,
+    /// Name-server hosts no `rrsets` row names any more (see [`super::CORE`]).
+    pub hosts: u64,
     /// Nothing was changed: the counts are what a prune would remove.
     pub dry_run: bool,
 }
@@ -408,6 +410,12 @@ pub fn prune(conn: &Connection, cutoff: &str, dry_run: bool) -> rusqlite::Result
             params![cutoff],
         )? as u64;
     }
+    // The hosts only the rows just dropped named (or an import that failed added). One pass
+    // over the NS sets, as the deletes above are over their tables.
+    p.hosts = tx.execute(
+        "DELETE FROM hosts WHERE id NOT IN (SELECT r.value FROM rrsets s, json_each(s.rdata) r WHERE s.type = 'NS' AND r.type = 'integer')",
+        [],
+    )? as u64;
     // History views say where what is left begins.
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('pruned_before', ?1)

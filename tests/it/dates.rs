@@ -215,6 +215,27 @@ fn a_domain_that_comes_back_after_prune_is_current_again_as_if_nothing_was_prune
     }
 }
 
+/// Prune drops the name-server hosts that only the rows it dropped named, and what is left
+/// reads the same.
+#[test]
+fn prune_drops_the_hosts_no_row_names_any_more() {
+    let t = TestEnv::new();
+    import(&t, "h.db", "d1.zone", &zone(1, &[("a", "ns.one.example"), ("b", "ns.gone.example")]), "2026-07-01", &[]);
+    import(&t, "h.db", "d2.zone", &zone(2, &[("a", "ns.one.example"), ("b", "ns.one.example")]), "2026-07-02", &[]);
+    let c = t.db("h.db");
+    let list = |sql: &str| -> Vec<String> { c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect() };
+    let current = "SELECT owner || ' ' || type || ' ' || rdata FROM current_records ORDER BY 1";
+    let before = list(current);
+    assert_eq!(list("SELECT name FROM hosts ORDER BY name"), ["ns.gone.example", "ns.one.example"]);
+    let out = run_at(&t, FAR, &["--db", "h.db", "--format", "json", "prune", "--keep-days", "30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["hosts"], 1, "{p}");
+    assert_eq!(list("SELECT name FROM hosts ORDER BY name"), ["ns.one.example"]);
+    assert_eq!(list(current), before);
+    assert!(before.contains(&"b.test NS ns.one.example".to_string()), "{before:?}");
+}
+
 /// A pivot on a past day that the index does not cover says so instead of finding nothing
 /// silently: after a --no-records day, and before a prune's cutoff.
 #[test]

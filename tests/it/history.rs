@@ -118,6 +118,25 @@ fn every_modified_event_carries_the_diff_of_the_two_days_texts_and_moved_when_pr
     assert!(v.as_array().unwrap().iter().all(|e| e.get("diff") == Some(&serde_json::Value::Null)), "{v}");
 }
 
+/// A base row holds the pairs of consecutive hosts: a provider whose hosts sit inside a row
+/// keyed by another host, with no pair gained since, is found there, counted and listed.
+#[test]
+fn a_providers_hosts_inside_a_base_row_keyed_by_another_host_are_found() {
+    let t = TestEnv::new();
+    let mut text = "example. 300 IN SOA ns.nic.example. hm.nic.example. 1 2 3 4 5\n".to_string();
+    for (label, host) in [("a", "ns1.aaa.net"), ("b", "ns1.prov.net"), ("c", "ns2.prov.net"), ("d", "ns1.prov.net"), ("e", "ns1.zzz.net")] {
+        text.push_str(&format!("{label}.example. 300 IN NS {host}.\n"));
+    }
+    let f = t.write("p.zone", text.as_bytes());
+    t.import_ok("p.db", &[f.to_str().unwrap()]);
+    let keys: Vec<String> =
+        t.db("p.db").prepare("SELECT rhost FROM ns_base").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(keys, ["net.aaa.ns1"], "one base row, keyed by the first host");
+    let out = t.run(&["--db", "p.db", "--format", "tsv", "search", "--provider", "prov.net", "--limit", "2"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "b.example\texample\nc.example\texample\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("2 of 3 shown"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn a_ttl_change_is_a_removed_and_an_added_record_and_a_new_host_of_the_same_provider_is_no_move() {
     let t = TestEnv::new();
