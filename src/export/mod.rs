@@ -492,9 +492,11 @@ fn domains(tx: &Connection, day: &Day, t: &mut Table, tick: &mut dyn FnMut(u64))
         "SELECT name, first_seen_ts, last_changed_ts FROM domain_rows d WHERE tld = ?1 AND removed_ts IS NULL AND {} ORDER BY name",
         store::visible("d", "?2")
     ))?;
-    // The domains' own NS and DS sets, in key order (`rrsets`' primary key).
+    // The domains' own NS and DS sets, in key order (`rrsets`' primary key). The unary `+`
+    // keeps SQLite from taking `owner = ''` as a key term, which made it
+    // sort each domain's sets (the 1M bench zone's export: 1.78-2.11 s with it, 1.42-1.77 without).
     let mut sets = tx.prepare(&format!(
-        "SELECT domain, type, rdata FROM rrsets r WHERE tld = ?1 AND owner = '' AND type IN ('DS', 'NS') AND {} ORDER BY domain, type",
+        "SELECT domain, type, rdata FROM rrsets r WHERE tld = ?1 AND +owner = '' AND +type IN ('DS', 'NS') AND {} ORDER BY domain, owner, type",
         store::visible("r", "?2")
     ))?;
     let mut expand = store::Records::new(tx)?;
