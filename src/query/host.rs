@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::store;
@@ -29,8 +30,7 @@ pub fn page(
     limit: usize,
 ) -> rusqlite::Result<Vec<(String, i64)>> {
     let past = |d: &str| cursor.is_none_or(|c| if desc { d < c } else { d > c });
-    let base: Option<i64> = conn.query_row("SELECT version FROM ns_bases WHERE tld = ?1", [tld], |r| r.get(0)).optional()?;
-    let base = base.unwrap_or(0);
+    let base = base_version(conn, tld)?;
     let mut gained: Vec<(String, i64)> = conn
         .prepare_cached(&format!(
             "SELECT domain, since FROM ns_links l WHERE l.rhost = ?1 AND l.tld = ?2 AND l.since > ?3 AND {}",
@@ -113,7 +113,7 @@ pub(super) fn rows_from_sql(upper: &str) -> String {
 }
 
 /// A base row's pairs, `[[rhost, [domain...]]...]` (column 1 of [`rows_from_sql`]).
-pub(super) fn entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+pub(super) fn entries(pairs: ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
     let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(1, pairs.data_type(), e);
     let json = store::pairs_json(pairs).map_err(|e| bad(e.into()))?;
     serde_json::from_str(&json).map_err(|e| bad(e.into()))
@@ -126,42 +126,49 @@ pub(super) fn entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<
 /// read (a provider's host of millions of domains spans thousands of rows; reading each
 /// took seconds).
 pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<String>> {
-    let below = format!("{rprov}.");
-    let mine = |h: &str| h == rprov || h.starts_with(&below);
     let mut hosts: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut st = conn.prepare_cached(&rows_from_sql("rhost < ?2 || '/'"))?;
     let mut rows = st.query(params![tld, rprov, ""])?;
-    // The row before, read only once the next row's key shows where its host ends.
-    let mut held: Option<(String, Vec<u8>, bool)> = None;
+    // The row before (its key's host and its pairs), read only once the next row's key shows
+    // where its host ends.
+    let mut held: Option<(String, Value)> = None;
     loop {
-        let next = match rows.next()? {
-            Some(r) => Some((r.get::<_, String>(0)?, r.get_ref(1)?)),
+        let next: Option<(String, Value)> = match rows.next()? {
+            Some(r) => Some((r.get(0)?, r.get(1)?)),
             None => None,
         };
-        if let Some((host, pairs, is_text)) = held.take() {
+        if let Some((host, pairs)) = held.take() {
             if next.as_ref().is_none_or(|(h, _)| *h != host) {
-                let v = if is_text { rusqlite::types::ValueRef::Text(&pairs) } else { rusqlite::types::ValueRef::Blob(&pairs) };
-                hosts.extend(entries(v)?.into_iter().map(|(h, _)| h).filter(|h| mine(h)));
-            } else if mine(&host) {
+                hosts.extend(entries(ValueRef::from(&pairs))?.into_iter().map(|(h, _)| h).filter(|h| is_under(h, rprov)));
+            } else if is_under(&host, rprov) {
                 hosts.insert(host);
             }
         }
-        let Some((host, pairs)) = next else { break };
-        let is_text = matches!(pairs, rusqlite::types::ValueRef::Text(_));
-        let bytes = match pairs {
-            rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
-            _ => Vec::new(),
-        };
-        held = Some((host, bytes, is_text));
+        held = next;
+        if held.is_none() {
+            break;
+        }
     }
     let mut st = conn.prepare_cached("SELECT DISTINCT rhost FROM ns_links WHERE rhost >= ?2 AND rhost < ?2 || '/' AND tld = ?1")?;
     for h in st.query_map(params![tld, rprov], |r| r.get::<_, String>(0))? {
         let h = h?;
-        if mine(&h) {
+        if is_under(&h, rprov) {
             hosts.insert(h);
         }
     }
     Ok(hosts.into_iter().collect())
+}
+
+/// Whether the reversed host `rhost` is the provider `rprov` (reversed) or a name below it:
+/// `net.dns` and `net.dns.ns1` are, `net.dnsx` is not.
+fn is_under(rhost: &str, rprov: &str) -> bool {
+    rhost.strip_prefix(rprov).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// The version whose pairs zone `tld`'s base rows hold; 0 when it has none.
+fn base_version(conn: &Connection, tld: &str) -> rusqlite::Result<i64> {
+    let base: Option<i64> = conn.query_row("SELECT version FROM ns_bases WHERE tld = ?1", [tld], |r| r.get(0)).optional()?;
+    Ok(base.unwrap_or(0))
 }
 
 /// Calls `each(host, domain)` for each pair of zone `tld`'s base whose host is the provider
@@ -169,12 +176,11 @@ pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<
 /// provider's first. SQL's `json_each` over the same rows spends most of its time on the
 /// pairs of the hosts around it.
 pub fn each_base_pair_under(conn: &Connection, rprov: &str, tld: &str, mut each: impl FnMut(&str, String)) -> rusqlite::Result<()> {
-    let below = format!("{rprov}.");
     let mut st = conn.prepare_cached(&rows_from_sql("rhost < ?2 || '/'"))?;
     let mut rows = st.query(params![tld, rprov, ""])?;
     while let Some(r) = rows.next()? {
         for (host, domains) in entries(r.get_ref(1)?)? {
-            if host == rprov || host.starts_with(&below) {
+            if is_under(&host, rprov) {
                 domains.into_iter().for_each(|d| each(&host, d));
             }
         }
@@ -191,8 +197,7 @@ pub fn each_base_pair_under(conn: &Connection, rprov: &str, tld: &str, mut each:
 pub fn count_under(conn: &Connection, rprov: &str, tld: &str, v: i64) -> rusqlite::Result<u64> {
     let under = format!("{} AND l.tld = ?1", super::Pattern::Provider(String::new()).host_match("l.rhost"));
     let mut seen: HashSet<u128> = HashSet::new();
-    let base: Option<i64> = conn.query_row("SELECT version FROM ns_bases WHERE tld = ?1", [tld], |r| r.get(0)).optional()?;
-    let base = base.unwrap_or(0);
+    let base = base_version(conn, tld)?;
     if base > 0 && base <= v {
         // The base's pairs that `v` no longer holds, by host.
         let mut closed: HashMap<String, HashSet<String>> = HashMap::new();
@@ -215,4 +220,17 @@ pub fn count_under(conn: &Connection, rprov: &str, tld: &str, v: i64) -> rusqlit
         seen.insert(xxh3_128(r.get_ref(0)?.as_bytes()?));
     }
     Ok(seen.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_under;
+
+    #[test]
+    fn a_host_is_under_its_provider_and_not_under_a_name_that_only_starts_the_same() {
+        assert!(is_under("net.dns", "net.dns"));
+        assert!(is_under("net.dns.ns1", "net.dns"));
+        assert!(!is_under("net.dnsx.ns1", "net.dns"));
+        assert!(!is_under("net.dn", "net.dns"));
+    }
 }

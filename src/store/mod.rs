@@ -247,10 +247,11 @@ pub fn pairs_json(v: rusqlite::types::ValueRef<'_>) -> Result<String, std::io::E
             }
             let json = UNPACK.with(|u| {
                 let mut u = u.borrow_mut();
-                if u.is_none() {
-                    *u = Some(zstd::bulk::Decompressor::new()?);
-                }
-                u.as_mut().map_or_else(|| Err(bad("no decompressor")), |d| d.decompress(b, size as usize))
+                let d = match &mut *u {
+                    Some(d) => d,
+                    none => none.insert(zstd::bulk::Decompressor::new()?),
+                };
+                d.decompress(b, size as usize)
             })?;
             String::from_utf8(json).map_err(|_| bad("not UTF-8"))
         }
