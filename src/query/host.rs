@@ -68,7 +68,7 @@ pub fn page(
         let mut rows = st.query(params![tld, rhost, key])?;
         'rows: while let Some(r) = rows.next()? {
             let first_host: String = r.get(0)?;
-            let Some((_, domains)) = entries(r.get_ref(1)?)?.into_iter().find(|(h, _)| h == rhost) else {
+            let Some((_, domains)) = store::pair_entries(r.get_ref(1)?)?.into_iter().find(|(h, _)| h == rhost) else {
                 if desc && first_host.as_str() < rhost {
                     break; // before the host's first row: nothing more of it
                 }
@@ -100,46 +100,39 @@ pub fn page(
     Ok(out)
 }
 
-/// The base rows (`rhost`, `pairs`) of zone `?1` in key order, from the one that holds the key
+/// The base rows (`rhost`, `pairs`, `n`) of zone `?1` in key order, from the one that holds the key
 /// (`?2`, `?3`) (the last keyed at or before it: a row holds consecutive hosts' pairs from its
 /// key on) while `upper`, a condition on `rhost`, holds.
 pub(super) fn rows_from_sql(upper: &str) -> String {
     format!(
         "WITH s AS (SELECT rhost, first FROM ns_base WHERE tld = ?1 AND (rhost, first) <= (?2, ?3) ORDER BY rhost DESC, first DESC LIMIT 1)
-         SELECT rhost, pairs FROM ns_base
+         SELECT rhost, pairs, n FROM ns_base
           WHERE tld = ?1 AND (rhost, first) >= (coalesce((SELECT rhost FROM s), ?2), coalesce((SELECT first FROM s), '')) AND {upper}
           ORDER BY rhost, first"
     )
 }
 
-/// A base row's pairs, `[[rhost, [domain...]]...]` (column 1 of [`rows_from_sql`]).
-pub(super) fn entries(pairs: ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
-    let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(1, pairs.data_type(), e);
-    let json = store::pairs_json(pairs).map_err(|e| bad(e.into()))?;
-    serde_json::from_str(&json).map_err(|e| bad(e.into()))
-}
-
 /// The hosts of zone `tld`'s index under the provider `rprov` (labels reversed): the provider
 /// itself and the names below it, in the base and among the pairs gained since. A base row
 /// holds consecutive hosts' pairs from its key on, so a row followed by one keyed by the
-/// same host holds that host's pairs alone: only the rows where the key's host changes are
-/// read (a provider's host of millions of domains spans thousands of rows; reading each
-/// took seconds).
+/// same host holds that host's pairs alone, as does a row that counts its pairs (`n`): only
+/// the other rows where the key's host changes are read (a provider's host of millions of
+/// domains spans thousands of rows; reading each took seconds).
 pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<String>> {
     let mut hosts: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut st = conn.prepare_cached(&rows_from_sql("rhost < ?2 || '/'"))?;
     let mut rows = st.query(params![tld, rprov, ""])?;
-    // The row before (its key's host and its pairs), read only once the next row's key shows
-    // where its host ends.
-    let mut held: Option<(String, Value)> = None;
+    // The row before (its key's host and its pairs, unless it counts them), read only once
+    // the next row's key shows where its host ends.
+    let mut held: Option<(String, Option<Value>)> = None;
     loop {
-        let next: Option<(String, Value)> = match rows.next()? {
-            Some(r) => Some((r.get(0)?, r.get(1)?)),
+        let next: Option<(String, Option<Value>)> = match rows.next()? {
+            Some(r) => Some((r.get(0)?, if r.get_ref(2)?.as_i64_or_null()?.is_some() { None } else { Some(r.get(1)?) })),
             None => None,
         };
         if let Some((host, pairs)) = held.take() {
-            if next.as_ref().is_none_or(|(h, _)| *h != host) {
-                hosts.extend(entries(ValueRef::from(&pairs))?.into_iter().map(|(h, _)| h).filter(|h| is_under(h, rprov)));
+            if let Some(pairs) = pairs.filter(|_| next.as_ref().is_none_or(|(h, _)| *h != host)) {
+                hosts.extend(store::pair_entries(ValueRef::from(&pairs))?.into_iter().map(|(h, _)| h).filter(|h| is_under(h, rprov)));
             } else if is_under(&host, rprov) {
                 hosts.insert(host);
             }
@@ -179,7 +172,7 @@ pub fn each_base_pair_under(conn: &Connection, rprov: &str, tld: &str, mut each:
     let mut st = conn.prepare_cached(&rows_from_sql("rhost < ?2 || '/'"))?;
     let mut rows = st.query(params![tld, rprov, ""])?;
     while let Some(r) = rows.next()? {
-        for (host, domains) in entries(r.get_ref(1)?)? {
+        for (host, domains) in store::pair_entries(r.get_ref(1)?)? {
             if is_under(&host, rprov) {
                 domains.into_iter().for_each(|d| each(&host, d));
             }

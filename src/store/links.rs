@@ -306,7 +306,9 @@ fn spill_error(e: io::Error) -> rusqlite::Error {
 /// it with `json_each(zf_pairs(pairs))`, see [`super::pairs_json`]), keyed by their first host
 /// and domain. A row holds the pairs of consecutive hosts: most hosts serve a domain or two
 /// (2.5M of the 10M bench zone's), and a row per host cost the first import 2 s more.
-/// Compressed, the 1M bench zone's base took 47.5 MiB as text.
+/// Compressed, the 1M bench zone's base took 47.5 MiB as text. A row that holds one host's
+/// pairs alone (a host of thousands of domains spans many) also stores how many (`n`): a count
+/// of such a host reads that column instead of decompressing each row.
 pub struct Blocks<'c> {
     multi: Statement<'c>,
     one: Statement<'c>,
@@ -315,20 +317,23 @@ pub struct Blocks<'c> {
     json: String,
     host: String,
     first: (String, String),
+    /// The row's pairs so far, and whether they are all the key host's.
+    count: i64,
+    one_host: bool,
     /// Where the row being built is cut: [`BLOCK_BYTES`] times the last row's ratio.
     cut: usize,
     /// Finished rows waiting for a full statement (one row a statement took 3-4x as long):
     /// their keys end to end in `arena` (and where each ends), their compressed pairs.
     arena: String,
     rows: Vec<[usize; 2]>,
-    pairs: Vec<rusqlite::types::Value>,
+    pairs: Vec<(rusqlite::types::Value, Option<i64>)>,
     packer: super::PairsPacker,
 }
 
 impl<'c> Blocks<'c> {
     pub fn new(conn: &'c Connection, tld: &str, zone: i64) -> rusqlite::Result<Self> {
         conn.execute("INSERT OR REPLACE INTO ns_bases (tld, version) VALUES (?1, ?2)", params![tld, zone])?;
-        let cols = ["rhost", "first", "pairs"];
+        let cols = ["rhost", "first", "pairs", "n"];
         let mut multi = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, ROWS_PER_INSERT))?;
         let mut one = conn.prepare(&multi_insert("ns_base", &["tld", "since"], &cols, 1))?;
         for st in [&mut multi, &mut one] {
@@ -341,6 +346,8 @@ impl<'c> Blocks<'c> {
             json: String::new(),
             host: String::new(),
             first: (String::new(), String::new()),
+            count: 0,
+            one_host: true,
             cut: BLOCK_BYTES * 3,
             arena: String::new(),
             rows: Vec::with_capacity(ROWS_PER_INSERT),
@@ -353,6 +360,7 @@ impl<'c> Blocks<'c> {
     pub fn add(&mut self, rhost: &str, domain: &str) -> rusqlite::Result<bool> {
         // JSON adds a few bytes a name (quotes, comma, brackets), more for escapes.
         let wrote = self.json.len() + rhost.len() + domain.len() + 12 > self.cut && self.flush()?;
+        self.count += 1;
         if self.json.is_empty() {
             self.json.push('[');
             self.first = (rhost.to_string(), domain.to_string());
@@ -362,6 +370,7 @@ impl<'c> Blocks<'c> {
             return Ok(wrote);
         } else {
             self.json.push_str("]],");
+            self.one_host = false;
         }
         self.json.push('[');
         push_json(&mut self.json, rhost);
@@ -388,9 +397,11 @@ impl<'c> Blocks<'c> {
         let key_end = self.arena.len();
         self.arena.push_str(&self.first.1);
         self.rows.push([key_end, self.arena.len()]);
-        self.pairs.push(packed);
+        self.pairs.push((packed, self.one_host.then_some(self.count)));
         self.json.clear();
         self.host.clear();
+        self.count = 0;
+        self.one_host = true;
         if self.rows.len() == ROWS_PER_INSERT {
             Self::bind(&mut self.multi, &self.arena, &self.rows, &self.pairs)?;
             self.multi.raw_execute()?;
@@ -401,13 +412,20 @@ impl<'c> Blocks<'c> {
         Ok(true)
     }
 
-    /// Binds `rows` (keys in `arena`) and their `pairs` from the statement's third parameter on.
-    fn bind(st: &mut Statement<'_>, arena: &str, rows: &[[usize; 2]], pairs: &[rusqlite::types::Value]) -> rusqlite::Result<()> {
+    /// Binds `rows` (keys in `arena`) and their `pairs` (with their counts) from the
+    /// statement's third parameter on.
+    fn bind(
+        st: &mut Statement<'_>,
+        arena: &str,
+        rows: &[[usize; 2]],
+        pairs: &[(rusqlite::types::Value, Option<i64>)],
+    ) -> rusqlite::Result<()> {
         let mut start = 0;
-        for (i, (&[key_end, first_end], packed)) in rows.iter().zip(pairs).enumerate() {
-            st.raw_bind_parameter(3 + 3 * i, &arena[start..key_end])?;
-            st.raw_bind_parameter(4 + 3 * i, &arena[key_end..first_end])?;
-            st.raw_bind_parameter(5 + 3 * i, packed)?;
+        for (i, (&[key_end, first_end], (packed, n))) in rows.iter().zip(pairs).enumerate() {
+            st.raw_bind_parameter(3 + 4 * i, &arena[start..key_end])?;
+            st.raw_bind_parameter(4 + 4 * i, &arena[key_end..first_end])?;
+            st.raw_bind_parameter(5 + 4 * i, packed)?;
+            st.raw_bind_parameter(6 + 4 * i, n)?;
             start = first_end;
         }
         Ok(())

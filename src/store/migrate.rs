@@ -45,6 +45,7 @@ const STEPS: &[Step] = &[
     Step { to: 18, run: registration_events },
     Step { to: 19, run: names_once },
     Step { to: 20, run: dates_as_seconds },
+    Step { to: 21, run: pair_counts },
 ];
 
 /// Runs the steps above schema `from` (below [`SCHEMA_VERSION`]), then records the new version.
@@ -304,6 +305,34 @@ fn dates_as_seconds(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
          DROP TABLE domains;
          COMMIT;",
     )
+}
+
+/// Schema 21: `ns_base` rows count their pairs (`n`) when they hold one host's alone. The
+/// rows written before are read once here to fill it in (a host of millions of domains is
+/// then counted from the column, see `query::pair_counts_sql`); the rows holding several
+/// hosts keep NULL. One transaction.
+fn pair_counts(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
+    add_column(conn, "ns_base", "n", "INTEGER")?;
+    let tx = conn.unchecked_transaction()?;
+    let mut counted: Vec<(String, String, String, i64)> = Vec::new();
+    {
+        let mut st = tx.prepare("SELECT tld, rhost, first, pairs FROM ns_base WHERE n IS NULL")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            if let [(host, domains)] = &super::pair_entries(r.get_ref(3)?)?[..] {
+                let rhost: String = r.get(1)?;
+                if *host == rhost {
+                    counted.push((r.get(0)?, rhost, r.get(2)?, domains.len() as i64));
+                }
+            }
+        }
+    }
+    let mut st = tx.prepare("UPDATE ns_base SET n = ?4 WHERE tld = ?1 AND rhost = ?2 AND first = ?3")?;
+    for (tld, rhost, first, n) in &counted {
+        st.execute(params![tld, rhost, first, n])?;
+    }
+    drop(st);
+    tx.commit()
 }
 
 /// Whether `name` is a table (not a view, not missing).

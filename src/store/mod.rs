@@ -41,7 +41,7 @@ pub(crate) fn trace(what: &str) {
 }
 
 /// Bumped when the schema changes; `open` refuses a database from a newer zonefeed.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 /// The condition that a row of `alias` (records, rrsets, domains, record_groups) belongs to the version
 /// `zone` (an SQL expression: `z.id`, `?1`).
@@ -257,6 +257,14 @@ pub fn pairs_json(v: rusqlite::types::ValueRef<'_>) -> Result<String, std::io::E
         }
         _ => Err(bad("neither text nor a blob")),
     }
+}
+
+/// A base row's pairs (`ns_base.pairs`), `[[rhost, [domain...]]...]`, read as a SQL value
+/// (a damaged one is a conversion error of that value).
+pub fn pair_entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(1, pairs.data_type(), e);
+    let json = pairs_json(pairs).map_err(|e| bad(e.into()))?;
+    serde_json::from_str(&json).map_err(|e| bad(e.into()))
 }
 
 /// `name` as `rrsets` stores it under `domain` (see [`schema::CORE`]): `""` for the domain

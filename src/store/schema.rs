@@ -15,7 +15,9 @@
 /// imports with records (see [`super::links`]). A zone's index starts from a base version
 /// (`ns_bases`): its (name server, domain) pairs in host order, cut into rows (`ns_base`, a
 /// JSON array of hosts and their domains, zstd-compressed since schema 19 and read as
-/// `zf_pairs(pairs)`, keyed by its first pair). A pair gained later is an `ns_links` row
+/// `zf_pairs(pairs)`, keyed by its first pair; `n`, since schema 21, is the row's number of
+/// pairs when they are all its key host's, NULL when it holds several hosts' and so must be
+/// read to be counted). A pair gained later is an `ns_links` row
 /// (`since`, `until`); a pair
 /// of the base lost later is an `ns_links` row whose `since` is the base version and `until`
 /// the version that lost it. `glue_links` is a row per (address, host) an A or AAAA record
@@ -91,6 +93,7 @@ CREATE TABLE IF NOT EXISTS ns_base (
     first TEXT NOT NULL,
     pairs TEXT NOT NULL,
     since INTEGER NOT NULL,
+    n     INTEGER,
     PRIMARY KEY (tld, rhost, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ns_bases (

@@ -137,6 +137,79 @@ fn a_providers_hosts_inside_a_base_row_keyed_by_another_host_are_found() {
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("2 of 3 shown"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A host of thousands of domains spans many base rows, and a row of its pairs alone stores
+/// their count (`n`): the host's count read from those counts (with the rows holding several
+/// hosts read whole) equals its domains now and on a past day, as the `search` count and on
+/// its `ns` page; and a database written before the counts (schema 20) gets the same counts
+/// when a query upgrades it.
+#[test]
+fn a_big_hosts_count_comes_from_its_base_rows_counts_and_an_older_database_gains_them() {
+    let t = TestEnv::new();
+    let day = |moved: std::ops::Range<usize>, added: std::ops::Range<usize>| {
+        let mut text = "example. 300 IN SOA ns.nic.example. hm.nic.example. 1 2 3 4 5\n".to_string();
+        text.push_str("a.example. 300 IN NS ns1.aaa.net.\n");
+        for i in (0..6000).chain(added) {
+            let host = if moved.contains(&i) { "ns1.zzz.net" } else { "ns1.big.net" };
+            text.push_str(&format!("d{i:05}.example. 300 IN NS {host}.\nd{i:05}.example. 300 IN NS ns2.big.net.\n"));
+        }
+        text.push_str("y.example. 300 IN NS ns1.zzz.net.\nz.example. 300 IN NS ns1.zzz.net.\n");
+        text
+    };
+    for (d, text) in [day(0..0, 0..0), day(3000..3100, 9000..9050)].iter().enumerate() {
+        let f = t.write(&format!("b{d}.zone"), text.as_bytes());
+        t.import_ok("b.db", &["--date", &format!("2026-11-0{}", d + 1), f.to_str().unwrap()]);
+    }
+    let c = t.db("b.db");
+    let mut st = c.prepare("SELECT rhost, n, pairs FROM ns_base WHERE n IS NOT NULL").unwrap();
+    let mut rows = st.query([]).unwrap();
+    let mut counted = 0;
+    while let Some(r) = rows.next().unwrap() {
+        let (rhost, n): (String, i64) = (r.get(0).unwrap(), r.get(1).unwrap());
+        let entries = zonefeed::store::pair_entries(r.get_ref(2).unwrap()).unwrap();
+        assert_eq!(entries.len(), 1, "a row that counts holds one host's pairs");
+        assert_eq!((&entries[0].0, entries[0].1.len() as i64), (&rhost, n), "its count is its pairs'");
+        counted += (rhost == "net.big.ns1") as usize;
+    }
+    drop(rows);
+    drop(st);
+    assert!(counted >= 3, "ns1.big.net spans rows that count themselves ({counted})");
+    let rows_with_several: i64 = c.query_row("SELECT count(*) FROM ns_base WHERE n IS NULL", [], |r| r.get(0)).unwrap();
+    assert!(rows_with_several >= 1, "some rows hold several hosts and are read whole");
+    let counts = |at: Option<&str>| -> Vec<String> {
+        let mut out = Vec::new();
+        for host in ["ns1.big.net", "ns2.big.net", "ns1.zzz.net"] {
+            let mut a = vec!["--db", "b.db", "search", "--ns", host, "--limit", "1"];
+            a.extend(at.map(|d| ["--at", d]).into_iter().flatten());
+            let err = String::from_utf8_lossy(&t.run(&a).stderr).to_string();
+            out.push(format!("{host} {}", err.split(" shown").next().unwrap()));
+            if at.is_none() {
+                let v: serde_json::Value = serde_json::from_slice(&t.run(&["--db", "b.db", "--json", "ns", host]).stdout).unwrap();
+                out.push(format!("{host} page {}", v["domains"]));
+            }
+        }
+        out
+    };
+    let want = [
+        "ns1.big.net 1 of 5950",
+        "ns1.big.net page 5950",
+        "ns2.big.net 1 of 6050",
+        "ns2.big.net page 6050",
+        "ns1.zzz.net 1 of 102",
+        "ns1.zzz.net page 102",
+    ];
+    assert_eq!(counts(None), want);
+    let past = ["ns1.big.net 1 of 6000", "ns2.big.net 1 of 6000", "ns1.zzz.net 1 of 2"];
+    assert_eq!(counts(Some("2026-11-01")), past);
+    // The same database as schema 20 wrote it: no counts, upgraded by the next query.
+    let keys = "SELECT rhost || ' ' || first || ' ' || coalesce(n, '-') FROM ns_base ORDER BY 1";
+    let before = env::column(&c, keys);
+    c.execute_batch("ALTER TABLE ns_base DROP COLUMN n; UPDATE meta SET value = '20' WHERE key = 'schema_version';").unwrap();
+    drop(c);
+    assert_eq!(counts(None), want);
+    assert_eq!(counts(Some("2026-11-01")), past);
+    assert_eq!(env::column(&t.db("b.db"), keys), before, "the upgrade counts the rows the import counted");
+}
+
 #[test]
 fn a_ttl_change_is_a_removed_and_an_added_record_and_a_new_host_of_the_same_provider_is_no_move() {
     let t = TestEnv::new();
