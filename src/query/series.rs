@@ -207,22 +207,22 @@ fn take_due(steps: &mut BTreeMap<i64, HashMap<String, i64>>, version: i64) -> Ha
 
 /// The domains zone `tld`'s base delegates to the provider `rprov` (labels reversed), counted
 /// once however many of its hosts each has, and how many of them each domain of `changing`
-/// has. Domains are kept as 128-bit hashes, as [`host::count_under`] keeps them.
+/// has. Domains are counted as [`host::count_under`] counts them ([`host::Distinct`]).
 fn provider_base<'a>(
     conn: &Connection,
     rprov: &str,
     tld: &str,
     changing: &HashSet<&'a str>,
 ) -> rusqlite::Result<(u64, HashMap<&'a str, i64>)> {
-    let mut seen: HashSet<u128> = HashSet::new();
+    let mut seen = host::Distinct::default();
     let mut hosts: HashMap<&'a str, i64> = HashMap::new();
     host::each_base_pair_under(conn, rprov, tld, |_, d| {
-        seen.insert(xxhash_rust::xxh3::xxh3_128(d.as_bytes()));
-        if let Some(c) = changing.get(d.as_str()) {
+        seen.insert(d);
+        if let Some(c) = changing.get(d) {
             *hosts.entry(c).or_default() += 1;
         }
     })?;
-    Ok((seen.len() as u64, hosts))
+    Ok((seen.len(), hosts))
 }
 
 /// Which of a day's events a feed lists.

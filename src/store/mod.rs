@@ -262,9 +262,28 @@ pub fn pairs_json(v: rusqlite::types::ValueRef<'_>) -> Result<String, std::io::E
 /// A base row's pairs (`ns_base.pairs`), `[[rhost, [domain...]]...]`, read as a SQL value
 /// (a damaged one is a conversion error of that value).
 pub fn pair_entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::new();
+    each_pair_entry(pairs, |host, domains| out.push((host.to_string(), domains.iter().map(|d| d.to_string()).collect())))?;
+    Ok(out)
+}
+
+/// Calls `each(rhost, domains)` for each host of a base row's pairs, as [`pair_entries`] reads
+/// them, the names borrowed from the row's JSON (a `String` a name was a fifth of counting a
+/// provider's domains).
+pub fn each_pair_entry(
+    pairs: rusqlite::types::ValueRef<'_>,
+    mut each: impl FnMut(&str, &[std::borrow::Cow<'_, str>]),
+) -> rusqlite::Result<()> {
+    /// One host's entry; a name is copied only when it holds a JSON escape.
+    #[derive(serde::Deserialize)]
+    struct Entry<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>, #[serde(borrow)] Vec<std::borrow::Cow<'a, str>>);
     let bad = |e: Box<dyn std::error::Error + Send + Sync>| rusqlite::Error::FromSqlConversionFailure(1, pairs.data_type(), e);
     let json = pairs_json(pairs).map_err(|e| bad(e.into()))?;
-    serde_json::from_str(&json).map_err(|e| bad(e.into()))
+    let entries: Vec<Entry<'_>> = serde_json::from_str(&json).map_err(|e| bad(e.into()))?;
+    for Entry(host, domains) in &entries {
+        each(host, domains);
+    }
+    Ok(())
 }
 
 /// `name` as `rrsets` stores it under `domain` (see [`schema::CORE`]): `""` for the domain
@@ -623,6 +642,16 @@ mod tests {
         register_functions(&c).unwrap();
         let n: i64 = c.query_row("SELECT json_array_length(zf_pairs(?1))", [&packed], |r| r.get(0)).unwrap();
         assert_eq!(n, 2);
+        // Entries, the names borrowed from the JSON but where an escape is undone.
+        let want = [("net.dns.ns1", vec!["a.com", "b.com"]), ("net.dns.ns2", vec!["a.com"])];
+        let got = pair_entries(ValueRef::Blob(&packed)).unwrap();
+        assert_eq!(got.iter().map(|(h, d)| (h.as_str(), d.iter().map(String::as_str).collect::<Vec<_>>())).collect::<Vec<_>>(), want);
+        let escaped = r#"[["net.dns.ns1",["a\\.com","b\"c.com"]]]"#;
+        assert_eq!(
+            pair_entries(ValueRef::Text(escaped.as_bytes())).unwrap(),
+            [("net.dns.ns1".into(), vec![r"a\.com".into(), r#"b"c.com"#.into()])]
+        );
+        assert!(pair_entries(ValueRef::Text(b"[[1]]")).is_err());
     }
 
     #[test]
