@@ -70,7 +70,13 @@ pub fn page(
         let mut rows = st.query(params![tld, rhost, key])?;
         'rows: while let Some(r) = rows.next()? {
             let first_host: String = r.get(0)?;
-            let Some((_, domains)) = store::pair_entries(r.get_ref(1)?)?.into_iter().find(|(h, _)| h == rhost) else {
+            let mut mine: Option<Vec<String>> = None;
+            store::each_pair_entry(r.get_ref(1)?, |h, domains| {
+                if h == rhost {
+                    mine = Some(domains.iter().map(|d| d.to_string()).collect());
+                }
+            })?;
+            let Some(domains) = mine else {
                 if desc && first_host.as_str() < rhost {
                     break; // before the host's first row: nothing more of it
                 }
@@ -134,7 +140,11 @@ pub fn under(conn: &Connection, rprov: &str, tld: &str) -> rusqlite::Result<Vec<
         };
         if let Some((host, pairs)) = held.take() {
             if let Some(pairs) = pairs.filter(|_| next.as_ref().is_none_or(|(h, _)| *h != host)) {
-                hosts.extend(store::pair_entries(ValueRef::from(&pairs))?.into_iter().map(|(h, _)| h).filter(|h| is_under(h, rprov)));
+                store::each_pair_entry(ValueRef::from(&pairs), |h, _| {
+                    if is_under(h, rprov) {
+                        hosts.insert(h.to_string());
+                    }
+                })?;
             } else if is_under(&host, rprov) {
                 hosts.insert(host);
             }

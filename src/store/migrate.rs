@@ -319,11 +319,15 @@ fn pair_counts(conn: &Connection, _: &Old) -> rusqlite::Result<()> {
         let mut st = tx.prepare("SELECT tld, rhost, first, pairs FROM ns_base WHERE n IS NULL")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
-            if let [(host, domains)] = &super::pair_entries(r.get_ref(3)?)?[..] {
-                let rhost: String = r.get(1)?;
-                if *host == rhost {
-                    counted.push((r.get(0)?, rhost, r.get(2)?, domains.len() as i64));
-                }
+            // A row counts when its key's host is the only one it holds.
+            let rhost: String = r.get(1)?;
+            let (mut hosts, mut mine) = (0, None);
+            super::each_pair_entry(r.get_ref(3)?, |host, domains| {
+                hosts += 1;
+                mine = (host == rhost).then_some(domains.len() as i64);
+            })?;
+            if let (1, Some(n)) = (hosts, mine) {
+                counted.push((r.get(0)?, rhost, r.get(2)?, n));
             }
         }
     }

@@ -259,17 +259,10 @@ pub fn pairs_json(v: rusqlite::types::ValueRef<'_>) -> Result<String, std::io::E
     }
 }
 
-/// A base row's pairs (`ns_base.pairs`), `[[rhost, [domain...]]...]`, read as a SQL value
-/// (a damaged one is a conversion error of that value).
-pub fn pair_entries(pairs: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<Vec<(String, Vec<String>)>> {
-    let mut out = Vec::new();
-    each_pair_entry(pairs, |host, domains| out.push((host.to_string(), domains.iter().map(|d| d.to_string()).collect())))?;
-    Ok(out)
-}
-
-/// Calls `each(rhost, domains)` for each host of a base row's pairs, as [`pair_entries`] reads
-/// them, the names borrowed from the row's JSON (a `String` a name was a fifth of counting a
-/// provider's domains).
+/// Calls `each(rhost, domains)` for each host of a base row's pairs (`ns_base.pairs`,
+/// `[[rhost, [domain...]]...]`, read as a SQL value; a damaged one is a conversion error of
+/// that value), the names borrowed from the row's JSON (a `String` a name was a fifth of
+/// counting a provider's domains).
 pub fn each_pair_entry(
     pairs: rusqlite::types::ValueRef<'_>,
     mut each: impl FnMut(&str, &[std::borrow::Cow<'_, str>]),
@@ -643,6 +636,11 @@ mod tests {
         let n: i64 = c.query_row("SELECT json_array_length(zf_pairs(?1))", [&packed], |r| r.get(0)).unwrap();
         assert_eq!(n, 2);
         // Entries, the names borrowed from the JSON but where an escape is undone.
+        let pair_entries = |v: ValueRef<'_>| -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+            let mut out = Vec::new();
+            each_pair_entry(v, |h, d| out.push((h.to_string(), d.iter().map(|d| d.to_string()).collect())))?;
+            Ok(out)
+        };
         let want = [("net.dns.ns1", vec!["a.com", "b.com"]), ("net.dns.ns2", vec!["a.com"])];
         let got = pair_entries(ValueRef::Blob(&packed)).unwrap();
         assert_eq!(got.iter().map(|(h, d)| (h.as_str(), d.iter().map(String::as_str).collect::<Vec<_>>())).collect::<Vec<_>>(), want);

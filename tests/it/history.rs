@@ -165,7 +165,11 @@ fn a_big_hosts_count_comes_from_its_base_rows_counts_and_an_older_database_gains
     let mut counted = 0;
     while let Some(r) = rows.next().unwrap() {
         let (rhost, n): (String, i64) = (r.get(0).unwrap(), r.get(1).unwrap());
-        let entries = zonefeed::store::pair_entries(r.get_ref(2).unwrap()).unwrap();
+        let mut entries: Vec<(String, Vec<String>)> = Vec::new();
+        zonefeed::store::each_pair_entry(r.get_ref(2).unwrap(), |h, d| {
+            entries.push((h.to_string(), d.iter().map(|d| d.to_string()).collect()))
+        })
+        .unwrap();
         assert_eq!(entries.len(), 1, "a row that counts holds one host's pairs");
         assert_eq!((&entries[0].0, entries[0].1.len() as i64), (&rhost, n), "its count is its pairs'");
         counted += (rhost == "net.big.ns1") as usize;
