@@ -222,7 +222,7 @@ fn provider_base<'a>(
             *hosts.entry(c).or_default() += 1;
         }
     })?;
-    Ok((seen.len(), hosts))
+    Ok((seen.count(), hosts))
 }
 
 /// Which of a day's events a feed lists.
